@@ -1,0 +1,39 @@
+# Two commands matter on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test test-fast bench venv docs clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+## Start the daemon on the embedded default config (extra flags: make run ARGS="--config my.yaml").
+run: $(STAMP)
+	$(VENV)/bin/llm-collector run $(ARGS)
+
+## Every test, slow integration tests included (this is what CI runs).
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Quick loop while developing: skips tests marked slow.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+## Throughput / CPU / RSS table for the pass-through pipelines (figures recorded in README).
+bench: $(STAMP)
+	$(PY) benchmarks/bench.py $(ARGS)
+
+## Regenerate the config reference in README from the typed component configs.
+docs: $(STAMP)
+	$(PY) -m collector.docs --write README.md
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info data

@@ -1,0 +1,152 @@
+"""`llm-collector run | validate | components | loadgen`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+from . import __version__
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="YAML config file; repeat to merge several in order (maps merge, lists replace). Default: the embedded config/default.yaml.",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="Override one value after the files are merged, e.g. --set processors.batch.timeout=2s.",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-collector", description="LLM-aware OpenTelemetry processing daemon.")
+    parser.add_argument("--version", action="version", version=f"llm-collector {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="Run the daemon.")
+    _add_config_args(run)
+
+    validate = sub.add_parser("validate", help="Check the config and list every problem; exit 0 if valid, 1 if not.")
+    _add_config_args(validate)
+
+    sub.add_parser("components", help="List every receiver, processor, exporter and extension type.")
+
+    from . import loadgen
+
+    loadgen_parser = sub.add_parser("loadgen", help="Send realistic LLM telemetry to an OTLP endpoint and report rate and latency.")
+    loadgen.add_arguments(loadgen_parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "components":
+        return _components()
+    if args.command == "loadgen":
+        from . import loadgen
+
+        return loadgen.main(args)
+    return 2
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from .config import ConfigErrors, load_config
+
+    try:
+        return load_config(args.config, args.set), None
+    except ConfigErrors as exc:
+        return None, exc.errors
+
+
+def _validate(args: argparse.Namespace) -> int:
+    config, errors = _load(args)
+    if errors:
+        print(f"invalid configuration: {len(errors)} problem(s)", file=sys.stderr)
+        for error in errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    pipelines = ", ".join(config.pipelines)
+    print(f"configuration is valid ({', '.join(config.sources)}): pipelines {pipelines}")
+    return 0
+
+
+def _components() -> int:
+    from . import registry
+    from .component import Kind
+
+    for kind in Kind:
+        print(f"{kind.section}:")
+        for name in registry.types(kind):
+            cls = registry.lookup(kind, name)
+            assert cls is not None
+            signals = "" if kind is Kind.EXTENSION else f"  [{', '.join(s.value for s in sorted(cls.signals))}]"
+            print(f"  {name:<16} {cls.description}{signals}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    config, errors = _load(args)
+    if errors:
+        print(f"invalid configuration: {len(errors)} problem(s)", file=sys.stderr)
+        for error in errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    from .telemetry import setup_logging
+
+    logs = config.service.telemetry.logs
+    setup_logging(logs.level, logs.encoding)
+    return asyncio.run(_serve(config))
+
+
+async def _serve(config: Any) -> int:
+    from google.protobuf.internal import api_implementation
+
+    from .service import Service, StartupError
+    from .telemetry import component_logger
+
+    log = component_logger("service", "service")
+    backend = api_implementation.Type()
+    if backend != "upb":
+        log.warning("protobuf is not using the upb backend; expect far lower throughput", backend=backend)
+
+    service = Service(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            log.error("second signal while draining; exiting without finishing", signal=signal.Signals(signum).name)
+            os._exit(1)
+        log.info("signal received; shutting down", signal=signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await service.start()
+    except StartupError as exc:
+        log.error("start-up failed", error=str(exc))
+        return 1
+    await stop.wait()
+    return 0 if await service.shutdown() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""The component model: what every receiver, processor, exporter and extension is.
+
+Modelled on the OTel Collector: a component type has a name, a typed config dataclass with defaults,
+the signals it supports and a class that starts, consumes and shuts down. Data travels as the OTLP
+protobuf request messages (`ExportTraceServiceRequest`, ...) so nothing on the hot path builds
+per-span Python objects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    import structlog
+
+    from .telemetry import Telemetry
+
+
+class Signal(StrEnum):
+    TRACES = "traces"
+    LOGS = "logs"
+    METRICS = "metrics"
+
+
+ALL_SIGNALS = frozenset(Signal)
+
+
+class Kind(StrEnum):
+    RECEIVER = "receiver"
+    PROCESSOR = "processor"
+    EXPORTER = "exporter"
+    EXTENSION = "extension"
+
+    @property
+    def section(self) -> str:
+        return self.value + "s"
+
+
+_TYPE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
+_NAME = re.compile(r"^[^\s/]+$")
+
+
+@dataclass(frozen=True, order=True)
+class ComponentID:
+    type: str
+    name: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "ComponentID":
+        type_, sep, name = str(text).partition("/")
+        if not _TYPE.match(type_) or (sep and not _NAME.match(name)):
+            raise ValueError(f'invalid component id "{text}" (expected "type" or "type/name", type matching [a-zA-Z][a-zA-Z0-9_]*)')
+        return cls(type_, name)
+
+    def __str__(self) -> str:
+        return f"{self.type}/{self.name}" if self.name else self.type
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    mutates_data: bool = False
+    """Changes the request in place, so a fan-out must give it its own copy."""
+
+
+class Rejected:
+    """Part of a request was refused on purpose (the rest went through): becomes OTLP partial_success."""
+
+    __slots__ = ("count", "message")
+
+    def __init__(self, count: int, message: str):
+        self.count = count
+        self.message = message
+
+    @staticmethod
+    def combine(results: list["Rejected | None"]) -> "Rejected | None":
+        found = [r for r in results if r is not None and r.count]
+        if not found:
+            return None
+        return Rejected(sum(r.count for r in found), "; ".join(dict.fromkeys(r.message for r in found)))
+
+
+class ConsumeError(Exception):
+    """A consumer could not take the data. `retryable` tells the client whether to send it again."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RetryableError(ConsumeError):
+    """Temporary refusal (memory pressure, full queue, backend down): gRPC UNAVAILABLE / HTTP 503."""
+
+
+class PermanentError(ConsumeError):
+    """The data itself is unacceptable and resending it will not help: INVALID_ARGUMENT / 400."""
+
+    retryable = False
+
+
+class Consumer(Protocol):
+    capabilities: Capabilities
+
+    async def consume(self, signal: Signal, data: Any) -> Rejected | None: ...
+
+
+class Host(Protocol):
+    """What a running component may ask of the service."""
+
+    def extension(self, id: ComponentID) -> "Extension": ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def draining(self) -> bool: ...
+
+    @property
+    def shutdown_grace(self) -> float:
+        """Seconds a receiver may wait for in-flight requests when stopping."""
+        ...
+
+
+@dataclass
+class Settings:
+    """Everything a component gets at construction besides its config."""
+
+    id: ComponentID
+    kind: Kind
+    log: "structlog.stdlib.BoundLogger"
+    telemetry: "Telemetry"
+    pipeline: str = ""
+    signal: Signal | None = None
+
+
+class Component:
+    kind: ClassVar[Kind]
+    type_name: ClassVar[str]
+    description: ClassVar[str]
+    config_class: ClassVar[type]
+    signals: ClassVar[frozenset[Signal]] = ALL_SIGNALS
+
+    def __init__(self, settings: Settings, config: Any):
+        self.settings = settings
+        self.id = settings.id
+        self.config = config
+        self.log = settings.log
+        self.telemetry = settings.telemetry
+
+    async def start(self, host: Host) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    @classmethod
+    def validate_usage(cls, id: ComponentID, config: Any, signals: set[Signal]) -> list[str]:
+        """Problems with how the pipelines use this component (e.g. one file shared by two signals)."""
+        return []
+
+
+class Receiver(Component):
+    kind = Kind.RECEIVER
+
+    def __init__(self, settings: Settings, config: Any, consumers: dict[Signal, Consumer]):
+        super().__init__(settings, config)
+        self.consumers = consumers
+
+
+class Processor(Component):
+    """One instance per pipeline (processors are never shared), chained to the next consumer."""
+
+    kind = Kind.PROCESSOR
+    capabilities = Capabilities(mutates_data=False)
+
+    def __init__(self, settings: Settings, config: Any, next_consumer: Consumer):
+        super().__init__(settings, config)
+        assert settings.signal is not None
+        self.signal: Signal = settings.signal
+        self.next = next_consumer
+        self._counters = settings.telemetry.processor_counters(self.id, settings.signal, settings.pipeline)
+
+    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+        raise NotImplementedError
+
+
+class Exporter(Component):
+    """One instance per id, shared by every pipeline that lists it. Subclasses implement `export`;
+    `consume` keeps otelcol's sent / send_failed counts."""
+
+    kind = Kind.EXPORTER
+    capabilities = Capabilities(mutates_data=False)
+
+    def __init__(self, settings: Settings, config: Any):
+        super().__init__(settings, config)
+        self._counters: dict[Signal, Any] = {}
+
+    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+        from .pdata import count_items
+
+        counters = self._counters.get(signal)
+        if counters is None:
+            counters = self._counters[signal] = self.telemetry.exporter_counters(self.id, signal)
+        items = count_items(signal, data)
+        try:
+            result = await self.export(signal, data)
+        except Exception:
+            counters.send_failed.inc(items)
+            raise
+        rejected = result.count if result is not None else 0
+        counters.sent.inc(items - rejected)
+        if rejected:
+            counters.send_failed.inc(rejected)
+        return result
+
+    async def export(self, signal: Signal, data: Any) -> Rejected | None:
+        raise NotImplementedError
+
+
+class Extension(Component):
+    kind = Kind.EXTENSION
+    signals = frozenset()

@@ -1,0 +1,5 @@
+"""The built-in components. Importing this module registers them all."""
+
+from .exporters import debug, file  # noqa: F401
+from .extensions import health_check  # noqa: F401
+from .receivers import otlp  # noqa: F401

@@ -1,0 +1,213 @@
+"""The whole configuration: components, service section, pipelines, and the checks that span them."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from .. import registry
+from ..component import Component, ComponentID, Kind, Signal
+from .source import ConfigError, ConfigErrors, Document, KeyPath, load_file, merge, parse_set
+from .typed import Decoder, Duration, Endpoint, option
+
+SECTIONS = {kind.section: kind for kind in Kind}
+TOP_LEVEL = (*SECTIONS, "connectors", "service")
+
+
+@dataclass
+class LogsTelemetryConfig:
+    level: Literal["debug", "info", "warn", "error"] = option("info", "Minimum level of the daemon's own logs.")
+    encoding: Literal["json", "console"] = option("json", "`json` (structlog JSON lines) or `console` for humans.")
+
+
+@dataclass
+class MetricsTelemetryConfig:
+    address: Endpoint | None = option(Endpoint("127.0.0.1:8888"), "Where Prometheus scrapes `/metrics`; null turns the endpoint off.")
+    level: Literal["none", "basic", "normal", "detailed"] = option("normal", "`none` turns self-metrics off.")
+
+
+@dataclass
+class TelemetryConfig:
+    logs: LogsTelemetryConfig = option(factory=LogsTelemetryConfig, doc="Self logs.")
+    metrics: MetricsTelemetryConfig = option(factory=MetricsTelemetryConfig, doc="Self metrics.")
+
+
+@dataclass
+class PipelineConfig:
+    receivers: list[str] = option(factory=list, doc="Receiver ids feeding this pipeline.")
+    processors: list[str] = option(factory=list, doc="Processor ids, applied in order.")
+    exporters: list[str] = option(factory=list, doc="Exporter ids the data fans out to.")
+
+
+@dataclass
+class ServiceConfig:
+    extensions: list[str] = option(factory=list, doc="Extension ids to start.")
+    pipelines: dict[str, PipelineConfig] = option(factory=dict, doc="`traces|logs|metrics[/name]` pipelines.")
+    telemetry: TelemetryConfig = option(factory=TelemetryConfig, doc="The daemon's own logs and metrics.")
+    shutdown_timeout: Duration = option(Duration(10.0), "On SIGTERM/SIGINT: time allowed to drain pipelines and flush exporters.")
+
+
+@dataclass
+class ComponentConfig:
+    id: ComponentID
+    kind: Kind
+    cls: type[Component]
+    config: Any
+
+
+@dataclass
+class Pipeline:
+    name: str
+    signal: Signal
+    receivers: list[ComponentID]
+    processors: list[ComponentID]
+    exporters: list[ComponentID]
+
+
+@dataclass
+class Config:
+    components: dict[Kind, dict[ComponentID, ComponentConfig]]
+    service: ServiceConfig
+    pipelines: dict[str, Pipeline]
+    extensions: list[ComponentID]
+    sources: list[str]
+
+    def component(self, kind: Kind, id: ComponentID) -> ComponentConfig:
+        return self.components[kind][id]
+
+
+def default_config_path() -> Path:
+    """The embedded default: shipped inside the package so a wheel install has it too."""
+    return Path(str(resources.files("collector") / "data" / "default.yaml"))
+
+
+def load_config(paths: list[str] | None = None, sets: list[str] | None = None) -> Config:
+    paths = list(paths or [])
+    errors: list[ConfigError] = []
+    documents: list[Document] = []
+    if not paths:
+        paths = [str(default_config_path())]
+    for path in paths:
+        try:
+            documents.append(load_file(path))
+        except ConfigErrors as exc:
+            errors.extend(exc.errors)
+    for expr in sets or []:
+        try:
+            documents.append(parse_set(expr))
+        except ConfigErrors as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ConfigErrors(errors)
+    document = functools.reduce(merge, documents)
+    return build_config(document, paths)
+
+
+def build_config(document: Document, sources: list[str]) -> Config:
+    decoder = Decoder(document)
+    data = document.data
+    for key in data:
+        if key not in TOP_LEVEL:
+            decoder.error((key,), f"unknown top-level key (valid keys: {', '.join(TOP_LEVEL)})")
+    if data.get("connectors"):
+        decoder.error(("connectors",), "connectors are not supported yet; route data with several pipelines instead")
+
+    components: dict[Kind, dict[ComponentID, ComponentConfig]] = {kind: {} for kind in Kind}
+    for section, kind in SECTIONS.items():
+        raw = data.get(section)
+        if raw is None:
+            continue
+        if not isinstance(raw, dict):
+            decoder.error((section,), f"expected a mapping of {kind} ids to their config, got {type(raw).__name__}")
+            continue
+        for key, value in raw.items():
+            path: KeyPath = (section, key)
+            try:
+                id = ComponentID.parse(key)
+            except ValueError as exc:
+                decoder.error(path, str(exc))
+                continue
+            cls = registry.lookup(kind, id.type)
+            if cls is None:
+                valid = ", ".join(registry.types(kind))
+                decoder.error(path, f'unknown {kind} type "{id.type}" (valid values: [{valid}])')
+                continue
+            components[kind][id] = ComponentConfig(id, kind, cls, decoder.decode(cls.config_class, value, path))
+
+    service = decoder.decode(ServiceConfig, data.get("service"), ("service",))
+    pipelines = _check_pipelines(decoder, service, components)
+    extensions = _check_extensions(decoder, service, components)
+    if decoder.errors:
+        raise ConfigErrors(decoder.errors)
+    return Config(components, service, pipelines, extensions, sources)
+
+
+def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]]) -> list[ComponentID]:
+    out: list[ComponentID] = []
+    for index, ref in enumerate(service.extensions):
+        path: KeyPath = ("service", "extensions", index)
+        try:
+            id = ComponentID.parse(ref)
+        except ValueError as exc:
+            decoder.error(path, str(exc))
+            continue
+        if id not in components[Kind.EXTENSION]:
+            decoder.error(path, f'references extension "{id}" which is not configured')
+        elif id in out:
+            decoder.error(path, f'references extension "{id}" more than once')
+        else:
+            out.append(id)
+    return out
+
+
+def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]]) -> dict[str, Pipeline]:
+    if not service.pipelines:
+        decoder.error(("service", "pipelines"), "service must have at least one pipeline")
+        return {}
+    pipelines: dict[str, Pipeline] = {}
+    usage: dict[tuple[Kind, ComponentID], set[Signal]] = {}
+    for name, spec in service.pipelines.items():
+        base: KeyPath = ("service", "pipelines", name)
+        signal_name, _, _ = name.partition("/")
+        try:
+            signal = Signal(signal_name)
+        except ValueError:
+            decoder.error(base, f'unknown pipeline signal "{signal_name}" (expected traces, logs or metrics, optionally followed by "/name")')
+            continue
+        resolved: dict[Kind, list[ComponentID]] = {}
+        for kind, refs in ((Kind.RECEIVER, spec.receivers), (Kind.PROCESSOR, spec.processors), (Kind.EXPORTER, spec.exporters)):
+            ids: list[ComponentID] = []
+            for index, ref in enumerate(refs):
+                path = base + (kind.section, index)
+                try:
+                    id = ComponentID.parse(ref)
+                except ValueError as exc:
+                    decoder.error(path, str(exc))
+                    continue
+                component = components[kind].get(id)
+                if component is None:
+                    decoder.error(path, f'references {kind} "{id}" which is not configured')
+                    continue
+                if id in ids:
+                    decoder.error(path, f'references {kind} "{id}" more than once')
+                    continue
+                if signal not in component.cls.signals:
+                    supported = ", ".join(sorted(component.cls.signals)) or "none"
+                    decoder.error(path, f'{kind} "{id}" does not support {signal} (supports: {supported})')
+                    continue
+                ids.append(id)
+                usage.setdefault((kind, id), set()).add(signal)
+            resolved[kind] = ids
+        if not spec.receivers:
+            decoder.error(base, "pipeline must have at least one receiver")
+        if not spec.exporters:
+            decoder.error(base, "pipeline must have at least one exporter")
+        pipelines[name] = Pipeline(name, signal, resolved[Kind.RECEIVER], resolved[Kind.PROCESSOR], resolved[Kind.EXPORTER])
+    for (kind, id), signals in usage.items():
+        component = components[kind][id]
+        for problem in component.cls.validate_usage(id, component.config, signals):
+            decoder.error((kind.section, str(id)), problem)
+    return pipelines

@@ -1,0 +1,64 @@
+"""health_check extension: 200 once every component has started, 503 while starting or draining,
+with otelcol's response body so existing probes and dashboards keep working."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..component import Extension, Host
+from ..config import Endpoint, Invalid, option
+from ..httpserver import serve
+from ..registry import register
+
+
+@dataclass
+class HealthCheckConfig:
+    endpoint: Endpoint = option(Endpoint("127.0.0.1:13133"), "Address to listen on; loopback by default.")
+    path: str = option("/", "Path of the health endpoint.")
+
+    def validate(self) -> None:
+        if not self.path.startswith("/"):
+            raise Invalid('expected a path starting with "/"', "path")
+
+
+@register
+class HealthCheckExtension(Extension):
+    type_name = "health_check"
+    description = "HTTP health endpoint: 200 when all components are started, 503 while starting or draining."
+    config_class = HealthCheckConfig
+
+    def __init__(self, settings: Any, config: HealthCheckConfig):
+        super().__init__(settings, config)
+        self._runner: web.AppRunner | None = None
+        self._host: Host | None = None
+        self._since = datetime.now(timezone.utc)
+        self._started = time.monotonic()
+
+    async def start(self, host: Host) -> None:
+        self._host = host
+        app = web.Application()
+        app.router.add_get(self.config.path, self._handle)
+        self._runner = await serve(app, self.config.endpoint, shutdown_timeout=1.0)
+        self.log.info("health endpoint listening", endpoint=str(self.config.endpoint), path=self.config.path)
+
+    async def _handle(self, _: web.Request) -> web.Response:
+        if self._host is not None and self._host.ready:
+            body = {
+                "status": "Server available",
+                "upSince": self._since.isoformat().replace("+00:00", "Z"),
+                "uptime": f"{time.monotonic() - self._started:.3f}s",
+            }
+            return web.Response(status=200, body=orjson.dumps(body), content_type="application/json")
+        state = "draining" if self._host is not None and self._host.draining else "starting"
+        return web.Response(status=503, body=orjson.dumps({"status": "Server not available", "state": state}), content_type="application/json")
+
+    async def shutdown(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

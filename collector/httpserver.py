@@ -1,0 +1,41 @@
+"""Shared aiohttp listener set-up for the OTLP/HTTP receiver, health check and metrics endpoints."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from aiohttp import web
+
+from .config import Endpoint
+
+
+async def serve(app: web.Application, endpoint: Endpoint, *, shutdown_timeout: float = 10.0, **runner_kwargs: Any) -> web.AppRunner:
+    """Bind and start serving; raises OSError (e.g. address in use) before anything is half-started."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout, **runner_kwargs)
+    await runner.setup()
+    host = endpoint.host or None  # empty host: every interface, only when the config says so
+    try:
+        site = web.TCPSite(runner, host, endpoint.port, reuse_address=True, backlog=1024)
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            return server.sockets[0].getsockname()[1]
+    raise RuntimeError("server has no listening socket")
+
+
+def is_port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True

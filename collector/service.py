@@ -1,0 +1,244 @@
+"""Builds the pipeline graph from config, starts it in dependency order and drains it on shutdown.
+
+Concurrency model: one asyncio event loop runs everything (grpc.aio, aiohttp, every component).
+A receiver awaits the whole pipeline before it answers the client, so an acknowledged request has
+reached every exporter; exporters that buffer flush on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from enum import StrEnum
+from typing import Any
+
+from . import pdata
+from .component import (
+    Capabilities,
+    Component,
+    ComponentID,
+    ConsumeError,
+    Consumer,
+    Extension,
+    Kind,
+    PermanentError,
+    Rejected,
+    RetryableError,
+    Settings,
+    Signal,
+)
+from .config import Config
+from .telemetry import Telemetry, component_logger
+
+
+class StartupError(Exception):
+    pass
+
+
+class FanOut:
+    """Hands one request to several consumers. Consumers that mutate get their own copy, so neither
+    another branch's changes nor a slow branch still holding the data can affect what others see."""
+
+    def __init__(self, consumers: list[Consumer]):
+        self.consumers = consumers
+        self.capabilities = Capabilities(mutates_data=False)
+
+    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+        calls = [c.consume(signal, pdata.clone(data) if c.capabilities.mutates_data else data) for c in self.consumers]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise _combine(errors)
+        return Rejected.combine([r for r in results if not isinstance(r, BaseException)])
+
+
+def _combine(errors: list[BaseException]) -> BaseException:
+    unexpected = [e for e in errors if not isinstance(e, ConsumeError)]
+    if unexpected:
+        return unexpected[0]
+    message = "; ".join(dict.fromkeys(str(e) for e in errors))
+    if all(isinstance(e, PermanentError) for e in errors):
+        return PermanentError(message)
+    delays = [e.retry_after for e in errors if isinstance(e, ConsumeError) and e.retry_after]
+    return RetryableError(message, retry_after=max(delays) if delays else None)
+
+
+class _PipelineEntry:
+    """The head of one pipeline, advertising whether anything inside it mutates the data."""
+
+    def __init__(self, first: Consumer, mutates: bool):
+        self.first = first
+        self.capabilities = Capabilities(mutates_data=mutates)
+
+    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+        return await self.first.consume(signal, data)
+
+
+def fan_out(consumers: list[Consumer]) -> Consumer:
+    return consumers[0] if len(consumers) == 1 else FanOut(consumers)
+
+
+class State(StrEnum):
+    STARTING = "starting"
+    READY = "ready"
+    DRAINING = "draining"
+    STOPPED = "stopped"
+
+
+class Service:
+    def __init__(self, config: Config, telemetry: Telemetry | None = None):
+        self.config = config
+        self.telemetry = telemetry or Telemetry()
+        self.log = component_logger("service", "service")
+        self.state = State.STARTING
+        self.started_at = time.time()
+        self.extensions: dict[ComponentID, Extension] = {}
+        self.exporters: dict[ComponentID, Component] = {}
+        self.processors: dict[str, list[Component]] = {}
+        self.receivers: dict[ComponentID, Component] = {}
+        self._started: list[Component] = []
+        self._metrics_server: Any = None
+        self._build()
+
+    # Host protocol ---------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return self.state is State.READY
+
+    @property
+    def draining(self) -> bool:
+        return self.state is State.DRAINING
+
+    @property
+    def shutdown_grace(self) -> float:
+        # Receivers get half the budget for in-flight requests; the rest is for draining and flushing.
+        return float(self.config.service.shutdown_timeout) / 2
+
+    def extension(self, id: ComponentID) -> Extension:
+        return self.extensions[id]
+
+    # Graph -----------------------------------------------------------------------------------
+    def _settings(self, kind: Kind, id: ComponentID, pipeline: str = "", signal: Signal | None = None) -> Settings:
+        log = component_logger(id, kind)
+        if pipeline:
+            log = log.bind(pipeline=pipeline)
+        return Settings(id=id, kind=kind, log=log, telemetry=self.telemetry, pipeline=pipeline, signal=signal)
+
+    def _build(self) -> None:
+        cfg = self.config
+        for id in cfg.extensions:
+            c = cfg.component(Kind.EXTENSION, id)
+            self.extensions[id] = c.cls(self._settings(Kind.EXTENSION, id), c.config)  # type: ignore[assignment]
+
+        entries: dict[ComponentID, dict[Signal, list[Consumer]]] = {}
+        for name, pipeline in cfg.pipelines.items():
+            exporters: list[Consumer] = []
+            for id in pipeline.exporters:
+                if id not in self.exporters:
+                    c = cfg.component(Kind.EXPORTER, id)
+                    self.exporters[id] = c.cls(self._settings(Kind.EXPORTER, id), c.config)
+                exporters.append(self.exporters[id])  # type: ignore[arg-type]
+            head: Consumer = fan_out(exporters)
+            mutates = any(e.capabilities.mutates_data for e in exporters)
+            chain: list[Component] = []
+            for id in reversed(pipeline.processors):
+                c = cfg.component(Kind.PROCESSOR, id)
+                processor = c.cls(self._settings(Kind.PROCESSOR, id, name, pipeline.signal), c.config, head)  # type: ignore[call-arg]
+                mutates = mutates or processor.capabilities.mutates_data  # type: ignore[attr-defined]
+                chain.insert(0, processor)
+                head = processor  # type: ignore[assignment]
+            self.processors[name] = chain
+            entry = _PipelineEntry(head, mutates)
+            for id in pipeline.receivers:
+                entries.setdefault(id, {}).setdefault(pipeline.signal, []).append(entry)
+
+        for id, by_signal in entries.items():
+            c = cfg.component(Kind.RECEIVER, id)
+            consumers = {signal: fan_out(list(heads)) for signal, heads in by_signal.items()}
+            self.receivers[id] = c.cls(self._settings(Kind.RECEIVER, id), c.config, consumers)  # type: ignore[call-arg]
+
+        used = {*self.extensions, *self.exporters, *self.receivers, *(p.id for chain in self.processors.values() for p in chain)}
+        for kind, table in cfg.components.items():
+            for id in table:
+                if id not in used:
+                    self.log.warning("component is configured but not used by any pipeline", unused=str(id), unused_kind=str(kind))
+
+    # Lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.log.info("starting", sources=self.config.sources, pipelines=list(self.config.pipelines))
+        await self._start_metrics_server()
+        order: list[Component] = [*self.extensions.values(), *self.exporters.values()]
+        for chain in self.processors.values():
+            order.extend(reversed(chain))
+        order.extend(self.receivers.values())
+        for component in order:
+            try:
+                await component.start(self)
+            except Exception as exc:
+                component.log.error("failed to start", error=str(exc), exc_info=not isinstance(exc, (OSError, StartupError)))
+                await self._stop_started()
+                raise StartupError(f"{component.kind} {component.id}: {exc}") from exc
+            self._started.append(component)
+        self.state = State.READY
+        self.log.info("everything is ready; begin processing data", startup_seconds=round(time.time() - self.started_at, 3))
+
+    async def shutdown(self) -> bool:
+        """Stop accepting, drain, flush. Returns False if it did not finish within shutdown_timeout."""
+        if self.state is State.STOPPED:
+            return True
+        self.state = State.DRAINING
+        timeout = float(self.config.service.shutdown_timeout)
+        self.log.info("shutdown requested; draining", shutdown_timeout_seconds=timeout)
+        try:
+            await asyncio.wait_for(self._stop_started(), timeout)
+        except TimeoutError:
+            pending = [str(c.id) for c in self._started]
+            self.log.error("shutdown did not finish within shutdown_timeout", still_running=pending)
+            return False
+        finally:
+            await self._stop_metrics_server()
+            self.state = State.STOPPED
+        self.log.info("shutdown complete")
+        return True
+
+    async def _stop_started(self) -> None:
+        # Receivers first so nothing new arrives, then processors front to back so data they flush
+        # still has running consumers downstream, then exporters, then extensions.
+        order: list[Component] = [
+            *self.receivers.values(),
+            *(p for chain in self.processors.values() for p in chain),
+            *self.exporters.values(),
+            *self.extensions.values(),
+        ]
+        for component in order:
+            if component not in self._started:
+                continue
+            try:
+                await component.shutdown()
+            except Exception as exc:
+                component.log.error("error during shutdown", error=str(exc), exc_info=True)
+            self._started.remove(component)
+
+    async def _start_metrics_server(self) -> None:
+        metrics = self.config.service.telemetry.metrics
+        if metrics.address is None or metrics.level == "none":
+            return
+        from aiohttp import web
+
+        from .httpserver import serve
+
+        async def handle(_: web.Request) -> web.Response:
+            return web.Response(body=self.telemetry.exposition(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+        app = web.Application()
+        app.router.add_get("/metrics", handle)
+        try:
+            self._metrics_server = await serve(app, metrics.address)
+        except OSError as exc:
+            raise StartupError(f"service.telemetry.metrics: cannot listen on {metrics.address}: {exc.strerror or exc}") from exc
+        self.log.info("serving Prometheus self-metrics", address=str(metrics.address), path="/metrics")
+
+    async def _stop_metrics_server(self) -> None:
+        if self._metrics_server is not None:
+            await self._metrics_server.cleanup()
+            self._metrics_server = None

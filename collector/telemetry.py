@@ -1,0 +1,164 @@
+"""Self-telemetry: structlog JSON logs and Prometheus metrics named as the OTel Collector names them,
+so existing otelcol dashboards and alerts work unchanged."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import Any, Iterable
+
+import orjson
+import prometheus_client
+import structlog
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .component import ComponentID, Kind, Signal
+
+ITEM = {Signal.TRACES: "spans", Signal.LOGS: "log_records", Signal.METRICS: "metric_points"}
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def _json_renderer(_: Any, __: str, event: dict[str, Any]) -> str:
+    return orjson.dumps(event, default=str).decode()
+
+
+def setup_logging(level: str = "info", encoding: str = "json", stream: Any = None) -> None:
+    renderer: Any = _json_renderer if encoding == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def component_logger(id: ComponentID | str, kind: Kind | str) -> Any:
+    return structlog.get_logger().bind(component=str(id), kind=str(kind))
+
+
+# otelcol exposes no *_created series; they double the scrape size for nothing here.
+prometheus_client.disable_created_metrics()
+
+
+class _ProcessCollector(Collector):
+    """otelcol_process_* read from /proc at scrape time (no background thread)."""
+
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.page_size = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def rss_bytes(self) -> int:
+        try:
+            with open("/proc/self/statm", "rb") as f:
+                return int(f.read().split()[1]) * self.page_size
+        except OSError:
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def collect(self) -> Iterable[Any]:
+        t = os.times()
+        cpu = CounterMetricFamily("otelcol_process_cpu_seconds", "Total CPU user and system time in seconds")
+        cpu.add_metric([], t.user + t.system)
+        yield cpu
+        rss = GaugeMetricFamily("otelcol_process_memory_rss", "Total physical memory (resident set size) in bytes")
+        rss.add_metric([], self.rss_bytes())
+        yield rss
+        up = CounterMetricFamily("otelcol_process_uptime", "Uptime of the process in seconds")
+        up.add_metric([], time.time() - self.started)
+        yield up
+
+
+class ReceiverCounters:
+    __slots__ = ("accepted", "refused", "failed")
+
+    def __init__(self, accepted: Any, refused: Any, failed: Any):
+        self.accepted, self.refused, self.failed = accepted, refused, failed
+
+
+class ExporterCounters:
+    __slots__ = ("sent", "send_failed", "enqueue_failed")
+
+    def __init__(self, sent: Any, send_failed: Any, enqueue_failed: Any):
+        self.sent, self.send_failed, self.enqueue_failed = sent, send_failed, enqueue_failed
+
+
+class ProcessorCounters:
+    __slots__ = ("incoming", "outgoing")
+
+    def __init__(self, incoming: Any, outgoing: Any):
+        self.incoming, self.outgoing = incoming, outgoing
+
+
+class Telemetry:
+    """One registry per service. Components ask for pre-bound counters once, so the hot path only calls inc()."""
+
+    def __init__(self) -> None:
+        self.registry = prometheus_client.CollectorRegistry(auto_describe=True)
+        self.process = _ProcessCollector()
+        self.registry.register(self.process)
+        self._families: dict[str, Any] = {}
+
+    def counter(self, name: str, doc: str, labels: tuple[str, ...]) -> Any:
+        family = self._families.get(name)
+        if family is None:
+            family = prometheus_client.Counter(name, doc, labels, registry=self.registry)
+            self._families[name] = family
+        return family
+
+    def gauge(self, name: str, doc: str, labels: tuple[str, ...]) -> Any:
+        family = self._families.get(name)
+        if family is None:
+            family = prometheus_client.Gauge(name, doc, labels, registry=self.registry)
+            self._families[name] = family
+        return family
+
+    def histogram(self, name: str, doc: str, labels: tuple[str, ...], buckets: tuple[float, ...]) -> Any:
+        family = self._families.get(name)
+        if family is None:
+            family = prometheus_client.Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
+            self._families[name] = family
+        return family
+
+    def receiver_counters(self, id: ComponentID, transport: str, signal: Signal) -> ReceiverCounters:
+        item = ITEM[signal]
+        labels = ("receiver", "transport")
+
+        def bound(outcome: str, doc: str) -> Any:
+            return self.counter(f"otelcol_receiver_{outcome}_{item}", doc, labels).labels(str(id), transport)
+
+        return ReceiverCounters(
+            bound("accepted", f"Number of {item} successfully pushed into the pipeline."),
+            bound("refused", f"Number of {item} that could not be pushed into the pipeline."),
+            bound("failed", f"Number of {item} that the receiver failed to process."),
+        )
+
+    def exporter_counters(self, id: ComponentID, signal: Signal) -> ExporterCounters:
+        item = ITEM[signal]
+        labels = ("exporter",)
+
+        def bound(outcome: str, doc: str) -> Any:
+            return self.counter(f"otelcol_exporter_{outcome}_{item}", doc, labels).labels(str(id))
+
+        return ExporterCounters(
+            bound("sent", f"Number of {item} successfully sent to destination."),
+            bound("send_failed", f"Number of {item} in failed attempts to send to destination."),
+            bound("enqueue_failed", f"Number of {item} failed to be added to the sending queue."),
+        )
+
+    def processor_counters(self, id: ComponentID, signal: Signal, pipeline: str = "") -> ProcessorCounters:
+        labels = ("processor", "otel_signal")
+        incoming = self.counter("otelcol_processor_incoming_items", "Number of items passed to the processor.", labels)
+        outgoing = self.counter("otelcol_processor_outgoing_items", "Number of items emitted from the processor.", labels)
+        return ProcessorCounters(incoming.labels(str(id), signal.value), outgoing.labels(str(id), signal.value))
+
+    def exposition(self) -> bytes:
+        return prometheus_client.generate_latest(self.registry)
