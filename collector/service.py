@@ -194,6 +194,7 @@ class Service:
         except TimeoutError:
             pending = [str(c.id) for c in self._started]
             self.log.error("shutdown did not finish within shutdown_timeout", still_running=pending)
+            await self._flush_exporters_after_timeout()
             return False
         finally:
             await self._stop_metrics_server()
@@ -218,6 +219,16 @@ class Service:
             except Exception as exc:
                 component.log.error("error during shutdown", error=str(exc), exc_info=True)
             self._started.remove(component)
+
+    async def _flush_exporters_after_timeout(self) -> None:
+        # Something upstream hung, but what exporters already accepted was acknowledged to clients:
+        # give each a short, bounded chance to flush rather than lose its buffer.
+        for exporter in [c for c in self._started if c.kind is Kind.EXPORTER]:
+            try:
+                await asyncio.wait_for(exporter.shutdown(), 1.0)
+                self._started.remove(exporter)
+            except Exception as exc:
+                exporter.log.error("could not flush after shutdown timeout", error=repr(exc))
 
     async def _start_metrics_server(self) -> None:
         metrics = self.config.service.telemetry.metrics

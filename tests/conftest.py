@@ -1,0 +1,176 @@
+"""Shared fixtures: a real daemon started as a subprocess on free ports, the way a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    """`llm-collector run --config <file>` in a subprocess. The config text may use {grpc}, {http},
+    {health}, {metrics} and {data} placeholders, filled with free ports and a temp data directory."""
+
+    def __init__(self, tmp: Path, config: str, extra_args: list[str] | None = None, env: dict[str, str] | None = None):
+        self.tmp = tmp
+        self.data = tmp / "data"
+        self.ports = {name: free_port() for name in ("grpc", "http", "health", "metrics")}
+        self.config_path = tmp / "config.yaml"
+        self.config_path.write_text(textwrap.dedent(config).format(data=self.data, **self.ports))
+        self.log_path = tmp / "daemon.log"
+        self.extra_args = extra_args or []
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.startup_seconds = 0.0
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"127.0.0.1:{self.ports['grpc']}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['http']}"
+
+    def start(self, wait: bool = True) -> "Daemon":
+        cmd = [sys.executable, "-m", "collector.cli", "run", "--config", str(self.config_path), *self.extra_args]
+        self._log = open(self.log_path, "wb")
+        started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.tmp, env=self.env)
+        if wait:
+            self.wait_healthy()
+            self.startup_seconds = time.monotonic() - started
+        return self
+
+    def wait_healthy(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.ports['health']}/"
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited with {self.proc.returncode}:\n{self.logs()}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"daemon not healthy after {timeout}s:\n{self.logs()}")
+
+    def stop(self, timeout: float = 20.0, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"daemon did not stop within {timeout}s:\n{self.logs()}")
+        self._log.close()
+        return code
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def logs(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_records(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.logs().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['metrics']}/metrics", timeout=5) as response:
+            return response.read().decode()
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of `name` whose labels include `labels`."""
+        total = 0.0
+        found = False
+        for line in self.metrics().splitlines():
+            if line.startswith("#") or not line.startswith(name):
+                continue
+            series, _, value = line.rpartition(" ")
+            metric_name, _, label_text = series.partition("{")
+            if metric_name != name:
+                continue
+            if all(f'{k}="{v}"' in label_text for k, v in labels.items()):
+                total += float(value)
+                found = True
+        if not found:
+            raise KeyError(f"no series {name}{labels} in:\n{self.metrics()}")
+        return total
+
+
+BASIC_CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+      http: {{endpoint: "127.0.0.1:{http}"}}
+exporters:
+  file/traces: {{path: "{data}/traces.jsonl"}}
+  file/logs: {{path: "{data}/logs.jsonl"}}
+  file/metrics: {{path: "{data}/metrics.jsonl"}}
+extensions:
+  health_check: {{endpoint: "127.0.0.1:{health}"}}
+service:
+  extensions: [health_check]
+  telemetry:
+    metrics: {{address: "127.0.0.1:{metrics}"}}
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [file/traces]}}
+    logs: {{receivers: [otlp], exporters: [file/logs]}}
+    metrics: {{receivers: [otlp], exporters: [file/metrics]}}
+"""
+
+
+@pytest.fixture
+def daemon_factory(tmp_path: Path) -> Iterator[Any]:
+    started: list[Daemon] = []
+
+    def make(config: str = BASIC_CONFIG, *, start: bool = True, subdir: str | None = None, **kwargs: Any) -> Daemon:
+        where = tmp_path / (subdir or f"d{len(started)}")
+        where.mkdir(parents=True, exist_ok=True)
+        daemon = Daemon(where, config, **kwargs)
+        started.append(daemon)
+        return daemon.start() if start else daemon
+
+    yield make
+    for daemon in started:
+        if daemon.alive():
+            daemon.stop()
+
+
+@pytest.fixture
+def daemon(daemon_factory: Any) -> Daemon:
+    return daemon_factory()
