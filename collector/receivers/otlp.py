@@ -96,6 +96,7 @@ def _reject_invalid_spans(req: Any) -> Rejected | None:
                 del spans[i]
             bad += len(invalid)
     if bad:
+        _prune(req.resource_spans, "scope_spans", "spans")
         return Rejected(bad, f"{bad} span(s) with an invalid trace_id or span_id (need 16 and 8 bytes, not all zero)")
     return None
 
@@ -119,8 +120,21 @@ def _reject_invalid_logs(req: Any) -> Rejected | None:
                 del records[i]
             bad += len(invalid)
     if bad:
+        _prune(req.resource_logs, "scope_logs", "log_records")
         return Rejected(bad, f"{bad} log record(s) with a trace_id or span_id of the wrong length (need 16 and 8 bytes)")
     return None
+
+
+def _prune(resources: Any, scopes_field: str, items_field: str) -> None:
+    """Drop the scopes and resources that validation left empty, so exporters do not write husks.
+    Only called after something was removed; a scope the client sent empty is also dropped."""
+    for r in reversed(range(len(resources))):
+        scopes = getattr(resources[r], scopes_field)
+        for s in reversed(range(len(scopes))):
+            if not len(getattr(scopes[s], items_field)):
+                del scopes[s]
+        if not len(scopes):
+            del resources[r]
 
 
 _VALIDATORS = {Signal.TRACES: _reject_invalid_spans, Signal.LOGS: _reject_invalid_logs}
@@ -142,6 +156,10 @@ class _Intake:
         if invalid is not None:
             self.counters.refused.inc(invalid.count)
             total -= invalid.count
+        if total == 0:
+            # Like otelcol's receiver: an empty request (or one whose every item was refused above)
+            # is answered without entering the pipeline, which would otherwise write an empty record.
+            return invalid
         try:
             result = await self.consumer.consume(self.signal, data)
         except ConsumeError:
@@ -264,7 +282,9 @@ class OTLPReceiver(Receiver):
                 return web.Response(status=405, text="405 method not allowed, supported: [POST]", headers={"Allow": "POST"})
             ctype = request.content_type.lower()
             if ctype not in (PROTOBUF, JSON):
-                return web.Response(status=415, text=f"415 unsupported media type {ctype!r}, supported: [{JSON}, {PROTOBUF}]")
+                # aiohttp reports a missing header as application/octet-stream; say what really happened.
+                what = repr(ctype) if "Content-Type" in request.headers else "(no Content-Type header)"
+                return web.Response(status=415, text=f"415 unsupported media type {what}, supported: [{JSON}, {PROTOBUF}]")
             if request.content_length is not None and request.content_length > limit:
                 return _status_response(ctype, 413, code_pb2.RESOURCE_EXHAUSTED, f"request body of {request.content_length} bytes exceeds max_request_body_size {limit}")
             try:
