@@ -10,12 +10,10 @@ import time
 from typing import Any, Iterable
 
 import orjson
-import prometheus_client
 import structlog
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from .component import ComponentID, Kind, Signal
+from .metrics import Counter, Family, Gauge, Histogram, Registry
 
 ITEM = {Signal.TRACES: "spans", Signal.LOGS: "log_records", Signal.METRICS: "metric_points"}
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
@@ -44,11 +42,7 @@ def component_logger(id: ComponentID | str, kind: Kind | str) -> Any:
     return structlog.get_logger().bind(component=str(id), kind=str(kind))
 
 
-# otelcol exposes no *_created series; they double the scrape size for nothing here.
-prometheus_client.disable_created_metrics()
-
-
-class _ProcessCollector(Collector):
+class _ProcessMetrics:
     """otelcol_process_* read from /proc at scrape time (no background thread)."""
 
     def __init__(self) -> None:
@@ -64,17 +58,15 @@ class _ProcessCollector(Collector):
 
             return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
-    def collect(self) -> Iterable[Any]:
+    def collect(self) -> Iterable[Family]:
         t = os.times()
-        cpu = CounterMetricFamily("otelcol_process_cpu_seconds", "Total CPU user and system time in seconds")
-        cpu.add_metric([], t.user + t.system)
-        yield cpu
-        rss = GaugeMetricFamily("otelcol_process_memory_rss", "Total physical memory (resident set size) in bytes")
-        rss.add_metric([], self.rss_bytes())
-        yield rss
-        up = CounterMetricFamily("otelcol_process_uptime", "Uptime of the process in seconds")
-        up.add_metric([], time.time() - self.started)
-        yield up
+        cpu = Counter("otelcol_process_cpu_seconds", "Total CPU user and system time in seconds")
+        cpu.labels().set(t.user + t.system)  # type: ignore[attr-defined]
+        rss = Gauge("otelcol_process_memory_rss", "Total physical memory (resident set size) in bytes")
+        rss.labels().set(self.rss_bytes())  # type: ignore[attr-defined]
+        up = Counter("otelcol_process_uptime", "Uptime of the process in seconds")
+        up.labels().set(time.time() - self.started)  # type: ignore[attr-defined]
+        return (cpu, rss, up)
 
 
 class ReceiverCounters:
@@ -102,31 +94,18 @@ class Telemetry:
     """One registry per service. Components ask for pre-bound counters once, so the hot path only calls inc()."""
 
     def __init__(self) -> None:
-        self.registry = prometheus_client.CollectorRegistry(auto_describe=True)
-        self.process = _ProcessCollector()
-        self.registry.register(self.process)
-        self._families: dict[str, Any] = {}
+        self.registry = Registry()
+        self.process = _ProcessMetrics()
+        self.registry.add_collector(self.process.collect)
 
     def counter(self, name: str, doc: str, labels: tuple[str, ...]) -> Any:
-        family = self._families.get(name)
-        if family is None:
-            family = prometheus_client.Counter(name, doc, labels, registry=self.registry)
-            self._families[name] = family
-        return family
+        return self.registry.get_or_create(Counter, name, doc, labels)
 
     def gauge(self, name: str, doc: str, labels: tuple[str, ...]) -> Any:
-        family = self._families.get(name)
-        if family is None:
-            family = prometheus_client.Gauge(name, doc, labels, registry=self.registry)
-            self._families[name] = family
-        return family
+        return self.registry.get_or_create(Gauge, name, doc, labels)
 
     def histogram(self, name: str, doc: str, labels: tuple[str, ...], buckets: tuple[float, ...]) -> Any:
-        family = self._families.get(name)
-        if family is None:
-            family = prometheus_client.Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
-            self._families[name] = family
-        return family
+        return self.registry.get_or_create(Histogram, name, doc, labels, buckets=buckets)
 
     def receiver_counters(self, id: ComponentID, transport: str, signal: Signal) -> ReceiverCounters:
         item = ITEM[signal]
@@ -161,4 +140,4 @@ class Telemetry:
         return ProcessorCounters(incoming.labels(str(id), signal.value), outgoing.labels(str(id), signal.value))
 
     def exposition(self) -> bytes:
-        return prometheus_client.generate_latest(self.registry)
+        return self.registry.exposition()

@@ -429,10 +429,10 @@ class Collector:
         return fields["VmRSS"], fields["VmHWM"]
 
     def refused(self, item: str = "spans", transport: str = "grpc", receiver: str = "otlp") -> float:
-        return self.daemon.metric(f"otelcol_receiver_refused_{item}_total", receiver=receiver, transport=transport)
+        return self.daemon.metric(f"otelcol_receiver_refused_{item}", receiver=receiver, transport=transport)
 
     def accepted(self, item: str = "spans", transport: str = "grpc", receiver: str = "otlp") -> float:
-        return self.daemon.metric(f"otelcol_receiver_accepted_{item}_total", receiver=receiver, transport=transport)
+        return self.daemon.metric(f"otelcol_receiver_accepted_{item}", receiver=receiver, transport=transport)
 
     def output(self, signal: str = "traces") -> list[dict[str, Any]]:
         """Spans or log records written so far, each with its resource/scope flattened away."""
