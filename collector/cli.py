@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # gRPC's C core prints its own plain-text lines (e.g. on a bind failure), which would break the
+    # JSON-only stderr; the daemon reports those failures itself. Set GRPC_VERBOSITY to see them.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return _run(args)

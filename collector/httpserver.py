@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
@@ -18,9 +19,10 @@ async def serve(app: web.Application, endpoint: Endpoint, *, shutdown_timeout: f
     try:
         site = web.TCPSite(runner, host, endpoint.port, reuse_address=True, backlog=1024)
         await site.start()
-    except OSError:
+    except OSError as exc:
         await runner.cleanup()
-        raise
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise OSError(f"cannot listen on {endpoint}: {reason}") from None
     return runner
 
 

@@ -246,7 +246,7 @@ class Service:
         try:
             self._metrics_server = await serve(app, metrics.address)
         except OSError as exc:
-            raise StartupError(f"service.telemetry.metrics: cannot listen on {metrics.address}: {exc.strerror or exc}") from exc
+            raise StartupError(f"service.telemetry.metrics: {exc}") from exc
         self.log.info("serving Prometheus self-metrics", address=str(metrics.address), path="/metrics")
 
     async def _stop_metrics_server(self) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -11,10 +13,11 @@ from typing import Any, Literal
 from .. import registry
 from ..component import Component, ComponentID, Kind, Signal
 from .source import ConfigError, ConfigErrors, Document, KeyPath, load_file, merge, parse_set
-from .typed import Decoder, Duration, Endpoint, option
+from .typed import Decoder, Duration, Endpoint, _quote, option
 
 SECTIONS = {kind.section: kind for kind in Kind}
 TOP_LEVEL = (*SECTIONS, "connectors", "service")
+_PIPELINE_NAME = re.compile(r"^[^\s/]+$")  # same rule as a component id's name
 
 
 @dataclass
@@ -111,7 +114,9 @@ def build_config(document: Document, sources: list[str]) -> Config:
     data = document.data
     for key in data:
         if key not in TOP_LEVEL:
-            decoder.error((key,), f"unknown top-level key (valid keys: {', '.join(TOP_LEVEL)})")
+            close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
+            hint = f'; did you mean "{close[0]}"?' if close else ""
+            decoder.error((key,), f"unknown top-level key (valid keys: {', '.join(TOP_LEVEL)}){hint}")
     if data.get("connectors"):
         decoder.error(("connectors",), "connectors are not supported yet; route data with several pipelines instead")
 
@@ -121,7 +126,7 @@ def build_config(document: Document, sources: list[str]) -> Config:
         if raw is None:
             continue
         if not isinstance(raw, dict):
-            decoder.error((section,), f"expected a mapping of {kind} ids to their config, got {type(raw).__name__}")
+            decoder.error((section,), f"expected a mapping of {kind} ids to their config, got {_quote(raw)}")
             continue
         for key, value in raw.items():
             path: KeyPath = (section, key)
@@ -171,11 +176,14 @@ def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[
     usage: dict[tuple[Kind, ComponentID], set[Signal]] = {}
     for name, spec in service.pipelines.items():
         base: KeyPath = ("service", "pipelines", name)
-        signal_name, _, _ = name.partition("/")
+        signal_name, slash, pipeline_name = name.partition("/")
         try:
             signal = Signal(signal_name)
         except ValueError:
             decoder.error(base, f'unknown pipeline signal "{signal_name}" (expected traces, logs or metrics, optionally followed by "/name")')
+            continue
+        if slash and not _PIPELINE_NAME.match(pipeline_name):
+            decoder.error(base, f'invalid pipeline id "{name}" (the name after "/" must be non-empty, without "/" or whitespace)')
             continue
         resolved: dict[Kind, list[ComponentID]] = {}
         for kind, refs in ((Kind.RECEIVER, spec.receivers), (Kind.PROCESSOR, spec.processors), (Kind.EXPORTER, spec.exporters)):

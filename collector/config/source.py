@@ -121,9 +121,18 @@ def load_text(text: str, name: str) -> Document:
 def _convert(node: yaml.Node, path: KeyPath, name: str, loader: _Loader, locations: dict[KeyPath, Location], errors: list[ConfigError]) -> Any:
     locations.setdefault(path, Location(name, node.start_mark.line + 1))
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves YAML merge keys (<<: *anchor)
+        # Resolve YAML merge keys (<<: *anchor). flatten_mapping puts the merged pairs first, then the
+        # pairs written in this mapping; a written key overrides a merged one (and a later merge source an
+        # earlier one), which is not a duplicate. The count is kept on the node because an aliased node is
+        # visited again, already flattened.
+        merged = getattr(node, "_merged_pairs", None)
+        if merged is None:
+            written = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+            loader.flatten_mapping(node)
+            merged = node._merged_pairs = len(node.value) - written  # type: ignore[attr-defined]
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        from_merge: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             if key is None:
                 key = ""
@@ -132,8 +141,15 @@ def _convert(node: yaml.Node, path: KeyPath, name: str, loader: _Loader, locatio
             child = path + (key,)
             loc = Location(name, key_node.start_mark.line + 1)
             if key in out:
-                errors.append(ConfigError(f"duplicate key (first written at line {locations[child].line})", child, loc))
-                continue
+                if key not in from_merge:
+                    errors.append(ConfigError(f"duplicate key (first written at line {locations[child].line})", child, loc))
+                    continue
+                for stale in [p for p in locations if p[: len(child)] == child]:
+                    del locations[stale]
+            if index < merged:
+                from_merge.add(key)
+            else:
+                from_merge.discard(key)
             locations[child] = loc
             out[key] = _convert(value_node, child, name, loader, locations, errors)
         return out
@@ -158,7 +174,7 @@ class _SubstitutionError(Exception):
 
 def _resolve(expr: str) -> str:
     scheme, sep, rest = expr.partition(":")
-    if not sep:
+    if not sep or rest.startswith("-"):  # ${VAR} and ${VAR:-default} are env references too
         scheme, rest = "env", expr
     if scheme == "env":
         name, has_default, default = rest.partition(":-")

@@ -55,6 +55,8 @@ class Duration(float):
         if not isinstance(value, str):
             raise ValueError
         text = value.strip()
+        if text == "0":  # the one unitless duration Go's time.ParseDuration accepts
+            return cls(0.0)
         pos, total = 0, 0.0
         negative = text.startswith("-")
         if negative:
