@@ -53,7 +53,8 @@ class Scenario:
 
 
 SCENARIOS = {s.name: s for s in (
-    Scenario("passthrough-json", "grpc", "json", "OTLP gRPC -> file (OTLP-JSON lines)"),
+    Scenario("passthrough-json", "grpc", "json", "OTLP gRPC -> file (OTLP-JSON lines, encoder child process)"),
+    Scenario("passthrough-json-inline", "grpc", "json", "OTLP gRPC -> file (OTLP-JSON lines, encoded in the daemon process)"),
     Scenario("passthrough-proto", "grpc", "proto", "OTLP gRPC -> file (length-prefixed protobuf)"),
     Scenario("passthrough-http", "http", "json", "OTLP/HTTP protobuf -> file (OTLP-JSON lines)"),
 )}

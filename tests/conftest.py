@@ -22,19 +22,30 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    # Keep every socket bound until all are chosen, or the kernel may hand out one port twice.
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 class Daemon:
     """`llm-collector run --config <file>` in a subprocess. The config text may use {grpc}, {http},
-    {health}, {metrics} and {data} placeholders, filled with free ports and a temp data directory."""
+    {health}, {metrics}, any `extra_ports` names and {data}, filled with free ports and a temp dir."""
 
-    def __init__(self, tmp: Path, config: str, extra_args: list[str] | None = None, env: dict[str, str] | None = None):
+    def __init__(self, tmp: Path, config: str, extra_args: list[str] | None = None, env: dict[str, str] | None = None, extra_ports: tuple[str, ...] = ()):
         self.tmp = tmp
         self.data = tmp / "data"
-        self.ports = {name: free_port() for name in ("grpc", "http", "health", "metrics")}
+        names = ("grpc", "http", "health", "metrics", *extra_ports)
+        self.ports = dict(zip(names, free_ports(len(names))))
         self.config_path = tmp / "config.yaml"
         self.config_path.write_text(textwrap.dedent(config).format(data=self.data, **self.ports))
         self.log_path = tmp / "daemon.log"

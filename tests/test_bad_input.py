@@ -36,7 +36,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.receivers import otlp as otlp_receiver
-from tests.conftest import Daemon, free_port
+from tests.conftest import Daemon
 
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOGS = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
@@ -58,7 +58,7 @@ receivers:
       http: {{endpoint: "127.0.0.1:{http}", max_request_body_size: 64KiB}}
   otlp/big:
     protocols:
-      http: {{endpoint: "127.0.0.1:@BIG_HTTP@", max_request_body_size: 2MiB}}
+      http: {{endpoint: "127.0.0.1:{big_http}", max_request_body_size: 2MiB}}
 exporters:
   file/traces: {{path: "{data}/traces.jsonl", flush_interval: 20ms}}
   file/logs: {{path: "{data}/logs.jsonl", flush_interval: 20ms}}
@@ -488,9 +488,8 @@ def _label(item: dict[str, Any], signal: str) -> str:
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         bomb = pool.submit(gzip_bomb, 2**30)  # built while the daemon starts
-        big_http = free_port()
-        daemon = Daemon(tmp_path_factory.mktemp("bad-input"), CONFIG.replace("@BIG_HTTP@", str(big_http)))
-        c = Collector(daemon, big_http, bomb)
+        daemon = Daemon(tmp_path_factory.mktemp("bad-input"), CONFIG, extra_ports=("big_http",))
+        c = Collector(daemon, daemon.ports["big_http"], bomb)
         try:
             daemon.start()
             yield c

@@ -737,7 +737,6 @@ def test_sdk_spans_round_trip() -> None:
 
 
 def test_sdk_logs_round_trip() -> None:
-    from opentelemetry import trace as trace_api
     from opentelemetry._logs import SeverityNumber
     from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
     from opentelemetry.sdk._logs import LoggerProvider
@@ -773,7 +772,6 @@ def test_sdk_logs_round_trip() -> None:
 
 
 def test_sdk_metrics_round_trip() -> None:
-    from opentelemetry import trace as trace_api
     from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
     from opentelemetry.metrics import CallbackOptions, Observation
     from opentelemetry.sdk.metrics import AlwaysOnExemplarFilter, MeterProvider

@@ -18,14 +18,14 @@ from typing import Any, Iterator
 import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from collector import otlpjson, registry
 from collector.component import Capabilities, Kind, PermanentError, Processor, Rejected, RetryableError, Signal
 from collector.config import load_config, option
 from collector.service import Service
-from tests.conftest import free_port
+from tests.conftest import free_ports
 
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -109,7 +109,7 @@ def test_processors() -> Iterator[None]:
 
 class InProcessService:
     def __init__(self, tmp: Path, config: str):
-        self.ports = {"grpc": free_port(), "http": free_port()}
+        self.ports = dict(zip(("grpc", "http"), free_ports(2)))
         self.data = tmp / "data"
         path = tmp / "config.yaml"
         path.write_text(config.format(data=self.data, **self.ports))
