@@ -172,7 +172,9 @@ class Receiver(Component):
 
 
 class Processor(Component):
-    """One instance per pipeline (processors are never shared), chained to the next consumer."""
+    """One instance per pipeline (processors are never shared), chained to the next consumer.
+    The service counts otelcol_processor_incoming/outgoing_items around it; forward data with
+    `await self.next.consume(...)`."""
 
     kind = Kind.PROCESSOR
     capabilities = Capabilities(mutates_data=False)
@@ -182,7 +184,6 @@ class Processor(Component):
         assert settings.signal is not None
         self.signal: Signal = settings.signal
         self.next = next_consumer
-        self._counters = settings.telemetry.processor_counters(self.id, settings.signal, settings.pipeline)
 
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
         raise NotImplementedError

@@ -74,6 +74,20 @@ class _PipelineEntry:
         return await self.first.consume(signal, data)
 
 
+class _Counted:
+    """Counts items passing one edge of a pipeline: into a processor (incoming) or out of it
+    (outgoing, including data a processor emits later on its own, like a batch flush)."""
+
+    def __init__(self, inner: Consumer, counter: Any, capabilities: Capabilities):
+        self.inner = inner
+        self.counter = counter
+        self.capabilities = capabilities
+
+    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+        self.counter.inc(pdata.count_items(signal, data))
+        return await self.inner.consume(signal, data)
+
+
 def fan_out(consumers: list[Consumer]) -> Consumer:
     return consumers[0] if len(consumers) == 1 else FanOut(consumers)
 
@@ -143,10 +157,13 @@ class Service:
             chain: list[Component] = []
             for id in reversed(pipeline.processors):
                 c = cfg.component(Kind.PROCESSOR, id)
-                processor = c.cls(self._settings(Kind.PROCESSOR, id, name, pipeline.signal), c.config, head)  # type: ignore[call-arg]
-                mutates = mutates or processor.capabilities.mutates_data  # type: ignore[attr-defined]
+                counters = self.telemetry.processor_counters(id, pipeline.signal)
+                downstream = _Counted(head, counters.outgoing, head.capabilities)
+                processor = c.cls(self._settings(Kind.PROCESSOR, id, name, pipeline.signal), c.config, downstream)  # type: ignore[call-arg]
+                capabilities = processor.capabilities  # type: ignore[attr-defined]
+                mutates = mutates or capabilities.mutates_data
                 chain.insert(0, processor)
-                head = processor  # type: ignore[assignment]
+                head = _Counted(processor, counters.incoming, capabilities)  # type: ignore[arg-type]
             self.processors[name] = chain
             entry = _PipelineEntry(head, mutates)
             for id in pipeline.receivers:

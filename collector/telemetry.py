@@ -133,7 +133,7 @@ class Telemetry:
             bound("enqueue_failed", f"Number of {item} failed to be added to the sending queue."),
         )
 
-    def processor_counters(self, id: ComponentID, signal: Signal, pipeline: str = "") -> ProcessorCounters:
+    def processor_counters(self, id: ComponentID, signal: Signal) -> ProcessorCounters:
         labels = ("processor", "otel_signal")
         incoming = self.counter("otelcol_processor_incoming_items", "Number of items passed to the processor.", labels)
         outgoing = self.counter("otelcol_processor_outgoing_items", "Number of items emitted from the processor.", labels)

@@ -343,3 +343,24 @@ exporters:
     assert elapsed < 2.0
     # The hung processor did not cost the data already acknowledged: the exporter was still flushed.
     assert len(svc.spans("a.jsonl")) == 3
+
+
+def test_processor_item_counters_follow_what_goes_in_and_out(tmp_path: Path) -> None:
+    config = HEADER + """
+    traces:
+      receivers: [otlp]
+      processors: [test_tag, test_reject_half]
+      exporters: [file/a]
+processors:
+  test_tag: {{}}
+  test_reject_half: {{}}
+exporters:
+  file/a: {{path: "{data}/a.jsonl"}}
+"""
+    with InProcessService(tmp_path, config) as svc:
+        svc.export(make_request(10).SerializeToString(), timeout=10)
+        text = svc.service.telemetry.exposition().decode()
+    assert 'otelcol_processor_incoming_items{processor="test_tag",otel_signal="traces"} 10' in text
+    assert 'otelcol_processor_outgoing_items{processor="test_tag",otel_signal="traces"} 10' in text
+    assert 'otelcol_processor_incoming_items{processor="test_reject_half",otel_signal="traces"} 10' in text
+    assert 'otelcol_processor_outgoing_items{processor="test_reject_half",otel_signal="traces"} 5' in text

@@ -1,0 +1,95 @@
+"""The wheel carries everything a user needs (the embedded default config above all), and the
+Dockerfile stays consistent with the files and ports it refers to. No Docker engine runs on the
+development machines, so the image itself cannot be built here; these checks catch drift."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, free_ports
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(REPO)], check=True, capture_output=True)
+    (path,) = out.glob("llm_collector-*.whl")
+    return path
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_embedded_default_config(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        default = z.read("collector/data/default.yaml")
+    assert default == (REPO / "config" / "default.yaml").read_bytes()
+    assert "collector/exporters/json_writer.py" in names
+    assert any(n.endswith("entry_points.txt") for n in names)
+
+
+@pytest.mark.slow
+def test_installed_wheel_runs_on_its_embedded_default(wheel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)], check=True, capture_output=True)
+    grpc_port, http_port, health_port, metrics_port = free_ports(4)
+    env = {
+        **os.environ,
+        # The installed copy, not the repository's, must be the one imported.
+        "PYTHONPATH": str(target),
+        "LLM_COLLECTOR_GRPC_ENDPOINT": f"127.0.0.1:{grpc_port}",
+        "LLM_COLLECTOR_HTTP_ENDPOINT": f"127.0.0.1:{http_port}",
+        "LLM_COLLECTOR_HEALTH_ENDPOINT": f"127.0.0.1:{health_port}",
+        "LLM_COLLECTOR_METRICS_ENDPOINT": f"127.0.0.1:{metrics_port}",
+        "LLM_COLLECTOR_DATA_DIR": str(tmp_path / "data"),
+    }
+    where = subprocess.run([sys.executable, "-c", "import collector; print(collector.__file__)"], env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert where.stdout.strip().startswith(str(target))
+    result = subprocess.run([sys.executable, "-m", "collector.cli", "validate"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert str(target) in result.stdout  # it validated the copy inside the installed package
+
+
+def dockerfile() -> str:
+    return (REPO / "Dockerfile").read_text()
+
+
+def test_dockerfile_copies_only_existing_paths_and_runs_as_non_root() -> None:
+    text = dockerfile()
+    for line in text.splitlines():
+        m = re.match(r"COPY\s+(?!--from)(.+)\s+\S+$", line)
+        if m:
+            for source in m.group(1).split():
+                assert (REPO / source).exists(), f"Dockerfile copies missing {source}"
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users and users[-1] not in ("root", "0")
+    assert re.search(r"^HEALTHCHECK ", text, re.M)
+
+
+def test_dockerfile_matches_the_agent_config_it_runs() -> None:
+    text = dockerfile()
+    assert "COPY config/agent.yaml /etc/llm-collector/config.yaml" in text
+    agent: Any = yaml.safe_load((REPO / "config" / "agent.yaml").read_text())
+    endpoints = [
+        agent["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"],
+        agent["receivers"]["otlp"]["protocols"]["http"]["endpoint"],
+        agent["extensions"]["health_check"]["endpoint"],
+        agent["service"]["telemetry"]["metrics"]["address"],
+    ]
+    exposed = {int(p) for line in re.findall(r"^EXPOSE\s+(.+)$", text, re.M) for p in line.split()}
+    for endpoint in endpoints:
+        host, port = endpoint.rsplit(":", 1)
+        assert host == "0.0.0.0", f"{endpoint} would be unreachable from outside the container"
+        assert int(port) in exposed
+    health_port = agent["extensions"]["health_check"]["endpoint"].rsplit(":", 1)[1]
+    assert f"127.0.0.1:{health_port}/" in text.split("HEALTHCHECK", 1)[1]
+    entry = re.search(r'^ENTRYPOINT \["([^"]+)"\]', text, re.M)
+    assert entry is not None and entry.group(1) in (REPO / "pyproject.toml").read_text()
