@@ -113,3 +113,13 @@ def test_registry_renders_prometheus_text_format() -> None:
     assert "h_count 3" in text and "h_sum 5.55" in text
     with pytest.raises(ValueError):
         registry.get_or_create(Gauge, "c", "clash", ("k",))
+
+
+def test_warns_when_protobuf_runs_on_the_pure_python_backend(daemon_factory: Any) -> None:
+    slow = daemon_factory(env={"PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION": "python"})
+    assert slow.stop() == 0
+    warnings = [r for r in slow.log_records() if "upb" in r.get("event", "")]
+    assert warnings and warnings[0]["level"] == "warning" and warnings[0]["backend"] == "python"
+    fast = daemon_factory()
+    assert fast.stop() == 0
+    assert not [r for r in fast.log_records() if "upb" in r.get("event", "")]
