@@ -1,0 +1,194 @@
+"""token_count processor: every LLM span leaves with input/output token counts.
+
+Reported usage is kept as is (never overwritten) and, with `normalize`, also written under the
+canonical OTel GenAI names when only another convention's names were present. Where usage is
+missing it is counted from the prompt and completion with the model's tiktoken encoding, or
+estimated with a proxy encoding for models without a public offline tokenizer.
+`gen_ai.usage.token_source` says which: reported | counted | estimated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from ..component import Capabilities, Processor, Rejected, Signal
+from ..config import ByteSize, Invalid, option
+from ..genai import tokens
+from ..genai.view import GenAIView
+from ..registry import register
+
+EncodingName = Literal["o200k_base", "cl100k_base", "o200k_harmony"]
+SpanKindName = Literal["internal", "server", "client", "producer", "consumer", "unspecified"]
+_SPAN_KINDS = {"unspecified": 0, "internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
+
+CANONICAL = {
+    "input_tokens": "gen_ai.usage.input_tokens",
+    "output_tokens": "gen_ai.usage.output_tokens",
+    "cache_read": "gen_ai.usage.cache_read.input_tokens",
+    "cache_write": "gen_ai.usage.cache_creation.input_tokens",
+    "reasoning": "gen_ai.usage.reasoning.output_tokens",
+}
+SOURCE = "gen_ai.usage.token_source"
+SKIPPED = "gen_ai.usage.token_count_skipped"
+
+
+@dataclass
+class EncodingOverride:
+    pattern: str = option(doc="fnmatch pattern on the lower-cased model name, e.g. `my-gpt-*`.")
+    encoding: EncodingName = option(doc="Encoding used for matching models; their counts are `counted`, not `estimated`.")
+
+
+@dataclass
+class TokenCountConfig:
+    encodings: list[EncodingOverride] = option(factory=list, doc="Per-model encoding overrides, first match wins, checked before the built-in OpenAI families.")
+    estimate_unknown_models: bool = option(True, "Count models without a known tokenizer (Claude, Gemini, Llama...) with `proxy_encoding` and mark them `estimated`; false leaves them uncounted.")
+    proxy_encoding: EncodingName = option("o200k_base", "Encoding used to estimate unknown models.")
+    max_text_bytes: ByteSize = option(ByteSize(1 << 20), "Prompts or completions larger than this are not counted; the span gets `gen_ai.usage.token_count_skipped = max_text_bytes`.")
+    operations: list[str] = option(factory=lambda: ["chat", "text_completion", "generate_content", "completion", "embeddings"], doc="GenAI operations to consider (OpenInference LLM spans are `chat`, EMBEDDING spans `embeddings`).")
+    span_kinds: list[SpanKindName] = option(factory=list, doc="Only spans of these kinds; empty means any kind.")
+    normalize: bool = option(True, "Also write canonical `gen_ai.usage.*` names when usage was reported under another convention's names only.")
+
+    def validate(self) -> None:
+        if self.max_text_bytes <= 0:
+            raise Invalid("must be greater than 0", "max_text_bytes")
+
+
+@register
+class TokenCountProcessor(Processor):
+    type_name = "token_count"
+    description = "Counts input/output tokens where LLM spans lack usage (tiktoken, offline), normalises usage names across conventions."
+    config_class = TokenCountConfig
+    signals = frozenset({Signal.TRACES})
+    capabilities = Capabilities(mutates_data=True)
+
+    def __init__(self, settings: Any, config: TokenCountConfig, next_consumer: Any):
+        super().__init__(settings, config, next_consumer)
+        self.overrides = tuple((o.pattern, o.encoding) for o in config.encodings)
+        self.operations = frozenset(config.operations)
+        self.kinds = frozenset(_SPAN_KINDS[k] for k in config.span_kinds)
+        self.outcomes = self.telemetry.counter(
+            "llm_token_count_spans", "LLM spans seen by token_count, by where their token counts came from.", ("processor", "source")
+        )
+        self._outcome = {s: self.outcomes.labels(str(self.id), s) for s in ("reported", "counted", "estimated", "skipped")}
+
+    async def start(self, host: Any) -> None:
+        # Fail at start-up on a corrupt vocabulary; the encodings themselves (~250 ms, ~75 MB each)
+        # are built on first use, off the event loop.
+        names = {self.config.proxy_encoding, "o200k_base", "cl100k_base", *(e for _, e in self.overrides)}
+        for name in sorted(names):
+            path = await asyncio.to_thread(tokens.verify_vocabulary, name)
+            if path is None:
+                self.log.warning("tokenizer vocabulary not packaged; tiktoken's cache will be tried on first use", encoding=name)
+
+    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+        needed: set[str] = set()
+        work: list[tuple[Any, GenAIView]] = []
+        for rs in data.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    if self.kinds and span.kind not in self.kinds:
+                        continue
+                    view = GenAIView.of(span)
+                    if view is None or view.operation not in self.operations:
+                        continue
+                    work.append((span, view))
+        for span, view in work:
+            if view.usage.complete:
+                self._reported(span, view)
+                continue
+            name, exact = tokens.encoding_name_for_model(view.model, self.overrides, self.config.proxy_encoding)
+            if exact or self.config.estimate_unknown_models:
+                needed.add(name)
+        encodings = {name: await _encoding(name) for name in needed}
+        for span, view in work:
+            if not view.usage.complete:
+                self._count(span, view, encodings)
+        return await self.next.consume(signal, data)
+
+    def _reported(self, span: Any, view: GenAIView) -> None:
+        attrs = span.attributes
+        if self.config.normalize:
+            u = view.usage
+            for slot, value in (("input_tokens", u.input_tokens), ("output_tokens", u.output_tokens), ("cache_read", u.cache_read_tokens), ("cache_write", u.cache_write_tokens), ("reasoning", u.reasoning_tokens)):
+                if value is not None and view.keys.get(slot) != CANONICAL[slot]:
+                    attrs.add(key=CANONICAL[slot], value=AnyValue(int_value=value))
+        if "token_source" not in view.keys:
+            attrs.add(key=SOURCE, value=AnyValue(string_value="reported"))
+        self._outcome["reported"].inc()
+
+    def _count(self, span: Any, view: GenAIView, encodings: dict[str, Any]) -> None:
+        name, exact = tokens.encoding_name_for_model(view.model, self.overrides, self.config.proxy_encoding)
+        encoding = encodings.get(name)
+        if encoding is None:
+            self._skip(span, "unknown_model")
+            return
+        u = view.usage
+        input_tokens, output_tokens = u.input_tokens, u.output_tokens
+        limit = int(self.config.max_text_bytes)
+        if input_tokens is None:
+            messages = view.prompt_messages()
+            if not messages:
+                self._skip(span, "no_content")
+                return
+            if _too_big(messages, limit):
+                self._skip(span, "max_text_bytes")
+                return
+            if view.is_embedding:
+                input_tokens = sum(tokens.count_text(m.content, encoding) for m in messages)
+            else:
+                input_tokens = tokens.count_chat(messages, encoding)
+        if output_tokens is None:
+            if view.is_embedding:
+                output_tokens = 0
+            else:
+                completion = view.completion_messages()
+                if not completion:
+                    self._skip(span, "no_content")
+                    return
+                if _too_big(completion, limit):
+                    self._skip(span, "max_text_bytes")
+                    return
+                output_tokens = sum(_completion_tokens(m, encoding) for m in completion)
+        source = "counted" if exact else "estimated"
+        attrs = span.attributes
+        if u.input_tokens is None:
+            attrs.add(key=CANONICAL["input_tokens"], value=AnyValue(int_value=input_tokens))
+        elif self.config.normalize and view.keys.get("input_tokens") != CANONICAL["input_tokens"]:
+            attrs.add(key=CANONICAL["input_tokens"], value=AnyValue(int_value=input_tokens))
+        if u.output_tokens is None:
+            attrs.add(key=CANONICAL["output_tokens"], value=AnyValue(int_value=output_tokens))
+        elif self.config.normalize and view.keys.get("output_tokens") != CANONICAL["output_tokens"]:
+            attrs.add(key=CANONICAL["output_tokens"], value=AnyValue(int_value=output_tokens))
+        attrs.add(key=SOURCE, value=AnyValue(string_value=source))
+        self._outcome[source].inc()
+
+    def _skip(self, span: Any, reason: str) -> None:
+        span.attributes.add(key=SKIPPED, value=AnyValue(string_value=reason))
+        self._outcome["skipped"].inc()
+
+
+def _too_big(messages: list[tokens.ChatMessage], limit: int) -> bool:
+    texts = [m.content for m in messages] + [part for m in messages for call in m.tool_calls for part in call]
+    chars = sum(len(t) for t in texts)
+    # A character is at most 4 UTF-8 bytes: only encode when the cheap bound is inconclusive.
+    return chars > limit or (chars * 4 > limit and sum(len(t.encode()) for t in texts) > limit)
+
+
+def _completion_tokens(message: tokens.ChatMessage, encoding: Any) -> int:
+    # Output is billed as generated: the text plus any tool-call names and arguments, no framing.
+    total = tokens.count_text(message.content, encoding) if message.content else 0
+    for name, arguments in message.tool_calls:
+        total += tokens.count_text(name, encoding) + tokens.count_text(arguments, encoding)
+    return total
+
+
+async def _encoding(name: str) -> Any:
+    loaded = tokens.cached_encoding(name)
+    if loaded is not None:
+        return loaded
+    # Building an encoding takes ~250 ms the first time: keep the event loop serving meanwhile.
+    return await asyncio.to_thread(tokens.load_encoding, name)
