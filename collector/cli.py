@@ -127,7 +127,11 @@ async def _serve(config: Any) -> int:
     if backend != "upb":
         log.warning("protobuf is not using the upb backend; expect far lower throughput", backend=backend)
 
-    service = Service(config)
+    try:
+        service = Service(config)
+    except StartupError as exc:
+        log.error("start-up failed", error=str(exc))
+        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     received: list[int] = []

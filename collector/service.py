@@ -139,10 +139,25 @@ class Service:
         return Settings(id=id, kind=kind, log=log, telemetry=self.telemetry, pipeline=pipeline, signal=signal)
 
     def _build(self) -> None:
+        try:
+            self._build_graph()
+        except StartupError:
+            raise
+        except Exception as exc:
+            raise StartupError(f"cannot build the pipelines: {exc}") from exc
+
+    def _construct(self, kind: Kind, id: ComponentID, make: Any) -> Any:
+        try:
+            return make()
+        except Exception as exc:
+            component_logger(id, kind).error("failed to create", error=str(exc), exc_info=not isinstance(exc, OSError))
+            raise StartupError(f"{kind} {id}: {exc}") from exc
+
+    def _build_graph(self) -> None:
         cfg = self.config
         for id in cfg.extensions:
             c = cfg.component(Kind.EXTENSION, id)
-            self.extensions[id] = c.cls(self._settings(Kind.EXTENSION, id), c.config)  # type: ignore[assignment]
+            self.extensions[id] = self._construct(Kind.EXTENSION, id, lambda c=c, id=id: c.cls(self._settings(Kind.EXTENSION, id), c.config))
 
         entries: dict[ComponentID, dict[Signal, list[Consumer]]] = {}
         for name, pipeline in cfg.pipelines.items():
@@ -150,7 +165,7 @@ class Service:
             for id in pipeline.exporters:
                 if id not in self.exporters:
                     c = cfg.component(Kind.EXPORTER, id)
-                    self.exporters[id] = c.cls(self._settings(Kind.EXPORTER, id), c.config)
+                    self.exporters[id] = self._construct(Kind.EXPORTER, id, lambda c=c, id=id: c.cls(self._settings(Kind.EXPORTER, id), c.config))
                 exporters.append(self.exporters[id])  # type: ignore[arg-type]
             head: Consumer = fan_out(exporters)
             mutates = any(e.capabilities.mutates_data for e in exporters)
@@ -159,7 +174,8 @@ class Service:
                 c = cfg.component(Kind.PROCESSOR, id)
                 counters = self.telemetry.processor_counters(id, pipeline.signal)
                 downstream = _Counted(head, counters.outgoing, head.capabilities)
-                processor = c.cls(self._settings(Kind.PROCESSOR, id, name, pipeline.signal), c.config, downstream)  # type: ignore[call-arg]
+                settings = self._settings(Kind.PROCESSOR, id, name, pipeline.signal)
+                processor = self._construct(Kind.PROCESSOR, id, lambda c=c, s=settings, d=downstream: c.cls(s, c.config, d))
                 capabilities = processor.capabilities  # type: ignore[attr-defined]
                 mutates = mutates or capabilities.mutates_data
                 chain.insert(0, processor)
@@ -172,7 +188,7 @@ class Service:
         for id, by_signal in entries.items():
             c = cfg.component(Kind.RECEIVER, id)
             consumers = {signal: fan_out(list(heads)) for signal, heads in by_signal.items()}
-            self.receivers[id] = c.cls(self._settings(Kind.RECEIVER, id), c.config, consumers)  # type: ignore[call-arg]
+            self.receivers[id] = self._construct(Kind.RECEIVER, id, lambda c=c, id=id, k=consumers: c.cls(self._settings(Kind.RECEIVER, id), c.config, k))
 
         used = {*self.extensions, *self.exporters, *self.receivers, *(p.id for chain in self.processors.values() for p in chain)}
         for kind, table in cfg.components.items():

@@ -1184,7 +1184,9 @@ def _ids(paths: list[Path]) -> list[str]:
     return [str(p.relative_to(REPO)) for p in paths]
 
 
-CONFIGS = _yaml_files("config")
+# config/prices.yaml is the cost processor's price-overrides example, not a collector config.
+PRICE_FILES = [p for p in _yaml_files("config") if p.name == "prices.yaml"]
+CONFIGS = [p for p in _yaml_files("config") if p not in PRICE_FILES]
 FRAGMENTS = _yaml_files("pipelines")
 
 
@@ -1193,6 +1195,14 @@ def test_shipped_config_is_valid(path: Path | None) -> None:
     if path is None:
         pytest.skip("no YAML under config/")
     load_config([str(path)])
+
+
+def test_shipped_price_overrides_file_is_valid() -> None:
+    from collector.genai.prices import PriceBook
+
+    assert PRICE_FILES, "config/prices.yaml is the documented example"
+    for path in PRICE_FILES:
+        PriceBook(str(path))
 
 
 @pytest.mark.parametrize("path", FRAGMENTS or [None], ids=_ids(FRAGMENTS) or ["none"])

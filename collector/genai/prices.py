@@ -23,9 +23,11 @@ Resolution (slow, once per distinct ``(provider, model)`` pair)
    resells, e.g. Azure -> OpenAI, Vertex -> Anthropic); then, whatever the provider, without one
    (genai-prices picks the provider from the model name, e.g. ``claude`` -> Anthropic). A provider
    known to be self-hosted (``ollama``, ``vllm``, ...) is never priced from bundled data.
-3. Overrides are consulted first for the exact names, then by the id of the bundled entry that
-   matched (so an override for ``gpt-4o`` also covers ``gpt-4o-2024-08-06``), then by the date-less
-   names when nothing bundled matched.
+3. Overrides are consulted first, for every candidate name in the same order (so an override for
+   ``claude-sonnet-4-5`` covers ``us.anthropic.claude-sonnet-4-5-20250929-v1:0``, and one for
+   ``gpt-4o`` covers every dated gpt-4o snapshot unless a dated name has its own entry), then by the
+   id of the bundled entry the name resolved to (an override for ``claude-3-5-sonnet`` covers
+   ``claude-3-5-sonnet-latest``).
 4. An unknown model resolves to ``None``: the span is *unpriced*, never priced at 0. (A model that
    genai-prices lists with no prices at all, e.g. an OpenRouter ``:free`` model, costs 0; a model
    priced only per character/second/page, e.g. ``whisper-1``, cannot be priced from token usage and
@@ -71,7 +73,7 @@ from datetime import time as dtime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["Usage", "Cost", "PriceConfigError", "PriceBook", "model_candidates", "provider_key"]
+__all__ = ["Cost", "PriceBook", "PriceConfigError", "Usage", "model_candidates", "provider_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +397,7 @@ def _scale(values: list[Decimal]) -> int:
 class _Rates:
     """Integer rates for one resolved price, valid until ``expires`` (epoch seconds) or forever."""
 
-    __slots__ = ("den", "base", "tiers", "fixed", "source", "model", "expires", "refresh", "per_mtok")
+    __slots__ = ("base", "den", "expires", "fixed", "model", "per_mtok", "refresh", "source", "tiers")
 
     def __init__(
         self,
@@ -503,7 +505,7 @@ def _load_overrides(path: str) -> _Overrides:
     p = _NodeParser(path)
     top = p.mapping(root, "", _TOP_KEYS)
     if "models" in top:
-        knode, vnode = top["models"]
+        _, vnode = top["models"]
         if not isinstance(vnode, yaml.SequenceNode):
             p.fail(vnode, "models", "expected a list of model entries (- name: ...)")
         for i, item in enumerate(vnode.value):
@@ -864,16 +866,15 @@ class PriceBook:
         pkeys = [k for k in dict.fromkeys((pkey, implied)) if k is not None]
         ov = self._overrides
 
-        hit = ov.find(forms, pkey)
+        names = forms + dateless
+        hit = ov.find(names, pkey)
         if hit is not None and hit.prices:
             return _Rates(hit.prices, hit.multiplier, "override", hit.name)
         bundled = None
         if pkey not in _SELF_HOSTED:
-            bundled = self._load_bundled().match(forms + dateless, pkeys)
+            bundled = self._load_bundled().match(names, pkeys)
         if hit is None and bundled is not None:
             hit = ov.find([bundled[1].id.lower()], pkey if pkey is not None else bundled[0].id)
-        if hit is None and bundled is None:
-            hit = ov.find(dateless, pkey)
         if hit is not None:
             if hit.prices:
                 return _Rates(hit.prices, hit.multiplier, "override", hit.name)
@@ -908,7 +909,7 @@ def _ints(usage: Usage) -> tuple[int, int, int, int, int]:
             v = 0
         elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ValueError(f"{name} must be a whole number of tokens, got {v!r}")
-        v = int(round(v))
+        v = round(v)
         if v < 0:
             raise ValueError(f"negative token count in {usage!r}")
         out.append(v)

@@ -56,10 +56,10 @@ _keys("cache_write", "gen_ai.usage.cache_creation.input_tokens", "llm.token_coun
 # The underscore forms are the Anthropic-era names whose input count excludes the cache.
 _keys("legacy_cache_read", "gen_ai.usage.cache_read_input_tokens")
 _keys("legacy_cache_write", "gen_ai.usage.cache_creation_input_tokens")
-_keys("reasoning", "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning", "llm.usage.reasoning_tokens")
+_keys("reasoning", "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning", "gen_ai.usage.reasoning_tokens", "llm.usage.reasoning_tokens")
 _keys("mlflow_usage", "mlflow.chat.tokenUsage")
 _keys("token_source", "gen_ai.usage.token_source")
-_keys("finish_reasons", "gen_ai.response.finish_reasons")
+_keys("finish_reasons", "gen_ai.response.finish_reasons", "llm.finish_reason")
 _keys("input_messages", "gen_ai.input.messages")
 _keys("output_messages", "gen_ai.output.messages")
 _keys("system_instructions", "gen_ai.system_instructions")

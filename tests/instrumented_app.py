@@ -1,0 +1,366 @@
+"""A small OpenAI app instrumented with one real GenAI instrumentation library, exporting OTLP/gRPC.
+
+Each library patches the openai client process-wide (and OpenLLMetry and openai-v2 conflict in one
+process), so every library x scenario runs in its own subprocess:
+
+    .venv/bin/python tests/instrumented_app.py --library otel-genai|openinference|openllmetry \\
+        --otlp-endpoint 127.0.0.1:4317 --base-url http://127.0.0.1:8000/v1 --scenario usage
+
+Scenarios (the stub behind --base-url must be configured to match, see SCENARIOS / llm_stub.StubConfig):
+  usage            non-streaming; usage with cached (and reasoning) token details
+  no-usage         non-streaming; the response carries no usage
+  stream-usage     streaming with stream_options.include_usage; the last chunk carries usage
+  stream-no-usage  streaming without include_usage, so no usage chunk
+  tools            a tool-call round: the model asks for get_price, the app answers, the model replies (2 calls)
+  error            the stub answers HTTP 500 (the client does not retry)
+
+It prints nothing but errors and exits non-zero if a call fails unexpectedly or the span export fails.
+
+Regenerating the fixtures (tests/fixtures/genai/<library>-<scenario>.jsonl: one OTLP-JSON line each, as the
+daemon's file exporter wrote it, holding only that run's spans):
+
+    .venv/bin/python tests/instrumented_app.py --write-fixtures
+
+That starts the stub and a real daemon (tests/conftest.py BASIC_CONFIG), runs the whole matrix through them
+exactly as tests/test_llm_instrumentation.py does, and rewrites the fixture files. Regenerate after upgrading
+any of the instrumentation libraries; test_fixtures_match_live_libraries tells you when they are stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__:
+    from .llm_stub import LLMStub, RecordedRequest, StubConfig
+else:  # run as a script: tests/ is sys.path[0]
+    from llm_stub import LLMStub, RecordedRequest, StubConfig  # type: ignore[no-redef]
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+FIXTURES = HERE / "fixtures" / "genai"
+
+LIBRARIES = ("otel-genai", "openinference", "openllmetry")
+
+REQUEST_MODEL = "gpt-4o-mini"
+RESPONSE_MODEL = "gpt-4o-mini-2024-07-18"
+SERVICE_NAME = "instrumented-app"
+# Resource attributes naming the run, so one daemon can take the whole matrix and the spans still split.
+LIBRARY_KEY = "test.genai.library"
+SCENARIO_KEY = "test.genai.scenario"
+
+SYSTEM_PROMPT = "Tu es un assistant de voyage concis. Réponds en français, avec les prix en monnaie locale."
+USER_PROMPT = "Combien coûte un café crème à Paris, et un matcha latte à 東京 ? Sois bref 🙂"
+TOOL_ARGUMENTS = '{"item": "café crème", "city": "Paris"}'
+TOOL_RESULT = '{"price": 4.5, "currency": "EUR"}'
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_price",
+            "description": "Prix moyen d'un article dans une ville.",
+            "parameters": {
+                "type": "object",
+                "properties": {"item": {"type": "string"}, "city": {"type": "string"}},
+                "required": ["item", "city"],
+            },
+        },
+    }
+]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    stub: StubConfig
+    stream: bool = False
+    include_usage: bool = False
+    tools: bool = False
+    error: bool = False
+
+    @property
+    def calls(self) -> int:
+        return 2 if self.tools else 1
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("usage", StubConfig(usage=True, prompt_tokens=57, completion_tokens=23, cached_tokens=32, reasoning_tokens=7, cache_write_tokens=5)),
+        Scenario("no-usage", StubConfig(usage=False)),
+        Scenario("stream-usage", StubConfig(usage=True, prompt_tokens=61, completion_tokens=19, cached_tokens=48, reasoning_tokens=3), stream=True, include_usage=True),
+        # The stub would send usage, but the app does not ask for it, so the stream carries none.
+        Scenario("stream-no-usage", StubConfig(usage=True), stream=True, include_usage=False),
+        Scenario(
+            "tools",
+            StubConfig(usage=True, prompt_tokens=88, completion_tokens=17, cached_tokens=0, reasoning_tokens=0, tool_call={"name": "get_price", "arguments": TOOL_ARGUMENTS, "id": "call_stub_0001"}),
+            tools=True,
+        ),
+        Scenario("error", StubConfig(error_status=500), error=True),
+    )
+}
+
+
+# ----------------------------------------------------------------------------------------- the app
+
+
+def _configure_env(library: str) -> None:
+    """Content capture, set before the instrumentation library is imported (some read it at import)."""
+    if library == "otel-genai":
+        os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "SPAN_AND_EVENT"
+        os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+    elif library == "openllmetry":
+        os.environ["TRACELOOP_TRACE_CONTENT"] = "true"
+    # OpenInference captures content unless OPENINFERENCE_HIDE_* say otherwise.
+
+
+def _instrument(library: str, tracer_provider: Any) -> None:
+    if library == "otel-genai":
+        # openai>=3 moved from httpx to the httpx2 fork; openai-v2 2.4b0 still does `from httpx import URL`
+        # (and does not declare httpx). httpx2's documented migration shim makes `httpx` resolve to httpx2.
+        import httpx2
+
+        httpx2.alias_httpx()
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OtelGenAI
+
+        OtelGenAI().instrument(tracer_provider=tracer_provider)
+    elif library == "openinference":
+        from openinference.instrumentation.openai import OpenAIInstrumentor as OpenInference
+
+        OpenInference().instrument(tracer_provider=tracer_provider)
+    elif library == "openllmetry":
+        from opentelemetry.instrumentation.openai import OpenAIInstrumentor as OpenLLMetry
+
+        OpenLLMetry().instrument(tracer_provider=tracer_provider)
+    else:
+        raise SystemExit(f"unknown library {library!r}")
+
+
+def _messages() -> list[dict[str, Any]]:
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": USER_PROMPT}]
+
+
+def _drive(client: Any, scenario: Scenario) -> None:
+    import openai
+
+    common: dict[str, Any] = {"model": REQUEST_MODEL, "temperature": 0.2, "max_completion_tokens": 256}
+    if scenario.error:
+        try:
+            client.chat.completions.create(messages=_messages(), **common)
+        except openai.InternalServerError:
+            return
+        raise SystemExit("error scenario: the call unexpectedly succeeded")
+    if scenario.tools:
+        messages = _messages()
+        first = client.chat.completions.create(messages=messages, tools=TOOLS, **common)
+        calls = first.choices[0].message.tool_calls or []
+        if not calls:
+            raise SystemExit("tools scenario: no tool call in the first answer")
+        messages.append(first.choices[0].message.model_dump(exclude_none=True, exclude={"annotations", "refusal"}))
+        messages.extend({"role": "tool", "tool_call_id": call.id, "content": TOOL_RESULT} for call in calls)
+        client.chat.completions.create(messages=messages, tools=TOOLS, **common)
+        return
+    if scenario.stream:
+        extra = {"stream_options": {"include_usage": True}} if scenario.include_usage else {}
+        stream = client.chat.completions.create(messages=_messages(), stream=True, **extra, **common)
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        stream.close()
+    else:
+        text = client.chat.completions.create(messages=_messages(), **common).choices[0].message.content or ""
+    if text != scenario.stub.content:
+        raise SystemExit(f"unexpected answer {text!r}")
+
+
+def app_main(args: argparse.Namespace) -> int:
+    _configure_env(args.library)
+    scenario = SCENARIOS[args.scenario]
+
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
+
+    exporter = OTLPSpanExporter(endpoint=args.otlp_endpoint, insecure=True, timeout=args.export_timeout)
+    outcome = {"exported": 0, "failed": 0}
+    original_export = exporter.export
+
+    def export(spans: Any, *a: Any, **kw: Any) -> Any:
+        result = original_export(spans, *a, **kw)
+        outcome["exported" if result == SpanExportResult.SUCCESS else "failed"] += len(spans)
+        return result
+
+    exporter.export = export  # type: ignore[method-assign]
+    resource = Resource.create({"service.name": SERVICE_NAME, LIBRARY_KEY: args.library, SCENARIO_KEY: scenario.name})
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
+    _instrument(args.library, provider)
+
+    import openai
+
+    client = openai.OpenAI(base_url=args.base_url, api_key="test", max_retries=0, timeout=10)
+    try:
+        _drive(client, scenario)
+    finally:
+        flushed = provider.force_flush(timeout_millis=int(args.export_timeout * 1000) + 5_000)
+        provider.shutdown()
+    if not flushed or outcome["failed"] or not outcome["exported"]:
+        print(f"span export failed: flushed={flushed} {outcome}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- the matrix
+
+
+@dataclass
+class Run:
+    library: str
+    scenario: str
+    returncode: int = -1
+    stderr: str = ""
+    seconds: float = 0.0
+    requests: list[RecordedRequest] = field(default_factory=list)
+    # An ExportTraceServiceRequest holding only this run's resource spans, as the daemon wrote them.
+    traces: Any = None
+
+    @property
+    def spans(self) -> list[Any]:
+        return [s for rs in self.traces.resource_spans for ss in rs.scope_spans for s in ss.spans] if self.traces is not None else []
+
+
+def run_app(library: str, scenario: str, otlp_endpoint: str, timeout: float = 60) -> Run:
+    """One subprocess run against its own stub, configured for the scenario."""
+    run = Run(library, scenario)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACELOOP_", "OPENINFERENCE_", "OPENAI_"))}
+    started = time.monotonic()
+    with LLMStub(SCENARIOS[scenario].stub) as stub:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--library", library, "--scenario", scenario, "--otlp-endpoint", otlp_endpoint, "--base-url", stub.base_url]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO)
+        run.requests = list(stub.requests)
+    run.seconds = time.monotonic() - started
+    run.returncode = proc.returncode
+    run.stderr = proc.stderr + proc.stdout
+    return run
+
+
+def run_matrix(workdir: Path, pairs: list[tuple[str, str]] | None = None, parallel: int = 6) -> tuple[dict[tuple[str, str], Run], Any]:
+    """Start one daemon (BASIC_CONFIG), run every library x scenario app against it in parallel, stop it,
+    and attach to each Run the spans the daemon wrote for it. Returns (runs, daemon)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from collector import otlpjson
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from tests.conftest import BASIC_CONFIG, Daemon
+
+    pairs = pairs or [(lib, sc) for lib in LIBRARIES for sc in SCENARIOS]
+    workdir.mkdir(parents=True, exist_ok=True)
+    daemon = Daemon(workdir, BASIC_CONFIG).start()
+    try:
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            futures = [pool.submit(run_app, lib, sc, daemon.grpc_endpoint) for lib, sc in pairs]
+            runs = {(r.library, r.scenario): r for r in (f.result() for f in futures)}
+    finally:
+        code = daemon.stop()
+    if code != 0:
+        raise RuntimeError(f"daemon exited with {code}:\n{daemon.logs()}")
+
+    path = daemon.data / "traces.jsonl"
+    lines = path.read_bytes().splitlines() if path.exists() else []
+    for line in lines:
+        if not line.strip():
+            continue
+        for rs in otlpjson.decode("traces", line).resource_spans:
+            attrs = {kv.key: kv.value.string_value for kv in rs.resource.attributes}
+            run = runs.get((attrs.get(LIBRARY_KEY, ""), attrs.get(SCENARIO_KEY, "")))
+            if run is None:
+                continue
+            if run.traces is None:
+                run.traces = ExportTraceServiceRequest()
+            run.traces.resource_spans.append(rs)
+    for run in runs.values():
+        if run.traces is not None:
+            run.traces = _merged(run.traces)
+    return runs, daemon
+
+
+def _merged(request: Any) -> Any:
+    """One ResourceSpans per resource and one ScopeSpans per scope, spans in start order: a run's spans may
+    arrive in several export batches (the tools round's two calls do)."""
+    out = type(request)()
+    resources: dict[bytes, Any] = {}
+    for rs in request.resource_spans:
+        key = rs.resource.SerializeToString(deterministic=True) + rs.schema_url.encode()
+        if key not in resources:
+            resources[key] = out.resource_spans.add(resource=rs.resource, schema_url=rs.schema_url)
+        target = resources[key]
+        for ss in rs.scope_spans:
+            for existing in target.scope_spans:
+                if existing.scope == ss.scope and existing.schema_url == ss.schema_url:
+                    existing.spans.extend(ss.spans)
+                    break
+            else:
+                target.scope_spans.add().CopyFrom(ss)
+    for rs in out.resource_spans:
+        for ss in rs.scope_spans:
+            spans = sorted(ss.spans, key=lambda s: (s.start_time_unix_nano, s.span_id))
+            del ss.spans[:]
+            ss.spans.extend(spans)
+    return out
+
+
+def fixture_path(library: str, scenario: str) -> Path:
+    return FIXTURES / f"{library}-{scenario}.jsonl"
+
+
+def write_fixtures(runs: dict[tuple[str, str], Run]) -> list[Path]:
+    from collector import otlpjson
+
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    written = []
+    for (library, scenario), run in sorted(runs.items()):
+        if run.returncode != 0 or run.traces is None:
+            raise RuntimeError(f"{library}/{scenario}: exit {run.returncode}, {len(run.spans)} spans\n{run.stderr}")
+        path = fixture_path(library, scenario)
+        path.write_bytes(otlpjson.encode("traces", run.traces) + b"\n")
+        written.append(path)
+    return written
+
+
+def load_fixture(library: str, scenario: str) -> list[Any]:
+    """The fixture's ExportTraceServiceRequests (one per line)."""
+    from collector import otlpjson
+
+    return [otlpjson.decode("traces", line) for line in fixture_path(library, scenario).read_bytes().splitlines() if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--library", choices=LIBRARIES)
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--otlp-endpoint", help="host:port of an OTLP/gRPC receiver")
+    parser.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument("--export-timeout", type=float, default=10.0, help="OTLP export timeout in seconds (retries included)")
+    parser.add_argument("--write-fixtures", action="store_true", help="run the whole matrix through a daemon and rewrite tests/fixtures/genai/")
+    args = parser.parse_args(argv)
+    if args.write_fixtures:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="genai-fixtures-") as tmp:
+            runs, _ = run_matrix(Path(tmp))
+            for path in write_fixtures(runs):
+                print(path.relative_to(REPO))
+        return 0
+    if not (args.library and args.scenario and args.otlp_endpoint and args.base_url):
+        parser.error("--library, --scenario, --otlp-endpoint and --base-url are required (or --write-fixtures)")
+    return app_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
