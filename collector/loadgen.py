@@ -33,6 +33,9 @@ from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 SIGNALS = ("traces", "logs")
+# Whether LLM spans carry their token usage: as instrumentations report it, never (token_count has to count
+# every call from its prompt and completion), or on about half of them.
+USAGE_MODES = ("reported", "missing", "mixed")
 PROTOCOLS = ("grpc", "http", "http/json")
 UNITS = {"traces": "spans", "logs": "log_records"}
 GRPC_METHODS = {
@@ -106,6 +109,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=_positive_int, default=4, help="requests in flight (default 4)")
     parser.add_argument("--batch-size", type=_positive_int, default=100, help="spans per request (default 100)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="llm", help="telemetry shape (default llm)")
+    parser.add_argument("--usage", choices=USAGE_MODES, default="reported",
+                        help="token usage on LLM spans: reported (as instrumentations send it), missing (no "
+                             "gen_ai.usage.* / llm.token_count.* anywhere, prompt and completion kept), or mixed "
+                             "(missing on half the LLM spans) (default reported)")
     parser.add_argument("--seed", type=int, default=None, help="make generated content and trace ids reproducible")
     parser.add_argument("--templates", type=_positive_int, default=32,
                         help="distinct pre-built requests cycled through (default 32)")
@@ -127,6 +134,7 @@ class Options:
     concurrency: int = 4
     batch_size: int = 100
     profile: str = "llm"
+    usage: str = "reported"
     seed: int | None = None
     templates: int = 32
     timeout: float = 10.0
@@ -176,13 +184,18 @@ class GeneratedTrace:
 
 
 class Profile:
-    """A source of traces. Subclasses set `name`, `spans_per_trace`, `resources` and implement `generate`."""
+    """A source of traces. Subclasses set `name`, `spans_per_trace`, `resources` and implement `generate`.
+
+    `usage` is one of USAGE_MODES; profiles without LLM calls may ignore it."""
 
     name: ClassVar[str]
     spans_per_trace: ClassVar[int]
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, usage: str = "reported") -> None:
+        if usage not in USAGE_MODES:
+            raise ValueError(f"usage must be one of {', '.join(USAGE_MODES)}, got {usage!r}")
         self.rng = rng
+        self.usage = usage
         self.resources: list[resource_pb2.Resource] = []
 
     def generate(self, count: int, now_ns: int) -> list[GeneratedTrace]:
@@ -207,6 +220,19 @@ def _any(value: Any) -> common_pb2.AnyValue:
 
 def _attrs(pairs: dict[str, Any]) -> list[common_pb2.KeyValue]:
     return [common_pb2.KeyValue(key=k, value=_any(v)) for k, v in pairs.items() if v is not None]
+
+
+# Attribute prefixes that carry token usage in the conventions the profile emits (OTel GenAI, OpenInference).
+USAGE_PREFIXES = ("gen_ai.usage.", "llm.token_count.")
+
+
+def drop_usage(span: trace_pb2.Span) -> int:
+    """Remove every token-usage attribute from a span, in place; returns how many were removed."""
+    attributes = span.attributes
+    doomed = [i for i, kv in enumerate(attributes) if kv.key.startswith(USAGE_PREFIXES)]
+    for i in reversed(doomed):
+        del attributes[i]
+    return len(doomed)
 
 
 def _span_log(span: trace_pb2.Span) -> logs_pb2.LogRecord:
@@ -525,8 +551,12 @@ class LlmProfile(Profile):
     PII_SHARE = 0.05
     OPENINFERENCE_SHARE = 0.3  # second chat span recorded by an OpenInference instrumentation instead
 
-    def __init__(self, rng: random.Random) -> None:
-        super().__init__(rng)
+    # Positions of the LLM-call spans in GeneratedTrace.spans: the two chat spans.
+    LLM_SPANS = (2, 4)
+    MIXED_MISSING_SHARE = 0.5
+
+    def __init__(self, rng: random.Random, usage: str = "reported") -> None:
+        super().__init__(rng, usage)
         self._resource_agents: list[_Agent] = []
         self._resource_weights: list[float] = []
         for agent in _AGENTS:
@@ -678,7 +708,19 @@ class LlmProfile(Profile):
         slow = set(rng.sample(indices, round(count * self.SLOW_SHARE)))
         expensive = set(rng.sample(indices, round(count * self.EXPENSIVE_SHARE)))
         pii = set(rng.sample(indices, round(count * self.PII_SHARE)))
-        return [self._trace(now_ns, i in errors, i in slow, i in expensive, i in pii) for i in indices]
+        traces = [self._trace(now_ns, i in errors, i in slow, i in expensive, i in pii) for i in indices]
+        # Usage is removed after the fact (and the mixed draw comes last) so that, for one seed, every usage
+        # mode generates the very same spans apart from their usage attributes.
+        llm_spans = [trace.spans[i][1] for trace in traces for i in self.LLM_SPANS]
+        if self.usage == "missing":
+            stripped = llm_spans
+        elif self.usage == "mixed":
+            stripped = rng.sample(llm_spans, round(len(llm_spans) * self.MIXED_MISSING_SHARE))
+        else:
+            stripped = []
+        for span in stripped:
+            drop_usage(span)
+        return traces
 
     def _trace(self, now_ns: int, error: bool, slow: bool, expensive: bool, pii: bool) -> GeneratedTrace:
         rng = self.rng
@@ -868,7 +910,7 @@ class LlmProfile(Profile):
             (chat2_scope, chat2)])
 
 
-PROFILES: dict[str, Callable[[random.Random], Profile]] = {LlmProfile.name: LlmProfile}
+PROFILES: dict[str, Callable[..., Profile]] = {LlmProfile.name: LlmProfile}  # (rng, usage) -> Profile
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -961,9 +1003,9 @@ def _encode(profile: Profile, traces: list[GeneratedTrace], signal_name: str, en
 
 def build_templates(*, profile: str = "llm", signal_name: str = "traces", encoding: str = "proto",
                     batch_size: int = 100, count: int = 32, seed: int | None = None,
-                    now_ns: int | None = None) -> list[Template]:
+                    now_ns: int | None = None, usage: str = "reported") -> list[Template]:
     """`count` requests of exactly `batch_size` spans (or log records), made of whole traces where possible."""
-    prof = PROFILES[profile](random.Random(seed))
+    prof = PROFILES[profile](random.Random(seed), usage)
     per_trace = prof.spans_per_trace
     traces_per_request = -(-batch_size // per_trace)
     last_keeps = batch_size - (traces_per_request - 1) * per_trace
@@ -1296,6 +1338,7 @@ class LoadRun:
             "protocol": opts.protocol,
             "endpoint": target,
             "profile": opts.profile,
+            "usage": opts.usage,
             "rate_target": opts.rate,
             "batch_size": opts.batch_size,
             "concurrency": opts.concurrency,
@@ -1344,7 +1387,8 @@ async def run_async(opts: Options, *, progress: TextIO | None = None, handle_sig
     if templates is None:
         encoding = "json" if opts.protocol == "http/json" else "proto"
         templates = build_templates(profile=opts.profile, signal_name=opts.signal, encoding=encoding,
-                                    batch_size=opts.batch_size, count=opts.templates, seed=opts.seed)
+                                    batch_size=opts.batch_size, count=opts.templates, seed=opts.seed,
+                                    usage=opts.usage)
     transport = make_transport(opts)
     await transport.start()
     run = LoadRun(opts, PayloadSource(templates, opts.seed), transport, progress)
@@ -1389,7 +1433,7 @@ def format_report(report: dict[str, Any]) -> str:
                                  f"{schedule['late_sends']:,} late sends, {schedule['requests_not_sent']:,} not sent, "
                                  f"max lag {schedule['max_lag_ms']:.1f} ms"))
     lines = [f"llm-collector loadgen: {report['signal']} over {report['protocol']} to {report['endpoint']} "
-             f"(profile {report['profile']}, batch {report['batch_size']}, concurrency {report['concurrency']}, "
+             f"(profile {report['profile']}, usage {report.get('usage', 'reported')}, batch {report['batch_size']}, concurrency {report['concurrency']}, "
              f"rate {rate}){' [interrupted]' if report['interrupted'] else ''}"]
     width = max(len(label) for label, _ in rows) + 2
     lines += [f"  {label:<{width}}{value}" for label, value in rows]
@@ -1403,7 +1447,7 @@ def main(args: argparse.Namespace) -> int:
     if not opts.quiet:
         target, _ = resolve_endpoint(opts.protocol, opts.signal, opts.endpoint)
         rate = "max" if opts.rate is None else f"{opts.rate:,.0f}/s"
-        print(f"loadgen: {opts.signal} to {target} over {opts.protocol}, rate {rate}, {opts.duration:g}s, "
+        print(f"loadgen: {opts.signal} to {target} over {opts.protocol}, usage {opts.usage}, rate {rate}, {opts.duration:g}s, "
               f"batch {opts.batch_size}, concurrency {opts.concurrency}", file=sys.stderr, flush=True)
     report = asyncio.run(run_async(opts, progress=progress, handle_signals=True))
     schedule = report.get("schedule")

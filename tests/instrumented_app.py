@@ -250,9 +250,9 @@ def run_app(library: str, scenario: str, otlp_endpoint: str, timeout: float = 60
     return run
 
 
-def run_matrix(workdir: Path, pairs: list[tuple[str, str]] | None = None, parallel: int = 6) -> tuple[dict[tuple[str, str], Run], Any]:
-    """Start one daemon (BASIC_CONFIG), run every library x scenario app against it in parallel, stop it,
-    and attach to each Run the spans the daemon wrote for it. Returns (runs, daemon)."""
+def run_matrix(workdir: Path, pairs: list[tuple[str, str]] | None = None, parallel: int = 6, config: str | None = None) -> tuple[dict[tuple[str, str], Run], Any]:
+    """Start one daemon (BASIC_CONFIG unless `config` is given), run every library x scenario app against
+    it in parallel, stop it, and attach to each Run the spans the daemon wrote for it. Returns (runs, daemon)."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     from collector import otlpjson
@@ -261,7 +261,7 @@ def run_matrix(workdir: Path, pairs: list[tuple[str, str]] | None = None, parall
 
     pairs = pairs or [(lib, sc) for lib in LIBRARIES for sc in SCENARIOS]
     workdir.mkdir(parents=True, exist_ok=True)
-    daemon = Daemon(workdir, BASIC_CONFIG).start()
+    daemon = Daemon(workdir, config or BASIC_CONFIG).start()
     try:
         with ThreadPoolExecutor(max_workers=parallel) as pool:
             futures = [pool.submit(run_app, lib, sc, daemon.grpc_endpoint) for lib, sc in pairs]
