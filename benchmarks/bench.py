@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Pass-through benchmark: daemon throughput, CPU and memory under `llm-collector loadgen --rate max`.
+"""Daemon throughput, CPU and memory under `llm-collector loadgen --rate max`: the pass-through pipelines,
+and the LLM processors (token_count -> cost) on the same path.
 
 For each scenario: start `llm-collector run` on free ports with a temp output file, time start-up until the
 health endpoint answers 200, measure idle RSS, run the load generator as a separate process while sampling the
@@ -7,9 +8,14 @@ daemon's CPU and RSS from /proc every 200 ms, send SIGTERM and time the shutdown
 to the file against the spans the load generator saw acknowledged. One table at the end.
 
 The load generator shares the machine's cores with the daemon, so absolute figures move between runs;
-compare scenarios within one run (the `vs best` and `spans/core-s` columns).
+compare scenarios within one run (the `vs best` and `spans/core-s` columns, and the footer's ratios to
+passthrough-json, the pipeline the llm-* scenarios extend with processors).
+
+The llm-* scenarios fix the loadgen's --usage (are token counts reported on the LLM spans, or must
+token_count count them?); `--usage` sets it for the others.
 
     make bench ARGS="--duration 10 --scenario passthrough-json"
+    make bench ARGS="--duration 15 --scenario passthrough-json --scenario llm-reported --scenario llm-missing"
 """
 
 from __future__ import annotations
@@ -46,10 +52,12 @@ class Scenario:
     protocol: str  # loadgen --protocol
     output_format: str  # the file exporter's format
     description: str
+    usage: str | None = None  # loadgen --usage; None: the bench's --usage
+    config_name: str | None = None  # configs/<config_name>.yaml; None: configs/<name>.yaml
 
     @property
     def config(self) -> Path:
-        return CONFIGS / f"{self.name}.yaml"
+        return CONFIGS / f"{self.config_name or self.name}.yaml"
 
 
 SCENARIOS = {s.name: s for s in (
@@ -57,7 +65,15 @@ SCENARIOS = {s.name: s for s in (
     Scenario("passthrough-json-inline", "grpc", "json", "OTLP gRPC -> file (OTLP-JSON lines, encoded in the daemon process)"),
     Scenario("passthrough-proto", "grpc", "proto", "OTLP gRPC -> file (length-prefixed protobuf)"),
     Scenario("passthrough-http", "http", "json", "OTLP/HTTP protobuf -> file (OTLP-JSON lines)"),
+    Scenario("llm-reported", "grpc", "json", "OTLP gRPC -> token_count -> cost -> file (OTLP-JSON lines); "
+             "LLM spans report their usage", usage="reported", config_name="llm-token-cost"),
+    Scenario("llm-missing", "grpc", "json", "OTLP gRPC -> token_count -> cost -> file (OTLP-JSON lines); "
+             "no LLM span reports usage, token_count counts every one", usage="missing", config_name="llm-token-cost"),
+    Scenario("llm-mixed", "grpc", "json", "OTLP gRPC -> token_count -> cost -> file (OTLP-JSON lines); "
+             "half the LLM spans report usage", usage="mixed", config_name="llm-token-cost"),
 )}
+BASELINE = "passthrough-json"  # what the footer's ratios compare against
+USAGE_MODES = ("reported", "missing", "mixed")  # collector.loadgen.USAGE_MODES (not imported: keep start-up light)
 
 
 def log(message: str) -> None:
@@ -224,6 +240,7 @@ def count_proto_spans(path: Path) -> int:
 @dataclass
 class Result:
     scenario: str
+    usage: str = "reported"
     ok: bool = False
     error: str = ""
     startup_ms: float = 0.0
@@ -269,7 +286,7 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Result:
-    result = Result(scenario.name)
+    result = Result(scenario.name, usage=scenario.usage or args.usage)
     workdir = Path(tempfile.mkdtemp(prefix=f"llm-collector-bench-{scenario.name}-"))
     grpc_port, http_port, health_port, metrics_port = free_ports(4)
     output = workdir / ("traces.jsonl" if scenario.output_format == "json" else "traces.pb")
@@ -305,10 +322,11 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Result:
         endpoint = f"127.0.0.1:{grpc_port}" if scenario.protocol == "grpc" else f"http://127.0.0.1:{http_port}"
         command = [sys.executable, "-m", "collector.cli", "loadgen", "--endpoint", endpoint,
                    "--protocol", scenario.protocol, "--rate", "max", "--duration", f"{args.duration}s",
-                   "--concurrency", str(args.concurrency), "--batch-size", str(args.batch_size), "--json"]
+                   "--concurrency", str(args.concurrency), "--batch-size", str(args.batch_size),
+                   "--usage", result.usage, "--json"]
         if args.seed is not None:
             command += ["--seed", str(args.seed)]
-        log(f"{name}: loadgen --rate max for {args.duration:g}s over {scenario.protocol} "
+        log(f"{name}: loadgen --rate max --usage {result.usage} for {args.duration:g}s over {scenario.protocol} "
             f"(concurrency {args.concurrency}, batch {args.batch_size})")
         # stderr passes through so the loadgen's per-second progress line shows up here.
         loadgen = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, timeout=args.duration + 120)
@@ -379,7 +397,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Result:
 
 def render_table(results: list[Result], args: argparse.Namespace) -> str:
     best = max((r.spans_per_second for r in results), default=0.0) or 1.0
-    headers = ["scenario", "spans/s acked", "vs best", "daemon CPU%", "spans/core-s", "peak RSS MB",
+    headers = ["scenario", "usage", "spans/s acked", "vs best", "daemon CPU%", "spans/core-s", "peak RSS MB",
                "idle RSS MB", "start-up ms", "p99 ms", "loadgen CPU%", "failed req", "shutdown ms", "exit",
                "written = acked"]
     rows = []
@@ -390,17 +408,16 @@ def render_table(results: list[Result], args: argparse.Namespace) -> str:
             written = f"yes ({r.spans_written:,})"
         else:
             written = f"NO ({r.spans_written:,} vs {r.spans_acknowledged:,})"
-        per_core = r.spans_per_second / (r.cpu_percent / 100) if r.cpu_percent > 0 else 0.0
         rows.append([
-            r.scenario, f"{r.spans_per_second:,.0f}", f"{r.spans_per_second / best:.2f}x", f"{r.cpu_percent:.0f}",
-            f"{per_core:,.0f}", f"{r.peak_rss_mb:.1f}", f"{r.idle_rss_mb:.1f}", f"{r.startup_ms:.0f}",
+            r.scenario, r.usage, f"{r.spans_per_second:,.0f}", f"{r.spans_per_second / best:.2f}x", f"{r.cpu_percent:.0f}",
+            f"{per_core(r):,.0f}", f"{r.peak_rss_mb:.1f}", f"{r.idle_rss_mb:.1f}", f"{r.startup_ms:.0f}",
             f"{r.p99_ms:.1f}", f"{r.loadgen_cpu_percent:.0f}", f"{r.requests_failed:,}", f"{r.shutdown_ms:.0f}",
             "-" if r.exit_code is None else str(r.exit_code), written,
         ])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i in (0, len(cells) - 1) else c.rjust(w)
+        return "  ".join(c.ljust(w) if i in (0, 1, len(cells) - 1) else c.rjust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     out = [line(headers), line(["-" * w for w in widths])] + [line(row) for row in rows]
@@ -409,10 +426,31 @@ def render_table(results: list[Result], args: argparse.Namespace) -> str:
     out.append(f"{args.duration:g}s per scenario at --rate max, concurrency {args.concurrency}, batch "
                f"{args.batch_size}, {os.cpu_count()} CPUs shared by daemon and loadgen. CPU% is of one core over "
                "the load window; spans/core-s = spans/s per fully used core.")
+    ratios = baseline_ratios(results)
+    if ratios:
+        out.append(ratios)
     if failures:
         out.append("Failures:")
         out.extend(failures)
     return "\n".join(out)
+
+
+def per_core(r: Result) -> float:
+    return r.spans_per_second / (r.cpu_percent / 100) if r.cpu_percent > 0 else 0.0
+
+
+def baseline_ratios(results: list[Result]) -> str:
+    """Footer: each llm-* (processor) scenario's throughput and spans/core-s as a fraction of passthrough-json's."""
+    base = next((r for r in results if r.scenario == BASELINE and r.spans_per_second > 0), None)
+    others = [r for r in results if r.scenario.startswith("llm-")]
+    if base is None or not others:
+        return ""
+    parts = []
+    for r in others:
+        ratio = r.spans_per_second / base.spans_per_second
+        core = per_core(r) / per_core(base) if per_core(base) > 0 else 0.0
+        parts.append(f"{r.scenario} {ratio:.2f}x ({(ratio - 1) * 100:+.0f}%), {core:.2f}x per core-s")
+    return f"vs {BASELINE} ({base.spans_per_second:,.0f} spans/s): " + "; ".join(parts)
 
 
 def main() -> int:
@@ -423,6 +461,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="loadgen requests in flight (default 4)")
     parser.add_argument("--batch-size", type=int, default=100, help="loadgen spans per request (default 100)")
     parser.add_argument("--seed", type=int, default=None, help="loadgen --seed")
+    parser.add_argument("--usage", choices=USAGE_MODES, default="reported",
+                        help="loadgen --usage for the scenarios that do not set their own, i.e. all but llm-* "
+                             "(default reported)")
     parser.add_argument("--idle", type=float, default=2.0, help="seconds after healthy before idle RSS (default 2)")
     parser.add_argument("--startup-timeout", type=float, default=30.0, help="seconds to wait for health (default 30)")
     parser.add_argument("--shutdown-timeout", type=float, default=30.0, help="seconds to wait after SIGTERM")

