@@ -147,13 +147,13 @@ def test_a_cost_already_on_the_span_is_kept(run: Any) -> None:
 
 def test_llm_metrics_with_bounded_cardinality(run: Any) -> None:
     text = run[1]
-    assert 'llm_requests{service="support-bot",provider="openai",model="gpt-4o-mini",status="ok"} 3' in text
-    assert 'llm_tokens{service="support-bot",provider="openai",model="gpt-4o-mini",type="cache_read"} 200000' in text
-    assert 'llm_unpriced_requests{model="my-private-model"} 1' in text
+    assert 'llm_requests_total{service="support-bot",provider="openai",model="gpt-4o-mini",status="ok"} 3' in text
+    assert 'llm_tokens_total{service="support-bot",provider="openai",model="gpt-4o-mini",type="cache_read"} 200000' in text
+    assert 'llm_unpriced_requests_total{model="my-private-model"} 1' in text
     assert 'llm_latency_seconds_count{service="support-bot",provider="openai",model="gpt-4o-mini"} 3' in text
     # max_series: 4 — later models are folded into model="other".
     assert 'model="other"' in text
-    cost_lines = [line for line in text.splitlines() if line.startswith("llm_cost_usd{")]
+    cost_lines = [line for line in text.splitlines() if line.startswith("llm_cost_usd_total{")]
     assert cost_lines and all(float(line.rsplit(" ", 1)[1]) > 0 for line in cost_lines)
 
 
@@ -168,3 +168,56 @@ def test_bad_price_file_is_a_startup_error_naming_file_and_line(tmp_path: Path) 
     result = subprocess.run([sys.executable, "-m", "collector.cli", "run", "--config", str(config)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert f"{bad}:3" in result.stderr and "input_mtok" in result.stderr
+
+
+@pytest.mark.parametrize("between,views_per_span", [([], 1), (["test_slow"], 2)], ids=["adjacent", "something-between"])
+def test_views_are_handed_from_token_count_to_an_adjacent_cost_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, between: list[str], views_per_span: int) -> None:
+    from collector.genai import view as view_module
+    from tests.test_pipeline import HEADER, InProcessService, test_processors  # noqa: F401  (registers test_slow)
+
+    built: list[int] = []
+    original = view_module.GenAIView.of.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(view_module.GenAIView, "of", classmethod(lambda cls, span: built.append(1) or original(cls, span)))
+    chain = ", ".join(["token_count", *between, "cost"])
+    config = HEADER + f"""
+    traces:
+      receivers: [otlp]
+      processors: [{chain}]
+      exporters: [file/a]
+processors:
+  token_count: {{{{}}}}
+  test_slow: {{{{delay: 0.01}}}}
+  cost: {{{{}}}}
+exporters:
+  file/a: {{{{path: "{{data}}/a.jsonl"}}}}
+"""
+    spans = [span(call("gpt-4o-mini", input=1000, output=10)) for _ in range(5)]
+    for i, s in enumerate(spans):
+        s.trace_id, s.span_id = (i + 1).to_bytes(16, "big"), (i + 1).to_bytes(8, "big")
+    request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])])
+    from collector import registry
+    from tests.test_pipeline import TEST_TYPES
+
+    for cls in TEST_TYPES:
+        registry.register(cls)
+    try:
+        with InProcessService(tmp_path, config) as svc:
+            svc.export(request.SerializeToString(), timeout=10)
+            svc.flush()
+            out = by_case_free(svc.data / "a.jsonl")
+    finally:
+        for cls in TEST_TYPES:
+            registry._REGISTRY[registry.Kind.PROCESSOR].pop(cls.type_name, None)
+    assert len(built) == 5 * views_per_span
+    assert all(a["gen_ai.usage.cost"] == pytest.approx(1000 * 0.15e-6 + 10 * 0.60e-6, abs=1e-12) for a in out)
+    assert view_module._HANDOFFS == {}  # nothing left behind
+
+
+def by_case_free(path: Path) -> list[dict[str, Any]]:
+    out = []
+    for line in path.read_bytes().splitlines():
+        for rs in otlpjson.decode(Signal.TRACES, line).resource_spans:
+            for ss in rs.scope_spans:
+                for s in ss.spans:
+                    out.append({kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in s.attributes})
+    return out

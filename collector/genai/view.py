@@ -69,6 +69,9 @@ _keys("input_value", "input.value")
 _keys("output_value", "output.value")
 _keys("mlflow_inputs", "mlflow.spanInputs")
 _keys("mlflow_outputs", "mlflow.spanOutputs")
+# Cost already on the span (OpenLIT, Langfuse SDKs, an upstream collector): never written twice.
+_keys("reported_cost", "gen_ai.usage.cost")
+_keys("reported_oi_cost", "llm.cost.total")
 
 # Flattened per-message attributes (OpenLLMetry legacy gen_ai.prompt.N.*, OpenInference llm.*_messages.N.*).
 _INDEXED_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.output_messages.")
@@ -103,6 +106,9 @@ def _value(v: Any) -> Any:
 def _int(v: Any) -> int | None:
     if v is None:
         return None
+    n = v.int_value  # the usual case: a non-zero int proves the oneof holds an int
+    if n:
+        return n
     kind = v.WhichOneof("value")
     if kind == "int_value":
         return v.int_value
@@ -177,8 +183,12 @@ class GenAIView:
             if slot is None:
                 continue
             if slot not in keys or _PRIORITY[key] < _PRIORITY[keys[slot]]:
+                value = kv.value
+                # Agent and tool spans say so early; stop reading their (often many) attributes.
+                if slot == "operation" and value.string_value.lower() in _NOT_LLM_CALLS:
+                    return None
                 keys[slot] = key
-                values[slot] = kv.value
+                values[slot] = value
         operation = _operation(values)
         if operation is None:
             return None
@@ -495,3 +505,33 @@ def _completion_messages(view: GenAIView) -> list[ChatMessage]:
             return out
     text = _str(v.get("output_value"))
     return [ChatMessage(role="assistant", content=text)] if text else []
+
+
+# Handing views from one GenAI processor to the next: building a view is one pass over a span's
+# attributes, the largest cost of token_count + cost. A producer publishes the views of a request
+# (in span iteration order; NOT_COMPUTED where it skipped a span) only when the very next consumer
+# declares `accepts_genai_views`, so nothing can have changed the spans in between, and withdraws
+# them when that consumer returns.
+NOT_COMPUTED: Any = object()
+_HANDOFFS: dict[int, tuple[Any, list[Any]]] = {}
+
+
+def hands_views_to(consumer: Any) -> bool:
+    while hasattr(consumer, "inner"):  # through the service's counting wrappers, which change nothing
+        consumer = consumer.inner
+    return bool(getattr(consumer, "accepts_genai_views", False))
+
+
+def publish_views(data: Any, views: list[Any]) -> None:
+    _HANDOFFS[id(data)] = (data, views)
+
+
+def withdraw_views(data: Any) -> None:
+    entry = _HANDOFFS.get(id(data))
+    if entry is not None and entry[0] is data:
+        del _HANDOFFS[id(data)]
+
+
+def published_views(data: Any) -> list[Any] | None:
+    entry = _HANDOFFS.get(id(data))
+    return entry[1] if entry is not None and entry[0] is data else None

@@ -3,7 +3,8 @@
 
 Cost is written where existing tools read it: `gen_ai.usage.cost` (Langfuse, OpenLIT) and
 OpenInference's `llm.cost.prompt/completion/total` (Phoenix). A model that cannot be priced gets no
-cost, `gen_ai.usage.cost_unpriced = true` and a count in `llm_unpriced_requests` — never a silent 0.
+cost, `gen_ai.usage.cost_unpriced = true` and a count in `llm_unpriced_requests_total` — never a
+silent 0.
 
 The processor keeps nothing per trace: trace-level totals are the tail sampler's job (its `rollup`).
 """
@@ -14,11 +15,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-
+from .. import pdata
 from ..component import Capabilities, Processor, Rejected, Signal
 from ..config import Invalid, option
 from ..genai import prices
+from ..genai import view as view_module
 from ..genai.view import GenAIView
 from ..registry import register
 
@@ -27,13 +28,12 @@ COST_SOURCE = "gen_ai.usage.cost_source"
 UNPRICED = "gen_ai.usage.cost_unpriced"
 UNPRICED_REASON = "gen_ai.usage.cost_unpriced_reason"
 OI_PROMPT, OI_COMPLETION, OI_TOTAL = "llm.cost.prompt", "llm.cost.completion", "llm.cost.total"
-_EXISTING_COST_KEYS = frozenset({COST, OI_TOTAL})
 OTHER = "other"
 
 
 @dataclass
 class LLMMetricsConfig:
-    enabled: bool = option(True, "Publish llm_requests, llm_tokens, llm_cost_usd, llm_latency_seconds and llm_unpriced_requests on the self-metrics endpoint.")
+    enabled: bool = option(True, "Publish llm_requests_total, llm_tokens_total, llm_cost_usd_total, llm_latency_seconds and llm_unpriced_requests_total on the self-metrics endpoint.")
     max_series: int = option(500, "Cap on distinct (service, provider, model) label sets; beyond it new models are counted as `model=\"other\"`.")
     latency_buckets: list[float] = option(factory=lambda: [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0], doc="Histogram buckets for llm_latency_seconds.")
 
@@ -91,17 +91,22 @@ class CostProcessor(Processor):
         self.cap = _LabelCap(m.max_series)
         labels = ("service", "provider", "model")
         t = self.telemetry
-        self.m_requests = t.counter("llm_requests", "LLM calls seen in spans.", (*labels, "status"))
-        self.m_tokens = t.counter("llm_tokens", "LLM tokens by type (input includes cache; output includes reasoning).", (*labels, "type"))
-        self.m_cost = t.counter("llm_cost_usd", "USD cost of priced LLM calls.", labels)
+        self.m_requests = t.counter("llm_requests_total", "LLM calls seen in spans.", (*labels, "status"))
+        self.m_tokens = t.counter("llm_tokens_total", "LLM tokens by type (input includes cache; output includes reasoning).", (*labels, "type"))
+        self.m_cost = t.counter("llm_cost_usd_total", "USD cost of priced LLM calls.", labels)
         self.m_latency = t.histogram("llm_latency_seconds", "Duration of LLM call spans.", labels, tuple(m.latency_buckets))
-        self.m_unpriced = t.counter("llm_unpriced_requests", "LLM calls that could not be priced.", ("model",))
+        self.m_unpriced = t.counter("llm_unpriced_requests_total", "LLM calls that could not be priced.", ("model",))
+        self._bound: dict[tuple[str, str, str], _Series] = {}
 
     async def start(self, host: Any) -> None:
         # genai-prices (pydantic, ~0.25 s) loads now rather than on the first span.
         await asyncio.to_thread(self.book.preload)
 
+    accepts_genai_views = True
+
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+        handed = view_module.published_views(data)
+        index = 0
         for rs in data.resource_spans:
             service = ""
             for kv in rs.resource.attributes:
@@ -110,7 +115,10 @@ class CostProcessor(Processor):
                     break
             for ss in rs.scope_spans:
                 for span in ss.spans:
-                    view = GenAIView.of(span)
+                    view = handed[index] if handed is not None else view_module.NOT_COMPUTED
+                    index += 1
+                    if view is view_module.NOT_COMPUTED:
+                        view = GenAIView.of(span)
                     if view is not None and (view.is_generation or view.is_embedding):
                         self._price(span, view, service)
         return await self.next.consume(signal, data)
@@ -130,43 +138,78 @@ class CostProcessor(Processor):
             )
             reason = "unknown_model"
             # The answering model carries the exact version; the requested name is the fallback.
-            for model in dict.fromkeys(m for m in (view.response_model, view.request_model) if m):
-                cost = self.book.cost(view.provider, model, usage)
-                if cost is not None:
-                    break
-        existing = {kv.key for kv in attrs if kv.key in _EXISTING_COST_KEYS}
+            if view.response_model:
+                cost = self.book.cost(view.provider, view.response_model, usage)
+            if cost is None and view.request_model and view.request_model != view.response_model:
+                cost = self.book.cost(view.provider, view.request_model, usage)
         if cost is not None:
-            if COST not in existing:
-                attrs.add(key=COST, value=AnyValue(double_value=cost.total_usd))
-                attrs.add(key=COST_SOURCE, value=AnyValue(string_value=cost.source))
-            if self.config.openinference_attributes and OI_TOTAL not in existing:
-                attrs.add(key=OI_PROMPT, value=AnyValue(double_value=cost.input_usd))
-                attrs.add(key=OI_COMPLETION, value=AnyValue(double_value=cost.output_usd))
-                attrs.add(key=OI_TOTAL, value=AnyValue(double_value=cost.total_usd))
+            if "reported_cost" not in view.keys:
+                pdata.add_double(attrs, COST, cost.total_usd)
+                pdata.add_str(attrs, COST_SOURCE, cost.source)
+            if self.config.openinference_attributes and "reported_oi_cost" not in view.keys:
+                pdata.add_double(attrs, OI_PROMPT, cost.input_usd)
+                pdata.add_double(attrs, OI_COMPLETION, cost.output_usd)
+                pdata.add_double(attrs, OI_TOTAL, cost.total_usd)
         else:
-            attrs.add(key=UNPRICED, value=AnyValue(bool_value=True))
-            attrs.add(key=UNPRICED_REASON, value=AnyValue(string_value=reason))
+            pdata.add_bool(attrs, UNPRICED, True)
+            pdata.add_str(attrs, UNPRICED_REASON, reason)
         if self.metrics_on:
             self._record(span, view, service, cost)
 
+    def _series(self, service: str, provider: str, model: str) -> "_Series":
+        key = (service, provider, model)
+        series = self._bound.get(key)
+        if series is None:
+            labels = self.cap(*key)
+            series = self._bound[key] = _Series(self, labels)
+        return series
+
     def _record(self, span: Any, view: GenAIView, service: str, cost: prices.Cost | None) -> None:
-        model = view.model or "unknown"
-        labels = self.cap(service or "unknown", view.provider or "unknown", model)
-        self.m_requests.labels(*labels, "error" if view.errored else "ok").inc()
+        s = self._series(service or "unknown", view.provider or "unknown", view.model or "unknown")
+        (s.errors if view.errored else s.ok).inc()
         u = view.usage
-        for kind, value in (
-            ("input", u.input_tokens),
-            ("output", u.output_tokens),
-            ("cache_read", u.cache_read_tokens),
-            ("cache_write", u.cache_write_tokens),
-            ("reasoning", u.reasoning_tokens),
-        ):
-            if value:
-                self.m_tokens.labels(*labels, kind).inc(value)
+        if u.input_tokens:
+            s.input.inc(u.input_tokens)
+        if u.output_tokens:
+            s.output.inc(u.output_tokens)
+        if u.cache_read_tokens:
+            s.cache_read.inc(u.cache_read_tokens)
+        if u.cache_write_tokens:
+            s.cache_write.inc(u.cache_write_tokens)
+        if u.reasoning_tokens:
+            s.reasoning.inc(u.reasoning_tokens)
         if cost is not None:
-            self.m_cost.labels(*labels).inc(cost.total_usd)
+            s.cost.inc(cost.total_usd)
         else:
-            self.m_unpriced.labels(labels[2]).inc()
-        duration = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
-        if duration >= 0 and span.end_time_unix_nano:
-            self.m_latency.labels(*labels).observe(duration)
+            s.unpriced.inc()
+        if span.end_time_unix_nano and span.end_time_unix_nano >= span.start_time_unix_nano:
+            s.latency.observe((span.end_time_unix_nano - span.start_time_unix_nano) / 1e9)
+
+
+class _Series:
+    """The metric children of one (service, provider, model), each bound on first use (so no
+    zero-valued series appears, e.g. a cost of 0 for a model that was never priced) and then kept."""
+
+    __slots__ = ("_p", "_labels", "ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "cost", "unpriced", "latency")
+
+    def __init__(self, p: CostProcessor, labels: tuple[str, str, str]):
+        self._p = p
+        self._labels = labels
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached while the slot is still unset.
+        p, labels = self._p, self._labels
+        if name in ("ok", "errors"):
+            child = p.m_requests.labels(*labels, "ok" if name == "ok" else "error")
+        elif name in ("input", "output", "cache_read", "cache_write", "reasoning"):
+            child = p.m_tokens.labels(*labels, name)
+        elif name == "cost":
+            child = p.m_cost.labels(*labels)
+        elif name == "unpriced":
+            child = p.m_unpriced.labels(labels[2])
+        elif name == "latency":
+            child = p.m_latency.labels(*labels)
+        else:
+            raise AttributeError(name)
+        setattr(self, name, child)
+        return child

@@ -13,11 +13,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-
+from .. import pdata
 from ..component import Capabilities, Processor, Rejected, Signal
 from ..config import ByteSize, Invalid, option
 from ..genai import tokens
+from ..genai import view as view_module
 from ..genai.view import GenAIView
 from ..registry import register
 
@@ -71,7 +71,7 @@ class TokenCountProcessor(Processor):
         self.operations = frozenset(config.operations)
         self.kinds = frozenset(_SPAN_KINDS[k] for k in config.span_kinds)
         self.outcomes = self.telemetry.counter(
-            "llm_token_count_spans", "LLM spans seen by token_count, by where their token counts came from.", ("processor", "source")
+            "llm_token_count_spans_total", "LLM spans seen by token_count, by where their token counts came from.", ("processor", "source")
         )
         self._outcome = {s: self.outcomes.labels(str(self.id), s) for s in ("reported", "counted", "estimated", "skipped")}
 
@@ -89,27 +89,40 @@ class TokenCountProcessor(Processor):
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
         needed: set[str] = set()
         work: list[tuple[Any, GenAIView]] = []
+        views: list[Any] = []
         for rs in data.resource_spans:
             for ss in rs.scope_spans:
                 for span in ss.spans:
                     if self.kinds and span.kind not in self.kinds:
+                        views.append(view_module.NOT_COMPUTED)
                         continue
                     view = GenAIView.of(span)
+                    views.append(view)
                     if view is None or view.operation not in self.operations:
                         continue
                     work.append((span, view))
+        to_count: list[tuple[Any, GenAIView]] = []
         for span, view in work:
             if view.usage.complete:
                 self._reported(span, view)
-                continue
-            name, exact = tokens.encoding_name_for_model(view.model, self.overrides, self.config.proxy_encoding)
-            if exact or self.config.estimate_unknown_models:
-                needed.add(name)
+            elif not _has_content(view):
+                # A failed call, or content capture off: nothing to count, so no tokenizer to load.
+                self._skip(span, "no_content")
+            else:
+                name, exact = tokens.encoding_name_for_model(view.model, self.overrides, self.config.proxy_encoding)
+                if exact or self.config.estimate_unknown_models:
+                    needed.add(name)
+                to_count.append((span, view))
         encodings = {name: await _encoding(name) for name in needed}
-        for span, view in work:
-            if not view.usage.complete:
-                self._count(span, view, encodings)
-        return await self.next.consume(signal, data)
+        for span, view in to_count:
+            self._count(span, view, encodings)
+        if not view_module.hands_views_to(self.next):
+            return await self.next.consume(signal, data)
+        view_module.publish_views(data, views)
+        try:
+            return await self.next.consume(signal, data)
+        finally:
+            view_module.withdraw_views(data)
 
     def _reported(self, span: Any, view: GenAIView) -> None:
         attrs = span.attributes
@@ -117,9 +130,9 @@ class TokenCountProcessor(Processor):
             u = view.usage
             for slot, value in (("input_tokens", u.input_tokens), ("output_tokens", u.output_tokens), ("cache_read", u.cache_read_tokens), ("cache_write", u.cache_write_tokens), ("reasoning", u.reasoning_tokens)):
                 if value is not None and view.keys.get(slot) != CANONICAL[slot]:
-                    attrs.add(key=CANONICAL[slot], value=AnyValue(int_value=value))
+                    pdata.add_int(attrs, CANONICAL[slot], value)
         if "token_source" not in view.keys:
-            attrs.add(key=SOURCE, value=AnyValue(string_value="reported"))
+            pdata.add_str(attrs, SOURCE, "reported")
         self._outcome["reported"].inc()
 
     def _count(self, span: Any, view: GenAIView, encodings: dict[str, Any]) -> None:
@@ -157,20 +170,27 @@ class TokenCountProcessor(Processor):
                 output_tokens = sum(_completion_tokens(m, encoding) for m in completion)
         source = "counted" if exact else "estimated"
         attrs = span.attributes
-        if u.input_tokens is None:
-            attrs.add(key=CANONICAL["input_tokens"], value=AnyValue(int_value=input_tokens))
+        u.input_tokens, u.output_tokens = input_tokens, output_tokens  # what a later processor reads
+        if view.keys.get("input_tokens") is None:
+            pdata.add_int(attrs, CANONICAL["input_tokens"], input_tokens)
         elif self.config.normalize and view.keys.get("input_tokens") != CANONICAL["input_tokens"]:
-            attrs.add(key=CANONICAL["input_tokens"], value=AnyValue(int_value=input_tokens))
-        if u.output_tokens is None:
-            attrs.add(key=CANONICAL["output_tokens"], value=AnyValue(int_value=output_tokens))
+            pdata.add_int(attrs, CANONICAL["input_tokens"], input_tokens)
+        if view.keys.get("output_tokens") is None:
+            pdata.add_int(attrs, CANONICAL["output_tokens"], output_tokens)
         elif self.config.normalize and view.keys.get("output_tokens") != CANONICAL["output_tokens"]:
-            attrs.add(key=CANONICAL["output_tokens"], value=AnyValue(int_value=output_tokens))
-        attrs.add(key=SOURCE, value=AnyValue(string_value=source))
+            pdata.add_int(attrs, CANONICAL["output_tokens"], output_tokens)
+        pdata.add_str(attrs, SOURCE, source)
         self._outcome[source].inc()
 
     def _skip(self, span: Any, reason: str) -> None:
-        span.attributes.add(key=SKIPPED, value=AnyValue(string_value=reason))
+        pdata.add_str(span.attributes, SKIPPED, reason)
         self._outcome["skipped"].inc()
+
+
+def _has_content(view: GenAIView) -> bool:
+    if view.usage.input_tokens is None and not view.prompt_messages():
+        return False
+    return view.usage.output_tokens is not None or view.is_embedding or bool(view.completion_messages())
 
 
 def _too_big(messages: list[tokens.ChatMessage], limit: int) -> bool:
