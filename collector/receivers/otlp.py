@@ -15,6 +15,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from .. import otlpjson, pdata
+from ..client import client_metadata, metadata_from_pairs
 from ..component import ConsumeError, Consumer, Host, Receiver, Rejected, Settings, Signal
 from ..config import ByteSize, Endpoint, Invalid, option
 from ..httpserver import serve
@@ -250,6 +251,7 @@ class OTLPReceiver(Receiver):
             except DecodeError as exc:
                 intake.log.debug("malformed gRPC request", signal=signal, error=str(exc))
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot decode {request_type.__name__}: {exc}")
+            client_metadata.set(metadata_from_pairs(context.invocation_metadata() or ()))
             try:
                 rejected = await intake.push(message)
             except ConsumeError as exc:
@@ -298,6 +300,7 @@ class OTLPReceiver(Receiver):
                 intake.log.debug("malformed HTTP request", signal=signal, error=str(exc))
                 what = "JSON" if ctype == JSON else "protobuf"
                 return _status_response(ctype, 400, code_pb2.INVALID_ARGUMENT, f"cannot decode {what} {request_type.__name__}: {exc}")
+            client_metadata.set(metadata_from_pairs(request.headers.items()))
             try:
                 rejected = await intake.push(message)
             except ConsumeError as exc:
