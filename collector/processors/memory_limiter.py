@@ -1,0 +1,164 @@
+"""memory_limiter processor: otelcol's keys and semantics, so a sidecar never OOMs its pod.
+
+Every `check_interval` it measures the daemon's memory (resident set of the daemon and its child
+processes, which is what a container limit counts). Above the soft limit (limit - spike) it
+refuses new data with a retryable error: gRPC UNAVAILABLE / HTTP 503 with Retry-After, which
+well-behaved OTLP exporters back off from. Above the hard limit it also forces a garbage
+collection. Limits are absolute (`limit_mib`) or a percentage of the container's memory limit
+(cgroup v2 `memory.max`, else the machine's total memory). Put it first in the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import pdata
+from ..component import Processor, Rejected, RetryableError, Signal
+from ..config import Duration, Invalid, option
+from ..registry import register
+from ..telemetry import ITEM
+
+CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")
+MEMINFO = Path("/proc/meminfo")
+MIB = 1 << 20
+
+
+@dataclass
+class MemoryLimiterConfig:
+    check_interval: Duration = option(Duration(1.0), "How often memory is measured.")
+    limit_mib: int = option(0, "Hard limit in MiB. Set this or limit_percentage.")
+    spike_limit_mib: int = option(0, "Headroom below the hard limit where refusing starts; 0 = 20% of the limit.")
+    limit_percentage: int = option(0, "Hard limit as a percentage of the container memory limit (cgroup v2 memory.max) or of total memory.")
+    spike_limit_percentage: int = option(0, "Headroom as a percentage of the same total; 0 = 20% of the limit.")
+
+    def validate(self) -> None:
+        if self.check_interval <= 0:
+            raise Invalid("must be greater than 0", "check_interval")
+        if self.limit_mib <= 0 and self.limit_percentage <= 0:
+            raise Invalid("set limit_mib or limit_percentage to a value greater than 0")
+        if self.limit_mib and self.limit_percentage:
+            raise Invalid("set either limit_mib or limit_percentage, not both")
+        if not 0 <= self.limit_percentage <= 100 or not 0 <= self.spike_limit_percentage <= 100:
+            raise Invalid("percentages must be between 0 and 100")
+        if self.limit_mib and self.spike_limit_mib >= self.limit_mib:
+            raise Invalid(f"must be lower than limit_mib ({self.limit_mib})", "spike_limit_mib")
+        if self.limit_percentage and self.spike_limit_percentage >= self.limit_percentage:
+            raise Invalid(f"must be lower than limit_percentage ({self.limit_percentage})", "spike_limit_percentage")
+
+
+def total_memory_bytes() -> int:
+    """The container's limit when there is one, else the machine's memory."""
+    try:
+        text = CGROUP_MEMORY_MAX.read_text().strip()
+        if text and text != "max":
+            return int(text)
+    except (OSError, ValueError):
+        pass
+    try:
+        for line in MEMINFO.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out.extend(int(c) for c in f.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def process_tree_rss() -> int:
+    pid = os.getpid()
+    return _rss_bytes(pid) + sum(_rss_bytes(c) for c in _children(pid))
+
+
+@register
+class MemoryLimiterProcessor(Processor):
+    type_name = "memory_limiter"
+    description = "Refuses data (retryable: UNAVAILABLE / 503 + Retry-After) above a soft memory limit and forces GC above the hard one."
+    config_class = MemoryLimiterConfig
+
+    def __init__(self, settings: Any, config: MemoryLimiterConfig, next_consumer: Any):
+        super().__init__(settings, config, next_consumer)
+        self.hard, self.soft = self._limits(config)
+        self.refusing = False
+        self.usage = 0
+        self._task: asyncio.Task[None] | None = None
+        pid = str(self.id)
+        self.m_refused = self.telemetry.counter(
+            f"otelcol_processor_refused_{ITEM[self.signal]}", f"Number of {ITEM[self.signal]} refused by the processor.", ("processor",)
+        ).labels(pid)
+        self.m_usage = self.telemetry.gauge("llm_collector_memory_limiter_usage_bytes", "Memory measured by the memory_limiter.", ("processor",)).labels(pid)
+        self.m_forced_gc = self.telemetry.counter("llm_collector_memory_limiter_forced_gc", "Garbage collections forced above the hard limit.", ("processor",)).labels(pid)
+
+    @staticmethod
+    def _limits(config: MemoryLimiterConfig) -> tuple[int, int]:
+        if config.limit_mib:
+            hard = config.limit_mib * MIB
+            spike = config.spike_limit_mib * MIB if config.spike_limit_mib else hard // 5
+        else:
+            total = total_memory_bytes()
+            hard = total * config.limit_percentage // 100
+            spike = total * config.spike_limit_percentage // 100 if config.spike_limit_percentage else hard // 5
+        return hard, hard - spike
+
+    def measure(self) -> int:
+        return process_tree_rss()
+
+    def check(self) -> None:
+        usage = self.measure()
+        if usage > self.hard:
+            gc.collect()
+            self.m_forced_gc.inc()
+            usage = self.measure()
+        was = self.refusing
+        self.refusing = usage > self.soft
+        self.usage = usage
+        self.m_usage.set(usage)
+        if self.refusing != was:
+            log = self.log.warning if self.refusing else self.log.info
+            log("memory above the soft limit; refusing data" if self.refusing else "memory back below the soft limit; accepting data", usage_mib=round(usage / MIB, 1), soft_limit_mib=round(self.soft / MIB, 1), hard_limit_mib=round(self.hard / MIB, 1))
+
+    async def start(self, host: Any) -> None:
+        self.log.info("memory limits", soft_limit_mib=round(self.soft / MIB, 1), hard_limit_mib=round(self.hard / MIB, 1))
+        self.check()
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(float(self.config.check_interval))
+            self.check()
+
+    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+        if self.refusing:
+            self.m_refused.inc(pdata.count_items(signal, data))
+            raise RetryableError(
+                f"processor {self.id}: memory usage {self.usage / MIB:.0f} MiB is above the soft limit {self.soft / MIB:.0f} MiB; retry later",
+                retry_after=max(1.0, float(self.config.check_interval)),
+            )
+        return await self.next.consume(signal, data)
+
+    async def shutdown(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None

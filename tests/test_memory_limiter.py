@@ -1,0 +1,133 @@
+"""memory_limiter: refuses with retryable codes above the soft limit (so SDKs back off), forces GC
+above the hard limit, recovers below, and reads percentages against the container limit."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+
+from collector.config import ConfigErrors, load_config
+from collector.processors import memory_limiter as ml
+from tests.test_batch import request
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def config(block: str) -> str:
+    return f"""
+receivers:
+  otlp:
+    protocols:
+      grpc: {{{{endpoint: "127.0.0.1:{{grpc}}"}}}}
+      http: {{{{endpoint: "127.0.0.1:{{http}}"}}}}
+processors:
+  memory_limiter: {block}
+exporters:
+  file/traces: {{{{path: "{{data}}/traces.jsonl"}}}}
+extensions:
+  health_check: {{{{endpoint: "127.0.0.1:{{health}}"}}}}
+service:
+  extensions: [health_check]
+  telemetry: {{{{metrics: {{{{address: "127.0.0.1:{{metrics}}"}}}}}}}}
+  pipelines:
+    traces: {{{{receivers: [otlp], processors: [memory_limiter], exporters: [file/traces]}}}}
+"""
+
+
+@pytest.mark.slow
+def test_over_the_limit_both_transports_get_retryable_refusals(daemon_factory: Any) -> None:
+    # A 10 MiB limit is far below any Python daemon, so it refuses from the first check.
+    daemon = daemon_factory(config("{{limit_mib: 10, spike_limit_mib: 2, check_interval: 100ms}}"))
+    with grpc.insecure_channel(daemon.grpc_endpoint) as channel:
+        with pytest.raises(grpc.RpcError) as info:
+            channel.unary_unary(EXPORT)(request(5), timeout=10)
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    details = status_pb2.Status.FromString(dict(info.value.trailing_metadata())["grpc-status-details-bin"])
+    retry = error_details_pb2.RetryInfo()
+    assert details.details[0].Unpack(retry) and retry.retry_delay.seconds >= 1
+    http = urllib.request.Request(f"{daemon.http_url}/v1/traces", data=request(3), headers={"Content-Type": "application/x-protobuf"})
+    with pytest.raises(urllib.error.HTTPError) as http_info:
+        urllib.request.urlopen(http, timeout=10)
+    assert http_info.value.code == 503 and int(http_info.value.headers["Retry-After"]) >= 1
+    # Refused data is counted by the limiter and as refused by the receiver, and never written.
+    assert daemon.metric("otelcol_processor_refused_spans", processor="memory_limiter") == 8
+    assert daemon.metric("otelcol_receiver_refused_spans", receiver="otlp") == 8
+    assert daemon.alive()
+    assert daemon.stop() == 0
+    assert not (daemon.data / "traces.jsonl").read_bytes()
+
+
+@pytest.mark.slow
+def test_under_the_limit_data_flows(daemon_factory: Any) -> None:
+    daemon = daemon_factory(config("{{limit_mib: 4000, check_interval: 100ms}}"))
+    with grpc.insecure_channel(daemon.grpc_endpoint) as channel:
+        channel.unary_unary(EXPORT)(request(5), timeout=10)
+    assert daemon.stop() == 0
+    assert len((daemon.data / "traces.jsonl").read_bytes().splitlines()) == 1
+
+
+class Scripted(ml.MemoryLimiterProcessor):
+    readings: list[int] = []
+
+    def measure(self) -> int:
+        return self.readings.pop(0)
+
+
+def make(tmp_path: Path, block: str) -> Scripted:
+    from collector.component import ComponentID, Kind, Settings, Signal
+    from collector.telemetry import Telemetry, component_logger
+
+    path = tmp_path / "c.yaml"
+    path.write_text(config(block).format(grpc=1, http=2, health=3, metrics=4, data=tmp_path))
+    cfg = load_config([str(path)]).component(Kind.PROCESSOR, ComponentID("memory_limiter"))
+    settings = Settings(ComponentID("memory_limiter"), Kind.PROCESSOR, component_logger("memory_limiter", "processor"), Telemetry(), "traces", Signal.TRACES)
+    return Scripted(settings, cfg.config, next_consumer=None)
+
+
+def test_soft_limit_refuses_hard_limit_forces_gc_and_it_recovers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    collected: list[int] = []
+    monkeypatch.setattr(ml.gc, "collect", lambda: collected.append(1) or 0)
+    p = make(tmp_path, "{{limit_mib: 100, spike_limit_mib: 20}}")
+    assert (p.hard, p.soft) == (100 * ml.MIB, 80 * ml.MIB)
+    p.readings = [70 * ml.MIB, 85 * ml.MIB, 120 * ml.MIB, 110 * ml.MIB, 60 * ml.MIB]
+    p.check()
+    assert not p.refusing and not collected
+    p.check()
+    assert p.refusing and not collected  # soft: refuse, no GC
+    p.check()
+    assert p.refusing and collected == [1]  # hard: GC, re-measured (110 MiB) and still refusing
+    p.check()
+    assert not p.refusing  # recovered
+
+
+def test_percentages_follow_the_container_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    limit = tmp_path / "memory.max"
+    limit.write_text("536870912\n")  # 512 MiB
+    monkeypatch.setattr(ml, "CGROUP_MEMORY_MAX", limit)
+    p = make(tmp_path, "{{limit_percentage: 50}}")
+    assert p.hard == 256 * ml.MIB and p.soft == p.hard - p.hard // 5
+    limit.write_text("max\n")  # no container limit: total memory instead
+    assert ml.total_memory_bytes() > 512 * ml.MIB
+
+
+@pytest.mark.parametrize(
+    "block,message",
+    [
+        ("{{check_interval: 1s}}", "set limit_mib or limit_percentage to a value greater than 0"),
+        ("{{limit_mib: 100, spike_limit_mib: 100}}", "spike_limit_mib: must be lower than limit_mib (100)"),
+        ("{{limit_mib: 100, limit_percentage: 50}}", "set either limit_mib or limit_percentage, not both"),
+        ("{{limit_percentage: 150}}", "percentages must be between 0 and 100"),
+    ],
+)
+def test_bad_config(tmp_path: Path, block: str, message: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(config(block).format(grpc=1, http=2, health=3, metrics=4, data=tmp_path))
+    with pytest.raises(ConfigErrors) as info:
+        load_config([str(path)])
+    assert message in str(info.value)
