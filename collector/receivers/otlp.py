@@ -20,6 +20,7 @@ from ..component import ConsumeError, Consumer, Host, Receiver, Rejected, Settin
 from ..config import ByteSize, Endpoint, Invalid, option
 from ..httpserver import serve
 from ..registry import register
+from .security import AuthConfig, BearerTokens, TLSConfig
 
 GRPC_SERVICES = {
     Signal.TRACES: "opentelemetry.proto.collector.trace.v1.TraceService",
@@ -35,6 +36,8 @@ class GRPCConfig:
     endpoint: Endpoint = option(Endpoint("127.0.0.1:4317"), "Address to listen on; use 0.0.0.0:4317 to accept from other hosts.")
     max_recv_msg_size_mib: int = option(16, "Largest accepted request in MiB (after decompression). LLM spans with prompts can exceed 100 KB each, so the default is above gRPC's 4 MiB.")
     max_concurrent_streams: int = option(0, "Limit on concurrent RPCs per connection; 0 = gRPC's default.")
+    tls: TLSConfig | None = option(None, "Serve TLS; with client_ca_file, require client certificates (mTLS).")
+    auth: AuthConfig | None = option(None, "Require `authorization: Bearer <token>` metadata; others get UNAUTHENTICATED.")
 
     def validate(self) -> None:
         if self.max_recv_msg_size_mib <= 0:
@@ -48,6 +51,8 @@ class HTTPConfig:
     traces_url_path: str = option("/v1/traces", "Path for traces.")
     logs_url_path: str = option("/v1/logs", "Path for logs.")
     metrics_url_path: str = option("/v1/metrics", "Path for metrics.")
+    tls: TLSConfig | None = option(None, "Serve HTTPS; with client_ca_file, require client certificates (mTLS).")
+    auth: AuthConfig | None = option(None, "Require `Authorization: Bearer <token>`; others get 401 before their body is read.")
 
     def validate(self) -> None:
         for key in ("traces_url_path", "logs_url_path", "metrics_url_path"):
@@ -223,13 +228,17 @@ class OTLPReceiver(Receiver):
         ]
         if cfg.max_concurrent_streams:
             options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
-        server = grpc.aio.server(options=options)
+        interceptors = [_BearerInterceptor(BearerTokens(cfg.auth))] if cfg.auth is not None else []
+        server = grpc.aio.server(options=options, interceptors=interceptors)
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "grpc")
             handler = grpc.unary_unary_rpc_method_handler(self._grpc_handler(intake))
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(GRPC_SERVICES[signal], {"Export": handler}),))
         try:
-            port = server.add_insecure_port(str(cfg.endpoint))
+            if cfg.tls is not None:
+                port = server.add_secure_port(str(cfg.endpoint), cfg.tls.grpc_credentials())
+            else:
+                port = server.add_insecure_port(str(cfg.endpoint))
         except RuntimeError as exc:
             raise OSError(f"cannot listen on {cfg.endpoint} (gRPC): {exc}") from None
         if port == 0:
@@ -237,7 +246,7 @@ class OTLPReceiver(Receiver):
         await server.start()
         self._grpc_server = server
         self.grpc_port = port
-        self.log.info("OTLP gRPC server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers))
+        self.log.info("OTLP gRPC server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers), tls=_tls_mode(cfg.tls), auth=cfg.auth is not None)
 
     def _grpc_handler(self, intake: _Intake) -> Any:
         request_type = pdata.REQUEST_TYPES[intake.signal]
@@ -270,16 +279,21 @@ class OTLPReceiver(Receiver):
         paths = {Signal.TRACES: cfg.traces_url_path, Signal.LOGS: cfg.logs_url_path, Signal.METRICS: cfg.metrics_url_path}
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "http")
-            app.router.add_route("*", paths[signal], self._http_handler(intake, int(cfg.max_request_body_size)))
+            tokens = BearerTokens(cfg.auth) if cfg.auth is not None else None
+            app.router.add_route("*", paths[signal], self._http_handler(intake, int(cfg.max_request_body_size), tokens))
+        ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
         # Decompression is done by hand so the size limit applies to the inflated body too.
-        self._http_runner = await serve(app, cfg.endpoint, shutdown_timeout=self._grace, auto_decompress=False)
-        self.log.info("OTLP HTTP server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers))
+        self._http_runner = await serve(app, cfg.endpoint, shutdown_timeout=self._grace, auto_decompress=False, ssl_context=ssl_context)
+        self.log.info("OTLP HTTP server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers), tls=_tls_mode(cfg.tls), auth=cfg.auth is not None)
 
-    def _http_handler(self, intake: _Intake, limit: int) -> Any:
+    def _http_handler(self, intake: _Intake, limit: int, tokens: BearerTokens | None) -> Any:
         signal = intake.signal
         request_type = pdata.REQUEST_TYPES[signal]
 
         async def handle(request: web.Request) -> web.StreamResponse:
+            if tokens is not None and not tokens.allows(request.headers.get("Authorization")):
+                # Answered before the body is read: an unauthenticated client costs no decoding.
+                return web.Response(status=401, text="401 missing or invalid bearer token", headers={"WWW-Authenticate": 'Bearer realm="otlp"'})
             if request.method != "POST":
                 return web.Response(status=405, text="405 method not allowed, supported: [POST]", headers={"Allow": "POST"})
             ctype = request.content_type.lower()
@@ -316,6 +330,31 @@ class OTLPReceiver(Receiver):
             return web.Response(body=pdata.response_bytes(signal, rejected), content_type=PROTOBUF)
 
         return handle
+
+
+def _tls_mode(tls: TLSConfig | None) -> str:
+    if tls is None:
+        return "off"
+    return "mtls" if tls.client_ca_file else "tls"
+
+
+class _BearerInterceptor(grpc.aio.ServerInterceptor):
+    """Checks `authorization` metadata before any handler decodes the request."""
+
+    def __init__(self, tokens: BearerTokens):
+        self.tokens = tokens
+
+        async def deny(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
+            return b""
+
+        self.deny = grpc.unary_unary_rpc_method_handler(deny)
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        for key, value in details.invocation_metadata or ():
+            if key == "authorization" and isinstance(value, str) and self.tokens.allows(value):
+                return await continuation(details)
+        return self.deny
 
 
 class _HTTPProblem(Exception):
