@@ -2,5 +2,5 @@
 
 from .exporters import debug, file  # noqa: F401
 from .extensions import health_check  # noqa: F401
-from .processors import batch, cost, memory_limiter, token_count  # noqa: F401
+from .processors import batch, cost, memory_limiter, tail_sampling, token_count  # noqa: F401
 from .receivers import otlp  # noqa: F401
