@@ -1013,6 +1013,12 @@ class TailSamplingProcessor(Processor):
         old.trace = None
         old.sampled = False  # stale queue items are skipped
         self.m_too_early.inc()
+        # The evicted trace was the oldest pending one, so its deadline item (and any stale item before it)
+        # is at the head of the queue: drop them now. Left to the timer they would pile up for a whole
+        # decision_wait (one item per evicted trace), so memory would grow with the rate, not num_traces.
+        for q in (self.queue, self.root_queue):
+            while q and (q[0][2].sampled is not None or q[0][2].deadline != q[0][0]):
+                q.popleft()
 
     def _add(self, tid: bytes, trace: TraceData, now: float) -> _Entry:
         self.m_new.inc()
