@@ -131,3 +131,27 @@ def test_bad_config(tmp_path: Path, block: str, message: str) -> None:
     with pytest.raises(ConfigErrors) as info:
         load_config([str(path)])
     assert message in str(info.value)
+
+
+def test_gc_intervals_follow_otelcols_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    collected: list[int] = []
+    monkeypatch.setattr(ml.gc, "collect", lambda: collected.append(1) or 0)
+    clock = [1000.0]
+    monkeypatch.setattr(ml.time, "monotonic", lambda: clock[0])
+    p = make(tmp_path, "{{limit_mib: 100, spike_limit_mib: 20, min_gc_interval_when_hard_limited: 5s, min_gc_interval_when_soft_limited: 30s}}")
+    hard, soft = 120 * ml.MIB, 90 * ml.MIB
+    p.readings = [hard, hard, hard, hard, soft, soft, soft]
+    p.check()  # hard, but only 0 s since start: within the 5 s hard interval
+    assert collected == []
+    clock[0] += 6
+    p.check()  # hard, 6 s: GC
+    assert collected == [1]
+    clock[0] += 1
+    p.check()  # hard again 1 s later: throttled, still refusing
+    assert collected == [1] and p.refusing
+    clock[0] += 10
+    p.check()  # soft only, 10 s since GC: under the 30 s soft interval
+    assert collected == [1]
+    clock[0] += 25
+    p.check()  # soft, 35 s since GC: GC
+    assert collected == [1, 1]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ class MemoryLimiterConfig:
     spike_limit_mib: int = option(0, "Headroom below the hard limit where refusing starts; 0 = 20% of the limit.")
     limit_percentage: int = option(0, "Hard limit as a percentage of the container memory limit (cgroup v2 memory.max) or of total memory.")
     spike_limit_percentage: int = option(0, "Headroom as a percentage of the same total; 0 = 20% of the limit.")
+    min_gc_interval_when_soft_limited: Duration = option(Duration(10.0), "Above the soft limit, force a GC at most this often.")
+    min_gc_interval_when_hard_limited: Duration = option(Duration(0.0), "Above the hard limit, force a GC at most this often (0 = at every check). A GC costs tens of ms and frees nothing when the memory is data legitimately held, e.g. traces awaiting a sampling decision.")
 
     def validate(self) -> None:
         if self.check_interval <= 0:
@@ -103,6 +106,7 @@ class MemoryLimiterProcessor(Processor):
         self.hard, self.soft = self._limits(config)
         self.refusing = False
         self.usage = 0
+        self.last_gc = time.monotonic()  # as otelcol: the first soft-limit GC waits a full interval
         self._task: asyncio.Task[None] | None = None
         pid = str(self.id)
         self.m_refused = self.telemetry.counter(
@@ -127,8 +131,12 @@ class MemoryLimiterProcessor(Processor):
 
     def check(self) -> None:
         usage = self.measure()
-        if usage > self.hard:
+        since_gc = time.monotonic() - self.last_gc
+        if (usage > self.hard and since_gc >= self.config.min_gc_interval_when_hard_limited) or (
+            usage > self.soft and since_gc >= self.config.min_gc_interval_when_soft_limited
+        ):
             gc.collect()
+            self.last_gc = time.monotonic()
             self.m_forced_gc.inc()
             usage = self.measure()
         was = self.refusing
