@@ -23,6 +23,12 @@ RESPONSE_TYPES: dict[Signal, type] = {
     Signal.LOGS: ExportLogsServiceResponse,
     Signal.METRICS: ExportMetricsServiceResponse,
 }
+# (resources, scopes, items) repeated-field names of each request type.
+FIELDS: dict[Signal, tuple[str, str, str]] = {
+    Signal.TRACES: ("resource_spans", "scope_spans", "spans"),
+    Signal.LOGS: ("resource_logs", "scope_logs", "log_records"),
+    Signal.METRICS: ("resource_metrics", "scope_metrics", "metrics"),
+}
 _REJECTED_FIELD = {Signal.TRACES: "rejected_spans", Signal.LOGS: "rejected_log_records", Signal.METRICS: "rejected_data_points"}
 
 
@@ -97,3 +103,46 @@ def add_bool(attrs: Any, key: str, value: bool) -> None:
     kv = attrs.add()
     kv.key = key
     kv.value.bool_value = value
+
+
+def resource_key(entry: Any) -> tuple[bytes, str]:
+    """Identity of a Resource{Spans,Logs,Metrics} entry's resource, for merging."""
+    return entry.resource.SerializeToString(deterministic=True), entry.schema_url
+
+
+def scope_key(entry: Any) -> tuple[bytes, str]:
+    """Identity of a Scope{Spans,Logs,Metrics} entry's scope, for merging."""
+    return entry.scope.SerializeToString(deterministic=True), entry.schema_url
+
+
+class RequestBuilder:
+    """Assembles one request from the items of others, with one resource entry per distinct
+    (resource, schema_url) and one scope entry per distinct (scope, schema_url) under it."""
+
+    def __init__(self, signal: Signal):
+        self.request = REQUEST_TYPES[signal]()
+        self._resources_field, self._scopes_field, self._items_field = FIELDS[signal]
+        self._resources: dict[tuple[bytes, str], tuple[Any, dict[tuple[bytes, str], Any]]] = {}
+
+    def resource_for(self, entry: Any, key: tuple[bytes, str] | None = None) -> tuple[Any, dict[tuple[bytes, str], Any]]:
+        """The target resource entry matching `entry` (only .resource and .schema_url are read)."""
+        key = key if key is not None else resource_key(entry)
+        found = self._resources.get(key)
+        if found is None:
+            target = getattr(self.request, self._resources_field).add()
+            target.resource.CopyFrom(entry.resource)
+            target.schema_url = entry.schema_url
+            found = self._resources[key] = (target, {})
+        return found
+
+    def items_for(self, resource: Any, scope: Any, rkey: tuple[bytes, str] | None = None, skey: tuple[bytes, str] | None = None) -> Any:
+        """The repeated items field (spans, log_records or metrics) to add to for this resource and scope."""
+        target, scopes = self.resource_for(resource, rkey)
+        skey = skey if skey is not None else scope_key(scope)
+        found = scopes.get(skey)
+        if found is None:
+            found = getattr(target, self._scopes_field).add()
+            found.scope.CopyFrom(scope.scope)
+            found.schema_url = scope.schema_url
+            scopes[skey] = found
+        return getattr(found, self._items_field)

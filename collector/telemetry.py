@@ -42,28 +42,51 @@ def component_logger(id: ComponentID | str, kind: Kind | str) -> Any:
     return structlog.get_logger().bind(component=str(id), kind=str(kind))
 
 
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes(pid: int | None = None) -> int:
+    """Resident set size of a process (this one by default); 0 if it cannot be read."""
+    try:
+        with open(f"/proc/{pid or 'self'}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        if pid is None:
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # peak, where /proc is missing
+        return 0
+
+
+def child_pids(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out.extend(int(c) for c in f.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def process_tree_rss() -> int:
+    """This process and its children (e.g. the file exporter's encoder): what a container limit counts."""
+    pid = os.getpid()
+    return rss_bytes(pid) + sum(rss_bytes(c) for c in child_pids(pid))
+
+
 class _ProcessMetrics:
     """otelcol_process_* read from /proc at scrape time (no background thread)."""
 
     def __init__(self) -> None:
         self.started = time.time()
-        self.page_size = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-    def rss_bytes(self) -> int:
-        try:
-            with open("/proc/self/statm", "rb") as f:
-                return int(f.read().split()[1]) * self.page_size
-        except OSError:
-            import resource
-
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     def collect(self) -> Iterable[Family]:
         t = os.times()
         cpu = Counter("otelcol_process_cpu_seconds", "Total CPU user and system time in seconds")
         cpu.labels().set(t.user + t.system)  # type: ignore[attr-defined]
         rss = Gauge("otelcol_process_memory_rss", "Total physical memory (resident set size) in bytes")
-        rss.labels().set(self.rss_bytes())  # type: ignore[attr-defined]
+        rss.labels().set(rss_bytes())  # type: ignore[attr-defined]
         up = Counter("otelcol_process_uptime", "Uptime of the process in seconds")
         up.labels().set(time.time() - self.started)  # type: ignore[attr-defined]
         return (cpu, rss, up)

@@ -21,11 +21,6 @@ from ..component import Capabilities, Processor, Rejected, RetryableError, Signa
 from ..config import Duration, Invalid, option
 from ..registry import register
 
-_FIELDS = {
-    Signal.TRACES: ("resource_spans", "scope_spans", "spans"),
-    Signal.LOGS: ("resource_logs", "scope_logs", "log_records"),
-    Signal.METRICS: ("resource_metrics", "scope_metrics", "metrics"),
-}
 
 
 @dataclass
@@ -54,37 +49,24 @@ class _Batch:
         self.signal = signal
         self.metadata = metadata
         self.deadline = deadline
-        self.request = pdata.REQUEST_TYPES[signal]()
+        self.builder = pdata.RequestBuilder(signal)
+        self.request = self.builder.request
         self.items = 0
-        self._resources: dict[tuple[bytes, str], tuple[Any, dict[tuple[bytes, str], Any]]] = {}
 
     def add(self, data: Any, items: int) -> None:
-        resources_field, scopes_field, items_field = _FIELDS[self.signal]
+        resources_field, scopes_field, items_field = pdata.FIELDS[self.signal]
         for r in getattr(data, resources_field):
-            key = (r.resource.SerializeToString(deterministic=True), r.schema_url)
-            entry = self._resources.get(key)
-            if entry is None:
-                target = getattr(self.request, resources_field).add()
-                target.resource.CopyFrom(r.resource)
-                target.schema_url = r.schema_url
-                entry = self._resources[key] = (target, {})
-            target, scopes = entry
+            rkey = pdata.resource_key(r)
+            self.builder.resource_for(r, rkey)
             for s in getattr(r, scopes_field):
-                skey = (s.scope.SerializeToString(deterministic=True), s.schema_url)
-                scope = scopes.get(skey)
-                if scope is None:
-                    scope = getattr(target, scopes_field).add()
-                    scope.scope.CopyFrom(s.scope)
-                    scope.schema_url = s.schema_url
-                    scopes[skey] = scope
-                getattr(scope, items_field).extend(getattr(s, items_field))
+                self.builder.items_for(r, s, rkey).extend(getattr(s, items_field))
         self.items += items
 
 
 def split(signal: Signal, request: Any, max_items: int) -> list[Any]:
     """Chunks of at most max_items items, keeping resource and scope. Metrics split between whole
     metrics, so one metric with more data points than max_items travels alone."""
-    resources_field, scopes_field, items_field = _FIELDS[signal]
+    resources_field, scopes_field, items_field = pdata.FIELDS[signal]
     chunks: list[Any] = []
     current = None
     size = 0

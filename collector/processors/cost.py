@@ -81,6 +81,7 @@ class CostProcessor(Processor):
     config_class = CostConfig
     signals = frozenset({Signal.TRACES})
     capabilities = Capabilities(mutates_data=True)
+    accepts_genai_views = True  # token_count hands over the views it built (genai.view handoff)
 
     def __init__(self, settings: Any, config: CostConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
@@ -101,8 +102,6 @@ class CostProcessor(Processor):
     async def start(self, host: Any) -> None:
         # genai-prices (pydantic, ~0.25 s) loads now rather than on the first span.
         await asyncio.to_thread(self.book.preload)
-
-    accepts_genai_views = True
 
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
         handed = view_module.published_views(data)
@@ -157,11 +156,12 @@ class CostProcessor(Processor):
             self._record(span, view, service, cost)
 
     def _series(self, service: str, provider: str, model: str) -> "_Series":
-        key = (service, provider, model)
-        series = self._bound.get(key)
+        # Keyed by the capped labels: past max_series, new models share the "other" series
+        # instead of each adding an entry here.
+        labels = self.cap(service, provider, model)
+        series = self._bound.get(labels)
         if series is None:
-            labels = self.cap(*key)
-            series = self._bound[key] = _Series(self, labels)
+            series = self._bound[labels] = _Series(self, labels)
         return series
 
     def _record(self, span: Any, view: GenAIView, service: str, cost: prices.Cost | None) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from .. import pdata
 from ..component import Processor, Rejected, RetryableError, Signal
 from ..config import Duration, Invalid, option
 from ..registry import register
-from ..telemetry import ITEM
+from ..telemetry import ITEM, process_tree_rss
 
 CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")
 MEMINFO = Path("/proc/meminfo")
@@ -69,30 +68,6 @@ def total_memory_bytes() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
-
-
-def _rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                out.extend(int(c) for c in f.read().split())
-    except OSError:
-        pass
-    return out
-
-
-def process_tree_rss() -> int:
-    pid = os.getpid()
-    return _rss_bytes(pid) + sum(_rss_bytes(c) for c in _children(pid))
 
 
 @register

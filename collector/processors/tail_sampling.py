@@ -33,11 +33,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from .. import pdata
 from ..component import Capabilities, Processor, Rejected, RetryableError, Signal
 from ..config import ByteSize, Duration, Invalid, option
+from ..genai.view import GenAIView
 from ..registry import register
 
 PREFIX = "otelcol_processor_tail_sampling_"
@@ -391,8 +392,6 @@ class TraceData:
     def views(self) -> list[Any]:
         """GenAI views of the trace's LLM spans (computed once per evaluation)."""
         if self._views is None:
-            from ..genai.view import GenAIView
-
             out = []
             for entry in self.spans:
                 view = GenAIView.of(entry[4])
@@ -407,15 +406,13 @@ class TraceData:
 
 def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None) -> dict[bytes, TraceData]:
     """Copies the spans of a request into per-trace groups (appending to `traces` when given)."""
-    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
-
     out = traces if traces is not None else {}
     for rs in request.resource_spans:
         rshell = ResourceSpans(resource=rs.resource, schema_url=rs.schema_url)
-        rkey = (rs.resource.SerializeToString(deterministic=True), rs.schema_url)
+        rkey = pdata.resource_key(rs)
         for ss in rs.scope_spans:
             sshell = ScopeSpans(scope=ss.scope, schema_url=ss.schema_url)
-            skey = (ss.scope.SerializeToString(deterministic=True), ss.schema_url)
+            skey = pdata.scope_key(ss)
             for span in ss.spans:
                 tid = span.trace_id
                 trace = out.get(tid)
@@ -429,25 +426,11 @@ def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None) -
 
 def build_request(traces: list[TraceData]) -> ExportTraceServiceRequest:
     """One request holding the given traces, merged per resource and scope."""
-    request = ExportTraceServiceRequest()
-    resources: dict[Any, tuple[Any, dict[Any, Any]]] = {}
+    builder = pdata.RequestBuilder(Signal.TRACES)
     for trace in traces:
         for rkey, rshell, skey, sshell, span in trace.spans:
-            entry = resources.get(rkey)
-            if entry is None:
-                target = request.resource_spans.add()
-                target.resource.CopyFrom(rshell.resource)
-                target.schema_url = rshell.schema_url
-                entry = resources[rkey] = (target, {})
-            target, scopes = entry
-            scope = scopes.get(skey)
-            if scope is None:
-                scope = target.scope_spans.add()
-                scope.scope.CopyFrom(sshell.scope)
-                scope.schema_url = sshell.schema_url
-                scopes[skey] = scope
-            scope.spans.append(span)
-    return request
+            builder.items_for(rshell, sshell, rkey, skey).append(span)
+    return builder.request
 
 
 # --------------------------------------------------------------------------------------------------
@@ -700,15 +683,11 @@ class And(Policy):
         return SAMPLED
 
 
-class Drop(Policy):
-    def __init__(self, subs: list[Policy]):
-        self.subs = subs
+class Drop(And):
+    """Drops the trace when every sub-policy would sample it."""
 
     def evaluate(self, trace: TraceData) -> str:
-        for sub in self.subs:
-            if sub.evaluate(trace) != SAMPLED:
-                return NOT_SAMPLED
-        return DROPPED
+        return DROPPED if super().evaluate(trace) == SAMPLED else NOT_SAMPLED
 
 
 class Composite(Policy):
@@ -866,8 +845,6 @@ _CHUNK = 500  # traces decided between yields to the event loop
 
 def rollup(trace: TraceData) -> None:
     """Writes the trace totals onto its root span (no parent; else the earliest span)."""
-    from ..pdata import add_double, add_int
-
     if not trace.spans:
         return
     views = trace.views()
@@ -882,9 +859,9 @@ def rollup(trace: TraceData) -> None:
     if len(kept) != len(root.attributes):
         del root.attributes[:]
         root.attributes.extend(kept)
-    add_double(root.attributes, keys[0], round(cost, 10))
-    add_int(root.attributes, keys[1], inp)
-    add_int(root.attributes, keys[2], out)
+    pdata.add_double(root.attributes, keys[0], round(cost, 10))
+    pdata.add_int(root.attributes, keys[1], inp)
+    pdata.add_int(root.attributes, keys[2], out)
 
 
 @register
