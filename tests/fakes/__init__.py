@@ -1,0 +1,1 @@
+"""Protocol-faithful fakes of backends that cannot be installed here (built from their documented wire formats)."""
