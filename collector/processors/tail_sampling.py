@@ -374,20 +374,48 @@ class TailSamplingConfig:
 # --------------------------------------------------------------------------------------------------
 
 
-class TraceData:
-    """The spans of one trace, each with its resource and scope (shared message copies)."""
+Group = tuple[Any, Any, Any, Any]  # (resource_key, ResourceSpans shell, scope_key, ScopeSpans shell)
 
-    __slots__ = ("_views", "spans", "trace_id")
+
+class TraceData:
+    """The spans of one trace, each with its resource and scope (shared message shells).
+
+    While a trace waits for its decision its spans are held serialized, in two parallel lists: a parsed
+    Span costs several times its wire size in memory, a bytes object barely more than it. They are
+    parsed back (upb, ~1.5M spans/s) once, when a policy or the release first reads `spans`."""
+
+    __slots__ = ("_groups", "_raw", "_spans", "_views", "bytes", "has_root", "trace_id")
 
     def __init__(self, trace_id: bytes):
         self.trace_id = trace_id
-        # (resource_key, resource ResourceSpans shell, scope_key, scope ScopeSpans shell, span)
-        self.spans: list[tuple[Any, Any, Any, Any, Span]] = []
+        self._groups: list[Group] = []
+        self._raw: list[bytes] = []
+        self._spans: list[tuple[Any, Any, Any, Any, Span]] | None = None
         self._views: list[Any] | None = None
+        self.bytes = 0
+        self.has_root = False
 
     @property
     def span_count(self) -> int:
-        return len(self.spans)
+        return len(self._raw) if self._spans is None else len(self._spans)
+
+    @property
+    def spans(self) -> list[tuple[Any, Any, Any, Any, Span]]:
+        if self._spans is None:
+            parse = Span.FromString
+            self._spans = [(*group, parse(raw)) for group, raw in zip(self._groups, self._raw)]
+            self._groups, self._raw = [], []
+        return self._spans
+
+    def extend(self, other: "TraceData") -> None:
+        if self._spans is None and other._spans is None:
+            self._groups.extend(other._groups)
+            self._raw.extend(other._raw)
+        else:
+            self.spans.extend(other.spans)
+        self.bytes += other.bytes
+        self.has_root = self.has_root or other.has_root
+        self._views = None
 
     def views(self) -> list[Any]:
         """GenAI views of the trace's LLM spans (computed once per evaluation)."""
@@ -400,27 +428,41 @@ class TraceData:
             self._views = out
         return self._views
 
-    def invalidate(self) -> None:
-        self._views = None
+
+_MAX_INTERNED = 4096
 
 
-def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None) -> dict[bytes, TraceData]:
-    """Copies the spans of a request into per-trace groups (appending to `traces` when given)."""
+def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None, interned: dict[Any, Group] | None = None) -> dict[bytes, TraceData]:
+    """Copies the spans of a request (serialized) into per-trace groups (appending to `traces` when given).
+
+    `interned` shares one shell per distinct resource and scope across requests: every shell is a upb
+    message with its own arena, which would otherwise cost more than the spans it labels."""
     out = traces if traces is not None else {}
+    if interned is None:
+        interned = {}
+    elif len(interned) > _MAX_INTERNED:
+        interned.clear()  # shells still referenced by pending traces stay alive; only sharing restarts
     for rs in request.resource_spans:
-        rshell = ResourceSpans(resource=rs.resource, schema_url=rs.schema_url)
         rkey = pdata.resource_key(rs)
+        rshell = None
         for ss in rs.scope_spans:
-            sshell = ScopeSpans(scope=ss.scope, schema_url=ss.schema_url)
             skey = pdata.scope_key(ss)
+            group = interned.get((rkey, skey))
+            if group is None:
+                if rshell is None:
+                    rshell = ResourceSpans(resource=rs.resource, schema_url=rs.schema_url)
+                group = interned[(rkey, skey)] = (rkey, rshell, skey, ScopeSpans(scope=ss.scope, schema_url=ss.schema_url))
             for span in ss.spans:
                 tid = span.trace_id
                 trace = out.get(tid)
                 if trace is None:
                     trace = out[tid] = TraceData(tid)
-                copy = Span()
-                copy.CopyFrom(span)
-                trace.spans.append((rkey, rshell, skey, sshell, copy))
+                raw = span.SerializeToString()
+                trace._groups.append(group)
+                trace._raw.append(raw)
+                trace.bytes += len(raw)
+                if not span.parent_span_id:
+                    trace.has_root = True
     return out
 
 
@@ -665,7 +707,7 @@ class BytesLimiting(Policy):
         now = self.clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
         self.last = now
-        size = sum(e[4].ByteSize() for e in trace.spans)
+        size = trace.bytes
         if size <= self.tokens:
             self.tokens -= size
             return SAMPLED
@@ -883,7 +925,7 @@ class TailSamplingProcessor(Processor):
         self.queue: deque[tuple[float, bytes, _Entry]] = deque()
         self.root_queue: deque[tuple[float, bytes, _Entry]] = deque()
         self.pending_bytes = 0
-        self._measure = bool(config.max_buffered_bytes or config.maximum_trace_size_bytes)
+        self._interned: dict[Any, Group] = {}
         self.sampled_cache = _LRU(config.decision_cache.sampled_cache_size)
         self.non_sampled_cache = _LRU(config.decision_cache.non_sampled_cache_size)
         self._timer: asyncio.Task[None] | None = None
@@ -896,6 +938,9 @@ class TailSamplingProcessor(Processor):
         self.m_global = t.counter(PREFIX + "global_count_traces_sampled", "Global count of traces that were sampled or not by at least one policy.", ("processor", "sampled"))
         self.m_on_memory = t.gauge(PREFIX + "sampling_traces_on_memory", "Tracks the number of traces current on memory.", ("processor",)).labels(pid)
         self.m_too_early = t.counter(PREFIX + "sampling_trace_dropped_too_early", "Count of traces that needed to be dropped before the configured wait time.", ("processor",)).labels(pid)
+        self.m_buffered_bytes = t.gauge(
+            "llm_collector_tail_sampling_buffered_bytes", "Serialized bytes of the spans awaiting a decision.", ("processor",)
+        ).labels(pid)
         self.m_new = t.counter(PREFIX + "new_trace_id_received", "Counts the arrival of new traces.", ("processor",)).labels(pid)
         self.m_latency = t.histogram(
             PREFIX + "sampling_decision_latency",
@@ -922,13 +967,11 @@ class TailSamplingProcessor(Processor):
 
     # Ingest ---------------------------------------------------------------------------------------
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        groups = group_by_trace(data)
+        groups = group_by_trace(data, interned=self._interned)
         if not groups:
             return None
-        if self._measure:
-            sizes = {tid: sum(e[4].ByteSize() for e in t.spans) for tid, t in groups.items()}
         if self.config.block_on_overflow:
-            self._check_room(groups, sizes if self._measure else None)
+            self._check_room(groups)
         now = time.monotonic()
         late: list[TraceData] = []
         for tid, trace in groups.items():
@@ -951,12 +994,10 @@ class TailSamplingProcessor(Processor):
                     continue
                 entry = self._add(tid, trace, now)
             else:
-                entry.trace.spans.extend(trace.spans)  # type: ignore[union-attr]
-                entry.trace.invalidate()  # type: ignore[union-attr]
-            if self._measure:
-                entry.bytes += sizes[tid]
-                self.pending_bytes += sizes[tid]
-            if self.config.decision_wait_after_root_received > 0 and any(not e[4].parent_span_id for e in trace.spans):
+                entry.trace.extend(trace)  # type: ignore[union-attr]
+            entry.bytes += trace.bytes
+            self.pending_bytes += trace.bytes
+            if self.config.decision_wait_after_root_received > 0 and trace.has_root:
                 early = now + float(self.config.decision_wait_after_root_received)
                 if early < entry.deadline:
                     entry.deadline = early
@@ -964,21 +1005,22 @@ class TailSamplingProcessor(Processor):
                     self._wake.set()
             if self.config.maximum_trace_size_bytes and entry.bytes > self.config.maximum_trace_size_bytes:
                 self._drop_oversized(tid, entry)
-        if self._measure and self.config.max_buffered_bytes:
+        if self.config.max_buffered_bytes:
             while self.pending_bytes > self.config.max_buffered_bytes and self.pending_traces:
                 self._evict_pending()
         self.m_on_memory.set(len(self.pending_traces))
+        self.m_buffered_bytes.set(self.pending_bytes)
         if late:
             await self._send(late)
         return None
 
-    def _check_room(self, groups: dict[bytes, TraceData], sizes: dict[bytes, int] | None) -> None:
+    def _check_room(self, groups: dict[bytes, TraceData]) -> None:
         """block_on_overflow: refuse the whole request (retryable) rather than evict a pending trace."""
         new = sum(1 for tid in groups if tid not in self.pending_traces and tid not in self.decided and tid not in self.sampled_cache and tid not in self.non_sampled_cache)
         if new and len(self.pending_traces) + new > self.config.num_traces:
             raise RetryableError(f"processor {self.id}: {len(self.pending_traces)} traces await a decision (num_traces {self.config.num_traces}); retry later", retry_after=1.0)
-        if sizes is not None and self.config.max_buffered_bytes:
-            incoming = sum(sizes.values())
+        if self.config.max_buffered_bytes:
+            incoming = sum(t.bytes for t in groups.values())
             if self.pending_bytes + incoming > self.config.max_buffered_bytes:
                 raise RetryableError(f"processor {self.id}: pending spans hold {self.pending_bytes} bytes (max_buffered_bytes {int(self.config.max_buffered_bytes)}); retry later", retry_after=1.0)
 
@@ -1007,7 +1049,7 @@ class TailSamplingProcessor(Processor):
             else:
                 self._evict_pending()
         entry = _Entry(TraceData(tid), now + float(self.config.decision_wait))
-        entry.trace.spans.extend(trace.spans)  # type: ignore[union-attr]
+        entry.trace.extend(trace)  # type: ignore[union-attr]
         self.pending_traces[tid] = entry
         wake = not self.queue
         self.queue.append((entry.deadline, tid, entry))
@@ -1099,6 +1141,7 @@ class TailSamplingProcessor(Processor):
             now = time.monotonic()
             sampled, more = self.decide_due(now)
             self.m_on_memory.set(len(self.pending_traces))
+            self.m_buffered_bytes.set(self.pending_bytes)
             if sampled:
                 await self._send(sampled)
             if more:
