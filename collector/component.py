@@ -162,6 +162,12 @@ class Component:
         """Problems with how the pipelines use this component (e.g. one file shared by two signals)."""
         return []
 
+    @classmethod
+    def validate_references(cls, id: ComponentID, config: Any, extensions: dict[ComponentID, Any], enabled: list[ComponentID]) -> list[tuple[tuple[str, ...], str]]:
+        """Problems with extensions this component's config names: [(key path under the component, message)].
+        `extensions` are the configured ones (id -> ComponentConfig), `enabled` those in service.extensions."""
+        return []
+
 
 class Receiver(Component):
     kind = Kind.RECEIVER

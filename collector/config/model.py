@@ -145,6 +145,10 @@ def build_config(document: Document, sources: list[str]) -> Config:
     service = decoder.decode(ServiceConfig, data.get("service"), ("service",))
     pipelines = _check_pipelines(decoder, service, components)
     extensions = _check_extensions(decoder, service, components)
+    for kind, table in components.items():
+        for id, component in table.items():
+            for key, problem in component.cls.validate_references(id, component.config, components[Kind.EXTENSION], extensions):
+                decoder.error((kind.section, str(id), *key), problem)
     if decoder.errors:
         raise ConfigErrors(decoder.errors)
     return Config(components, service, pipelines, extensions, sources)

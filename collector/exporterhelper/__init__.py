@@ -13,6 +13,15 @@ The contract for an exporter (subclass `QueuedExporter`):
 queue refuses it with a retryable error so the client sends it again (or waits, with
 `block_on_overflow`). Anything retried past `max_elapsed_time` is dropped and counted in
 `otelcol_exporter_send_failed_*`.
+
+Modules: `queue` (in memory), `persistent` (the write-ahead log behind `sending_queue.storage`, opened
+through the `file_storage` extension), `retry` (backoff and throttle delays), `sizer` (what
+`queue_size` counts), `exporter` (the consumers and the retry loop).
+
+Metrics: otelcol's `otelcol_exporter_{sent,send_failed,enqueue_failed}_{spans,log_records,metric_points}`
+and `otelcol_exporter_queue_{size,capacity}`; otelcol has no retry counter, so ours is
+`llm_collector_exporter_retried_{spans,log_records,metric_points}` (items in attempts that failed
+retryably and were tried again).
 """
 
 from .config import DeliveryConfig, QueueConfig, RetryConfig

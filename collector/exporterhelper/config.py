@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..component import ComponentID
 from ..config import Duration, Invalid, option
+
+STORAGE_TYPE = "file_storage"
 
 
 @dataclass
@@ -42,6 +45,17 @@ class QueueConfig:
             raise Invalid("must be at least 1", "num_consumers")
         if self.queue_size < 1:
             raise Invalid("must be at least 1", "queue_size")
+        if self.storage is not None:
+            try:
+                storage = ComponentID.parse(self.storage)
+            except ValueError:
+                storage = None
+            if storage is None or storage.type != STORAGE_TYPE:
+                raise Invalid(f'expected the id of a {STORAGE_TYPE} extension, like "{STORAGE_TYPE}/queue", got "{self.storage}"', "storage")
+
+    @property
+    def storage_id(self) -> ComponentID | None:
+        return ComponentID.parse(self.storage) if self.storage else None
 
 
 @dataclass(kw_only=True)

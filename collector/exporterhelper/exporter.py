@@ -1,25 +1,23 @@
-"""`QueuedExporter`: queue → consumers → retry → one `send()` attempt."""
+"""`QueuedExporter`: queue (memory or persistent) → consumers → retry → one `send()` attempt."""
 
 from __future__ import annotations
 
 import asyncio
-import random
+import contextvars
 import time
 from typing import Any
 
-from ..component import ConsumeError, Exporter, Host, PermanentError, Rejected, RetryableError, Signal
+from ..component import ComponentID, ConsumeError, Exporter, Host, PermanentError, Rejected, RetryableError, Signal
 from ..pdata import count_items
-from .config import DeliveryConfig, RetryConfig
+from ..telemetry import ITEM
+from .config import STORAGE_TYPE, DeliveryConfig
+from .queue import MemoryQueue, QueueClosed, QueueFull, Request, TooLarge
+from .retry import backoff_delays, next_delay
 
+__all__ = ["QueuedExporter", "backoff_delays"]
 
-def backoff_delays(cfg: RetryConfig, rng: random.Random | None = None):
-    """otelcol's exponential backoff: initial, ×multiplier up to max_interval, each jittered by ±factor."""
-    rng = rng or random.Random()
-    interval = float(cfg.initial_interval)
-    while True:
-        delta = cfg.randomization_factor * interval
-        yield interval - delta + rng.random() * (2 * delta)
-        interval = min(interval * cfg.multiplier, float(cfg.max_interval))
+# Retried send errors that are not ConsumeErrors: the network or the attempt's own timeout.
+_TRANSIENT = (asyncio.TimeoutError, ConnectionError, OSError)
 
 
 class QueuedExporter(Exporter):
@@ -27,9 +25,12 @@ class QueuedExporter(Exporter):
 
     def __init__(self, settings: Any, config: DeliveryConfig):
         super().__init__(settings, config)
-        self._queue: asyncio.Queue[tuple[Signal, Any]] | None = None
+        self._queue: Any = None
         self._workers: list[asyncio.Task[None]] = []
-        self._failed: dict[Signal, Any] = {}
+        self._drain_budget = 5.0
+        self._stopping: asyncio.Event | None = None  # made in start(), on the running loop
+        self._shutdown_done = False
+        self._retried: dict[Signal, Any] = {}
 
     # --- what subclasses implement -------------------------------------------------------------
 
@@ -42,38 +43,133 @@ class QueuedExporter(Exporter):
     async def stop_sending(self) -> None:
         pass
 
+    # --- config checks that span components ------------------------------------------------
+
+    @classmethod
+    def validate_references(cls, id: ComponentID, config: Any, extensions: dict[ComponentID, Any], enabled: list[ComponentID]) -> list[tuple[tuple[str, ...], str]]:
+        queue = config.sending_queue
+        storage = queue.storage_id if queue.enabled else None
+        if storage is None or storage.type != STORAGE_TYPE:  # a wrong type is QueueConfig.validate's error
+            return []
+        key = ("sending_queue", "storage")
+        if storage not in extensions:
+            return [(key, f'references extension "{storage}" which is not configured (add it under extensions: and service.extensions)')]
+        if storage not in enabled:
+            return [(key, f'extension "{storage}" must also be listed in service.extensions')]
+        return []
+
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, host: Host) -> None:
-        await self.start_sending(host)
+        self._stopping = asyncio.Event()
+        # The service gives receivers half of shutdown_timeout for in-flight requests; exporters drain
+        # in the same budget, and the service cancels whatever is still running when it runs out.
+        self._drain_budget = float(getattr(host, "shutdown_grace", 5.0))
         queue_cfg = self.config.sending_queue
         if queue_cfg.enabled:
-            self._queue = asyncio.Queue(maxsize=queue_cfg.queue_size)
+            self._queue = self._make_queue(host)
+            labels = ("exporter",)
+            size = self.telemetry.gauge("otelcol_exporter_queue_size", "Current size of the sending queue, in the units of its sizer.", labels)
+            capacity = self.telemetry.gauge("otelcol_exporter_queue_capacity", "Fixed capacity of the sending queue, in the units of its sizer.", labels)
+            self._queue.on_size_change = size.labels(str(self.id)).set
+            capacity.labels(str(self.id)).set(queue_cfg.queue_size)
+            await self._queue.open()
+        try:
+            await self.start_sending(host)
+        except BaseException:
+            if self._queue is not None:
+                await self._queue.release()
+            raise
+        if self._queue is not None:
             loop = asyncio.get_running_loop()
             self._workers = [loop.create_task(self._work()) for _ in range(queue_cfg.num_consumers)]
 
+    def _make_queue(self, host: Host) -> Any:
+        queue_cfg = self.config.sending_queue
+        storage_id = queue_cfg.storage_id
+        if storage_id is None:
+            return MemoryQueue(queue_cfg.queue_size, queue_cfg.sizer)
+        from ..service import StartupError  # the service imports exporters' modules, not the reverse
+
+        try:
+            storage = host.extension(storage_id)
+        except KeyError:
+            raise StartupError(f"sending_queue.storage: extension {storage_id} is not running (list it in service.extensions)") from None
+        make = getattr(storage, "queue", None)
+        if make is None:
+            raise StartupError(f"sending_queue.storage: extension {storage_id} is not a {STORAGE_TYPE} extension")
+        return make(self.id, capacity=queue_cfg.queue_size, sizer=queue_cfg.sizer, log=self.log)
+
     async def shutdown(self) -> None:
-        if self._queue is not None:
-            await self._queue.join()  # the service's shutdown_timeout bounds this wait
-            for task in self._workers:
-                task.cancel()
-            await asyncio.gather(*self._workers, return_exceptions=True)
-        await self.stop_sending()
+        if self._shutdown_done:
+            return
+        queue = self._queue
+        if queue is None:
+            await self.stop_sending()
+            self._shutdown_done = True
+            return
+        assert self._stopping is not None
+        self._stopping.set()
+        # A memory queue's content is lost once the process exits: keep sending it until the budget
+        # runs out. A persistent one keeps it on disk: only let requests in flight finish.
+        queue.close(dispatch_rest=not queue.persistent)
+        try:
+            await asyncio.wait_for(queue.drained(), self._drain_budget)
+        except asyncio.TimeoutError:
+            pass  # what is left is counted below
+        finally:
+            # Also reached when the service's own shutdown_timeout cancels this wait.
+            await self._finish_shutdown(queue)
+
+    async def _finish_shutdown(self, queue: Any) -> None:
+        if self._shutdown_done:
+            return
+        self._shutdown_done = True
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        left = queue.outstanding()
+        by_signal: dict[Signal, int] = {}
+        for request in left:
+            by_signal[request.signal] = by_signal.get(request.signal, 0) + request.items
+        counts = {f"{ITEM[s]}": n for s, n in by_signal.items()}
+        if left and queue.persistent:
+            self.log.info("persistent queue keeps undelivered data for the next start", exporter=str(self.id), requests=len(left), **counts)
+        elif left:
+            for signal, items in by_signal.items():
+                self.telemetry.exporter_counters(self.id, signal).send_failed.inc(items)
+            self.log.error(
+                "sending queue could not drain within the shutdown budget; data lost",
+                exporter=str(self.id),
+                budget_s=self._drain_budget,
+                requests=len(left),
+                **{f"lost_{k}": v for k, v in counts.items()},
+            )
+        try:
+            await self.stop_sending()
+        finally:
+            await queue.release()
 
     # --- data path ---------------------------------------------------------------------------
 
     async def export(self, signal: Signal, data: Any) -> Rejected | None:
         if self._queue is None:
             return await self._deliver(signal, data)
-        if self.config.sending_queue.block_on_overflow:
-            await self._queue.put((signal, data))
-            return None
         try:
-            self._queue.put_nowait((signal, data))
-        except asyncio.QueueFull:
-            self.telemetry.exporter_counters(self.id, signal).enqueue_failed.inc(count_items(signal, data))
-            raise RetryableError(f"exporter {self.id}: sending queue is full") from None
+            await self._queue.put(signal, data, block=self.config.sending_queue.block_on_overflow)
+        except (QueueFull, QueueClosed, OSError) as exc:
+            self._enqueue_failed(signal, data)
+            if isinstance(exc, OSError):
+                self.log.error("persistent queue write failed; data refused", exporter=str(self.id), error=str(exc))
+            raise RetryableError(f"exporter {self.id}: {exc}") from None
+        except TooLarge as exc:
+            self._enqueue_failed(signal, data)
+            self.log.error("request larger than the sending queue; refused", exporter=str(self.id), error=str(exc))
+            raise PermanentError(f"exporter {self.id}: {exc}") from None
         return None
+
+    def _enqueue_failed(self, signal: Signal, data: Any) -> None:
+        self.telemetry.exporter_counters(self.id, signal).enqueue_failed.inc(count_items(signal, data))
 
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
         if self._queue is None:
@@ -81,27 +177,67 @@ class QueuedExporter(Exporter):
         return await self.export(signal, data)  # sent / send_failed are counted when delivery ends
 
     async def _work(self) -> None:
-        assert self._queue is not None
+        queue = self._queue
         while True:
-            signal, data = await self._queue.get()
+            request = await queue.get()
+            if request is None:
+                return
             try:
-                items = count_items(signal, data)
-                counters = self.telemetry.exporter_counters(self.id, signal)
-                try:
-                    result = await self._deliver(signal, data)
-                except ConsumeError:
-                    counters.send_failed.inc(items)
-                    continue
-                rejected = result.count if result is not None else 0
-                counters.sent.inc(items - rejected)
-                if rejected:
-                    counters.send_failed.inc(rejected)
-            except Exception:
-                self.log.exception("unexpected error delivering a request; dropped", exporter=str(self.id))
-            finally:
-                self._queue.task_done()
+                await self._deliver_queued(request)
+            except asyncio.CancelledError:
+                queue.abandon(request)
+                raise
+            except _Abandon:
+                queue.abandon(request)
+                continue
+            queue.done(request)
+
+    async def _deliver_queued(self, request: Request) -> None:
+        counters = self.telemetry.exporter_counters(self.id, request.signal)
+        try:
+            result = await self._deliver(request.signal, request.data)
+        except ConsumeError:
+            counters.send_failed.inc(request.items)  # _deliver logged why
+            return
+        except _Abandon:
+            raise
+        except Exception as exc:
+            counters.send_failed.inc(request.items)
+            self.log.exception("unexpected error delivering a request; dropped", exporter=str(self.id), error=repr(exc))
+            return
+        rejected = min(result.count, request.items) if result is not None else 0
+        counters.sent.inc(request.items - rejected)
+        if rejected:
+            counters.send_failed.inc(rejected)  # the exporter logged the backend's message
+
+    def _retried_counter(self, signal: Signal) -> Any:
+        counter = self._retried.get(signal)
+        if counter is None:
+            item = ITEM[signal]
+            counter = self._retried[signal] = self.telemetry.counter(
+                f"llm_collector_exporter_retried_{item}",
+                f"Number of {item} in send attempts that failed retryably and were tried again (otelcol has no such metric).",
+                ("exporter",),
+            ).labels(str(self.id))
+        return counter
+
+    @staticmethod
+    def delivery_state() -> dict[str, Any]:
+        """Scratch space shared by the attempts of one delivery (e.g. which parts the backend already
+        took, so a retry resends only the rest). Keyed by delivery, not by request: two pipelines may
+        hand the same request object to this exporter at once. Outside a delivery: a fresh dict."""
+        state = _DELIVERY_STATE.get()
+        return state if state is not None else {}
 
     async def _deliver(self, signal: Signal, data: Any) -> Rejected | None:
+        # The attempts run in tasks (wait_for) that copy this context, so they all see this one dict.
+        token = _DELIVERY_STATE.set({})
+        try:
+            return await self._attempts(signal, data)
+        finally:
+            _DELIVERY_STATE.reset(token)
+
+    async def _attempts(self, signal: Signal, data: Any) -> Rejected | None:
         """Attempts until success, a permanent error, or max_elapsed_time; raises the last error."""
         retry = self.config.retry_on_failure
         delays = backoff_delays(retry)
@@ -112,14 +248,38 @@ class QueuedExporter(Exporter):
             except PermanentError as err:
                 self.log.error("dropping data: permanent error", exporter=str(self.id), error=str(err), items=count_items(signal, data))
                 raise
-            except (RetryableError, asyncio.TimeoutError, ConnectionError, OSError) as err:
-                error = err if isinstance(err, RetryableError) else RetryableError(f"{type(err).__name__}: {err}")
-                delay = next(delays)
-                if error.retry_after is not None:
-                    delay = error.retry_after
-                elapsed = time.monotonic() - started
-                if not retry.enabled or (retry.max_elapsed_time and elapsed + delay > retry.max_elapsed_time):
-                    self.log.error("dropping data: retries exhausted", exporter=str(self.id), error=str(error), items=count_items(signal, data))
+            except (RetryableError, *_TRANSIENT) as err:
+                if isinstance(err, RetryableError):
+                    error = err
+                elif isinstance(err, asyncio.TimeoutError):
+                    error = RetryableError(f"send attempt timed out after {self.config.timeout}")
+                else:
+                    error = RetryableError(f"{type(err).__name__}: {err}")
+                delay = next_delay(retry, delays, error.retry_after, time.monotonic() - started)
+                if delay is None:
+                    reason = "retries exhausted" if retry.enabled else "send failed and retry_on_failure is disabled"
+                    self.log.error(f"dropping data: {reason}", exporter=str(self.id), error=str(error), items=count_items(signal, data), elapsed_s=round(time.monotonic() - started, 3))
                     raise error from None
+                self._retried_counter(signal).inc(count_items(signal, data))
                 self.log.warning("send failed, will retry", exporter=str(self.id), error=str(error), delay_s=round(delay, 3))
-                await asyncio.sleep(delay)
+                await self._backoff(delay)
+
+    async def _backoff(self, delay: float) -> None:
+        """Sleep before a retry. A persistent queue's request stops waiting at shutdown: it is on disk
+        and will be sent after the next start, so there is no reason to hold the shutdown for it."""
+        stopping = self._stopping
+        if stopping is None or not (self._queue is not None and self._queue.persistent):
+            await asyncio.sleep(delay)
+            return
+        try:
+            await asyncio.wait_for(stopping.wait(), delay)
+        except asyncio.TimeoutError:
+            return
+        raise _Abandon
+
+
+_DELIVERY_STATE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("delivery_state", default=None)
+
+
+class _Abandon(Exception):
+    """Internal: shutdown interrupted the retries of a request the persistent queue keeps."""

@@ -1,0 +1,100 @@
+"""file_storage extension: a directory where exporters keep their persistent sending queues
+(`sending_queue.storage: file_storage/<name>`), with otelcol's `directory`, `create_directory` and
+`fsync` keys.
+
+Each exporter gets its own subdirectory (`exporter_<type>_<name>`), a write-ahead log described in
+collector/exporterhelper/persistent.py. What is guaranteed:
+- `fsync: false` (otelcol's default): a request is written to the file before the client gets its
+  answer, so it survives the daemon crashing or being killed (`kill -9`), but not a power loss or a
+  kernel crash (the last writes may still be in the OS page cache).
+- `fsync: true`: the client is answered only after an fsync covering its request; concurrent requests
+  share one fsync (group commit), so throughput stays high but each answer waits for the disk.
+Either way delivery is at-least-once: requests in flight at a crash are sent again after restart.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..component import ComponentID, Extension, Host
+from ..config import ByteSize, Invalid, option
+from ..exporterhelper.persistent import PersistentQueue
+from ..registry import register
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass
+class FileStorageConfig:
+    directory: str = option("/var/lib/otelcol/file_storage", "Directory holding the queues; it must exist unless `create_directory` is true.")
+    create_directory: bool = option(False, "Create `directory` (mode 0750) when it does not exist.")
+    fsync: bool = option(False, "fsync each request before the client is answered (group commit). false: survives a crash or kill -9 of the daemon, not a power loss.")
+    max_bytes_per_queue: ByteSize = option(ByteSize(1 << 30), "Disk bound of each exporter's queue: past it new data is refused with a retryable error, whatever the exporter's queue_size.")
+
+    def validate(self) -> None:
+        if not self.directory:
+            raise Invalid("must name a directory", "directory")
+        if self.max_bytes_per_queue < 1024:
+            raise Invalid("must be at least 1KiB", "max_bytes_per_queue")
+
+
+def queue_directory_name(owner: ComponentID) -> str:
+    """otelcol-style `exporter_<type>_<name>`; characters a file name could misread are escaped."""
+    name = f"exporter_{owner.type}" + (f"_{owner.name}" if owner.name else "")
+    return _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", name)
+
+
+@register
+class FileStorageExtension(Extension):
+    type_name = "file_storage"
+    description = "Directory for persistent sending queues (`sending_queue.storage`): data acknowledged to clients survives a crash or restart."
+    config_class = FileStorageConfig
+
+    def __init__(self, settings: Any, config: FileStorageConfig):
+        super().__init__(settings, config)
+        self.directory = Path(config.directory)
+        self._m_corrupt_records = self.telemetry.counter(
+            "llm_collector_persistent_queue_corrupt_records",
+            "Corrupt or truncated regions of a persistent queue skipped (e.g. a write torn by a crash).",
+            ("storage", "exporter"),
+        )
+        self._m_corrupt_bytes = self.telemetry.counter(
+            "llm_collector_persistent_queue_corrupt_bytes",
+            "Bytes of a persistent queue skipped as corrupt or truncated.",
+            ("storage", "exporter"),
+        )
+
+    async def start(self, host: Host) -> None:
+        if not self.directory.is_dir():
+            if self.directory.exists():
+                raise OSError(f"extension {self.id}: directory {self.directory} is not a directory")
+            if not self.config.create_directory:
+                raise OSError(f"extension {self.id}: directory {self.directory} does not exist (create it, or set create_directory: true)")
+            self.directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+        if not os.access(self.directory, os.W_OK | os.X_OK):
+            raise OSError(f"extension {self.id}: directory {self.directory} is not writable")
+        self.log.info("file storage ready", directory=str(self.directory), fsync=self.config.fsync)
+
+    def queue(self, owner: ComponentID, *, capacity: int, sizer: str, log: Any, **kwargs: Any) -> PersistentQueue:
+        """A persistent queue for `owner` (not yet opened: the caller awaits `open()`)."""
+        labels = (str(self.id), str(owner))
+        records, nbytes = self._m_corrupt_records.labels(*labels), self._m_corrupt_bytes.labels(*labels)
+
+        def on_corrupt(count: int, skipped: int) -> None:
+            records.inc(count)
+            nbytes.inc(skipped)
+
+        return PersistentQueue(
+            self.directory / queue_directory_name(owner),
+            capacity=capacity,
+            sizer=sizer,
+            max_bytes=int(self.config.max_bytes_per_queue),
+            fsync=self.config.fsync,
+            log=log.bind(storage=str(self.id)),
+            on_corrupt=on_corrupt,
+            **kwargs,
+        )
