@@ -1,0 +1,1 @@
+"""Jaeger's api_v2 protobuf messages and CollectorService, generated from api_v2.proto (see regenerate.py)."""
