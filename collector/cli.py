@@ -1,4 +1,4 @@
-"""`llm-collector run | validate | components | loadgen`."""
+"""`llm-collector run | validate | components | loadgen | replay`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     loadgen_parser = sub.add_parser("loadgen", help="Send realistic LLM telemetry to an OTLP endpoint and report rate and latency.")
     loadgen.add_arguments(loadgen_parser)
+
+    from . import replay
+
+    replay_parser = sub.add_parser("replay", help="Push what a file exporter wrote back through the config's pipelines (receivers not started).")
+    _add_config_args(replay_parser)
+    replay.add_arguments(replay_parser)
     return parser
 
 
@@ -64,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import loadgen
 
         return loadgen.main(args)
+    if args.command == "replay":
+        from . import replay
+
+        return replay.main(args)
     return 2
 
 

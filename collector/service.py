@@ -110,6 +110,7 @@ class Service:
         self.exporters: dict[ComponentID, Component] = {}
         self.processors: dict[str, list[Component]] = {}
         self.receivers: dict[ComponentID, Component] = {}
+        self.pipeline_entries: dict[str, Consumer] = {}  # by pipeline name; `replay` feeds these directly
         self._started: list[Component] = []
         self._metrics_server: Any = None
         self._build()
@@ -182,6 +183,7 @@ class Service:
                 head = _Counted(processor, counters.incoming, capabilities)  # type: ignore[arg-type]
             self.processors[name] = chain
             entry = _PipelineEntry(head, mutates)
+            self.pipeline_entries[name] = entry
             for id in pipeline.receivers:
                 entries.setdefault(id, {}).setdefault(pipeline.signal, []).append(entry)
 
@@ -237,21 +239,22 @@ class Service:
 
     async def _stop_started(self) -> None:
         # Receivers first so nothing new arrives, then processors front to back so data they flush
-        # still has running consumers downstream, then exporters, then extensions.
-        order: list[Component] = [
-            *self.receivers.values(),
-            *(p for chain in self.processors.values() for p in chain),
-            *self.exporters.values(),
-            *self.extensions.values(),
-        ]
-        for component in order:
-            if component not in self._started:
-                continue
-            try:
-                await component.shutdown()
-            except Exception as exc:
-                component.log.error("error during shutdown", error=str(exc), exc_info=True)
-            self._started.remove(component)
+        # still has running consumers downstream, then exporters, then extensions. Exporters drain
+        # their queues at the same time: one dead backend must not use up the others' drain budget.
+        for component in (*self.receivers.values(), *(p for chain in self.processors.values() for p in chain)):
+            await self._stop(component)
+        await asyncio.gather(*(self._stop(e) for e in self.exporters.values()))
+        for component in self.extensions.values():
+            await self._stop(component)
+
+    async def _stop(self, component: Component) -> None:
+        if component not in self._started:
+            return
+        try:
+            await component.shutdown()
+        except Exception as exc:
+            component.log.error("error during shutdown", error=str(exc), exc_info=True)
+        self._started.remove(component)
 
     async def _flush_exporters_after_timeout(self) -> None:
         # Something upstream hung, but what exporters already accepted was acknowledged to clients:

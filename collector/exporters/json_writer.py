@@ -1,20 +1,25 @@
-"""Child process of the file exporter that turns protobuf requests into OTLP-JSON lines.
+"""Child process of the file exporter that turns protobuf requests into OTLP-JSON records.
 
 OTLP-JSON encoding is pure-Python work (~13 µs a span) and would hold the daemon's single event loop;
-here it runs on another core. The child owns the output file, so lines from different requests never
-interleave. Protocol on stdin/stdout, one frame per request, answered strictly in order:
+here it runs on another core. The child owns the output files (rotation, compression and group_by's
+one-file-per-value included, see file_rotation), so records from different requests never
+interleave. Protocol on stdin/stdout, one frame per record, answered strictly in order:
 
-    request:  1 byte kind (T/L/M = traces/logs/metrics, C = close) + 4-byte big-endian length + payload
+    request:  1 byte kind (T/L/M = traces/logs/metrics, C = close) + 1 byte flags + 2-byte path length
+              + 4-byte payload length (all big-endian), then the path (UTF-8; empty = the configured
+              path), then the serialized Export*ServiceRequest. Flag TRUNCATE: the daemon's first
+              record for this path since it started, with append: false.
     answer:   b"\\x00" written, or b"\\x01" + 4-byte length + UTF-8 error message
 
-Each request is answered as soon as its line is written. When no further input is waiting the file
-is flushed first, so an acknowledged request is already in the file; under constant load it is
-flushed at least every flush interval; on close it is fsynced before the close is answered.
+Each record is answered as soon as it is written. When no further input is waiting the files are
+flushed first, so an acknowledged request is already in its file; under constant load they are
+flushed at least every flush interval; on close they are fsynced before the close is answered.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import select
 import signal
@@ -27,12 +32,18 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector import otlpjson
+from collector.exporters.file_rotation import Framing, OutputFiles, RotationPolicy
 
-HEADER = struct.Struct(">cI")
+HEADER = struct.Struct(">cBHI")
 KINDS = {b"T": ("traces", ExportTraceServiceRequest), b"L": ("logs", ExportLogsServiceRequest), b"M": ("metrics", ExportMetricsServiceRequest)}
 CLOSE = b"C"
+TRUNCATE = 1
 OK = b"\x00"
 FAILED = b"\x01"
+
+
+def frame(kind: bytes, payload: bytes, path: bytes = b"", flags: int = 0) -> bytes:
+    return HEADER.pack(kind, flags, len(path), len(payload)) + path + payload
 
 
 def _fail(message: str) -> bytes:
@@ -40,8 +51,11 @@ def _fail(message: str) -> bytes:
     return FAILED + struct.pack(">I", len(encoded)) + encoded
 
 
-def serve(path: str, append: bool, flush_interval: float, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
-    file = open(path, "ab" if append else "wb", buffering=1 << 20)
+def serve(path: str, options: dict, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
+    rotation = RotationPolicy(**options["rotation"]) if options.get("rotation") else None
+    files = OutputFiles(rotation, int(options.get("max_open_files", 1)))
+    framing = Framing(lines=True, zstd=options.get("compression") == "zstd")
+    flush_interval = float(options.get("flush_interval", 1.0))
     buf = bytearray()
     last_flush = time.monotonic()
     closing = False
@@ -52,48 +66,63 @@ def serve(path: str, append: bool, flush_interval: float, stdin_fd: int = 0, std
                 break  # the daemon went away: keep what we have
             buf += chunk
             continue
-        kind, size = HEADER.unpack_from(buf)
-        payload = bytes(buf[HEADER.size : HEADER.size + size])
-        del buf[: HEADER.size + size]
+        kind, flags, path_size, size = HEADER.unpack_from(buf)
+        start = HEADER.size + path_size
+        target = buf[HEADER.size : start].decode("utf-8", "replace") if path_size else path
+        payload = bytes(buf[start : start + size])
+        del buf[: start + size]
         if kind == CLOSE:
-            closing = True  # answered below, once the file is on disk
+            closing = True  # answered below, once the files are on disk
             break
-        answer = _write(file, kind, payload)
+        answer = _write(files, framing, target, bool(flags & TRUNCATE), kind, payload)
         # Nothing else waiting: flush before answering, so an acknowledged request is already in the
         # file. Under constant load, answer at once (pipelining) and flush on the interval.
         now = time.monotonic()
         if now - last_flush >= flush_interval or (not _has_frame(buf) and not select.select([stdin_fd], [], [], 0)[0]):
-            file.flush()
+            try:
+                files.flush()
+            except OSError as exc:
+                answer = _fail(f"cannot write {target}: {exc.strerror or exc}")
             last_flush = now
         _write_all(stdout_fd, answer)
-    file.flush()
-    os.fsync(file.fileno())
-    file.close()
+    error = None
+    try:
+        files.close()
+    except OSError as exc:
+        error = exc
     if closing:
         try:
-            _write_all(stdout_fd, OK)
+            _write_all(stdout_fd, OK if error is None else _fail(f"cannot finish the output files: {error.strerror or error}"))
         except OSError:
-            pass  # the daemon is gone; the data is already safe in the file
+            pass  # the daemon is gone; the data is already safe in the files
     return 0
 
 
 def _has_frame(buf: bytearray) -> bool:
-    return len(buf) >= HEADER.size and len(buf) >= HEADER.size + HEADER.unpack_from(buf)[1]
+    if len(buf) < HEADER.size:
+        return False
+    _, _, path_size, size = HEADER.unpack_from(buf)
+    return len(buf) >= HEADER.size + path_size + size
 
 
-def _write(file: object, kind: bytes, payload: bytes) -> bytes:
+def _write(files: OutputFiles, framing: Framing, path: str, truncate: bool, kind: bytes, payload: bytes) -> bytes:
     known = KINDS.get(kind)
     if known is None:
         return _fail(f"unknown frame kind {kind!r}")
     signal, request_type = known
     try:
-        line = otlpjson.encode(signal, request_type.FromString(payload)) + b"\n"
+        # Opened before encoding, so a record that fails to encode still truncates a fresh file.
+        file = files.get(path, truncate)
+    except OSError as exc:
+        return _fail(f"cannot open {path}: {exc.strerror or exc}")
+    try:
+        record = framing.frame(otlpjson.encode(signal, request_type.FromString(payload)))
     except Exception as exc:  # a bad payload must cost only its own request
         return _fail(f"cannot encode {signal} as OTLP-JSON: {exc}")
     try:
-        file.write(line)  # type: ignore[attr-defined]
+        file.write(record)
     except OSError as exc:
-        return _fail(f"cannot write {getattr(file, 'name', '')}: {exc.strerror or exc}")
+        return _fail(f"cannot write {path}: {exc.strerror or exc}")
     return OK
 
 
@@ -106,14 +135,13 @@ def _write_all(fd: int, data: bytes) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("path")
-    parser.add_argument("--append", action="store_true")
-    parser.add_argument("--flush-interval", type=float, default=1.0)
+    parser.add_argument("--options", default="{}", help="JSON: flush_interval, compression, rotation, max_open_files")
     args = parser.parse_args(argv)
     # A terminal's Ctrl-C or systemd's cgroup-wide SIGTERM reach us too; the daemon drains and then
-    # closes us (or we see EOF if it died), and only then may the file be finished.
+    # closes us (or we see EOF if it died), and only then may the files be finished.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return serve(args.path, args.append, args.flush_interval)
+    return serve(args.path, json.loads(args.options))
 
 
 if __name__ == "__main__":
