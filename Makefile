@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast bench venv docs clean
+.PHONY: run test test-fast bench venv docs clean phoenix
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+## Arize Phoenix, a real third-party OTLP server for tests/test_phoenix.py (~1 min, ~850 MB), kept
+## out of the project's venv; without it that test is skipped. CI installs it.
+phoenix: .phoenix-venv/bin/phoenix
+.phoenix-venv/bin/phoenix:
+	$(PYTHON) -m venv .phoenix-venv
+	.phoenix-venv/bin/pip install --quiet --disable-pip-version-check arize-phoenix
+
 ## Throughput / CPU / RSS table for the pass-through pipelines (figures recorded in README).
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(ARGS)
@@ -36,4 +43,4 @@ docs: $(STAMP)
 	$(PY) -m collector.docs --write README.md
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info data
+	rm -rf $(VENV) .phoenix-venv build dist *.egg-info data

@@ -3,7 +3,7 @@ the `otlp` (gRPC) and `otlphttp` exporters, and Phoenix's REST API must return t
 names, times, kinds, status, attributes and events.
 
 Phoenix is large (~850 MB installed), so it lives in its own venv and this test skips without it:
-    python3 -m venv /work/phoenix-venv && /work/phoenix-venv/bin/pip install arize-phoenix
+    make phoenix      (installs it into .phoenix-venv; CI does this)
 or point PHOENIX_BIN at a `phoenix` executable.
 """
 
@@ -47,7 +47,7 @@ def phoenix_bin() -> str | None:
 def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     binary = phoenix_bin()
     if binary is None:
-        pytest.skip("Arize Phoenix not installed: set PHOENIX_BIN or run `python3 -m venv /work/phoenix-venv && /work/phoenix-venv/bin/pip install arize-phoenix`")
+        pytest.skip("Arize Phoenix not installed: run `make phoenix` (CI does) or set PHOENIX_BIN")
     workdir = tmp_path_factory.mktemp("phoenix")
     http_port, grpc_port = free_ports(2)
     env = {
