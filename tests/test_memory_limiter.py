@@ -155,3 +155,37 @@ def test_gc_intervals_follow_otelcols_keys(tmp_path: Path, monkeypatch: pytest.M
     clock[0] += 25
     p.check()  # soft, 35 s since GC: GC
     assert collected == [1, 1]
+
+
+def test_near_the_soft_limit_each_request_is_measured_so_a_burst_is_refused_before_the_next_tick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from collector.component import RetryableError, Signal
+
+    one = ExportTraceServiceRequest.FromString(request(1))
+    clock = [1000.0]
+    monkeypatch.setattr(ml.time, "monotonic", lambda: clock[0])
+
+    class Sink:
+        async def consume(self, signal: Any, data: Any) -> None:
+            return None
+
+    p = make(tmp_path, "{{limit_mib: 100, spike_limit_mib: 20, check_interval: 1s}}")  # soft 80, watched from 60
+    p.next = Sink()
+    p.readings = [50 * ml.MIB]
+    p.check()
+    clock[0] += 0.5
+    asyncio.run(p.consume(Signal.TRACES, one))  # 50 MiB: far from soft, no extra measurement
+    assert p.readings == []
+
+    p.readings = [65 * ml.MIB]
+    p.check()  # the tick: now within one spike of the soft limit
+    clock[0] += 0.005
+    asyncio.run(p.consume(Signal.TRACES, one))  # < 10 ms since the last measurement: not measured
+    p.readings = [85 * ml.MIB]
+    clock[0] += 0.01
+    with pytest.raises(RetryableError):  # half a check_interval before the next tick
+        asyncio.run(p.consume(Signal.TRACES, one))
+    assert p.readings == [] and p.refusing

@@ -82,6 +82,11 @@ class MemoryLimiterProcessor(Processor):
         self.refusing = False
         self.usage = 0
         self.last_gc = time.monotonic()  # as otelcol: the first soft-limit GC waits a full interval
+        self.last_check = 0.0
+        # Within one spike of the soft limit, memory is also measured per request (at most every
+        # 10 ms): a burst can grow the heap by more than the spike headroom within one check_interval,
+        # and refusing only at the next tick is what let RSS overshoot the hard limit.
+        self.watch_from = max(0, 2 * self.soft - self.hard)
         self._task: asyncio.Task[None] | None = None
         pid = str(self.id)
         self.m_refused = self.telemetry.counter(
@@ -105,6 +110,7 @@ class MemoryLimiterProcessor(Processor):
         return process_tree_rss()
 
     def check(self) -> None:
+        self.last_check = time.monotonic()
         usage = self.measure()
         since_gc = time.monotonic() - self.last_gc
         if (usage > self.hard and since_gc >= self.config.min_gc_interval_when_hard_limited) or (
@@ -133,6 +139,8 @@ class MemoryLimiterProcessor(Processor):
             self.check()
 
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+        if not self.refusing and self.usage > self.watch_from and time.monotonic() - self.last_check >= 0.01:
+            self.check()
         if self.refusing:
             self.m_refused.inc(pdata.count_items(signal, data))
             raise RetryableError(

@@ -951,6 +951,12 @@ class TailSamplingProcessor(Processor):
         self.m_late_age = t.histogram(
             PREFIX + "sampling_late_span_age", "Time (in seconds) from the sampling decision to the arrival of a late span.", ("processor",), (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
         ).labels(pid)
+        self.m_decision_lag = t.histogram(
+            "llm_collector_tail_sampling_decision_lag_seconds",
+            "How long after its decision_wait ran out a trace was decided: the timer's lag behind ingest.",
+            ("processor",),
+            (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        ).labels(pid)
         self.m_too_large = t.counter("llm_collector_tail_sampling_traces_too_large", "Traces dropped because they exceeded maximum_trace_size_bytes.", ("processor",)).labels(pid)
         self.m_dropped_spans = t.counter("llm_collector_tail_sampling_dropped_spans", "Spans dropped because their trace was not sampled.", ("processor",)).labels(pid)
         self.m_send_failed = t.counter("llm_collector_tail_sampling_send_failed_spans", "Sampled spans the next consumer refused (logged, not retried).", ("processor",)).labels(pid)
@@ -1130,6 +1136,8 @@ class TailSamplingProcessor(Processor):
             if q is None or deadline is None or deadline > now:
                 return out, False
             _, tid, entry = q.popleft()
+            if now != float("inf"):  # not the shutdown sweep, which decides everything early on purpose
+                self.m_decision_lag.observe(max(0.0, time.monotonic() - deadline))
             kept = self._decide(tid, entry)
             if kept is not None:
                 out.append(kept)
