@@ -54,6 +54,8 @@ class Scenario:
     description: str
     usage: str | None = None  # loadgen --usage; None: the bench's --usage
     config_name: str | None = None  # configs/<config_name>.yaml; None: configs/<name>.yaml
+    sink: str | None = None  # configs/<sink>.yaml: a second daemon the scenario's exporter sends to; it writes the output
+    pii_share: float | None = None  # loadgen --pii-share; None: the loadgen's default (0.05)
 
     @property
     def config(self) -> Path:
@@ -65,12 +67,18 @@ SCENARIOS = {s.name: s for s in (
     Scenario("passthrough-json-inline", "grpc", "json", "OTLP gRPC -> file (OTLP-JSON lines, encoded in the daemon process)"),
     Scenario("passthrough-proto", "grpc", "proto", "OTLP gRPC -> file (length-prefixed protobuf)"),
     Scenario("passthrough-http", "http", "json", "OTLP/HTTP protobuf -> file (OTLP-JSON lines)"),
+    Scenario("passthrough-otlp", "grpc", "proto", "OTLP gRPC -> otlp exporter (gRPC, no compression) -> sink daemon "
+             "-> file (protobuf)", sink="sink-proto"),
+    Scenario("passthrough-otlp-gzip", "grpc", "proto", "OTLP gRPC -> otlp exporter (gRPC, gzip, otelcol's default) -> "
+             "sink daemon -> file (protobuf)", sink="sink-proto"),
     Scenario("llm-reported", "grpc", "json", "OTLP gRPC -> token_count -> cost -> file (OTLP-JSON lines); "
              "LLM spans report their usage", usage="reported", config_name="llm-token-cost"),
     Scenario("llm-missing", "grpc", "json", "OTLP gRPC -> token_count -> cost -> file (OTLP-JSON lines); "
              "no LLM span reports usage, token_count counts every one", usage="missing", config_name="llm-token-cost"),
     Scenario("llm-mixed", "grpc", "json", "OTLP gRPC -> token_count -> cost -> file (OTLP-JSON lines); "
              "half the LLM spans report usage", usage="mixed", config_name="llm-token-cost"),
+    Scenario("llm-redaction", "grpc", "json", "OTLP gRPC -> redaction (built-in detectors, JSON values) -> file "
+             "(OTLP-JSON lines); PII or secrets in half the prompts", pii_share=0.5),
 )}
 BASELINE = "passthrough-json"  # what the footer's ratios compare against
 USAGE_MODES = ("reported", "missing", "mixed")  # collector.loadgen.USAGE_MODES (not imported: keep start-up light)
@@ -257,6 +265,7 @@ class Result:
     spans_written: int | None = None
     output_bytes: int = 0
     loadgen: dict[str, Any] = field(default_factory=dict)
+    scanned_characters: float | None = None  # redaction_scanned_characters_total at the end of the load
 
     @property
     def verified(self) -> bool:
@@ -285,6 +294,37 @@ def tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+def start_sink(scenario: Scenario, workdir: Path, env: dict[str, str], args: argparse.Namespace) -> subprocess.Popen[bytes] | None:
+    """The receiving daemon of an exporter scenario: it takes BENCH_OUTPUT, and the measured daemon gets
+    its address as BENCH_EXPORT_ENDPOINT. Its CPU is not in the table (it runs on the same two cores)."""
+    grpc_port, http_port, health_port, metrics_port = free_ports(4)
+    sink_env = {**env, "BENCH_GRPC_ENDPOINT": f"127.0.0.1:{grpc_port}", "BENCH_HTTP_ENDPOINT": f"127.0.0.1:{http_port}",
+                "BENCH_HEALTH_ENDPOINT": f"127.0.0.1:{health_port}", "BENCH_METRICS_ENDPOINT": f"127.0.0.1:{metrics_port}"}
+    env["BENCH_EXPORT_ENDPOINT"] = f"127.0.0.1:{grpc_port}"
+    config = CONFIGS / f"{scenario.sink}.yaml"
+    log(f"{scenario.name}: starting sink daemon ({config.relative_to(ROOT)})")
+    with open(workdir / "sink.log", "wb") as log_file:
+        proc = subprocess.Popen([*daemon_command(), "run", "--config", str(config)], cwd=workdir, env=sink_env,
+                                stdout=log_file, stderr=subprocess.STDOUT)
+    if not wait_healthy(proc, f"http://127.0.0.1:{health_port}/", args.startup_timeout):
+        log(f"{scenario.name}: sink never became healthy; last log lines:\n{tail(workdir / 'sink.log')}")
+        proc.kill()
+        proc.wait()
+        return None
+    return proc
+
+
+def stop_sink(sink: subprocess.Popen[bytes], args: argparse.Namespace) -> None:
+    """After the measured daemon has drained its queue into it, so the output holds everything."""
+    sink.send_signal(signal.SIGTERM)
+    try:
+        sink.wait(timeout=args.shutdown_timeout)
+    except subprocess.TimeoutExpired:
+        log("sink daemon did not stop after SIGTERM; killing it")
+        sink.kill()
+        sink.wait()
+
+
 def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Result:
     result = Result(scenario.name, usage=scenario.usage or args.usage)
     workdir = Path(tempfile.mkdtemp(prefix=f"llm-collector-bench-{scenario.name}-"))
@@ -300,6 +340,12 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Result:
     }
     daemon_log = workdir / "daemon.log"
     name = scenario.name
+    sink = None
+    if scenario.sink:
+        sink = start_sink(scenario, workdir, env, args)
+        if sink is None:
+            result.error = "sink daemon did not become healthy"
+            return result
     log(f"{name}: {scenario.description}; starting daemon ({scenario.config.relative_to(ROOT)}, workdir {workdir})")
     with open(daemon_log, "wb") as log_file:
         started = time.monotonic()
@@ -326,6 +372,8 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Result:
                    "--usage", result.usage, "--json"]
         if args.seed is not None:
             command += ["--seed", str(args.seed)]
+        if scenario.pii_share is not None:
+            command += ["--pii-share", str(scenario.pii_share)]
         log(f"{name}: loadgen --rate max --usage {result.usage} for {args.duration:g}s over {scenario.protocol} "
             f"(concurrency {args.concurrency}, batch {args.batch_size})")
         # stderr passes through so the loadgen's per-second progress line shows up here.
@@ -335,6 +383,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Result:
             return result
         report = json.loads(loadgen.stdout)
         result.loadgen = report
+        result.scanned_characters = scrape_counter(metrics_port, "redaction_scanned_characters_total")
         result.spans_acknowledged = report["spans_acknowledged"]
         result.spans_per_second = report["spans_per_second"]
         result.requests_failed = report["requests_failed"]
@@ -363,6 +412,8 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Result:
             result.error = f"daemon exited {result.exit_code}"
             log(f"{name}: last log lines:\n{tail(daemon_log)}")
 
+        if sink is not None:
+            stop_sink(sink, args)
         if output.exists():
             result.output_bytes = output.stat().st_size
             log(f"{name}: counting spans in {output.name} ({result.output_bytes / 1e6:,.0f} MB)")
@@ -376,12 +427,20 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Result:
         if result.spans_written is not None and not result.verified:
             result.error = result.error or (f"{result.spans_written:,} spans written but "
                                             f"{result.spans_acknowledged:,} acknowledged")
+        if sink is not None and result.spans_written:
+            # Acknowledged means queued in the exporter; what reached the sink includes the drain at SIGTERM.
+            window = (report["end_unix"] - report["start_unix"]) + result.shutdown_ms / 1000
+            log(f"{name}: delivered to the sink: {result.spans_written / window:,.0f} spans/s "
+                f"(load window plus the {result.shutdown_ms:.0f} ms queue drain at shutdown)")
         result.ok = not result.error
         log(f"{name}: {'ok' if result.ok else 'FAILED: ' + result.error}")
         return result
     finally:
         if sampler is not None and sampler.is_alive():
             sampler.stop()
+        if sink is not None and sink.poll() is None:
+            sink.kill()
+            sink.wait()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
@@ -429,6 +488,9 @@ def render_table(results: list[Result], args: argparse.Namespace) -> str:
     ratios = baseline_ratios(results)
     if ratios:
         out.append(ratios)
+    scanned = scanned_text_rates(results)
+    if scanned:
+        out.append(scanned)
     if failures:
         out.append("Failures:")
         out.extend(failures)
@@ -437,6 +499,36 @@ def render_table(results: list[Result], args: argparse.Namespace) -> str:
 
 def per_core(r: Result) -> float:
     return r.spans_per_second / (r.cpu_percent / 100) if r.cpu_percent > 0 else 0.0
+
+
+def scrape_counter(port: int, name: str) -> float | None:
+    """Sum of a counter's series on the daemon's self-metrics endpoint; None if it has none."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except (urllib.error.URLError, OSError):
+        return None
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith(name + "{") or line.startswith(name + " ")]
+    return sum(values) if values else None
+
+
+def scanned_text_rates(results: list[Result]) -> str:
+    """Footer: how much text the redaction scenarios scanned per second, and their cost per span."""
+    base = next((r for r in results if r.scenario == BASELINE and r.spans_per_second > 0), None)
+    parts = []
+    for r in results:
+        if not r.scanned_characters or not r.spans_per_second:
+            continue
+        seconds = r.loadgen.get("duration_s") or 1.0
+        part = (f"{r.scenario} scanned {r.scanned_characters / seconds / 1e6:,.1f} M characters/s "
+                f"({r.scanned_characters / max(r.spans_acknowledged, 1):,.0f} per span)")
+        if base is not None:
+            extra_us = (1 / r.spans_per_second - 1 / base.spans_per_second) * 1e6
+            extra_core_us = (1 / per_core(r) - 1 / per_core(base)) * 1e6 if per_core(r) and per_core(base) else 0.0
+            part += f", {extra_us:+.1f} us/span wall and {extra_core_us:+.1f} us/span of daemon CPU vs {BASELINE}"
+        parts.append(part)
+    return "; ".join(parts)
 
 
 def baseline_ratios(results: list[Result]) -> str:

@@ -96,6 +96,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", help="gRPC host:port (default 127.0.0.1:4317) or HTTP base URL "
                         "(default http://127.0.0.1:4318; /v1/traces or /v1/logs is appended)")
@@ -114,6 +124,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "gen_ai.usage.* / llm.token_count.* anywhere, prompt and completion kept), or mixed "
                              "(missing on half the LLM spans) (default reported)")
     parser.add_argument("--seed", type=int, default=None, help="make generated content and trace ids reproducible")
+    parser.add_argument("--pii-share", type=_share, default=None, metavar="FRACTION",
+                        help="share of traces whose user prompt carries PII (emails, phones, cards, CPFs), about half "
+                             "of them also a secret (API keys, JWTs, Bearer tokens); default 0.05")
     parser.add_argument("--templates", type=_positive_int, default=32,
                         help="distinct pre-built requests cycled through (default 32)")
     parser.add_argument("--timeout", type=parse_duration, default=10.0, metavar="DURATION",
@@ -136,6 +149,7 @@ class Options:
     profile: str = "llm"
     usage: str = "reported"
     seed: int | None = None
+    pii_share: float | None = None
     templates: int = 32
     timeout: float = 10.0
     drain_timeout: float = 10.0
@@ -500,6 +514,13 @@ _PII_SENTENCES = (
     " My name is {name}, phone {phone}, and the card on file is {card}.",
     " Meu CPF e {cpf}, pode atualizar o cadastro? Telefone {phone}.",
 )
+_SECRET_SENTENCES = (
+    " I pasted our OpenAI key by mistake earlier: {openai_key}",
+    " The deploy script still uses the AWS access key {aws_key}, is that a problem?",
+    " curl -H 'Authorization: Bearer {jwt}' https://api.acme.example/v1/me returns 401.",
+    " CI uses the token {github_token} and the maps widget the key {google_key}.",
+    " Our Anthropic key {anthropic_key} stopped working yesterday.",
+)
 _USER_AGENTS = ("acme-web/4.12.0 (+https://acme.example)", "acme-ios/7.3.1 CFNetwork/1494.0.7 Darwin/23.4.0",
                 "python-httpx/0.27.0", "Slack-Bot/2.0 (acme-slack-connector)")
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -549,14 +570,19 @@ class LlmProfile(Profile):
     SLOW_SHARE = 0.03
     EXPENSIVE_SHARE = 0.05
     PII_SHARE = 0.05
+    SECRET_SHARE = 0.5  # of the traces with PII, those whose prompt also leaks a credential
     OPENINFERENCE_SHARE = 0.3  # second chat span recorded by an OpenInference instrumentation instead
 
     # Positions of the LLM-call spans in GeneratedTrace.spans: the two chat spans.
     LLM_SPANS = (2, 4)
     MIXED_MISSING_SHARE = 0.5
 
-    def __init__(self, rng: random.Random, usage: str = "reported") -> None:
+    def __init__(self, rng: random.Random, usage: str = "reported", pii_share: float | None = None) -> None:
         super().__init__(rng, usage)
+        self.pii_share = self.PII_SHARE if pii_share is None else pii_share
+        # Secrets come from their own generator, seeded from the main one without drawing from it, so adding
+        # them left every other generated value (and the PII share) exactly as it was for a given seed.
+        self._secret_rng = random.Random(sum(rng.getstate()[1][:8]))
         self._resource_agents: list[_Agent] = []
         self._resource_weights: list[float] = []
         for agent in _AGENTS:
@@ -629,6 +655,30 @@ class LlmProfile(Profile):
         if kind == 2:
             return f"+55 {rng.choice(('11', '21', '31', '81'))} 9{self._digits(4)}-{self._digits(4)}"
         return f"+44 20 7946 {self._digits(4)}"
+
+    def _secrets(self) -> dict[str, str]:
+        """Credentials shaped like the real ones (and like the redaction detectors' patterns), never valid."""
+        r = self._secret_rng
+
+        def pick(alphabet: str, n: int) -> str:
+            return "".join(r.choices(alphabet, k=n))
+
+        b64url = _ALNUM + "-_"
+
+        def b64(data: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+        jwt = ".".join((b64({"alg": "HS256", "typ": "JWT"}),
+                        b64({"sub": f"u_{pick('0123456789', 8)}", "iat": r.randint(1_700_000_000, 1_800_000_000)}),
+                        pick(b64url, 43)))
+        return {
+            "openai_key": f"sk-proj-{pick(b64url, 28)}T3BlbkFJ{pick(b64url, 28)}",
+            "anthropic_key": f"sk-ant-api03-{pick(b64url, 93)}AA",
+            "aws_key": "AKIA" + pick("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16),
+            "github_token": "ghp_" + pick(_ALNUM, 36),
+            "google_key": "AIza" + pick(b64url, 35),
+            "jwt": jwt,
+        }
 
     def _pii(self) -> dict[str, str]:
         first, last = self.rng.choice(_FIRST), self.rng.choice(_LAST)
@@ -707,7 +757,7 @@ class LlmProfile(Profile):
         errors = set(rng.sample(indices, round(count * self.ERROR_SHARE)))
         slow = set(rng.sample(indices, round(count * self.SLOW_SHARE)))
         expensive = set(rng.sample(indices, round(count * self.EXPENSIVE_SHARE)))
-        pii = set(rng.sample(indices, round(count * self.PII_SHARE)))
+        pii = set(rng.sample(indices, round(count * self.pii_share)))
         traces = [self._trace(now_ns, i in errors, i in slow, i in expensive, i in pii) for i in indices]
         # Usage is removed after the fact (and the mixed draw comes last) so that, for one seed, every usage
         # mode generates the very same spans apart from their usage attributes.
@@ -741,6 +791,8 @@ class LlmProfile(Profile):
             values = self._pii()
             for sentence in rng.sample(_PII_SENTENCES, rng.randint(1, 2)):
                 question += sentence.format_map(values)
+            if self._secret_rng.random() < self.SECRET_SHARE:
+                question += self._secret_rng.choice(_SECRET_SENTENCES).format_map(self._secrets())
         docs = rng.sample(agent.docs, rng.randint(1, 3))
         arguments = tool.arguments.format_map(slots)
         tool_result = tool.result.format_map(slots)
@@ -910,7 +962,7 @@ class LlmProfile(Profile):
             (chat2_scope, chat2)])
 
 
-PROFILES: dict[str, Callable[..., Profile]] = {LlmProfile.name: LlmProfile}  # (rng, usage) -> Profile
+PROFILES: dict[str, Callable[..., Profile]] = {LlmProfile.name: LlmProfile}  # (rng, usage, pii_share=) -> Profile
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1003,9 +1055,9 @@ def _encode(profile: Profile, traces: list[GeneratedTrace], signal_name: str, en
 
 def build_templates(*, profile: str = "llm", signal_name: str = "traces", encoding: str = "proto",
                     batch_size: int = 100, count: int = 32, seed: int | None = None,
-                    now_ns: int | None = None, usage: str = "reported") -> list[Template]:
+                    now_ns: int | None = None, usage: str = "reported", pii_share: float | None = None) -> list[Template]:
     """`count` requests of exactly `batch_size` spans (or log records), made of whole traces where possible."""
-    prof = PROFILES[profile](random.Random(seed), usage)
+    prof = PROFILES[profile](random.Random(seed), usage, pii_share=pii_share)
     per_trace = prof.spans_per_trace
     traces_per_request = -(-batch_size // per_trace)
     last_keeps = batch_size - (traces_per_request - 1) * per_trace
@@ -1339,6 +1391,7 @@ class LoadRun:
             "endpoint": target,
             "profile": opts.profile,
             "usage": opts.usage,
+            "pii_share": opts.pii_share,
             "rate_target": opts.rate,
             "batch_size": opts.batch_size,
             "concurrency": opts.concurrency,
@@ -1388,7 +1441,7 @@ async def run_async(opts: Options, *, progress: TextIO | None = None, handle_sig
         encoding = "json" if opts.protocol == "http/json" else "proto"
         templates = build_templates(profile=opts.profile, signal_name=opts.signal, encoding=encoding,
                                     batch_size=opts.batch_size, count=opts.templates, seed=opts.seed,
-                                    usage=opts.usage)
+                                    usage=opts.usage, pii_share=opts.pii_share)
     transport = make_transport(opts)
     await transport.start()
     run = LoadRun(opts, PayloadSource(templates, opts.seed), transport, progress)

@@ -622,3 +622,31 @@ def test_parse_rate() -> None:
 ])
 def test_resolve_endpoint(protocol: str, signal_name: str, endpoint: str | None, expected: str) -> None:
     assert loadgen.resolve_endpoint(protocol, signal_name, endpoint)[0] == expected
+
+
+def test_pii_share_puts_pii_and_secrets_into_that_share_of_prompts() -> None:
+    from collector.pii.scanner import Scanner
+
+    templates = loadgen.build_templates(seed=5, count=16, batch_size=100, pii_share=0.5)
+    prompts = []
+    for spans in _traces(templates).values():
+        messages = json.loads(_attrs(spans[2][1])["gen_ai.input.messages"])
+        prompts.append(messages[1]["parts"][0]["content"])
+    scanner = Scanner(["email", "phone", "card", "cpf", "openai_key", "anthropic_key", "aws_access_key", "github_token",
+                       "google_api_key", "jwt", "bearer_token"])
+    found = scanner.scan_many(prompts)
+    with_pii = [f for f in found if any(x.detector in ("email", "phone", "card", "cpf") for x in f)]
+    secrets = {x.detector for f in found for x in f} - {"email", "phone", "card", "cpf"}
+    assert len(with_pii) == round(len(prompts) * 0.5)
+    assert {"openai_key", "anthropic_key", "aws_access_key", "github_token", "google_api_key", "jwt"} <= secrets
+    with_secret = sum(1 for f in found if any(x.detector not in ("email", "phone", "card", "cpf") for x in f))
+    assert 0.3 * len(with_pii) < with_secret < 0.7 * len(with_pii)
+
+
+def test_pii_share_option() -> None:
+    parser = argparse.ArgumentParser()
+    loadgen.add_arguments(parser)
+    assert loadgen.Options.from_namespace(parser.parse_args(["--pii-share", "0.5"])).pii_share == 0.5
+    assert loadgen.Options.from_namespace(parser.parse_args([])).pii_share is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--pii-share", "1.5"])

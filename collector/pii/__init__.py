@@ -1,5 +1,20 @@
-"""PII detection helpers for the (future) ``redaction`` processor."""
+"""PII and secret detection for the ``redaction`` processor: validators, built-in detectors, the scanner."""
 
+from collector.pii.detectors import DETECTORS, DetectorInfo
+from collector.pii.scanner import CustomPattern, Finding, Scanner, available_engines
 from collector.pii.validators import VALIDATORS, cnpj, cpf, iban, luhn, us_ssn
 
-__all__ = ["VALIDATORS", "cnpj", "cpf", "iban", "luhn", "us_ssn"]
+__all__ = [
+    "DETECTORS",
+    "VALIDATORS",
+    "CustomPattern",
+    "DetectorInfo",
+    "Finding",
+    "Scanner",
+    "available_engines",
+    "cnpj",
+    "cpf",
+    "iban",
+    "luhn",
+    "us_ssn",
+]

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""The full LLM pipeline under load (issue 5's figure):
+
+    memory_limiter -> token_count -> cost -> redaction -> tail_sampling (decision_wait 10s) -> batch -> file
+
+Two phases against one daemon (benchmarks/configs/full-pipeline.yaml), with the loadgen's LLM profile and PII in
+half the prompts:
+1. steady: `--rate STEADY` (10k spans/s) for `--steady` seconds; after decision_wait the buffer holds ~10 s of
+   traffic. Reports the RSS (median of the last half), the serialized bytes tail_sampling holds and RSS per
+   buffered byte, and the p99 of the decision lag (how late after its decision_wait a trace was decided) and of
+   otelcol's per-policy evaluation latency.
+2. max: `--rate max` for `--max` seconds: the sustained acknowledged rate, with memory_limiter free to refuse.
+
+    .venv/bin/python benchmarks/full_pipeline.py [--steady 40] [--max 20] [--rate 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench  # noqa: E402  (shares the daemon, sampler and port helpers)
+
+CONFIG = bench.CONFIGS / "full-pipeline.yaml"
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def series(text: str, name: str) -> list[tuple[str, float]]:
+    out = []
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            labels, _, value = line.rpartition(" ")
+            out.append((labels, float(value)))
+    return out
+
+
+def histogram_quantile(text: str, name: str, q: float) -> float | None:
+    """Upper bound of the bucket holding quantile q, summed over every series of the histogram."""
+    buckets: dict[float, float] = {}
+    for labels, value in series(text, name + "_bucket"):
+        le = labels.split('le="', 1)[1].split('"', 1)[0]
+        bound = float("inf") if le == "+Inf" else float(le)
+        buckets[bound] = buckets.get(bound, 0.0) + value
+    if not buckets or not buckets.get(float("inf")):
+        return None
+    total = buckets[float("inf")]
+    for bound in sorted(buckets):
+        if buckets[bound] >= q * total:
+            return bound
+    return None
+
+
+def total(text: str, name: str, **labels: str) -> float:
+    return sum(v for lab, v in series(text, name) if all(f'{k}="{val}"' in lab for k, val in labels.items()))
+
+
+def loadgen(endpoint: str, rate: str, seconds: float) -> dict:
+    command = [sys.executable, "-m", "collector.cli", "loadgen", "--endpoint", endpoint, "--rate", rate,
+               "--duration", f"{seconds}s", "--pii-share", "0.5", "--json"]
+    done = subprocess.run(command, cwd=bench.ROOT, stdout=subprocess.PIPE, timeout=seconds + 120)
+    return json.loads(done.stdout)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steady", type=float, default=40.0, help="seconds at --rate (default 40)")
+    parser.add_argument("--max", type=float, default=20.0, help="seconds at --rate max (default 20)")
+    parser.add_argument("--rate", default="10000", help="steady-phase spans/s (default 10000)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="llm-collector-full-pipeline-"))
+    grpc_port, health_port, metrics_port = bench.free_ports(3)
+    env = {**os.environ, "BENCH_GRPC_ENDPOINT": f"127.0.0.1:{grpc_port}", "BENCH_HEALTH_ENDPOINT": f"127.0.0.1:{health_port}",
+           "BENCH_METRICS_ENDPOINT": f"127.0.0.1:{metrics_port}", "BENCH_OUTPUT": str(workdir / "traces.jsonl")}
+    endpoint = f"127.0.0.1:{grpc_port}"
+    with open(workdir / "daemon.log", "wb") as log_file:
+        proc = subprocess.Popen([*bench.daemon_command(), "run", "--config", str(CONFIG)], cwd=workdir, env=env,
+                                stdout=log_file, stderr=subprocess.STDOUT)
+    report: dict = {}
+    try:
+        if not bench.wait_healthy(proc, f"http://127.0.0.1:{health_port}/", 30):
+            bench.log(f"daemon did not become healthy:\n{bench.tail(workdir / 'daemon.log')}")
+            return 1
+        sampler = bench.Sampler(proc.pid)
+        sampler.start()
+        time.sleep(1)
+        idle = sampler.sample()[2]
+        bench.log(f"steady phase: {args.rate} spans/s for {args.steady:g}s (decision_wait 10s)")
+        steady = loadgen(endpoint, args.rate, args.steady)
+        text = scrape(metrics_port)
+        half = steady["start_unix"] + (steady["end_unix"] - steady["start_unix"]) / 2
+        late_rss = [rss for t, _, rss in sampler.samples if half <= t <= steady["end_unix"]]
+        buffered = total(text, "llm_collector_tail_sampling_buffered_bytes")
+        report["steady"] = {
+            "offered_spans_per_second": float(args.rate),
+            "acked_spans_per_second": steady["spans_per_second"],
+            "requests_failed": steady["requests_failed"],
+            "idle_rss_mb": idle / 1e6,
+            "rss_mb_median_second_half": statistics.median(late_rss) / 1e6 if late_rss else None,
+            "buffered_serialized_mb_at_end": buffered / 1e6,
+            "traces_on_memory_at_end": total(text, "otelcol_processor_tail_sampling_sampling_traces_on_memory"),
+            "decision_lag_p99_s": histogram_quantile(text, "llm_collector_tail_sampling_decision_lag_seconds", 0.99),
+            "policy_evaluation_p99_us": histogram_quantile(text, "otelcol_processor_tail_sampling_sampling_decision_latency", 0.99),
+            "daemon_cpu_percent": sampler.cpu_percent(steady["start_unix"], steady["end_unix"]),
+            "traces_sampled": total(text, "otelcol_processor_tail_sampling_global_count_traces_sampled", sampled="true"),
+            "traces_not_sampled": total(text, "otelcol_processor_tail_sampling_global_count_traces_sampled", sampled="false"),
+        }
+        bench.log(f"max phase: --rate max for {args.max:g}s")
+        peak = loadgen(endpoint, "max", args.max)
+        text = scrape(metrics_port)
+        report["max"] = {
+            "acked_spans_per_second": peak["spans_per_second"],
+            "requests_failed": peak["requests_failed"],
+            "failed_by_code": peak["failed_by_code"],
+            "daemon_cpu_percent": sampler.cpu_percent(peak["start_unix"], peak["end_unix"]),
+            "peak_rss_mb": sampler.peak_rss(peak["start_unix"], peak["end_unix"]) / 1e6,
+            "memory_limiter_refused_spans": total(text, "otelcol_receiver_refused_spans"),
+        }
+        sampler.stop()
+        proc.send_signal(signal.SIGTERM)
+        report["exit_code"] = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(report, indent=2))
+    s, m = report["steady"], report["max"]
+    rss_per_byte = ((s["rss_mb_median_second_half"] - s["idle_rss_mb"]) / s["buffered_serialized_mb_at_end"]) if s["buffered_serialized_mb_at_end"] else float("nan")
+    print(f"\nsteady {s['acked_spans_per_second']:,.0f} spans/s: RSS {s['rss_mb_median_second_half']:.0f} MB (idle {s['idle_rss_mb']:.0f}), "
+          f"tail_sampling holds {s['buffered_serialized_mb_at_end']:.1f} MB serialized -> {rss_per_byte:.2f}x RSS growth per buffered byte; "
+          f"decision lag p99 <= {s['decision_lag_p99_s']} s; policy evaluation p99 <= {s['policy_evaluation_p99_us']} us")
+    print(f"max {m['acked_spans_per_second']:,.0f} spans/s acknowledged at {m['daemon_cpu_percent']:.0f}% CPU, peak RSS {m['peak_rss_mb']:.0f} MB, "
+          f"{m['requests_failed']} requests refused {m['failed_by_code']}")
+    return 0 if report.get("exit_code") == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

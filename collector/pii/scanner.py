@@ -1,0 +1,613 @@
+"""The PII/secret scanner the redaction processor calls once per request with every string it collected.
+
+``scan_many`` is the hot path. It skips strings too short to hold any pattern, joins the rest with a NUL
+separator into one UTF-8 buffer and runs ONE prefilter pass over it (an RE2 alternation, or a Hyperscan
+database), maps every prefilter hit back to each value it overlaps, and only then runs the exact patterns and
+checksum validators -- and only those detectors whose prefilter matched that value.
+
+Correctness rests on one invariant (see ``detectors``): every exact match contains a prefilter match, and an
+exact match never leaves its value. So a value with a real finding always gets a prefilter hit that overlaps
+it: Hyperscan reports every match end; with RE2's leftmost-first scan a hit that started in an earlier value
+and ran into this one still overlaps it, and is counted for it.
+
+The exact pass is cheap where it can be: a text repeated in the batch is scanned once; a detector with
+several patterns (phone has twelve) runs only those whose own prefilter matched; and in a long value a
+detector whose longest match is bounded (or, for e-mail, made of a known set of characters) looks only at
+windows around its own prefilter hits (see ``_windows`` for why that finds exactly what a whole-value scan
+finds). ``wire_hits`` runs the same prefilters over a serialized OTLP request, for the processor's
+request-level skip.
+
+Fail closed: if an exact pattern, an acceptor or a validator raises on a value, the whole value becomes one
+finding with ``error=True`` so the caller masks it instead of passing it through.
+"""
+
+from __future__ import annotations
+
+import re
+import re._parser as sre_parse
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+from re2 import _re2
+
+from collector.pii.detectors import BUILTIN, DETECTORS, DetectorInfo, strip_lookarounds
+from collector.pii.validators import VALIDATORS
+
+__all__ = ["DETECTORS", "ENGINES", "CustomPattern", "DetectorInfo", "Finding", "Scanner", "available_engines"]
+
+ENGINES = ("re2", "hyperscan")
+
+_SEP = "\x00"
+_UNANCHORED = re2._Anchor.UNANCHORED
+# Anchors mean "start/end of the value" to the user but "start/end of the batch" to a joined-buffer
+# prefilter, so rules that use them skip the prefilter and always get the exact pass.
+_ANCHOR_HINT = re.compile(r"\^|\$|\\A|\\z|\\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    start: int
+    end: int
+    detector: str
+    error: bool = False
+
+
+@dataclass(frozen=True)
+class CustomPattern:
+    name: str
+    regex: str
+    validator: str | None = None
+
+
+def available_engines() -> tuple[str, ...]:
+    try:
+        import hyperscan  # noqa: F401
+    except ImportError:
+        return ("re2",)
+    return ENGINES
+
+
+def _without_word_boundaries(pattern: str) -> str:
+    """Drop ``\\b``/``\\B``: next to a length prefix on the wire a value's edge is no longer a word boundary.
+    Removing an assertion only widens what matches, which is all a prefilter may do."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if not in_class and pattern[i + 1 : i + 2] in ("b", "B"):
+                i += 2
+                continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("[^")
+                i += 2
+                if pattern[i : i + 1] == "]":
+                    out.append("]")
+                    i += 1
+                continue
+            if pattern[i + 1 : i + 2] == "]":
+                out.append("[]")
+                i += 2
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+class _Rule:
+    """One detector as the scanner runs it: a prefilter pattern plus an exact pass over a single value.
+
+    ``find(text, pos, endpos)`` scans text[pos:endpos] with the whole text as look-behind context, and
+    returns None when a match reaches past ``endpos - _CONTEXT`` (the window cut it: scan the whole value).
+    Built-ins whose matches are short enough also have ``locate`` (their own prefilter, to find where in a
+    value to look) and ``reach`` (the longest match, so a window around each hit holds every match that
+    overlaps it) or ``run`` (the characters a match is made of, for unbounded patterns such as email)."""
+
+    __slots__ = ("name", "prefilter", "anchored", "min_len", "find", "locate", "reach", "run", "branches")
+
+    def __init__(
+        self,
+        name: str,
+        prefilter: str,
+        anchored: bool,
+        min_len: int,
+        find: Callable[..., list[tuple[int, int]] | None],
+        locate: Any = None,
+        reach: int | None = None,
+        run: Any = None,
+        branches: Any = None,
+    ):
+        self.name = name
+        self.prefilter = prefilter
+        self.anchored = anchored
+        self.min_len = min_len
+        self.find = find
+        self.locate = locate
+        self.reach = reach
+        self.run = run
+        # For a detector with several exact patterns: an RE2 set of their prefilters, so that only the
+        # patterns whose own prefilter matched the value are run (phone has twelve).
+        self.branches = branches
+
+
+# Characters after a window that look-aheads may read (the built-ins read at most 2).
+_CONTEXT = 16
+_UNBOUNDED = 1 << 20
+_RUN_LOOKBACK = 256
+# Values this short are scanned whole: windows would cover them anyway.
+_WINDOW_MIN_LEN = 512
+
+
+def _builtin_rule(name: str) -> _Rule:
+    det = BUILTIN[name]
+    reach = max(sre_parse.parse(rx.pattern, rx.flags).getwidth()[1] for rx in det.exact)
+    options = re2.Options()
+    options.never_capture = True
+    options.log_errors = False
+    locate = _re2.RE2(det.prefilter.encode(), options)
+    run = (re.compile(f"{det.alphabet}+"), re.compile(f"{det.alphabet}*\\Z")) if det.alphabet else None
+    branches = None
+    if len(det.exact) > 1:
+        branches = _re2.Set(_UNANCHORED, options)
+        for rx in det.exact:
+            if branches.Add(strip_lookarounds(rx.pattern).encode()) < 0:
+                raise ValueError(f"detector {name!r}: a branch prefilter does not compile")
+        if not branches.Compile():
+            raise ValueError(f"detector {name!r}: branch prefilters do not compile")
+    if (reach >= _UNBOUNDED and run is None) or not locate.ok():
+        return _Rule(name, det.prefilter, False, det.min_len, _builtin_finder(name), branches=branches)
+    return _Rule(name, det.prefilter, False, det.min_len, _builtin_finder(name), locate, reach, run, branches)
+
+
+def _builtin_finder(name: str) -> Callable[..., list[tuple[int, int]] | None]:
+    det = BUILTIN[name]
+    branches, accept, group = det.exact, det.accept, det.group
+    single = branches[0] if len(branches) == 1 else None
+
+    def matches(text: str, pos: int, endpos: int, only: Sequence[int] | None):
+        if single is not None:
+            return single.finditer(text, pos, endpos)
+        if only is not None and len(only) == 1:
+            return branches[only[0]].finditer(text, pos, endpos)
+        # Merge the branches the way one alternation would scan: leftmost first, earlier branch on a tie.
+        found = sorted(
+            (
+                (m.start(), b, m)
+                for b in (range(len(branches)) if only is None else only)
+                for m in branches[b].finditer(text, pos, endpos)
+            ),
+            key=lambda t: (t[0], t[1]),
+        )
+        out, last_end = [], 0
+        for start, _, m in found:
+            if start >= last_end:
+                out.append(m)
+                last_end = max(m.end(), start + 1)
+        return out
+
+    def find(
+        text: str, pos: int = 0, endpos: int | None = None, only: Sequence[int] | None = None
+    ) -> list[tuple[int, int]] | None:
+        """``only``: the branches to run (sorted); a branch whose prefilter has no match cannot match."""
+        n = len(text)
+        if endpos is None or endpos >= n:
+            endpos, limit = n, n
+        else:
+            limit = endpos - _CONTEXT
+        spans = []
+        for m in matches(text, pos, endpos, only):
+            if m.end() > limit:
+                return None
+            s, e = m.span(group) if group and group in m.re.groupindex else m.span()
+            if s < 0:  # the named group is in an alternative that did not take part
+                s, e = m.span()
+            if accept is not None:
+                sub = accept(text[s:e])
+                if sub is None:
+                    continue
+                s, e = s + sub[0], s + sub[1]
+            if e > s:
+                spans.append((s, e))
+        return spans
+
+    return find
+
+
+def _windows(rule: _Rule, text: str, raw: bytes) -> list[tuple[int, int]] | None:
+    """Disjoint [start, end) char ranges of text that hold every exact match of the rule, or None for all of it.
+
+    Every exact match overlaps a hit of the rule's own prefilter scanned leftmost-first over the value (it
+    contains a prefilter match, and a scan cannot step over that without a hit overlapping the match). So a
+    match lies within ``reach`` characters of a hit, or inside the run of its own characters around it. The
+    scan of a window then sees exactly what the scan of the whole value sees there: no match crosses a gap
+    between windows, look-behinds read the real text before the window, and ``find`` gives up (None) if a
+    match runs into the look-ahead context after it."""
+    locate = rule.locate.Match
+    n, size = len(text), len(raw)
+    ascii_only = size == n
+    reach, run = rule.reach, rule.run
+    out: list[tuple[int, int]] = []
+    pos = 0
+    while pos < size:
+        ms, me = locate(_UNANCHORED, raw, pos, size)[0]
+        if ms < 0:
+            break
+        pos = me if me > ms else ms + 1
+        if not ascii_only:
+            ms, me = len(raw[:ms].decode("utf-8", "surrogatepass")), len(raw[:me].decode("utf-8", "surrogatepass"))
+        if run is not None:
+            bound = max(0, ms - _RUN_LOOKBACK)
+            ws = run[1].search(text, bound, ms).start()  # type: ignore[union-attr]
+            if ws == bound and bound > 0:
+                return None  # a run this long is no e-mail address worth windowing
+            end = run[0].match(text, me)
+            we = end.end() if end else me
+        else:
+            ws, we = ms - reach, me + reach
+        ws = max(ws, 0)
+        if out and ws <= out[-1][1]:
+            out[-1] = (out[-1][0], we)
+        else:
+            out.append((ws, we))
+    if len(out) == 1 and out[0][0] == 0 and out[0][1] >= n:
+        return None
+    return out
+
+
+def _custom_finder(rx: re2._Regexp, validator: Callable[[str], bool] | None) -> Callable:
+    def find(text: str, _pos: int = 0, _endpos: int | None = None, _only: Any = None) -> list[tuple[int, int]]:
+        # Custom rules are always scanned whole (no windows: their longest match is not known).
+        spans = []
+        for m in rx.finditer(text):
+            s, e = m.span()
+            if e > s and (validator is None or validator(text[s:e])):
+                spans.append((s, e))
+        return spans
+
+    return find
+
+
+class Scanner:
+    """Finds PII and secrets in strings. Build once per config; ``scan_many`` is thread-compatible for re2."""
+
+    def __init__(self, detectors: Iterable[str], custom: Sequence[CustomPattern] = (), engine: str = "re2"):
+        wanted = list(dict.fromkeys(detectors))
+        unknown = [d for d in wanted if d not in BUILTIN]
+        if unknown:
+            raise ValueError(f"unknown detector {unknown[0]!r}; known detectors: {', '.join(DETECTORS)}")
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; expected one of: {', '.join(ENGINES)}")
+        if engine not in available_engines():
+            raise ValueError("engine 'hyperscan' needs the hyperscan package, which is not installed")
+        self.engine = engine
+
+        # Priority order: custom rules first (the user asked for them explicitly), then built-ins in
+        # BUILTIN's order (secrets before PII, checksum-validated before loose shapes).
+        rules: list[_Rule] = []
+        seen: set[str] = set()
+        for pattern in custom:
+            rules.append(self._custom_rule(pattern, seen))
+        enabled = set(wanted)
+        for name in BUILTIN:
+            if name in enabled:
+                rules.append(_builtin_rule(name))
+        self._rules = rules
+        self._min_len = min((r.min_len for r in rules), default=1 << 62)
+        self._always = [k for k, r in enumerate(rules) if r.anchored]
+        self._filtered = [k for k, r in enumerate(rules) if not r.anchored]
+        self._hs_db = None
+        self._re2_alt = None
+        self._re2_set = None
+        self._wire = None
+        if self._filtered:
+            self._compile_wire(has_custom=bool(custom))
+            if engine == "hyperscan":
+                self._compile_hyperscan()
+            else:
+                self._compile_re2()
+
+    @staticmethod
+    def _custom_rule(pattern: CustomPattern, seen: set[str]) -> _Rule:
+        if not pattern.name:
+            raise ValueError("custom pattern needs a name")
+        if pattern.name in seen:
+            raise ValueError(f"custom pattern {pattern.name!r} is defined twice")
+        seen.add(pattern.name)
+        try:
+            rx = re2.compile(pattern.regex)
+        except re2.error as exc:
+            raise ValueError(f"custom pattern {pattern.name!r}: invalid RE2 regex {pattern.regex!r}: {exc}") from None
+        if rx.search("") is not None:
+            raise ValueError(f"custom pattern {pattern.name!r}: regex {pattern.regex!r} matches the empty string")
+        validator = None
+        if pattern.validator is not None:
+            validator = VALIDATORS.get(pattern.validator)
+            if validator is None:
+                raise ValueError(
+                    f"custom pattern {pattern.name!r}: unknown validator {pattern.validator!r}; "
+                    f"expected one of: {', '.join(VALIDATORS)}"
+                )
+        anchored = _ANCHOR_HINT.search(pattern.regex) is not None
+        return _Rule(pattern.name, pattern.regex, anchored, 1, _custom_finder(rx, validator))
+
+    # ------------------------------------------------------------------------------------- prefilters
+
+    def _compile_re2(self) -> None:
+        options = re2.Options()
+        options.never_capture = True
+        options.log_errors = False
+        alternation = "|".join(f"(?:{self._rules[k].prefilter})" for k in self._filtered)
+        self._re2_alt = _re2.RE2(alternation.encode(), options)
+        if not self._re2_alt.ok():
+            raise ValueError(f"prefilter does not compile: {self._re2_alt.error()}")
+        self._re2_set = _re2.Set(_UNANCHORED, options)
+        for k in self._filtered:
+            if self._re2_set.Add(self._rules[k].prefilter.encode()) < 0:
+                raise ValueError(f"detector {self._rules[k].name!r}: prefilter does not compile")
+        if not self._re2_set.Compile():
+            raise ValueError("prefilter set does not compile")
+
+    def _compile_wire(self, has_custom: bool) -> None:
+        # Every value the walk scans is verbatim in the serialized request except JSON text, whose escapes
+        # decode into characters: \uXXXX can become anything, \t and \/ are the only other escapes whose
+        # decoded character a built-in prefilter match can contain (bearer/basic/phone-keyword tabs, CNPJ and
+        # DE-phone slashes). A custom regex may contain any character, so then every escape counts.
+        escapes = r"\\(?:u[0-9a-fA-F]{4}|[\"\\/bfnrt])" if has_custom else r"\\(?:u[0-9a-fA-F]{4}|[t/])"
+        prefilters = [self._rules[k].prefilter for k in self._filtered]
+        if any("\\Q" in p for p in prefilters):
+            return  # inside \Q...\E a "\b" is literal text, so removing word boundaries is not safe
+        parts = [_without_word_boundaries(p) for p in prefilters]
+        options = re2.Options()
+        options.never_capture = True
+        options.log_errors = False
+        wire = _re2.RE2("|".join(f"(?:{p})" for p in [*parts, escapes]).encode(), options)
+        if not wire.ok():
+            raise ValueError(f"request-level prefilter does not compile: {wire.error()}")
+        self._wire = wire
+
+    @property
+    def scans_wire(self) -> bool:
+        """Whether ``wire_hits`` may stand in for scanning every value: rules with anchors must see each value."""
+        return self._wire is not None and not self._always
+
+    def wire_hits(self, buf: bytes) -> tuple[list[int], list[int]]:
+        """Prefilter hits over a serialized OTLP request, as sorted, disjoint (starts, ends) byte offsets.
+
+        A value whose own scan would find something has a hit overlapping its bytes (the argument of the
+        module doc, with the request's other bytes in place of the separators); a hit in an id or a length
+        prefix only costs a walk of the item it lands in."""
+        match = self._wire.Match  # type: ignore[union-attr]
+        starts: list[int] = []
+        ends: list[int] = []
+        n = len(buf)
+        pos = 0
+        while pos < n:
+            ms, me = match(_UNANCHORED, buf, pos, n)[0]
+            if ms < 0:
+                break
+            starts.append(ms)
+            ends.append(me)
+            pos = me if me > ms else ms + 1
+        return starts, ends
+
+    def _compile_hyperscan(self) -> None:
+        import hyperscan
+
+        exprs, ids, flags = [], [], []
+        for k in self._filtered:
+            rule = self._rules[k]
+            exprs.append(rule.prefilter.encode())
+            ids.append(k)
+            flag = hyperscan.HS_FLAG_UTF8
+            # Custom RE2 regexes may use constructs Hyperscan cannot match exactly; prefilter mode
+            # compiles a superset of the pattern, which is all a prefilter has to be.
+            if rule.name not in BUILTIN:
+                flag |= hyperscan.HS_FLAG_PREFILTER
+            flags.append(flag)
+        db = hyperscan.Database()
+        try:
+            db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
+        except hyperscan.error as exc:
+            raise ValueError(f"prefilter does not compile for hyperscan: {exc}") from None
+        self._hs_db = db
+
+    # ------------------------------------------------------------------------------------------- scan
+
+    def scan(self, text: str) -> list[Finding]:
+        return self.scan_many((text,))[0]
+
+    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        results: list[list[Finding]] = [[] for _ in texts]
+        min_len = self._min_len
+        # The same text is often in several places of one request (a prompt in the agent span, the LLM
+        # span's messages and the retriever's query): scanned once, its findings shared.
+        first: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
+        cand = []
+        for i, t in enumerate(texts):
+            if len(t) >= min_len:
+                seen = first.setdefault(t, i)
+                if seen == i:
+                    cand.append(i)
+                else:
+                    repeats.append((i, seen))
+        if not cand:
+            return results
+        # value index -> rule indexes to run exactly (None: every rule).
+        todo: dict[int, Iterable[int] | None] = {}
+        if self._filtered:
+            try:
+                self._prefilter([texts[i] for i in cand], cand, todo)
+            except Exception:  # noqa: BLE001 - a broken prefilter must not let a value through unscanned
+                todo = dict.fromkeys(cand)
+        if self._always:
+            for i in cand:
+                if i not in todo:
+                    todo[i] = self._always
+                elif todo[i] is not None:
+                    todo[i] = sorted({*todo[i], *self._always})
+        rules = self._rules
+        for i, ks in todo.items():
+            results[i] = self._exact(texts[i], range(len(rules)) if ks is None else sorted(ks))
+        for i, seen in repeats:
+            results[i] = results[seen]
+        return results
+
+    def _prefilter(self, parts: list[str], cand: list[int], todo: dict) -> None:
+        joined = _SEP.join(parts)
+        try:
+            buf = joined.encode("utf-8")
+        except UnicodeEncodeError:
+            # Lone surrogates: not valid UTF-8, so the engines can't see them; such values get every rule.
+            clean_parts, clean_cand = [], []
+            for p, i in zip(parts, cand):
+                try:
+                    p.encode("utf-8")
+                except UnicodeEncodeError:
+                    todo[i] = None
+                    continue
+                clean_parts.append(p)
+                clean_cand.append(i)
+            if clean_parts:
+                self._prefilter(clean_parts, clean_cand, todo)
+            return
+        starts: list[int] = []
+        ends: list[int] = []
+        pos = 0
+        if len(buf) == len(joined):
+            for p in parts:
+                starts.append(pos)
+                pos += len(p)
+                ends.append(pos)
+                pos += 1
+        else:
+            for p in parts:
+                starts.append(pos)
+                pos += len(p) if p.isascii() else len(p.encode("utf-8"))
+                ends.append(pos)
+                pos += 1
+        if self._hs_db is not None:
+            self._prefilter_hyperscan(buf, starts, ends, cand, todo)
+        else:
+            self._prefilter_re2(buf, parts, starts, ends, cand, todo)
+
+    def _prefilter_re2(self, buf: bytes, parts, starts, ends, cand, todo) -> None:
+        alt = self._re2_alt
+        n = len(buf)
+        last = len(starts) - 1
+        marked: list[int] = []
+        pos = 0
+        while pos < n:
+            ms, me = alt.Match(_UNANCHORED, buf, pos, n)[0]
+            if ms < 0:
+                break
+            k = bisect_right(starts, ms) - 1
+            if k < 0 or ms >= ends[k]:
+                k += 1  # the hit starts in a separator
+            first = k
+            while k <= last and starts[k] < me:
+                k += 1
+            if k > first:
+                marked.extend(range(first, k))
+                pos = starts[k] if k <= last else n  # the rest of a marked value cannot matter any more
+                pos = max(pos, me)
+            else:
+                pos = me if me > ms else ms + 1
+        if not marked:
+            return
+        filtered = self._filtered
+        match_set = self._re2_set.Match
+        for k in marked:
+            hit = match_set(buf[starts[k] : ends[k]])
+            if hit:
+                todo[cand[k]] = [filtered[h] for h in hit]
+
+    def _prefilter_hyperscan(self, buf: bytes, starts, ends, cand, todo) -> None:
+        hits: set[tuple[int, int]] = set()
+        add = hits.add
+
+        def on_match(rule: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            # Every match end is reported, so a value's own prefilter match always ends inside it;
+            # a match ending in a separator is only a partial view of the next one.
+            add((to, rule))
+
+        self._hs_db.scan(buf, match_event_handler=on_match)
+        per_value: dict[int, set[int]] = {}
+        for to, rule in hits:
+            k = bisect_right(starts, to - 1) - 1
+            if k >= 0 and to <= ends[k]:
+                per_value.setdefault(k, set()).add(rule)
+        for k, rules in per_value.items():
+            todo[cand[k]] = rules
+
+    # ------------------------------------------------------------------------------------------ exact
+
+    @staticmethod
+    def _windowed(rule: _Rule, text: str, raw: bytes, only: Any = None) -> list[tuple[int, int]] | None:
+        """The rule's exact pass over only the windows around its prefilter hits; None: scan it all."""
+        windows = _windows(rule, text, raw)
+        if windows is None:
+            return None
+        spans: list[tuple[int, int]] = []
+        find = rule.find
+        n = len(text)
+        for ws, we in windows:
+            found = find(text, ws, we + _CONTEXT if we + _CONTEXT < n else n, only)
+            if found is None:
+                return None
+            spans.extend(found)
+        return spans
+
+    def _exact(self, text: str, rule_indexes: Iterable[int]) -> list[Finding]:
+        found: list[tuple[int, int, int]] = []
+        rules = self._rules
+        n = len(text)
+        raw: bytes | None = None
+        for k in rule_indexes:
+            rule = rules[k]
+            if n < rule.min_len:
+                continue
+            try:
+                spans = None
+                only = None
+                if rule.branches is not None:
+                    if raw is None:
+                        raw = text.encode("utf-8", "surrogatepass")
+                    only = sorted(rule.branches.Match(raw))
+                    if not only:
+                        continue
+                if rule.locate is not None and n >= _WINDOW_MIN_LEN:
+                    if raw is None:
+                        raw = text.encode("utf-8", "surrogatepass")
+                    spans = self._windowed(rule, text, raw, only)
+                if spans is None:
+                    spans = rule.find(text, 0, None, only)
+            except Exception:  # noqa: BLE001 - fail closed: the caller masks the whole value
+                return [Finding(0, n, rule.name, error=True)]
+            for s, e in spans:  # type: ignore[union-attr]
+                found.append((k, s, e))
+        if not found:
+            return []
+        if len(found) == 1:
+            k, s, e = found[0]
+            return [Finding(s, e, rules[k].name)]
+        # Overlaps: the higher-priority rule wins, then the longer span, then the earlier one.
+        found.sort(key=lambda f: (f[0], f[1] - f[2], f[1]))
+        kept: list[tuple[int, int, int]] = []
+        for f in found:
+            s, e = f[1], f[2]
+            if all(e <= ks or s >= ke for _, ks, ke in kept):
+                kept.append(f)
+        kept.sort(key=lambda f: f[1])
+        return [Finding(s, e, rules[k].name) for k, s, e in kept]

@@ -1,0 +1,324 @@
+"""redaction processor: no prompt, completion or attribute carrying a person's identifiers or a credential
+leaves the daemon unless the config allows it.
+
+Built-in detectors (email, phone, card with Luhn, CPF/CNPJ/IBAN with their check digits, IPs, US SSN, API
+keys, JWTs, Authorization credentials, private keys; collector/pii) plus otelcol's own redaction keys
+(`blocked_values`, `blocked_key_patterns`, `allowed_values`, `allowed_keys`, `allow_all_keys`,
+`ignored_keys`, `redact_all_types`, `hash_function`, `summary`), so an otelcol block works unchanged.
+
+One difference from otelcol, on purpose: with neither `allowed_keys` nor `allow_all_keys` in the config,
+every key is allowed and only the detectors run (`redaction: {}` is useful on its own). otelcol removes every
+attribute in that case. As soon as either key is present, otelcol's fail-closed key semantics apply exactly.
+
+The walk, the scan and the edits are in redaction_walk.py; this module is the config and the metrics.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import hmac
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..component import Capabilities, Processor, Rejected, Signal
+from ..config import Invalid, option
+from ..registry import register
+from . import redaction_walk as walk
+
+Action = Literal["mask", "hash", "drop_attribute", "partial"]
+HashFunction = Literal["md5", "sha1", "sha3", "hmac-sha256", "hmac-sha512"]
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_KEYED = ("hmac-sha256", "hmac-sha512")
+_SHORT_KEY = 16
+
+
+def _re2_options() -> Any:
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # a bad pattern is reported once, as a config error, not also on stderr
+    return options
+
+
+def _compile(pattern: str) -> Any:
+    import re2
+
+    return re2.compile(pattern, _re2_options())
+
+
+def _regex_problem(pattern: str) -> str | None:
+    import re2
+
+    try:
+        _compile(pattern)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        return f"invalid regular expression {pattern!r} (RE2 syntax, as otelcol's Go regexp): {reason}"
+    return None
+
+
+def _builtin_detectors() -> dict[str, Any]:
+    from ..pii.detectors import DETECTORS
+
+    return DETECTORS
+
+
+@dataclass
+class DetectorConfig:
+    enabled: bool = option(True, "Run this detector.")
+    action: Action = option("mask", "`mask`: the match becomes the placeholder. `hash`: `<EMAIL:1a2b3c4d5e6f7a8b>`, a keyed hash of the match (needs `hash_key`), the same for the same value across spans and restarts. `drop_attribute`: the attribute holding it is removed. `partial` (card only): every digit but the last four becomes `*`.")
+    placeholder: str | None = option(None, "Replacement text for `mask` (default: the detector's, e.g. `<EMAIL>`); its `<...>` name also tags `hash` tokens.")
+
+
+class Detectors(dict):
+    """`detectors:` either maps names to DetectorConfig (unlisted built-ins keep their defaults) or lists
+    the only built-ins to run (`detectors: [email, card]`; `[]` runs none, e.g. for a pure otelcol block)."""
+
+    short_form: bool = False
+
+    @classmethod
+    def from_config(cls, decoder: Any, value: Any, path: tuple) -> "Detectors":
+        known = _builtin_detectors()
+        out = cls()
+        if value is None:
+            return out
+        if isinstance(value, list):
+            out.short_form = True
+            for i, name in enumerate(value):
+                if not isinstance(name, str):
+                    decoder.error(path + (i,), f"expected a detector name, got {name!r}")
+                elif name not in known:
+                    decoder.error(path + (i,), _unknown_detector(name, known))
+                else:
+                    out[name] = DetectorConfig()
+            return out
+        if not isinstance(value, dict):
+            decoder.error(path, "expected a mapping of detector name to settings, or a list of detector names")
+            return out
+        for name, settings in value.items():
+            if name not in known:
+                decoder.error(path + (name,), _unknown_detector(str(name), known))
+                continue
+            if isinstance(settings, bool):  # `email: false` reads naturally; accept it as `enabled`
+                out[name] = DetectorConfig(enabled=settings)
+                continue
+            detector = decoder.decode(DetectorConfig, settings, path + (name,))
+            if detector.action == "partial" and name != "card":
+                decoder.error(path + (name, "action"), '"partial" keeps the last four digits of a card; it is only for the card detector')
+            out[name] = detector
+        return out
+
+
+def _unknown_detector(name: str, known: dict[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f'; did you mean "{close[0]}"?' if close else ""
+    return f"unknown detector {name!r} (built-in detectors: {', '.join(known)}){hint}"
+
+
+@dataclass
+class BlockedValue:
+    pattern: str = option(doc="RE2 regex (otelcol syntax); only the match is replaced.")
+    name: str | None = option(None, "Name in metrics and debug summaries (default `blocked_value_<index>`); lower-case letters, digits, `_`.")
+    validator: str | None = option(None, "Checksum the match must pass: luhn, cpf, cnpj, iban, us_ssn.")
+    action: Action | None = option(None, "As for detectors; default `mask`, or otelcol's hex digest when `hash_function` is set.")
+    placeholder: str = option(walk.MASK, "Replacement text for `mask`.")
+
+    @classmethod
+    def from_config(cls, decoder: Any, value: Any, path: tuple) -> "BlockedValue":
+        if isinstance(value, str):  # otelcol's form: a bare regex
+            value = {"pattern": value}
+        return decoder._dataclass(cls, value, path)
+
+    def validate(self) -> None:
+        problem = _regex_problem(self.pattern)
+        if problem:
+            raise Invalid(problem, "pattern")
+        if self.name is not None and not _NAME.match(self.name):
+            raise Invalid(f"expected lower-case letters, digits and _, starting with a letter, got {self.name!r}", "name")
+        if self.validator is not None:
+            from ..pii.validators import VALIDATORS
+
+            if self.validator not in VALIDATORS:
+                raise Invalid(f"unknown validator {self.validator!r} (expected one of: {', '.join(VALIDATORS)})", "validator")
+        if self.action == "partial":
+            raise Invalid('"partial" is only for the card detector', "action")
+
+
+@dataclass
+class RedactionConfig:
+    detectors: Detectors | None = option(None, "Built-in detectors: a map of name to `{enabled, action, placeholder}` (unlisted ones stay on with `mask`; `name: false` turns one off), or a list naming the only ones to run (`[email, card]`; `[]` for none). Default: all on, `mask`. Actions: `mask` (the match becomes the placeholder, e.g. `<EMAIL>`), `hash` (`<EMAIL:1a2b3c4d5e6f7a8b>`, keyed with `hash_key`), `drop_attribute` (the attribute holding it is removed), `partial` (card only: `**** **** **** 1111`). Names: email, phone, card, cpf, cnpj, iban, ipv4, ipv6, us_ssn, openai_key, anthropic_key, aws_access_key, github_token, google_api_key, slack_token, stripe_key, huggingface_token, jwt, bearer_token, basic_auth, private_key.")
+    blocked_values: list[BlockedValue] = option(factory=list, doc="otelcol: regexes whose matches are masked (`****`). Each entry is a regex string or `{pattern, name, validator, action, placeholder}`.")
+    blocked_key_patterns: list[str] = option(factory=list, doc="otelcol: regexes on attribute keys; a matching key's whole value is masked (`****`, or hashed with `hash_function`).")
+    allowed_values: list[str] = option(factory=list, doc="otelcol: regexes for values that are never masked. A finding survives if it lies inside a match of one of them (so `.+@mycompany\\.com` keeps colleagues' addresses while other PII in the same value is still masked).")
+    allow_all_keys: bool | None = option(None, "otelcol: true keeps every key; false keeps only `allowed_keys`. Unset: only `allowed_keys` if given, else every key (unlike otelcol, which removes every attribute when both are unset).")
+    allowed_keys: list[str] | None = option(None, "otelcol: the only attribute keys kept (fail closed: `[]` removes them all); others are removed and listed in `redaction.redacted.*`.")
+    ignored_keys: list[str] = option(factory=list, doc="otelcol: keys passed through untouched (never scanned, removed or masked).")
+    ignored_key_patterns: list[str] = option(factory=list, doc="otelcol: regexes on keys, as `ignored_keys`.")
+    redact_all_types: bool = option(False, "otelcol: also scan int and double values as their decimal text (a card number sent as an int). A masked one becomes a string.")
+    redact_span_names: bool = option(False, "Also scan span names (`drop_attribute` masks the whole name: a span cannot lose it).")
+    json_values: bool = option(True, "Redact inside string values that hold JSON (`gen_ai.input.messages`, `input.value`, ...): decoded leaves and object keys are scanned (so `\\u0040`-escaped PII is found) and the value stays valid JSON.")
+    hash_function: HashFunction | None = option(None, "otelcol: hash instead of `****` for blocked_values and blocked_key_patterns (the full hex digest, as otelcol). Also the function behind `action: hash` (default hmac-sha256).")
+    hash_key: str | None = field(default=None, repr=False, metadata={"doc": "Key for hmac-sha256/hmac-sha512 and `action: hash`; required by them. Write `${env:REDACTION_HASH_KEY}`, never the key itself. Same key, same tokens across restarts; at least 16 characters advised."})
+    hmac_key: str | None = field(default=None, repr=False, metadata={"doc": "otelcol's name for `hash_key`."})
+    summary: Literal["debug", "info", "silent"] = option("info", "otelcol: attributes added where something changed. `info`: `redaction.masked.count`, `redaction.redacted.count`, `redaction.allowed.count`, `redaction.ignored.count` (log bodies: `redaction.body.*`). `debug`: also the `.keys` lists and `redaction.masked.<detector>.count`. `silent`: none.")
+    engine: Literal["re2", "hyperscan"] = option("re2", "Prefilter engine: one RE2 alternation over the request's strings, or a Hyperscan database.")
+
+    def validate(self) -> None:
+        for name in ("blocked_key_patterns", "allowed_values", "ignored_key_patterns"):
+            for i, pattern in enumerate(getattr(self, name)):
+                problem = _regex_problem(pattern)
+                if problem:
+                    raise Invalid(problem, (name, i))
+        builtins = _builtin_detectors()
+        seen: set[str] = set()
+        for i, blocked in enumerate(self.blocked_values):
+            name = blocked.name or f"blocked_value_{i}"
+            if name in builtins:
+                raise Invalid(f"{name!r} is a built-in detector's name; choose another", ("blocked_values", i, "name"))
+            if name in seen:
+                raise Invalid(f"name {name!r} is used twice", ("blocked_values", i, "name"))
+            seen.add(name)
+        if self.hash_key is not None and self.hmac_key is not None and self.hash_key != self.hmac_key:
+            raise Invalid("hash_key and hmac_key (its otelcol name) are both set, to different keys", "hmac_key")
+        key = self.key
+        if self.hash_function in _KEYED and not key:
+            raise Invalid(f"hash_function {self.hash_function} needs hash_key (e.g. hash_key: ${{env:REDACTION_HASH_KEY}})", "hash_key")
+        uses_hash = any(d.action == "hash" and d.enabled for d in (self.detectors or {}).values()) or any(b.action == "hash" for b in self.blocked_values)
+        if uses_hash and self.hash_function in (None, *_KEYED) and not key:
+            raise Invalid("action: hash needs hash_key, so tokens cannot be reversed by hashing guesses (e.g. hash_key: ${env:REDACTION_HASH_KEY})", "hash_key")
+        if self.engine == "hyperscan":
+            from ..pii.scanner import available_engines
+
+            if "hyperscan" not in available_engines():
+                raise Invalid("the hyperscan package is not installed; use engine: re2", "engine")
+
+    @property
+    def key(self) -> str | None:
+        return self.hash_key or self.hmac_key
+
+    @property
+    def restricts_keys(self) -> bool:
+        """otelcol's fail-closed key list is in force (see the module doc for the unset case)."""
+        if self.allow_all_keys is True:
+            return False
+        return self.allow_all_keys is False or self.allowed_keys is not None
+
+    def enabled_detectors(self) -> dict[str, DetectorConfig]:
+        configured = self.detectors
+        if configured is not None and configured.short_form:
+            return dict(configured)
+        out = {name: DetectorConfig() for name in _builtin_detectors()}
+        for name, detector in (configured or {}).items():
+            out[name] = detector
+        return {name: d for name, d in out.items() if d.enabled}
+
+
+def make_hasher(function: str | None, key: str | None) -> Any:
+    """text -> hex digest. Keyed functions are HMACs; md5/sha1/sha3 are otelcol's unkeyed digests."""
+    if function is None or function == "hmac-sha256" or function == "hmac-sha512":
+        digest = hashlib.sha512 if function == "hmac-sha512" else hashlib.sha256
+        secret = (key or "").encode()
+        return lambda text: hmac.new(secret, text.encode(), digest).hexdigest()
+    unkeyed = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha3": hashlib.sha3_256}[function]
+    return lambda text: unkeyed(text.encode()).hexdigest()
+
+
+def _label(placeholder: str, name: str) -> str:
+    if len(placeholder) > 2 and placeholder[0] == "<" and placeholder[-1] == ">":
+        return placeholder[1:-1]
+    return name.upper()
+
+
+def build_redactor(config: RedactionConfig, on_error: Any = None) -> tuple[walk.Redactor, Any]:
+    """The engine and the scanner for a config (also used by the unit tests)."""
+    from ..pii.detectors import BUILTIN, DETECTORS
+    from ..pii.scanner import CustomPattern, Scanner
+
+    enabled = config.enabled_detectors()
+    rules: dict[str, walk.Rule] = {}
+    for name, detector in enabled.items():
+        placeholder = detector.placeholder if detector.placeholder is not None else DETECTORS[name].placeholder
+        rules[name] = walk.Rule(detector.action, placeholder, _label(placeholder, name))
+    custom = []
+    for i, blocked in enumerate(config.blocked_values):
+        name = blocked.name or f"blocked_value_{i}"
+        action = blocked.action or (walk.A_DIGEST if config.hash_function is not None else walk.A_MASK)
+        rules[name] = walk.Rule(action, blocked.placeholder, _label(blocked.placeholder, name))
+        custom.append(CustomPattern(name, blocked.pattern, blocked.validator))
+    scanner = Scanner(list(enabled), custom, engine=config.engine)
+    min_length = 1 if custom else min((BUILTIN[n].min_len for n in enabled), default=1 << 30)
+    keys = walk.KeyPolicy(
+        restrict=config.restricts_keys,
+        allowed=frozenset(config.allowed_keys or ()),
+        ignored=frozenset(config.ignored_keys),
+        ignored_patterns=[_compile(p) for p in config.ignored_key_patterns],
+        blocked_patterns=[_compile(p) for p in config.blocked_key_patterns],
+    )
+    uses_hash = config.hash_function is not None or any(r.action in (walk.A_HASH, walk.A_DIGEST) for r in rules.values())
+    redactor = walk.Redactor(
+        scanner.scan_many,
+        scanner.scan,
+        rules,
+        keys=keys,
+        allowed_values=[_compile(p) for p in config.allowed_values],
+        hasher=make_hasher(config.hash_function, config.key) if uses_hash else None,
+        hash_whole_values=config.hash_function is not None,
+        redact_all_types=config.redact_all_types,
+        span_names=config.redact_span_names,
+        json_values=config.json_values,
+        summary=config.summary,
+        min_length=min_length,
+        on_error=on_error,
+        wire_hits=scanner.wire_hits if scanner.scans_wire else None,
+    )
+    return redactor, scanner
+
+
+@register
+class RedactionProcessor(Processor):
+    type_name = "redaction"
+    description = "Masks, hashes or drops PII and secrets (built-in validated detectors plus otelcol's redaction keys) in attributes, JSON values, log bodies and span names."
+    config_class = RedactionConfig
+    capabilities = Capabilities(mutates_data=True)
+
+    def __init__(self, settings: Any, config: RedactionConfig, next_consumer: Any):
+        super().__init__(settings, config, next_consumer)
+        self._last_error_log = 0.0
+        self.redactor, self.scanner = build_redactor(config, on_error=self._on_error)
+        self._walk = {Signal.TRACES: self.redactor.traces, Signal.LOGS: self.redactor.logs, Signal.METRICS: self.redactor.metrics}[self.signal]
+        processor = str(self.id)
+        t = self.telemetry
+        self._matches_family = t.counter("redaction_matches_total", "PII and secret matches redacted, by detector (allowed_values survivors not counted).", ("processor", "detector"))
+        self._matches: dict[str, Any] = {}
+        self._values = t.counter("redaction_values_scanned_total", "String values (and JSON leaves) handed to the scanner.", ("processor",)).labels(processor)
+        self._characters = t.counter("redaction_scanned_characters_total", "Characters of text handed to the scanner, plus the bytes of each serialized request the request-level prefilter read.", ("processor",)).labels(processor)
+        self._errors = t.counter("redaction_errors_total", "Values masked whole because scanning them failed (fail closed).", ("processor",)).labels(processor)
+        key = config.key
+        if key is not None and len(key) < _SHORT_KEY:
+            self.log.warning("hash_key is short; tokens of low-entropy values (phone numbers, CPFs) are easier to guess with a short key", min_advised=_SHORT_KEY)
+
+    def _on_error(self, where: str, exc: BaseException | None) -> None:
+        self._errors.inc()
+        now = time.monotonic()
+        if now - self._last_error_log >= 10.0:  # one line per 10 s is enough to notice; the counter has the rate
+            self._last_error_log = now
+            self.log.error("scanning a value failed; it was masked whole (fail closed)", key=where,
+                           error=type(exc).__name__ if exc is not None else "detector error")
+
+    def _count(self, detector: str) -> Any:
+        child = self._matches.get(detector)
+        if child is None:
+            child = self._matches[detector] = self._matches_family.labels(str(self.id), detector)
+        return child
+
+    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+        stats = self._walk(data)
+        if stats.values:
+            self._values.inc(stats.values)
+            self._characters.inc(stats.characters)
+        for detector, count in stats.matches.items():
+            self._count(detector).inc(count)
+        return await self.next.consume(signal, data)

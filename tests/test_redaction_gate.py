@@ -1,0 +1,179 @@
+"""The request-level prefilter: the redaction processor serializes each request once, runs the prefilter over
+the wire bytes and walks only the spans / log records / metrics (and, inside a span, the attributes, events
+and links) whose bytes it hit. It must never skip what the full walk would redact: JSON escapes decode into
+other characters (\\u, \\t, \\/), and next to a length prefix a value's edge is no word boundary (\\b)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
+
+from collector.component import Signal
+from collector.loadgen import build_templates
+from collector.pii.scanner import Scanner
+from collector.processors.redaction import build_redactor
+from tests.pii_corpus import generate
+from tests.test_redaction import as_dict, attrs, read_json, send
+from tests.test_redaction_unit import config
+
+BEARER = "3f9a8b7c6d5e4f3a2b1c0d9e"
+CNPJ = "11.222.333/0001-81"
+EMAIL = "maria.silva@example.com"
+CPF = "529.982.247-25"
+PHONE_BARE = "0232781286"
+
+# value -> the raw PII that must be gone from it after redaction.
+TRAPS: dict[str, str] = {
+    # JSON's \t between the scheme and the credential: the wire has a backslash and a "t".
+    json.dumps({"headers": f"Authorization: Bearer\t{BEARER}"}): BEARER,
+    # \/ is a legal JSON spelling of "/" (PHP and some loggers write it).
+    '{"cnpj": "' + CNPJ.replace("/", "\\/") + '"}': CNPJ.split("/")[1],
+    # Every character of the CPF and the e-mail's "@" as \u escapes: nothing of them is verbatim on the wire.
+    json.dumps({"cpf": CPF}).replace(CPF, "".join(f"\\u{ord(c):04x}" for c in CPF)): "247",
+    json.dumps([{"content": f"write to {EMAIL}"}]).replace("@", "\\u0040"): "maria.silva",
+    # 80 characters: the length prefix before the value is the byte "P", so "\bphone" does not hold on the wire.
+    f"phone {PHONE_BARE}".ljust(80, "."): PHONE_BARE,
+    # Same trap for a word-boundary custom rule: length 79 is "O", right before "ORD-...".
+    "ORD-4711 was refunded".ljust(79, "."): "ORD-4711",
+}
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "names-debug-hash": {
+        "redact_span_names": True,
+        "summary": "debug",
+        "hash_key": "k3y-for-tests-0123456789abcdef",
+        "detectors": {"email": {"action": "hash"}, "card": {"action": "partial"}, "us_ssn": {"action": "drop_attribute"}},
+    },
+    "custom-rule": {"blocked_values": [{"pattern": r"\bORD-[0-9]{4}\b", "name": "order"}]},
+}
+
+
+def redactors(data: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """The processor's engine as configured, and the same engine forced to walk every item."""
+    cfg, errors = config(data)
+    assert not errors and cfg is not None
+    gated, _ = build_redactor(cfg)
+    with monkeypatch.context() as patch:
+        patch.setattr(Scanner, "scans_wire", property(lambda self: False))
+        full, _ = build_redactor(cfg)
+    return gated, full
+
+
+def span(name: str, values: dict[str, Any], **fields: Any) -> Span:
+    return Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name=name, attributes=attrs(values), **fields)
+
+
+def trap_request() -> ExportTraceServiceRequest:
+    spans = [span(f"trap-{i}", {"case": i, "value": text}) for i, text in enumerate(TRAPS)]
+    spans.append(span("clean", {"case": "clean", "note": "order A1234567 shipped on 2024-05-01 for $12.50"}))
+    # A hit in a span name, a status message, an event and a link (and nothing in the attributes).
+    spans.append(span(f"mail {EMAIL}", {"case": "name"}, status=Status(message=f"user {CPF} not found")))
+    with_event = span("event", {"case": "event"})
+    with_event.events.add(name="e", attributes=attrs({"content": f"card 4111 1111 1111 1111 via {EMAIL}"}))
+    with_event.links.add(trace_id=b"\x03" * 16, span_id=b"\x04" * 8, attributes=attrs({"note": f"cpf {CPF}"}))
+    spans.append(with_event)
+    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])])
+
+
+def corpus_requests() -> tuple[ExportTraceServiceRequest, ExportLogsServiceRequest, ExportMetricsServiceRequest]:
+    from tests.test_redaction_corpus import build
+
+    return build(generate(240, seed=99))
+
+
+def loadgen_requests() -> list[ExportTraceServiceRequest]:
+    out = []
+    for template in build_templates(batch_size=100, count=4, seed=5, pii_share=0.5):
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(template.payload)
+        out.append(request)
+    return out
+
+
+def redact(redactor: Any, request: Any) -> tuple[bytes, Any]:
+    copy = type(request)()
+    copy.CopyFrom(request)
+    walk = {ExportTraceServiceRequest: redactor.traces, ExportLogsServiceRequest: redactor.logs,
+            ExportMetricsServiceRequest: redactor.metrics}[type(request)]
+    stats = walk(copy)
+    return copy.SerializeToString(deterministic=True), stats
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_gated_walk_equals_the_full_walk(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    gated, full = redactors(CONFIGS[name], monkeypatch)
+    loadgen = loadgen_requests()
+    for request in [trap_request(), *corpus_requests(), *loadgen]:
+        got, stats = redact(gated, request)
+        want, full_stats = redact(full, request)
+        assert got == want
+        assert got != request.SerializeToString(deterministic=True)  # every request here has something to redact
+        if request in loadgen:  # half its traces hold no PII: the gate must have skipped most of their values
+            assert stats.values < full_stats.values / 2
+
+
+@pytest.mark.parametrize("text", list(TRAPS))
+def test_escaped_and_boundary_values_are_never_skipped(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    gated, _ = redactors(CONFIGS["custom-rule"], monkeypatch)
+    request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[
+        span("s", {"value": text})])])])
+    stats = gated.traces(request)
+    out = as_dict(request.resource_spans[0].scope_spans[0].spans[0].attributes)
+    assert TRAPS[text] not in out["value"]
+    assert stats.values >= 1 and out["redaction.masked.count"] == 1
+
+
+def test_keyed_configs_still_walk_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    # allowed_keys removes attributes that hold nothing a detector sees: only a full walk can do that.
+    gated, _ = redactors({"allowed_keys": ["keep"]}, monkeypatch)
+    request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[
+        span("s", {"keep": "fine", "drop": "also fine"})])])])
+    gated.traces(request)
+    out = as_dict(request.resource_spans[0].scope_spans[0].spans[0].attributes)
+    assert "drop" not in out and out["keep"] == "fine" and out["redaction.redacted.count"] == 1
+
+
+GATE_CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+processors:
+  redaction:
+    redact_span_names: true
+    blocked_values: [{{pattern: '\\bORD-[0-9]{{4}}\\b', name: order}}]
+exporters:
+  file/traces: {{path: "{data}/traces.jsonl"}}
+extensions:
+  health_check: {{endpoint: "127.0.0.1:{health}"}}
+service:
+  extensions: [health_check]
+  pipelines:
+    traces: {{receivers: [otlp], processors: [redaction], exporters: [file/traces]}}
+"""
+
+
+@pytest.mark.slow
+def test_through_the_daemon_traps_are_redacted_and_clean_spans_untouched(daemon_factory: Any) -> None:
+    daemon = daemon_factory(GATE_CONFIG)
+    request = trap_request()
+    send(daemon, Signal.TRACES, request)
+    assert daemon.stop() == 0
+    raw = (daemon.data / "traces.jsonl").read_bytes()
+    for secret in {*TRAPS.values(), EMAIL, CPF, "4111 1111 1111 1111"}:
+        assert secret.encode() not in raw, secret
+    (exported,) = read_json(daemon.data / "traces.jsonl", Signal.TRACES)
+    by_case = {as_dict(s.attributes)["case"]: s for s in exported.resource_spans[0].scope_spans[0].spans}
+    sent = {as_dict(s.attributes)["case"]: s for s in request.resource_spans[0].scope_spans[0].spans}
+    assert by_case["clean"] == sent["clean"]  # not walked, not touched: no summary either
+    assert by_case["name"].name == "mail <EMAIL>"
+    assert CPF not in by_case["name"].status.message
+    assert "<EMAIL>" in as_dict(by_case["event"].events[0].attributes)["content"]
+    assert "<CPF>" in as_dict(by_case["event"].links[0].attributes)["note"]
