@@ -29,6 +29,7 @@ specific wins) pick another dataset / namespace, sanitised as Elasticsearch requ
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any, Literal, NamedTuple
 
 Mode = Literal["otel", "ecs"]
@@ -489,6 +490,26 @@ def _ecs_log(record: Any, attrs: dict[str, Any], stream: dict[str, str] | None, 
 # --- requests --------------------------------------------------------------------------------
 
 
+def _walk(resource_entries: Any, scopes_field: str, items_field: str, otel: bool) -> Iterator[tuple[Any, dict[str, Any], dict[str, str], Any, Any]]:
+    """(item, its attributes, routing hints, otel resource / ecs base, otel scope) for every span or log
+    record, with the resource and scope converted once per entry."""
+    for entry in resource_entries:
+        hints_r: dict[str, str] = {}
+        _routing_hints(entry.resource.attributes, hints_r)
+        resource = _otel_resource(entry) if otel else _ecs_resource(entry)
+        for scoped in getattr(entry, scopes_field):
+            hints_s = dict(hints_r)
+            _routing_hints(scoped.scope.attributes, hints_s)
+            if otel:
+                context, scope = resource, _otel_scope(scoped)
+            else:
+                context, scope = {**resource, **_ecs_scope(scoped)}, None
+            for item in getattr(scoped, items_field):
+                own: dict[str, str] = {}
+                attrs = attributes(item.attributes, own)
+                yield item, attrs, ({**hints_s, **own} if own else hints_s), context, scope
+
+
 def trace_documents(request: Any, mode: Mode = "otel", traces: Routing = Routing(None, "traces"), logs: Routing = Routing(None, "logs")) -> list[Document]:
     """Every span of an ExportTraceServiceRequest, each followed by its span events (as log documents)."""
     span_router = _Router(traces, mode)
@@ -496,33 +517,19 @@ def trace_documents(request: Any, mode: Mode = "otel", traces: Routing = Routing
     otel = mode == "otel"
     docs: list[Document] = []
     append = docs.append
-    for rs in request.resource_spans:
-        hints_r: dict[str, str] = {}
-        _routing_hints(rs.resource.attributes, hints_r)
-        resource = _otel_resource(rs) if otel else _ecs_resource(rs)
-        for ss in rs.scope_spans:
-            hints_s = dict(hints_r)
-            _routing_hints(ss.scope.attributes, hints_s)
-            if otel:
-                scope = _otel_scope(ss)
-            else:
-                base = {**resource, **_ecs_scope(ss)}
-            for span in ss.spans:
-                own: dict[str, str] = {}
-                attrs = attributes(span.attributes, own)
-                hints = {**hints_s, **own} if own else hints_s
-                index, stream = span_router.resolve(hints)
+    for span, attrs, hints, context, scope in _walk(request.resource_spans, "scope_spans", "spans", otel):
+        index, stream = span_router.resolve(hints)
+        if otel:
+            append(Document(index, _otel_span(span, attrs, stream, context, scope), True))
+        else:
+            append(Document(index, _ecs_span(span, attrs, stream, context), True))
+        if span.events:
+            event_index, event_stream = event_router.resolve(hints)
+            for event in span.events:
                 if otel:
-                    append(Document(index, _otel_span(span, attrs, stream, resource, scope), True))
+                    append(Document(event_index, _otel_span_event(span, event, event_stream, context, scope), False))
                 else:
-                    append(Document(index, _ecs_span(span, attrs, stream, base), True))
-                if span.events:
-                    event_index, event_stream = event_router.resolve(hints)
-                    for event in span.events:
-                        if otel:
-                            append(Document(event_index, _otel_span_event(span, event, event_stream, resource, scope), False))
-                        else:
-                            append(Document(event_index, _ecs_span_event(span, event, event_stream, base), False))
+                    append(Document(event_index, _ecs_span_event(span, event, event_stream, context), False))
     return docs
 
 
@@ -531,24 +538,10 @@ def log_documents(request: Any, mode: Mode = "otel", logs: Routing = Routing(Non
     otel = mode == "otel"
     docs: list[Document] = []
     append = docs.append
-    for rl in request.resource_logs:
-        hints_r: dict[str, str] = {}
-        _routing_hints(rl.resource.attributes, hints_r)
-        resource = _otel_resource(rl) if otel else _ecs_resource(rl)
-        for sl in rl.scope_logs:
-            hints_s = dict(hints_r)
-            _routing_hints(sl.scope.attributes, hints_s)
-            if otel:
-                scope = _otel_scope(sl)
-            else:
-                base = {**resource, **_ecs_scope(sl)}
-            for record in sl.log_records:
-                own: dict[str, str] = {}
-                attrs = attributes(record.attributes, own)
-                hints = {**hints_s, **own} if own else hints_s
-                index, stream = router.resolve(hints)
-                if otel:
-                    append(Document(index, _otel_log(record, attrs, stream, resource, scope), True))
-                else:
-                    append(Document(index, _ecs_log(record, attrs, stream, base), True))
+    for record, attrs, hints, context, scope in _walk(request.resource_logs, "scope_logs", "log_records", otel):
+        index, stream = router.resolve(hints)
+        if otel:
+            append(Document(index, _otel_log(record, attrs, stream, context, scope), True))
+        else:
+            append(Document(index, _ecs_log(record, attrs, stream, context), True))
     return docs

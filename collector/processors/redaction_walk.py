@@ -349,29 +349,7 @@ class Redactor:
         return self._finish(b)
 
     def logs(self, request: Any) -> Stats:
-        gate = Stats()
-        marks, b_summaries = self._marks(request, _LOGS, gate)
-        if marks is None:
-            return self._logs_all(request)
-        b = _Batch()
-        b.summaries = b_summaries
-        collect = self._collect
-        resource_logs = request.resource_logs
-        for ri, rmark in marks.get(1, {}).items():
-            rl = resource_logs[ri]
-            if 1 in rmark:
-                attrs = rl.resource.attributes
-                collect(b, attrs, b.map(attrs, attrs))
-            scope_logs = rl.scope_logs
-            for si, smark in rmark.get(2, {}).items():
-                sl = scope_logs[si]
-                if 1 in smark:
-                    attrs = sl.scope.attributes
-                    collect(b, attrs, b.map(attrs, attrs))
-                records = sl.log_records
-                for index in smark.get(2, ()):
-                    self._log_record(b, records[index])
-        return self._finish(b, gate)
+        return self._resources_of(request, _LOGS, "resource_logs", "scope_logs", "log_records", self._log_record)
 
     def _log_record(self, b: _Batch, record: Any) -> None:
         attrs = record.attributes
@@ -379,53 +357,42 @@ class Redactor:
         if record.HasField("body"):
             self._body(b, record, b.map(record, attrs, BODY_PREFIX))
 
-    def _logs_all(self, request: Any) -> Stats:
-        b = _Batch()
-        collect = self._collect
-        for rl in request.resource_logs:
-            attrs = rl.resource.attributes
-            collect(b, attrs, b.map(attrs, attrs))
-            for sl in rl.scope_logs:
-                attrs = sl.scope.attributes
-                collect(b, attrs, b.map(attrs, attrs))
-                for record in sl.log_records:
-                    attrs = record.attributes
-                    collect(b, attrs, b.map(attrs, attrs))
-                    if record.HasField("body"):
-                        self._body(b, record, b.map(record, attrs, BODY_PREFIX))
-        return self._finish(b)
-
     def metrics(self, request: Any) -> Stats:
+        return self._resources_of(request, _METRICS, "resource_metrics", "scope_metrics", "metrics", self._metric)
+
+    def _resources_of(self, request: Any, layout: Any, resources_field: str, scopes_field: str, items_field: str, visit: Any) -> Stats:
+        """Logs and metrics: resource and scope attributes, then `visit(batch, item)` for each log record
+        or metric; only those the request-level prefilter marked, unless the config needs every one."""
         gate = Stats()
-        marks, b_summaries = self._marks(request, _METRICS, gate)
+        marks, b_summaries = self._marks(request, layout, gate)
         b = _Batch()
-        b.summaries = b_summaries
         collect = self._collect
+        entries = getattr(request, resources_field)
         if marks is None:
-            for rm in request.resource_metrics:
-                attrs = rm.resource.attributes
+            for entry in entries:
+                attrs = entry.resource.attributes
                 collect(b, attrs, b.map(attrs, attrs))
-                for sm in rm.scope_metrics:
-                    attrs = sm.scope.attributes
+                for scoped in getattr(entry, scopes_field):
+                    attrs = scoped.scope.attributes
                     collect(b, attrs, b.map(attrs, attrs))
-                    for metric in sm.metrics:
-                        self._metric(b, metric)
+                    for item in getattr(scoped, items_field):
+                        visit(b, item)
             return self._finish(b)
-        resource_metrics = request.resource_metrics
+        b.summaries = b_summaries
         for ri, rmark in marks.get(1, {}).items():
-            rm = resource_metrics[ri]
+            entry = entries[ri]
             if 1 in rmark:
-                attrs = rm.resource.attributes
+                attrs = entry.resource.attributes
                 collect(b, attrs, b.map(attrs, attrs))
-            scope_metrics = rm.scope_metrics
+            scopes = getattr(entry, scopes_field)
             for si, smark in rmark.get(2, {}).items():
-                sm = scope_metrics[si]
+                scoped = scopes[si]
                 if 1 in smark:
-                    attrs = sm.scope.attributes
+                    attrs = scoped.scope.attributes
                     collect(b, attrs, b.map(attrs, attrs))
-                metrics = sm.metrics
+                items = getattr(scoped, items_field)
                 for index in smark.get(2, ()):
-                    self._metric(b, metrics[index])
+                    visit(b, items[index])
         return self._finish(b, gate)
 
     def _metric(self, b: _Batch, metric: Any) -> None:
