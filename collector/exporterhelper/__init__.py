@@ -7,7 +7,9 @@ The contract for an exporter (subclass `QueuedExporter`):
   `Rejected` for an OTLP partial_success: counted, never retried), raises `RetryableError` (with
   `retry_after` seconds when the server said how long to wait), or raises `PermanentError` (dropped
   and counted at once);
-- `start_sending(host)` / `stop_sending()` open and close its connections.
+- `start_sending(host)` / `stop_sending()` open and close its connections;
+- `self.delivery_state()` is a dict shared by the attempts of one delivery, for exporters that send a
+  request in parts and must resend only the parts the backend has not taken (jaeger, elasticsearch).
 
 `consume()` hands the request to the queue and returns as soon as it is queued, as otelcol does; a full
 queue refuses it with a retryable error so the client sends it again (or waits, with
