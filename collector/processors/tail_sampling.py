@@ -854,14 +854,13 @@ class Sampler:
 
 
 class _Entry:
-    """A trace id in the buffer: pending (spans, deadline, bytes) or decided (sampled flag only)."""
+    """A trace id in the buffer: pending (its spans and deadline) or decided (sampled flag only)."""
 
-    __slots__ = ("bytes", "deadline", "sampled", "trace")
+    __slots__ = ("deadline", "sampled", "trace")
 
     def __init__(self, trace: TraceData, deadline: float):
         self.trace: TraceData | None = trace
         self.deadline = deadline
-        self.bytes = 0
         self.sampled: bool | None = None
 
 
@@ -1001,7 +1000,6 @@ class TailSamplingProcessor(Processor):
                 entry = self._add(tid, trace, now)
             else:
                 entry.trace.extend(trace)  # type: ignore[union-attr]
-            entry.bytes += trace.bytes
             self.pending_bytes += trace.bytes
             if self.config.decision_wait_after_root_received > 0 and trace.has_root:
                 early = now + float(self.config.decision_wait_after_root_received)
@@ -1009,7 +1007,7 @@ class TailSamplingProcessor(Processor):
                     entry.deadline = early
                     self.root_queue.append((early, tid, entry))
                     self._wake.set()
-            if self.config.maximum_trace_size_bytes and entry.bytes > self.config.maximum_trace_size_bytes:
+            if self.config.maximum_trace_size_bytes and entry.trace.bytes > self.config.maximum_trace_size_bytes:  # type: ignore[union-attr]
                 self._drop_oversized(tid, entry)
         if self.config.max_buffered_bytes:
             while self.pending_bytes > self.config.max_buffered_bytes and self.pending_traces:
@@ -1034,7 +1032,7 @@ class TailSamplingProcessor(Processor):
         _tid, old = self.pending_traces.popitem(last=False)
         if old.trace is not None:
             self.m_dropped_spans.inc(old.trace.span_count)
-        self.pending_bytes -= old.bytes
+            self.pending_bytes -= old.trace.bytes
         old.trace = None
         old.sampled = False  # stale queue items are skipped
         self.m_too_early.inc()
@@ -1067,12 +1065,12 @@ class TailSamplingProcessor(Processor):
         trace = entry.trace
         assert trace is not None
         self.pending_traces.pop(tid, None)
-        self.pending_bytes -= entry.bytes
+        self.pending_bytes -= trace.bytes
         self.m_too_large.inc()
         self.m_dropped_spans.inc(trace.span_count)
         self._global_bound[False].inc()
         self._remember(tid, entry, False)
-        self.log.warning("trace exceeds maximum_trace_size_bytes; dropped", trace_id=tid.hex(), bytes=entry.bytes, spans=trace.span_count)
+        self.log.warning("trace exceeds maximum_trace_size_bytes; dropped", trace_id=tid.hex(), bytes=trace.bytes, spans=trace.span_count)
 
     def _remember(self, tid: bytes, entry: _Entry, sampled: bool) -> None:
         entry.sampled = sampled
@@ -1089,7 +1087,7 @@ class TailSamplingProcessor(Processor):
         trace = entry.trace
         assert trace is not None
         self.pending_traces.pop(tid, None)
-        self.pending_bytes -= entry.bytes
+        self.pending_bytes -= trace.bytes
         started = time.perf_counter()
         try:
             decision = self.sampler.decide(trace)
