@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
@@ -103,6 +104,40 @@ def add_bool(attrs: Any, key: str, value: bool) -> None:
     kv = attrs.add()
     kv.key = key
     kv.value.bool_value = value
+
+
+# Several attributes at once, as wire bytes merged into the message (message.MergeFromString appends to
+# a repeated field): one C call instead of a wrapper and two setters per attribute. Writing the five
+# cost attributes this way takes under half the time of add_double/add_str (the cost processor's
+# largest cost after reading the span). Field numbers per opentelemetry-proto v1.
+SPAN_ATTRIBUTES = 9
+_DOUBLE = struct.Struct("<d")
+pack_double = _DOUBLE.pack
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _length_delimited(field: int, payload: bytes) -> bytes:
+    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+
+
+def encoded_double_prefix(field: int, key: str) -> bytes:
+    """A KeyValue{key, double_value} entry of repeated field `field`, all but the value's last 8 bytes
+    (append pack_double(x)): a double's size is fixed, so every length is known in advance."""
+    placeholder = _length_delimited(field, _length_delimited(1, key.encode()) + _length_delimited(2, b"\x21" + bytes(8)))
+    return placeholder[:-8]
+
+
+def encoded_str(field: int, key: str, value: str) -> bytes:
+    """A whole KeyValue{key, string_value} entry of repeated field `field`."""
+    return _length_delimited(field, _length_delimited(1, key.encode()) + _length_delimited(2, _length_delimited(1, value.encode())))
 
 
 def resource_key(entry: Any) -> tuple[bytes, str]:

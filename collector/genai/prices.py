@@ -799,6 +799,11 @@ class PriceBook:
 
     def cost(self, provider: str | None, model: str | None, usage: Usage) -> Cost | None:
         """USD cost of one call, or None when the model has no known price (unpriced, not free)."""
+        return self.cost_of(provider, model, usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens, usage.reasoning_tokens)
+
+    def cost_of(self, provider: str | None, model: str | None, inp: Any, out: Any, cr: Any = 0, cw: Any = 0, rs: Any = 0) -> Cost | None:
+        """`cost` from the five token counts (input incl. cache, cache read, cache write, output incl.
+        reasoning, reasoning): the per-span path, which need not build a Usage."""
         try:
             r = self._cache[(provider, model)]
         except KeyError:
@@ -809,16 +814,11 @@ class PriceBook:
             r = self._refresh(provider, model, r)
             if r is None:
                 return None
-        inp = usage.input_tokens
-        out = usage.output_tokens
-        cr = usage.cache_read_tokens
-        cw = usage.cache_write_tokens
-        rs = usage.reasoning_tokens
         try:
             if (inp | out | cr | cw | rs) < 0:
-                raise ValueError(f"negative token count in {usage!r}")
+                raise ValueError(f"negative token count in {Usage(inp, out, cr, cw, rs)!r}")
         except TypeError:
-            inp, out, cr, cw, rs = _ints(usage)
+            inp, out, cr, cw, rs = _ints(Usage(inp, out, cr, cw, rs))
         cached = cr + cw
         if cached > inp:  # exclusive (provider-native) prompt count
             inp += cached

@@ -30,6 +30,13 @@ _OPENINFERENCE_KIND = {"LLM": "chat", "EMBEDDING": "embeddings"}
 _MLFLOW_KIND = {"CHAT_MODEL": "chat", "LLM": "text_completion", "EMBEDDING": "embeddings"}
 _OPENLLMETRY_REQUEST_TYPE = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
 
+# Kind attributes that can rule a span out on sight: slot -> "is this value a non-model-call kind?".
+_KIND_SLOTS = {
+    "operation": lambda v: v.lower() in _NOT_LLM_CALLS,
+    "oi_kind": lambda v: bool(v) and v.upper() not in _OPENINFERENCE_KIND,
+    "mlflow_kind": lambda v: bool(v) and v.upper() not in _MLFLOW_KIND,
+}
+
 # key -> slot. Several keys feed one slot; the first listed for a slot wins when both are present.
 _SLOTS: dict[str, str] = {}
 _PRIORITY: dict[str, int] = {}
@@ -103,9 +110,11 @@ def _value(v: Any) -> Any:
     return getattr(v, kind)
 
 
-def _int(v: Any) -> int | None:
-    if v is None:
+def _int(kv: Any) -> int | None:
+    """The integer held by a KeyValue's value (ints, whole doubles, numeric strings); None if unset."""
+    if kv is None:
         return None
+    v = kv.value
     n = v.int_value  # the usual case: a non-zero int proves the oneof holds an int
     if n:
         return n
@@ -122,13 +131,12 @@ def _int(v: Any) -> int | None:
     return None
 
 
-def _str(v: Any) -> str | None:
-    if v is None:
+def _str(kv: Any) -> str | None:
+    """The non-empty string held by a KeyValue's value, else None."""
+    if kv is None:
         return None
-    kind = v.WhichOneof("value")
-    if kind == "string_value":
-        return v.string_value or None
-    return None
+    # string_value is "" unless the oneof holds a string.
+    return kv.value.string_value or None
 
 
 def _json(text: str | None) -> Any:
@@ -140,7 +148,7 @@ def _json(text: str | None) -> Any:
         return None
 
 
-@dataclass
+@dataclass(slots=True)
 class Usage:
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -158,12 +166,11 @@ class Usage:
 class GenAIView:
     """Answers about one span. Build with `GenAIView.of(span)`; None means not an LLM call."""
 
-    __slots__ = ("span", "_v", "keys", "operation", "provider", "request_model", "response_model", "usage", "_messages", "_completion")
+    __slots__ = ("span", "_v", "operation", "provider", "request_model", "response_model", "usage", "_messages", "_completion")
 
-    def __init__(self, span: Any, values: dict[str, Any], keys: dict[str, str], operation: str):
+    def __init__(self, span: Any, values: dict[str, Any], operation: str):
         self.span = span
-        self._v = values
-        self.keys = keys  # slot -> the attribute key that supplied it
+        self._v = values  # slot -> the KeyValue that supplied it
         self.operation = operation
         self.provider = _normalise_provider(_str(values.get("provider")))
         self.request_model = _str(values.get("request_model"))
@@ -175,24 +182,37 @@ class GenAIView:
     @classmethod
     def of(cls, span: Any) -> "GenAIView | None":
         values: dict[str, Any] = {}
-        keys: dict[str, str] = {}
-        slots = _SLOTS
+        slot_of = _SLOTS.get
+        held_for = values.get
+        kind_slots = _KIND_SLOTS
+        # The hottest loop of token_count + cost, so it does as little as it can per attribute: the
+        # KeyValue is kept rather than its value (building the AnyValue wrapper costs as much again and
+        # most slots are never read), and a slot's key is only compared when two keys compete for it.
         for kv in span.attributes:
-            key = kv.key
-            slot = slots.get(key)
+            slot = slot_of(kv.key)
             if slot is None:
                 continue
-            if slot not in keys or _PRIORITY[key] < _PRIORITY[keys[slot]]:
-                value = kv.value
-                # Agent and tool spans say so early; stop reading their (often many) attributes.
-                if slot == "operation" and value.string_value.lower() in _NOT_LLM_CALLS:
-                    return None
-                keys[slot] = key
-                values[slot] = value
+            held = held_for(slot)
+            if held is not None and _PRIORITY[kv.key] >= _PRIORITY[held.key]:
+                continue
+            # Agent, tool, chain and retriever spans say so early; stop reading their (often many)
+            # attributes. Any convention's explicit "not a model call" wins, whatever the others say:
+            # a wrapper span that also carries GenAI attributes must not be priced twice.
+            if slot in kind_slots and kind_slots[slot](kv.value.string_value):
+                return None
+            values[slot] = kv
         operation = _operation(values)
         if operation is None:
             return None
-        return cls(span, values, keys, operation)
+        return cls(span, values, operation)
+
+    def key_of(self, slot: str) -> str | None:
+        """The attribute key that supplied a slot (e.g. "input_tokens" -> "llm.token_count.prompt"), if any."""
+        kv = self._v.get(slot)
+        return None if kv is None else kv.key
+
+    def has(self, slot: str) -> bool:
+        return slot in self._v
 
     @property
     def model(self) -> str | None:
@@ -215,7 +235,7 @@ class GenAIView:
     def finish_reasons(self) -> list[str]:
         reasons = self._v.get("finish_reasons")
         if reasons is not None:
-            value = _value(reasons)
+            value = _value(reasons.value)
             if isinstance(value, list):
                 return [str(r) for r in value if r is not None]
             if isinstance(value, str):
@@ -269,27 +289,46 @@ def _operation(values: dict[str, Any]) -> str | None:
     return None
 
 
+_PROVIDERS_SEEN: dict[str, str] = {}
+
+
 def _normalise_provider(provider: str | None) -> str | None:
     if not provider:
         return None
+    known = _PROVIDERS_SEEN.get(provider)
+    if known is not None:
+        return known
     p = provider.strip().lower()
-    return _PROVIDER_ALIASES.get(p, p)
+    p = _PROVIDER_ALIASES.get(p, p)
+    if len(_PROVIDERS_SEEN) < 1024:  # spellings seen; bounded against a client sending junk
+        _PROVIDERS_SEEN[provider] = p
+    return p
+
+
+# Usage slots beyond plain input/output counts; spans without any of them take _usage's short path.
+_USAGE_EXTRAS = frozenset({"total_tokens", "reasoning", "cache_read", "cache_write", "legacy_cache_read", "legacy_cache_write", "mlflow_usage"})
 
 
 def _usage(values: dict[str, Any], provider: str | None) -> Usage:
+    get = values.get
+    if values.keys().isdisjoint(_USAGE_EXTRAS):
+        u = Usage(_int(get("input_tokens")), _int(get("output_tokens")))
+        if u.input_tokens is not None or u.output_tokens is not None:
+            u.convention = "attributes"
+        return u
     u = Usage(
-        input_tokens=_int(values.get("input_tokens")),
-        output_tokens=_int(values.get("output_tokens")),
-        total_tokens=_int(values.get("total_tokens")),
-        reasoning_tokens=_int(values.get("reasoning")),
+        input_tokens=_int(get("input_tokens")),
+        output_tokens=_int(get("output_tokens")),
+        total_tokens=_int(get("total_tokens")),
+        reasoning_tokens=_int(get("reasoning")),
     )
     if u.input_tokens is not None or u.output_tokens is not None:
         u.convention = "attributes"
-    cache_read = _int(values.get("cache_read"))
-    cache_write = _int(values.get("cache_write"))
-    legacy_read = _int(values.get("legacy_cache_read"))
-    legacy_write = _int(values.get("legacy_cache_write"))
-    mlflow = _json(_str(values.get("mlflow_usage")))
+    cache_read = _int(get("cache_read"))
+    cache_write = _int(get("cache_write"))
+    legacy_read = _int(get("legacy_cache_read"))
+    legacy_write = _int(get("legacy_cache_write"))
+    mlflow = _json(_str(get("mlflow_usage")))
     if isinstance(mlflow, dict):
         u.input_tokens = u.input_tokens if u.input_tokens is not None else _as_int(mlflow.get("input_tokens"))
         u.output_tokens = u.output_tokens if u.output_tokens is not None else _as_int(mlflow.get("output_tokens"))
@@ -483,7 +522,7 @@ def _completion_messages(view: GenAIView) -> list[ChatMessage]:
             if event.name == "gen_ai.content.completion":
                 for kv in event.attributes:
                     if kv.key == "gen_ai.completion":
-                        completion = _str(kv.value)
+                        completion = _str(kv)
             elif event.name == "gen_ai.choice":
                 attrs = {kv.key: _value(kv.value) for kv in event.attributes}
                 message = attrs.get("message")

@@ -30,6 +30,13 @@ UNPRICED_REASON = "gen_ai.usage.cost_unpriced_reason"
 OI_PROMPT, OI_COMPLETION, OI_TOTAL = "llm.cost.prompt", "llm.cost.completion", "llm.cost.total"
 OTHER = "other"
 
+_COST = pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, COST)
+_OI_PROMPT = pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, OI_PROMPT)
+_OI_COMPLETION = pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, OI_COMPLETION)
+_OI_TOTAL = pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, OI_TOTAL)
+_COST_SOURCES = {source: pdata.encoded_str(pdata.SPAN_ATTRIBUTES, COST_SOURCE, source) for source in ("bundled", "override")}
+_pack = pdata.pack_double
+
 
 @dataclass
 class LLMMetricsConfig:
@@ -98,6 +105,7 @@ class CostProcessor(Processor):
         self.m_latency = t.histogram("llm_latency_seconds", "Duration of LLM call spans.", labels, tuple(m.latency_buckets))
         self.m_unpriced = t.counter("llm_unpriced_requests_total", "LLM calls that could not be priced.", ("model",))
         self._bound: dict[tuple[str, str, str], _Series] = {}
+        self._by_raw: dict[tuple[str, str, str], _Series] = {}  # the same, by uncapped labels: one lookup per span
 
     async def start(self, host: Any) -> None:
         # genai-prices (pydantic, ~0.25 s) loads now rather than on the first span.
@@ -105,6 +113,8 @@ class CostProcessor(Processor):
 
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
         handed = view_module.published_views(data)
+        # Metric sums for this request, added to the series once per request rather than per span.
+        sums: dict[_Series, list[Any]] | None = {} if self.metrics_on else None
         index = 0
         for rs in data.resource_spans:
             service = ""
@@ -119,71 +129,89 @@ class CostProcessor(Processor):
                     if view is view_module.NOT_COMPUTED:
                         view = GenAIView.of(span)
                     if view is not None and (view.is_generation or view.is_embedding):
-                        self._price(span, view, service)
+                        self._price(span, view, service, sums)
+        if sums:
+            _add_sums(sums)
         return await self.next.consume(signal, data)
 
-    def _price(self, span: Any, view: GenAIView, service: str) -> None:
+    def _price(self, span: Any, view: GenAIView, service: str, sums: dict[_Series, list[Any]] | None) -> None:
         u = view.usage
-        attrs = span.attributes
         cost: prices.Cost | None = None
         reason = "no_usage"
-        if u.input_tokens is not None and (u.output_tokens is not None or view.is_embedding):
-            usage = prices.Usage(
-                input_tokens=u.input_tokens,
-                output_tokens=u.output_tokens or 0,
-                cache_read_tokens=u.cache_read_tokens or 0,
-                cache_write_tokens=u.cache_write_tokens or 0,
-                reasoning_tokens=u.reasoning_tokens or 0,
-            )
+        inp, out = u.input_tokens, u.output_tokens
+        if inp is not None and (out is not None or view.is_embedding):
+            out = out or 0
+            cr, cw, rs = u.cache_read_tokens or 0, u.cache_write_tokens or 0, u.reasoning_tokens or 0
             reason = "unknown_model"
             # The answering model carries the exact version; the requested name is the fallback.
             if view.response_model:
-                cost = self.book.cost(view.provider, view.response_model, usage)
+                cost = self.book.cost_of(view.provider, view.response_model, inp, out, cr, cw, rs)
             if cost is None and view.request_model and view.request_model != view.response_model:
-                cost = self.book.cost(view.provider, view.request_model, usage)
+                cost = self.book.cost_of(view.provider, view.request_model, inp, out, cr, cw, rs)
         if cost is not None:
-            if "reported_cost" not in view.keys:
-                pdata.add_double(attrs, COST, cost.total_usd)
-                pdata.add_str(attrs, COST_SOURCE, cost.source)
-            if self.config.openinference_attributes and "reported_oi_cost" not in view.keys:
-                pdata.add_double(attrs, OI_PROMPT, cost.input_usd)
-                pdata.add_double(attrs, OI_COMPLETION, cost.output_usd)
-                pdata.add_double(attrs, OI_TOTAL, cost.total_usd)
+            parts: list[bytes] = []
+            if not view.has("reported_cost"):
+                source = _COST_SOURCES.get(cost.source) or pdata.encoded_str(pdata.SPAN_ATTRIBUTES, COST_SOURCE, cost.source)
+                parts += (_COST, _pack(cost.total_usd), source)
+            if self.config.openinference_attributes and not view.has("reported_oi_cost"):
+                parts += (_OI_PROMPT, _pack(cost.input_usd), _OI_COMPLETION, _pack(cost.output_usd), _OI_TOTAL, _pack(cost.total_usd))
+            if parts:
+                span.MergeFromString(b"".join(parts))
         else:
+            attrs = span.attributes
             pdata.add_bool(attrs, UNPRICED, True)
             pdata.add_str(attrs, UNPRICED_REASON, reason)
-        if self.metrics_on:
-            self._record(span, view, service, cost)
+        if sums is not None:
+            series = self._series(service or "unknown", view.provider or "unknown", view.model or "unknown")
+            acc = sums.get(series)
+            if acc is None:
+                acc = sums[series] = [0, 0, 0, 0, 0, 0, 0, None, 0, []]
+            acc[1 if view.errored else 0] += 1
+            acc[2] += u.input_tokens or 0
+            acc[3] += u.output_tokens or 0
+            acc[4] += u.cache_read_tokens or 0
+            acc[5] += u.cache_write_tokens or 0
+            acc[6] += u.reasoning_tokens or 0
+            if cost is not None:
+                acc[7] = cost.total_usd + (acc[7] or 0.0)
+            else:
+                acc[8] += 1
+            end, start = span.end_time_unix_nano, span.start_time_unix_nano
+            if end and end >= start:
+                acc[9].append((end - start) / 1e9)
 
     def _series(self, service: str, provider: str, model: str) -> "_Series":
+        raw = (service, provider, model)
+        series = self._by_raw.get(raw)
+        if series is not None:
+            return series
         # Keyed by the capped labels: past max_series, new models share the "other" series
         # instead of each adding an entry here.
         labels = self.cap(service, provider, model)
         series = self._bound.get(labels)
         if series is None:
             series = self._bound[labels] = _Series(self, labels)
+        if len(self._by_raw) >= 4 * self.cap.limit:
+            self._by_raw.clear()  # a stream of one-off model names must not grow this without end
+        self._by_raw[raw] = series
         return series
 
-    def _record(self, span: Any, view: GenAIView, service: str, cost: prices.Cost | None) -> None:
-        s = self._series(service or "unknown", view.provider or "unknown", view.model or "unknown")
-        (s.errors if view.errored else s.ok).inc()
-        u = view.usage
-        if u.input_tokens:
-            s.input.inc(u.input_tokens)
-        if u.output_tokens:
-            s.output.inc(u.output_tokens)
-        if u.cache_read_tokens:
-            s.cache_read.inc(u.cache_read_tokens)
-        if u.cache_write_tokens:
-            s.cache_write.inc(u.cache_write_tokens)
-        if u.reasoning_tokens:
-            s.reasoning.inc(u.reasoning_tokens)
-        if cost is not None:
-            s.cost.inc(cost.total_usd)
-        else:
-            s.unpriced.inc()
-        if span.end_time_unix_nano and span.end_time_unix_nano >= span.start_time_unix_nano:
-            s.latency.observe((span.end_time_unix_nano - span.start_time_unix_nano) / 1e9)
+
+# Positions in a request's per-series sums (see CostProcessor._price).
+_SUM_FIELDS = ("ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "cost", "unpriced")
+
+
+def _add_sums(sums: dict["_Series", list[Any]]) -> None:
+    for series, acc in sums.items():
+        # Only sums that happened touch a series, so no zero-valued child appears (e.g. a cost for a
+        # model that was never priced); a priced call that cost $0 does add its 0.
+        for name, amount in zip(_SUM_FIELDS, acc):
+            if amount or (name == "cost" and amount is not None):
+                getattr(series, name).inc(amount)
+        if acc[9]:
+            observe = series.latency.observe
+            for seconds in acc[9]:
+                observe(seconds)
 
 
 class _Series:

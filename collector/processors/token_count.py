@@ -34,6 +34,9 @@ CANONICAL = {
 }
 SOURCE = "gen_ai.usage.token_source"
 SKIPPED = "gen_ai.usage.token_count_skipped"
+_SOURCE_REPORTED = pdata.encoded_str(pdata.SPAN_ATTRIBUTES, SOURCE, "reported")
+# Usage slots other than input/output whose values, reported under a non-canonical name, normalize rewrites.
+_OTHER_USAGE_SLOTS = frozenset({"cache_read", "cache_write", "reasoning", "legacy_cache_read", "legacy_cache_write", "mlflow_usage", "total_tokens"})
 
 
 @dataclass
@@ -90,22 +93,30 @@ class TokenCountProcessor(Processor):
         needed: set[str] = set()
         work: list[tuple[Any, GenAIView]] = []
         views: list[Any] = []
+        keep = views.append
+        of = GenAIView.of
+        kinds, operations = self.kinds, self.operations
+        reported = 0
         for rs in data.resource_spans:
             for ss in rs.scope_spans:
                 for span in ss.spans:
-                    if self.kinds and span.kind not in self.kinds:
-                        views.append(view_module.NOT_COMPUTED)
+                    if kinds and span.kind not in kinds:
+                        keep(view_module.NOT_COMPUTED)
                         continue
-                    view = GenAIView.of(span)
-                    views.append(view)
-                    if view is None or view.operation not in self.operations:
+                    view = of(span)
+                    keep(view)
+                    if view is None or view.operation not in operations:
                         continue
-                    work.append((span, view))
+                    if view.usage.complete:
+                        self._reported(span, view)
+                        reported += 1
+                    else:
+                        work.append((span, view))
+        if reported:
+            self._outcome["reported"].inc(reported)
         to_count: list[tuple[Any, GenAIView]] = []
         for span, view in work:
-            if view.usage.complete:
-                self._reported(span, view)
-            elif not _has_content(view):
+            if not _has_content(view):
                 # A failed call, or content capture off: nothing to count, so no tokenizer to load.
                 self._skip(span, "no_content")
             else:
@@ -125,15 +136,15 @@ class TokenCountProcessor(Processor):
             view_module.withdraw_views(data)
 
     def _reported(self, span: Any, view: GenAIView) -> None:
-        attrs = span.attributes
-        if self.config.normalize:
+        key_of = view.key_of
+        if self.config.normalize and not (key_of("input_tokens") == CANONICAL["input_tokens"] and key_of("output_tokens") == CANONICAL["output_tokens"] and not any(map(view.has, _OTHER_USAGE_SLOTS))):
             u = view.usage
+            attrs = span.attributes
             for slot, value in (("input_tokens", u.input_tokens), ("output_tokens", u.output_tokens), ("cache_read", u.cache_read_tokens), ("cache_write", u.cache_write_tokens), ("reasoning", u.reasoning_tokens)):
-                if value is not None and view.keys.get(slot) != CANONICAL[slot]:
+                if value is not None and key_of(slot) != CANONICAL[slot]:
                     pdata.add_int(attrs, CANONICAL[slot], value)
-        if "token_source" not in view.keys:
-            pdata.add_str(attrs, SOURCE, "reported")
-        self._outcome["reported"].inc()
+        if not view.has("token_source"):
+            span.MergeFromString(_SOURCE_REPORTED)
 
     def _count(self, span: Any, view: GenAIView, encodings: dict[str, Any]) -> None:
         name, exact = tokens.encoding_name_for_model(view.model, self.overrides, self.config.proxy_encoding)
@@ -171,13 +182,13 @@ class TokenCountProcessor(Processor):
         source = "counted" if exact else "estimated"
         attrs = span.attributes
         u.input_tokens, u.output_tokens = input_tokens, output_tokens  # what a later processor reads
-        if view.keys.get("input_tokens") is None:
+        if not view.has("input_tokens"):
             pdata.add_int(attrs, CANONICAL["input_tokens"], input_tokens)
-        elif self.config.normalize and view.keys.get("input_tokens") != CANONICAL["input_tokens"]:
+        elif self.config.normalize and view.key_of("input_tokens") != CANONICAL["input_tokens"]:
             pdata.add_int(attrs, CANONICAL["input_tokens"], input_tokens)
-        if view.keys.get("output_tokens") is None:
+        if not view.has("output_tokens"):
             pdata.add_int(attrs, CANONICAL["output_tokens"], output_tokens)
-        elif self.config.normalize and view.keys.get("output_tokens") != CANONICAL["output_tokens"]:
+        elif self.config.normalize and view.key_of("output_tokens") != CANONICAL["output_tokens"]:
             pdata.add_int(attrs, CANONICAL["output_tokens"], output_tokens)
         pdata.add_str(attrs, SOURCE, source)
         self._outcome[source].inc()
