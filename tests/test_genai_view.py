@@ -213,8 +213,12 @@ def test_mlflow_inputs_and_outputs() -> None:
         {"openinference.span.kind": "RETRIEVER"},
         {"http.request.method": "POST", "url.full": "https://api.openai.com/v1/chat/completions"},
         {},
+        # A wrapper span that copies its child's GenAI attributes must not be priced a second time:
+        # any convention's explicit non-model-call kind wins, wherever it stands among the attributes.
+        {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5, "openinference.span.kind": "CHAIN"},
+        {"mlflow.spanType": "AGENT", "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10},
     ],
-    ids=["agent", "tool", "oi-chain", "oi-retriever", "http-client", "empty"],
+    ids=["agent", "tool", "oi-chain", "oi-retriever", "http-client", "empty", "gen-ai-chat-in-oi-chain", "mlflow-agent-with-gen-ai"],
 )
 def test_non_llm_spans_have_no_view(attrs: dict[str, Any]) -> None:
     assert GenAIView.of(span(attrs)) is None

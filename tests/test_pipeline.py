@@ -364,3 +364,29 @@ exporters:
     assert 'otelcol_processor_outgoing_items{processor="test_tag",otel_signal="traces"} 10' in text
     assert 'otelcol_processor_incoming_items{processor="test_reject_half",otel_signal="traces"} 10' in text
     assert 'otelcol_processor_outgoing_items{processor="test_reject_half",otel_signal="traces"} 5' in text
+
+
+def test_encoded_attributes_merge_into_a_span_like_added_ones() -> None:
+    # The cost and token_count processors append attributes as pre-encoded wire bytes; the result must
+    # be exactly what the setters would have built, long keys (two-byte lengths) included.
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from collector import pdata
+
+    long_key = "k" * 200
+    merged = Span(name="s")
+    merged.attributes.add(key="first").value.string_value = "x"
+    merged.MergeFromString(
+        pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, "gen_ai.usage.cost") + pdata.pack_double(0.00123)
+        + pdata.encoded_str(pdata.SPAN_ATTRIBUTES, "gen_ai.usage.cost_source", "bundled")
+        + pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, long_key) + pdata.pack_double(-0.0)
+        + pdata.encoded_str(pdata.SPAN_ATTRIBUTES, "é", "ü" * 100)
+    )
+    expected = Span(name="s")
+    expected.attributes.add(key="first").value.string_value = "x"
+    pdata.add_double(expected.attributes, "gen_ai.usage.cost", 0.00123)
+    pdata.add_str(expected.attributes, "gen_ai.usage.cost_source", "bundled")
+    pdata.add_double(expected.attributes, long_key, -0.0)
+    pdata.add_str(expected.attributes, "é", "ü" * 100)
+    assert merged == expected
+    assert merged.attributes[3].value.WhichOneof("value") == "double_value"
