@@ -12,7 +12,7 @@ import time
 from enum import StrEnum
 from typing import Any
 
-from . import pdata
+from . import pdata, received_bytes
 from .component import (
     Capabilities,
     Component,
@@ -182,6 +182,7 @@ class Service:
                 chain.insert(0, processor)
                 head = _Counted(processor, counters.incoming, capabilities)  # type: ignore[arg-type]
             self.processors[name] = chain
+            received_bytes.grant(chain)
             entry = _PipelineEntry(head, mutates)
             self.pipeline_entries[name] = entry
             for id in pipeline.receivers:

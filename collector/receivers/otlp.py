@@ -15,7 +15,7 @@ from aiohttp import web
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from .. import otlpjson, pdata
+from .. import otlpjson, pdata, received_bytes
 from ..client import client_metadata, metadata_from_pairs
 from ..component import ConsumeError, Consumer, Host, Receiver, Rejected, Settings, Signal
 from ..config import ByteSize, Endpoint, Invalid, option
@@ -157,7 +157,8 @@ class _Intake:
         self.counters = receiver.telemetry.receiver_counters(receiver.id, transport, signal)
         self.validate = _VALIDATORS.get(signal)
 
-    async def push(self, data: Any) -> Rejected | None:
+    async def push(self, data: Any, payload: bytes | None = None) -> Rejected | None:
+        """`payload`: the protobuf bytes `data` was decoded from, lent to processors (received_bytes)."""
         total = pdata.count_items(self.signal, data)
         invalid = self.validate(data) if self.validate is not None else None
         if invalid is not None:
@@ -167,6 +168,9 @@ class _Intake:
             # Like otelcol's receiver: an empty request (or one whose every item was refused above)
             # is answered without entering the pipeline, which would otherwise write an empty record.
             return invalid
+        lend = payload is not None and invalid is None  # validation removed nothing: the bytes are this request
+        if lend:
+            received_bytes.publish(data, payload)
         try:
             result = await self.consumer.consume(self.signal, data)
         except ConsumeError:
@@ -175,6 +179,9 @@ class _Intake:
         except Exception:
             self.counters.failed.inc(total)
             raise
+        finally:
+            if lend:
+                received_bytes.withdraw(data)
         if result is not None and result.count:
             self.counters.refused.inc(result.count)
             total -= result.count
@@ -263,7 +270,7 @@ class OTLPReceiver(Receiver):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot decode {request_type.__name__}: {exc}")
             client_metadata.set(metadata_from_pairs(context.invocation_metadata() or ()))
             try:
-                rejected = await intake.push(message)
+                rejected = await intake.push(message, request)
             except ConsumeError as exc:
                 code = grpc.StatusCode.UNAVAILABLE if exc.retryable else grpc.StatusCode.INVALID_ARGUMENT
                 await context.abort(code, str(exc), _retry_trailer(code, str(exc), exc.retry_after))
@@ -317,7 +324,7 @@ class OTLPReceiver(Receiver):
                 return _status_response(ctype, 400, code_pb2.INVALID_ARGUMENT, f"cannot decode {what} {request_type.__name__}: {exc}")
             client_metadata.set(metadata_from_pairs(request.headers.items()))
             try:
-                rejected = await intake.push(message)
+                rejected = await intake.push(message, body if ctype == PROTOBUF else None)
             except ConsumeError as exc:
                 if not exc.retryable:
                     return _status_response(ctype, 400, code_pb2.INVALID_ARGUMENT, str(exc))
