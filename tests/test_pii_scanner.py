@@ -136,3 +136,31 @@ def test_windows_and_branch_selection_find_what_the_whole_value_scan_finds(engin
     got = sc.scan_many(texts)
     assert got == whole.scan_many(texts)
     assert sum(map(len, got)) > 1000
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_the_joined_exact_pass_finds_what_each_value_alone_finds(marked: bool) -> None:
+    # Short values share one exact pass per pattern, joined by NULs: a value's edge next to a NUL must read
+    # like the end of the text, so pieces that would form a match with their neighbour stay apart.
+    from tests.pii_corpus import generate
+
+    sc = Scanner(ALL)
+    edges = ["4111 1111", "1111 1111 1111", "maria@", "example.com", "+55 11", "98765-4321", "tel", "0232781286",
+             "Bearer", "abcdefghijklmnop1234", "192.168.0", ".1", "a@b.co", "529.982.247-25", "x\x00y@z.com\x00"]
+    pieces = [item.text for item in generate(200, seed=5)] + [t for _, t, _ in POSITIVES] + NEGATIVES + edges
+    rng = random.Random(13)
+    for _ in range(40):
+        texts = rng.sample(pieces, 50)
+        assert sc.scan_many(texts, marked) == [exact_only(sc, t) for t in texts]
+
+
+def test_the_email_pass_anchored_at_each_at_sign_equals_finditer() -> None:
+    from collector.pii.detectors import BUILTIN
+    from collector.pii.scanner import _email_matches
+
+    pattern = BUILTIN["email"].exact[0]
+    rng = random.Random(17)
+    alphabet = "ab1_.%+-@é日 ,;:\x00co"
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+        assert [m.span() for m in _email_matches(pattern, text)] == [m.span() for m in pattern.finditer(text)], text

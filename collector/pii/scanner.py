@@ -14,8 +14,10 @@ The exact pass is cheap where it can be: a text repeated in the batch is scanned
 several patterns (phone has twelve) runs only those whose own prefilter matched; and in a long value a
 detector whose longest match is bounded (or, for e-mail, made of a known set of characters) looks only at
 windows around its own prefilter hits (see ``_windows`` for why that finds exactly what a whole-value scan
-finds). ``wire_hits`` runs the same prefilters over a serialized OTLP request, for the processor's
-request-level skip.
+finds). Short values that need the same pattern are scanned in one ``finditer`` over them joined by NULs
+(``_exact_joined``), which a NUL cannot make match differently. ``wire_hits`` runs the same prefilters over a
+serialized OTLP request, for the processor's request-level skip; values found that way are ``marked`` and go
+straight to the per-detector set, without the joined prefilter pass.
 
 Fail closed: if an exact pattern, an acceptor or a validator raises on a value, the whole value becomes one
 finding with ``error=True`` so the caller masks it instead of passing it through.
@@ -114,7 +116,7 @@ class _Rule:
     value to look) and ``reach`` (the longest match, so a window around each hit holds every match that
     overlaps it) or ``run`` (the characters a match is made of, for unbounded patterns such as email)."""
 
-    __slots__ = ("name", "prefilter", "anchored", "min_len", "find", "locate", "reach", "run", "branches")
+    __slots__ = ("name", "prefilter", "anchored", "min_len", "find", "locate", "reach", "run", "branches", "batch")
 
     def __init__(
         self,
@@ -139,7 +141,16 @@ class _Rule:
         # For a detector with several exact patterns: an RE2 set of their prefilters, so that only the
         # patterns whose own prefilter matched the value are run (phone has twelve).
         self.branches = branches
+        # (exact branches, accept, group) of a built-in that can scan many values joined by NUL in one pass
+        # (see Scanner._exact_joined); None for the others, which scan one value at a time.
+        self.batch: Any = None
 
+
+# Built-ins whose exact pattern can match a NUL (private_key's `.*?` runs across lines, and would run from
+# one joined value into the next). Every other built-in's classes exclude NUL, and none of their
+# look-arounds accept one, so a NUL next to a value reads to them exactly like the value's edge.
+_NOT_JOINABLE = frozenset({"private_key"})
+_JOIN = "\x00"
 
 # Characters after a window that look-aheads may read (the built-ins read at most 2).
 _CONTEXT = 16
@@ -166,8 +177,12 @@ def _builtin_rule(name: str) -> _Rule:
         if not branches.Compile():
             raise ValueError(f"detector {name!r}: branch prefilters do not compile")
     if (reach >= _UNBOUNDED and run is None) or not locate.ok():
-        return _Rule(name, det.prefilter, False, det.min_len, _builtin_finder(name), branches=branches)
-    return _Rule(name, det.prefilter, False, det.min_len, _builtin_finder(name), locate, reach, run, branches)
+        rule = _Rule(name, det.prefilter, False, det.min_len, _builtin_finder(name), branches=branches)
+    else:
+        rule = _Rule(name, det.prefilter, False, det.min_len, _builtin_finder(name), locate, reach, run, branches)
+    if name not in _NOT_JOINABLE:
+        rule.batch = (det.exact, det.accept, det.group)
+    return rule
 
 
 def _builtin_finder(name: str) -> Callable[..., list[tuple[int, int]] | None]:
@@ -200,6 +215,22 @@ def _builtin_finder(name: str) -> Callable[..., list[tuple[int, int]] | None]:
         text: str, pos: int = 0, endpos: int | None = None, only: Sequence[int] | None = None
     ) -> list[tuple[int, int]] | None:
         """``only``: the branches to run (sorted); a branch whose prefilter has no match cannot match."""
+        if endpos is None and (single is not None or (only is not None and len(only) == 1)):
+            # The common call, one pattern over a whole value, without the window bookkeeping.
+            rx = single if single is not None else branches[only[0]]  # type: ignore[index]
+            spans = []
+            for m in rx.finditer(text, pos):
+                s, e = m.span(group) if group and group in rx.groupindex else m.span()
+                if s < 0:
+                    s, e = m.span()
+                if accept is not None:
+                    sub = accept(text[s:e])
+                    if sub is None:
+                        continue
+                    s, e = s + sub[0], s + sub[1]
+                if e > s:
+                    spans.append((s, e))
+            return spans
         n = len(text)
         if endpos is None or endpos >= n:
             endpos, limit = n, n
@@ -263,6 +294,43 @@ def _windows(rule: _Rule, text: str, raw: bytes) -> list[tuple[int, int]] | None
     if len(out) == 1 and out[0][0] == 0 and out[0][1] >= n:
         return None
     return out
+
+
+def _joined_matches(rule: _Rule, rx: Any, text: str) -> Any:
+    """rx's matches in text (values joined by NUL), as ``finditer`` would give them."""
+    if rule.name == "email":
+        return _email_matches(rx, text)
+    return rx.finditer(text)
+
+
+_EMAIL_LOCAL_PUNCTUATION = frozenset("_.%+-")
+
+
+def _email_matches(rx: Any, text: str) -> list[Any]:
+    """The e-mail pattern's ``finditer`` without trying it at every word: each of its matches holds exactly
+    one "@" (neither part's class has one) and, by its look-behind, starts where the run of local-part
+    characters (``[\\w.%+-]``, Unicode ``\\w`` = ``isalnum`` or ``_``) before that "@" starts. So the
+    pattern is tried once per "@", anchored there; an "@" whose run starts inside the previous match is
+    one ``finditer`` would have stepped over (a start inside a run fails the look-behind)."""
+    out = []
+    local = _EMAIL_LOCAL_PUNCTUATION
+    previous_end = 0
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > previous_end and (text[start - 1].isalnum() or text[start - 1] in local):
+            start -= 1
+        if start < at and (start > previous_end or start == previous_end == 0 or not _local(text[start - 1])):
+            m = rx.match(text, start)
+            if m is not None:
+                out.append(m)
+                previous_end = m.end()
+        at = text.find("@", max(at + 1, previous_end))
+    return out
+
+
+def _local(c: str) -> bool:
+    return c.isalnum() or c in _EMAIL_LOCAL_PUNCTUATION
 
 
 def _custom_finder(rx: re2._Regexp, validator: Callable[[str], bool] | None) -> Callable:
@@ -427,7 +495,10 @@ class Scanner:
     def scan(self, text: str) -> list[Finding]:
         return self.scan_many((text,))[0]
 
-    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+    def scan_many(self, texts: Sequence[str], marked: bool = False) -> list[list[Finding]]:
+        """``marked``: the caller found these texts where a prefilter hit (``wire_hits``), so nearly every one
+        holds a match and the joined pass would only find that again; each goes straight to the set of
+        per-detector prefilters that picks its exact patterns. The result is the same either way."""
         results: list[list[Finding]] = [[] for _ in texts]
         min_len = self._min_len
         # The same text is often in several places of one request (a prompt in the agent span, the LLM
@@ -448,7 +519,10 @@ class Scanner:
         todo: dict[int, Iterable[int] | None] = {}
         if self._filtered:
             try:
-                self._prefilter([texts[i] for i in cand], cand, todo)
+                if marked and self._re2_set is not None:
+                    self._prefilter_each([texts[i] for i in cand], cand, todo)
+                else:
+                    self._prefilter([texts[i] for i in cand], cand, todo)
             except Exception:  # noqa: BLE001 - a broken prefilter must not let a value through unscanned
                 todo = dict.fromkeys(cand)
         if self._always:
@@ -458,8 +532,23 @@ class Scanner:
                 elif todo[i] is not None:
                     todo[i] = sorted({*todo[i], *self._always})
         rules = self._rules
+        joined: dict[int, list[int]] = {}  # rule index -> values it scans in one joined pass
         for i, ks in todo.items():
-            results[i] = self._exact(texts[i], range(len(rules)) if ks is None else sorted(ks))
+            text = texts[i]
+            ks = range(len(rules)) if ks is None else sorted(ks)
+            if len(text) >= _WINDOW_MIN_LEN:
+                results[i] = self._exact(text, ks)  # long values: windows around the hits instead
+                continue
+            alone = [k for k in ks if rules[k].batch is None]
+            if alone:
+                results[i] = self._exact(text, alone)
+                if results[i] and results[i][0].error:
+                    continue
+            for k in ks:
+                if rules[k].batch is not None and len(text) >= rules[k].min_len:
+                    joined.setdefault(k, []).append(i)
+        if joined:
+            self._exact_joined(texts, joined, results)
         for i, seen in repeats:
             results[i] = results[seen]
         return results
@@ -533,6 +622,19 @@ class Scanner:
             if hit:
                 todo[cand[k]] = [filtered[h] for h in hit]
 
+    def _prefilter_each(self, parts: list[str], cand: list[int], todo: dict) -> None:
+        filtered = self._filtered
+        match_set = self._re2_set.Match  # type: ignore[union-attr]
+        for p, i in zip(parts, cand):
+            try:
+                raw = p.encode("utf-8")
+            except UnicodeEncodeError:
+                todo[i] = None  # lone surrogates: no engine can see them, so every rule runs
+                continue
+            hit = match_set(raw)
+            if hit:
+                todo[i] = [filtered[h] for h in hit]
+
     def _prefilter_hyperscan(self, buf: bytes, starts, ends, cand, todo) -> None:
         hits: set[tuple[int, int]] = set()
         add = hits.add
@@ -569,6 +671,87 @@ class Scanner:
             spans.extend(found)
         return spans
 
+    def _exact_joined(self, texts: Sequence[str], joined: dict[int, list[int]], results: list[list[Finding]]) -> None:
+        """The exact pass of each joinable rule over all the values that need it at once: joined with NULs
+        (see ``_NOT_JOINABLE``), one ``finditer`` per pattern, matches mapped back by offset. Same findings
+        as ``_exact`` value by value, without its per-value, per-rule call overhead. Adds to ``results``
+        (what rules that cannot be joined already found) and resolves overlaps the way ``_exact`` does."""
+        rules = self._rules
+        found: dict[int, list[tuple[int, int, int]]] = {}
+        failed: dict[int, int] = {}  # value -> first rule (by priority) whose acceptor raised
+        for k in sorted(joined):
+            values = joined[k]
+            branches, accept, group = rules[k].batch
+            if len(branches) == 1:
+                groups = [(0, values)]
+            elif rules[k].branches is None:
+                groups = [(b, values) for b in range(len(branches))]
+            else:
+                # Only the branches whose own prefilter matched a value run over it (phone has twelve).
+                by_branch: dict[int, list[int]] = {}
+                select = rules[k].branches.Match  # type: ignore[union-attr]
+                for i in values:
+                    for b in select(texts[i].encode("utf-8", "surrogatepass")):
+                        by_branch.setdefault(b, []).append(i)
+                groups = sorted(by_branch.items())
+            candidates: dict[int, list[tuple[int, int, Any, int]]] = {}
+            for b, members in groups:
+                offsets = []
+                pos = 0
+                for i in members:
+                    offsets.append(pos)
+                    pos += len(texts[i]) + 1
+                last = len(members) - 1
+                j = 0
+                for m in _joined_matches(rules[k], branches[b], _JOIN.join([texts[i] for i in members])):
+                    start = m.start()
+                    while j < last and offsets[j + 1] <= start:
+                        j += 1
+                    candidates.setdefault(members[j], []).append((start - offsets[j], b, m, offsets[j]))
+            multi = len(groups) > 1
+            for i, cands in candidates.items():
+                if i in failed:
+                    continue
+                if multi:
+                    # Merge the branches the way one alternation would scan (as _builtin_finder does):
+                    # leftmost first, the earlier branch on a tie.
+                    # Offsets differ per branch (each joins its own values): compare them within the value.
+                    cands.sort(key=lambda c: (c[0], c[1]))
+                    merged, last_end = [], 0
+                    for c in cands:
+                        if c[0] >= last_end:
+                            merged.append(c)
+                            last_end = max(c[2].end() - c[3], c[0] + 1)
+                    cands = merged
+                spans = found.setdefault(i, [])
+                for _start, _, m, base in cands:
+                    rx = m.re
+                    s, e = m.span(group) if group and group in rx.groupindex else m.span()
+                    if s < 0:
+                        s, e = m.span()
+                    if accept is not None:
+                        try:
+                            sub = accept(m.string[s:e])
+                        except Exception:  # noqa: BLE001 - fail closed: the caller masks the whole value
+                            failed[i] = k
+                            break
+                        if sub is None:
+                            continue
+                        s, e = s + sub[0], s + sub[1]
+                    if e > s:
+                        spans.append((k, s - base, e - base))
+        for i, k in failed.items():
+            results[i] = [Finding(0, len(texts[i]), rules[k].name, error=True)]
+        for i, spans in found.items():
+            if i in failed or not spans:
+                continue
+            if results[i]:
+                if results[i][0].error:
+                    continue
+                index = {r.name: k for k, r in enumerate(rules)}
+                spans = spans + [(index[f.detector], f.start, f.end) for f in results[i]]
+            results[i] = _resolve(spans, rules)
+
     def _exact(self, text: str, rule_indexes: Iterable[int]) -> list[Finding]:
         found: list[tuple[int, int, int]] = []
         rules = self._rules
@@ -599,15 +782,20 @@ class Scanner:
                 found.append((k, s, e))
         if not found:
             return []
-        if len(found) == 1:
-            k, s, e = found[0]
-            return [Finding(s, e, rules[k].name)]
-        # Overlaps: the higher-priority rule wins, then the longer span, then the earlier one.
-        found.sort(key=lambda f: (f[0], f[1] - f[2], f[1]))
-        kept: list[tuple[int, int, int]] = []
-        for f in found:
-            s, e = f[1], f[2]
-            if all(e <= ks or s >= ke for _, ks, ke in kept):
-                kept.append(f)
-        kept.sort(key=lambda f: f[1])
-        return [Finding(s, e, rules[k].name) for k, s, e in kept]
+        return _resolve(found, rules)
+
+
+def _resolve(found: list[tuple[int, int, int]], rules: Sequence[_Rule]) -> list[Finding]:
+    """(rule index, start, end) spans -> sorted, non-overlapping findings. On an overlap the higher-priority
+    rule wins, then the longer span, then the earlier one."""
+    if len(found) == 1:
+        k, s, e = found[0]
+        return [Finding(s, e, rules[k].name)]
+    found.sort(key=lambda f: (f[0], f[1] - f[2], f[1]))
+    kept: list[tuple[int, int, int]] = []
+    for f in found:
+        s, e = f[1], f[2]
+        if all(e <= ks or s >= ke for _, ks, ke in kept):
+            kept.append(f)
+    kept.sort(key=lambda f: f[1])
+    return [Finding(s, e, rules[k].name) for k, s, e in kept]

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .. import received_bytes
 from ..component import Capabilities, Processor, Rejected, Signal
 from ..config import Invalid, option
 from ..registry import register
@@ -283,6 +284,10 @@ class RedactionProcessor(Processor):
     description = "Masks, hashes or drops PII and secrets (built-in validated detectors plus otelcol's redaction keys) in attributes, JSON values, log bodies and span names."
     config_class = RedactionConfig
     capabilities = Capabilities(mutates_data=True)
+    # The prefilter reads the request's wire bytes: the received ones, where the service allows it (see
+    # collector/received_bytes.py), save serializing the request again.
+    reads_received_bytes = True
+    received_bytes_granted = False
 
     def __init__(self, settings: Any, config: RedactionConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
@@ -315,7 +320,7 @@ class RedactionProcessor(Processor):
         return child
 
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        stats = self._walk(data)
+        stats = self._walk(data, received_bytes.received(data) if self.received_bytes_granted else None)
         if stats.values:
             self._values.inc(stats.values)
             self._characters.inc(stats.characters)

@@ -6,13 +6,17 @@ findings are touched afterwards. Walking attributes in Python is the hot cost, s
 are written out by hand with local variables, and a value shorter than the shortest possible finding is
 skipped before anything else happens to it.
 
-JSON-string values (`gen_ai.input.messages`, `input.value`, ...) are parsed (orjson) and their decoded string
-leaves and object keys go into the same list, so `\\uXXXX`-escaped PII is found; a value with an edit is
-re-serialised once, so it stays valid JSON. One that does not parse is scanned as text.
+JSON-string values (`gen_ai.input.messages`, `input.value`, ...): only the string literals (object keys too)
+and large integers that a prefilter hit overlaps go into the same list, decoded, so `\\uXXXX`-escaped PII
+is found (an escape that can decode into part of a match is itself a hit); a literal with a finding is
+replaced in place by its redacted text as a JSON string, so the value stays valid JSON and keeps the
+sender's layout (`_splice`). A finding in an object key, and configs whose rules cannot run over raw bytes,
+take the parse path: every decoded leaf and key is scanned and a value with an edit is re-serialised. A
+value that does not parse as JSON is scanned as text.
 
-Before any of that, the request is serialized once and the scanner's prefilter runs over the wire bytes
-(`wire_hits`): strings are raw UTF-8 on the wire, so a value the scan would find something in has a hit
-overlapping its bytes. A light walk of tags and lengths (`_locate`) maps the hits to items, and only those
+Before any of that, the prefilter runs over the request's wire bytes (`wire_hits`): the bytes it arrived
+as when the receiver lends them (collector/received_bytes.py), else the request serialized once. Strings
+are raw UTF-8 on the wire, so a value the scan would find something in has a hit overlapping its bytes. A light walk of tags and lengths (`_locate`) maps the hits to items, and only those
 are walked: resource and scope attributes, log records and metrics whose bytes were hit, and inside a hit
 span only the attributes, events, links, name and status that were. A request without a hit is not walked
 at all. Key rules (allowed_keys, ignored/blocked keys) and redact_all_types act on values the wire cannot
@@ -38,7 +42,7 @@ MASK = "****"
 SCAN, IGNORE, REMOVE, MASK_KEY = 0, 1, 2, 3
 
 # Where a scanned string came from, when it is not a top-level string attribute (those are the KeyValue).
-L_VALUE, L_SCALAR, L_LEAF, L_JSONKEY, L_NAME, L_STATUS = range(6)
+L_VALUE, L_SCALAR, L_LEAF, L_JSONKEY, L_NAME, L_STATUS, L_SPLICE = range(7)
 
 # What a rule does with a match.
 A_MASK, A_HASH, A_DROP, A_PARTIAL, A_DIGEST = "mask", "hash", "drop_attribute", "partial", "digest"
@@ -140,6 +144,20 @@ class _JsonDoc:
         self.renames: list[tuple[dict[str, Any], str, str]] = []
 
 
+class _SpliceDoc:
+    """A JSON-string value edited in place: only the string literals (or integers) that hold a finding are
+    replaced, so the rest of the text keeps its bytes and layout. `edits` are (start, end, new text) over
+    the UTF-8 bytes `raw`."""
+
+    __slots__ = ("value", "raw", "edits", "failed")
+
+    def __init__(self, value: Any, raw: bytes):
+        self.value = value
+        self.raw = raw
+        self.edits: list[tuple[int, int, str]] = []
+        self.failed = False
+
+
 class _Changes:
     """Per attribute map: what the summary will say, and which attributes to remove."""
 
@@ -158,7 +176,7 @@ class _Changes:
 class _Batch:
     """One request's strings to scan, where each came from, and the attribute maps they belong to."""
 
-    __slots__ = ("texts", "owners", "starts", "maps", "changes", "docs", "summaries")
+    __slots__ = ("texts", "owners", "starts", "maps", "changes", "docs", "summaries", "marked")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
@@ -168,8 +186,11 @@ class _Batch:
         # (or the log record, for a body), the summary goes onto the summary container's attributes.
         self.maps: list[tuple[Any, Any, str]] = []
         self.changes: dict[int, _Changes] = {}
-        self.docs: list[_JsonDoc] = []
+        self.docs: list[Any] = []  # _JsonDoc and _SpliceDoc
         self.summaries = True  # False: no redaction.* attribute anywhere in the request yet
+        # True: the texts come from items the request-level prefilter hit, so nearly all of them hold a
+        # prefilter match and the scanner skips its own joined pass (see Scanner.scan_many).
+        self.marked = False
 
     def map(self, container: Any, summary: Any, prefix: str = SUMMARY_PREFIX) -> int:
         self.starts.append(len(self.texts))
@@ -189,7 +210,7 @@ class Redactor:
 
     def __init__(
         self,
-        scan_many: Callable[[Sequence[str]], list[list[Any]]],
+        scan_many: Callable[..., list[list[Any]]],
         scan_one: Callable[[str], list[Any]],
         rules: dict[str, Rule],
         *,
@@ -223,35 +244,43 @@ class Redactor:
         # Key rules and redact_all_types act on values the wire cannot show (every key, numbers as text), so
         # those configs walk everything; otherwise only the items the request-level prefilter hit are walked.
         self._wire_hits = wire_hits if self.keys is None and not redact_all_types else None
+        # The same prefilter over one JSON-string value's text says which of its string literals can hold a
+        # finding, whatever the key rules: JSON leaves only ever get the detectors.
+        self._doc_hits = wire_hits if json_values else None
         # Short strings whose scan found nothing: JSON keys, roles and part types recur in every request.
         # Only texts without findings are kept, so this never holds what a detector would redact.
         self._clean: set[str] = set()
 
     # ------------------------------------------------------------------------------- request-level gate
 
-    def _marks(self, request: Any, spec: dict[int, Any], stats: Stats) -> tuple[dict[int, Any] | None, bool]:
-        """Which items of the request to walk (see `_locate`), or None to walk all of it; and whether an
-        upstream redaction summary may already be there (else the summary need not look for one)."""
+    def _marks(self, request: Any, spec: dict[int, Any], stats: Stats, payload: bytes | None = None) -> tuple[dict[int, Any] | None, bool, Any]:
+        """Which items of the request to walk (see `_locate`), or None to walk all of it; whether an upstream
+        redaction summary may already be there (else the summary need not look for one); and the wire
+        (payload, hit starts, hit ends) for `_json`. `payload`: the request's bytes as received, when the
+        caller knows they are exactly this request's (see collector/received_bytes.py); else it is serialized."""
         if self._wire_hits is None:
-            return None, True
+            return None, True, None
         try:
-            payload = request.SerializeToString()
+            if payload is None:
+                payload = request.SerializeToString()
             starts, ends = self._wire_hits(payload)
             stats.characters += len(payload)
             if not starts:
-                return {}, True
-            return _locate(payload, 0, len(payload), spec, starts, ends), SUMMARY_PREFIX.encode() in payload
+                return {}, True, None
+            marks = _locate(payload, 0, len(payload), spec, starts, ends)
+            return marks, SUMMARY_PREFIX.encode() in payload, (payload, starts, ends)
         except Exception:  # noqa: BLE001 - the gate only saves work; on any doubt, walk everything
-            return None, True
+            return None, True, None
 
     # ------------------------------------------------------------------------------------------ signals
 
-    def traces(self, request: Any) -> Stats:
+    def traces(self, request: Any, payload: bytes | None = None) -> Stats:
         gate = Stats()
-        marks, b_summaries = self._marks(request, _TRACES, gate)
+        marks, b_summaries, wire = self._marks(request, _TRACES, gate, payload)
         if marks is None:
             return self._traces_all(request)
         b = _Batch()
+        b.marked = True
         b.summaries = b_summaries
         collect = self._collect
         names = self.span_names
@@ -276,7 +305,7 @@ class Redactor:
                     mi = b.map(attrs, attrs)
                     hit_attrs = pmark.get(9)
                     if hit_attrs:
-                        collect(b, attrs, mi, hit_attrs)
+                        self._collect_hit(b, attrs, mi, hit_attrs, wire)
                     if names and 5 in pmark and len(span.name) >= min_len:
                         texts.append(span.name)
                         owners.append(_Loc(L_NAME, mi, None, span, NAME_KEY))
@@ -348,8 +377,8 @@ class Redactor:
                                 collect(b, attrs, b.map(attrs, attrs))
         return self._finish(b)
 
-    def logs(self, request: Any) -> Stats:
-        return self._resources_of(request, _LOGS, "resource_logs", "scope_logs", "log_records", self._log_record)
+    def logs(self, request: Any, payload: bytes | None = None) -> Stats:
+        return self._resources_of(request, _LOGS, "resource_logs", "scope_logs", "log_records", self._log_record, payload)
 
     def _log_record(self, b: _Batch, record: Any) -> None:
         attrs = record.attributes
@@ -357,14 +386,14 @@ class Redactor:
         if record.HasField("body"):
             self._body(b, record, b.map(record, attrs, BODY_PREFIX))
 
-    def metrics(self, request: Any) -> Stats:
-        return self._resources_of(request, _METRICS, "resource_metrics", "scope_metrics", "metrics", self._metric)
+    def metrics(self, request: Any, payload: bytes | None = None) -> Stats:
+        return self._resources_of(request, _METRICS, "resource_metrics", "scope_metrics", "metrics", self._metric, payload)
 
-    def _resources_of(self, request: Any, layout: Any, resources_field: str, scopes_field: str, items_field: str, visit: Any) -> Stats:
+    def _resources_of(self, request: Any, layout: Any, resources_field: str, scopes_field: str, items_field: str, visit: Any, payload: bytes | None = None) -> Stats:
         """Logs and metrics: resource and scope attributes, then `visit(batch, item)` for each log record
         or metric; only those the request-level prefilter marked, unless the config needs every one."""
         gate = Stats()
-        marks, b_summaries = self._marks(request, layout, gate)
+        marks, b_summaries, _ = self._marks(request, layout, gate, payload)
         b = _Batch()
         collect = self._collect
         entries = getattr(request, resources_field)
@@ -379,6 +408,7 @@ class Redactor:
                         visit(b, item)
             return self._finish(b)
         b.summaries = b_summaries
+        b.marked = True
         for ri, rmark in marks.get(1, {}).items():
             entry = entries[ri]
             if 1 in rmark:
@@ -412,15 +442,14 @@ class Redactor:
 
     # --------------------------------------------------------------------------------------------- walk
 
-    def _collect(self, b: _Batch, attrs: Any, mi: int, only: Any = None) -> None:
-        """Queue the attributes of one map (`only`: just these indexes). The plain-string case is the hot
-        path: no calls in it."""
+    def _collect(self, b: _Batch, attrs: Any, mi: int) -> None:
+        """Queue the attributes of one map. The plain-string case is the hot path: no calls in it."""
         if self.keys is not None:
             self._collect_keyed(b, attrs, mi)
             return
         texts, owners = b.texts, b.owners
         min_len, json_on = self.min_length, self.json_values
-        for kv in attrs if only is None else [attrs[i] for i in only]:
+        for kv in attrs:
             value = kv.value
             s = value.string_value
             if s:
@@ -428,6 +457,28 @@ class Redactor:
                     continue
                 if json_on and s[0] in _JSON_START:
                     self._json(b, s, value, mi, kv, kv.key)
+                    continue
+                texts.append(s)
+                owners.append(kv)
+                continue
+            kind = value.WhichOneof("value")
+            if kind == "array_value" or kind == "kvlist_value" or (self.all_types and kind is not None):
+                self._nested(b, value, kind, mi, kv, kv.key, False)
+
+    def _collect_hit(self, b: _Batch, attrs: Any, mi: int, hit: dict[int, tuple[int, int]], wire: Any) -> None:
+        """A hit span's attributes that the request-level prefilter hit, with the byte range of each on the
+        wire, so that a JSON value's hits can be mapped to its string literals (`_json`)."""
+        texts, owners = b.texts, b.owners
+        min_len, json_on = self.min_length, self.json_values
+        for index, where in hit.items():
+            kv = attrs[index]
+            value = kv.value
+            s = value.string_value
+            if s:
+                if len(s) < min_len:
+                    continue
+                if json_on and s[0] in _JSON_START:
+                    self._json(b, s, value, mi, kv, kv.key, wire, where)
                     continue
                 texts.append(s)
                 owners.append(kv)
@@ -532,10 +583,12 @@ class Redactor:
         value.string_value = self.whole_value_hasher(text) if self.whole_value_hasher is not None and text else MASK
         changes.masked[key] = None
 
-    def _json(self, b: _Batch, s: str, value: Any, mi: int, top: Any, key: str) -> None:
-        # Parsed every time rather than gated by a raw scan: the scanner's exact pass runs over each marked
-        # string whole, so a marked 2 KB message list costs far more than its parse, while a marked leaf is
-        # only the sentence that holds the finding (measured: ~20% less CPU per span on the loadgen profile).
+    def _json(self, b: _Batch, s: str, value: Any, mi: int, top: Any, key: str, wire: Any = None, where: Any = None) -> None:
+        if self._doc_hits is not None and self._splice(b, s, value, mi, top, key, wire, where):
+            return
+        # No prefilter to say where to look (or a case _splice leaves to this path): parse, and scan every
+        # leaf and object key. The exact pass runs over each queued string whole, so leaves rather than the
+        # whole text: a marked leaf is only the sentence that holds the finding.
         doc = _parse(value, s)
         if doc is None:
             b.texts.append(s)
@@ -543,6 +596,72 @@ class Redactor:
             return
         b.docs.append(doc)
         self._leaves(b.texts, b.owners, doc, mi, top, key)
+
+    def _splice(self, b: _Batch, s: str, value: Any, mi: int, top: Any, key: str, wire: Any, where: Any) -> bool:
+        """Queue only the string literals (and large integers) of a JSON value that a prefilter hit overlaps,
+        to be edited in place (`_SpliceDoc`); False leaves the value to the parse-and-walk path.
+
+        Sound for the reason the request-level gate is (module doc): outside escapes a literal's decoded
+        text is its bytes, so a leaf the scan would find something in has a hit overlapping its literal; an
+        escape that can decode into part of a match is itself a hit. The hits are the request's own, mapped
+        into the value where the wire holds its exact bytes, else the prefilter is run over the text alone."""
+        try:
+            raw = s.encode()
+        except UnicodeEncodeError:
+            return False  # lone surrogates: not UTF-8, so no prefilter has seen them
+        hits = None
+        if wire is not None:
+            payload, starts, ends = wire
+            item_start, item_end = where
+            offset = item_end - len(raw)  # a string is the last field of its AnyValue, the value of its KeyValue
+            if offset < item_start or not payload.startswith(raw, offset):
+                offset = payload.find(raw, item_start, item_end)
+            if offset >= 0:
+                hits = _clip(starts, ends, offset, offset + len(raw))
+        if hits is None:
+            doc_starts, doc_ends = self._doc_hits(raw)  # type: ignore[misc]
+            hits = list(zip(doc_starts, doc_ends))
+        if not hits:
+            return True  # no leaf, key or number of it can hold a finding: nothing to parse or scan
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return False  # not JSON after all: scanned as text
+        if type(obj) is not dict and type(obj) is not list:
+            return False
+        spans = _json_tokens(raw, hits)
+        min_len, clean = self.min_length, self._clean
+        queued: list[tuple[int, int, str]] = []
+        for start, end, kind in spans:
+            if kind == _T_NUMBER:
+                text = raw[start:end].decode()
+                if len(text) >= min_len:
+                    queued.append((start, end, text))
+                continue
+            literal = raw[start + 1 : end - 1]
+            text = orjson.loads(raw[start:end]) if b"\\" in literal else literal.decode()
+            if len(text) < min_len or text in clean:
+                continue
+            if kind == _T_KEY:
+                # A key with a finding is renamed, and a renamed key may collide with another: the parse
+                # path handles that (the value is then re-serialised). Keys rarely hold anything.
+                try:
+                    if self._scan_one(text):
+                        return False
+                except Exception:  # noqa: BLE001 - the parse path scans it again and fails closed
+                    return False
+                continue
+            queued.append((start, end, text))
+        if not queued:
+            return True
+        doc = _SpliceDoc(value, raw)
+        b.docs.append(doc)
+        context = _Loc(L_SPLICE, mi, top, None, key, doc)
+        texts, owners = b.texts, b.owners
+        for start, end, text in queued:
+            texts.append(text)
+            owners.append((context, start, end))
+        return True
 
     def _leaves(self, texts: list[str], owners: list[Any], doc: _JsonDoc, mi: int, top: Any, key: str) -> None:
         # One context per document, and a (context, node, key) tuple per leaf: a _Loc is only built in
@@ -576,12 +695,12 @@ class Redactor:
 
     # ------------------------------------------------------------------------------------- scan + edit
 
-    def _scan(self, texts: list[str], stats: Stats) -> list[list[Any]]:
+    def _scan(self, texts: list[str], stats: Stats, marked: bool = False) -> list[list[Any]]:
         stats.values += len(texts)
         stats.characters += sum(map(len, texts))
         self.last_exception = None
         try:
-            return self._scan_many(texts)
+            return self._scan_many(texts, marked) if marked else self._scan_many(texts)
         except Exception as exc:  # noqa: BLE001 - any scanner failure must fail closed, per value
             self.last_exception = exc
         results: list[list[Any]] = []
@@ -596,7 +715,7 @@ class Redactor:
     def _finish(self, b: _Batch, stats: Stats | None = None) -> Stats:
         stats = stats if stats is not None else Stats()
         if b.texts:
-            results = self._scan(b.texts, stats)
+            results = self._scan(b.texts, stats, b.marked)
             self._apply(b, b.texts, b.owners, results, stats)
             clean = self._clean
             if len(clean) > _CLEAN_MAX:
@@ -605,6 +724,9 @@ class Redactor:
         for doc in b.docs:
             if doc.failed:
                 doc.value.string_value = MASK
+            elif type(doc) is _SpliceDoc:
+                if doc.edits:
+                    doc.value.string_value = _spliced(doc.raw, doc.edits)
             elif doc.changed or doc.renames:
                 _rename_keys(doc.renames)
                 doc.value.string_value = orjson.dumps(doc.obj).decode()
@@ -632,7 +754,7 @@ class Redactor:
                 continue
             if outcome is _FAILED:
                 target = owner.value if kind == -1 else owner.target
-                if kind in (L_LEAF, L_JSONKEY):
+                if kind in (L_LEAF, L_JSONKEY, L_SPLICE):
                     owner.extra[0].failed = True
                     changes.masked[key] = None
                     stats.errors += 1
@@ -668,6 +790,9 @@ class Redactor:
         elif kind == L_JSONKEY:
             doc, k = owner.extra
             doc.renames.append((owner.target, k, text))
+        elif kind == L_SPLICE:
+            doc, end = owner.extra
+            doc.edits.append((owner.target, end, text))
         elif kind == L_NAME:
             owner.target.name = text
         elif kind == L_STATUS:
@@ -753,8 +878,7 @@ class Redactor:
 
 # Which length-delimited fields `_locate` descends into, by field number (opentelemetry-proto v1): a nested
 # spec descends further, None marks the item as hit. Spans go down to single attributes, events and links.
-_SPAN = {5: None, 9: None, 11: None, 13: None, 15: None}  # name, attributes, events, links, status
-_TRACES = {1: {1: None, 2: {1: None, 2: _SPAN}}}  # resource_spans: resource, scope_spans: scope, spans
+_TRACES: dict[int, Any] = {1: {1: None, 2: {1: None, 2: None}}}  # resource_spans: resource, scope_spans: scope, spans
 _LOGS = {1: {1: None, 2: {1: None, 2: None}}}  # resource_logs: resource, scope_logs: scope, log_records
 _METRICS = {1: {1: None, 2: {1: None, 2: None}}}  # resource_metrics: resource, scope_metrics: scope, metrics
 
@@ -814,7 +938,12 @@ def _locate(buf: bytes, start: int, end: int, spec: dict[int, Any], starts: list
                         h += 1
                     next_hit = starts[h] if h < count else end
                     if next_hit < pos:
-                        out.setdefault(field, {})[index] = None if sub is None else _locate(buf, item_start, pos, sub, starts, ends)
+                        if sub is None:
+                            out.setdefault(field, {})[index] = None
+                        elif type(sub) is dict:
+                            out.setdefault(field, {})[index] = _locate(buf, item_start, pos, sub, starts, ends)
+                        else:
+                            out.setdefault(field, {})[index] = sub(buf, item_start, pos, starts, ends)
         elif wire_type == 0:
             while buf[pos] >= 0x80:
                 pos += 1
@@ -830,6 +959,82 @@ def _locate(buf: bytes, start: int, end: int, spec: dict[int, Any], starts: list
     return out
 
 
+def _span_marks(buf: bytes, start: int, end: int, starts: list[int], ends: list[int]) -> dict:
+    """`_locate` for one span, written out (a hit span's fields are most of the gate's walking): marks its
+    name (5), attributes (9: by index, with each one's byte range, for `_json`), events (11), links (13) and
+    status (15)."""
+    out: dict[int, dict[int, Any]] = {}
+    attributes: dict[int, Any] = {}
+    events: dict[int, Any] = {}
+    links: dict[int, Any] = {}
+    n_attributes = n_events = n_links = 0
+    h = bisect.bisect_right(ends, start)
+    count = len(starts)
+    next_hit = starts[h] if h < count else end
+    pos = start
+    while pos < end and next_hit < end:
+        tag = buf[pos]
+        if tag < 0x80:
+            pos += 1
+        else:
+            tag, pos = _varint(buf, pos)
+        wire_type = tag & 7
+        if wire_type == 2:
+            size = buf[pos]
+            if size < 0x80:
+                pos += 1
+            elif buf[pos + 1] < 0x80:
+                size = (size & 0x7F) | (buf[pos + 1] << 7)
+                pos += 2
+            else:
+                size, pos = _varint(buf, pos)
+            item_start = pos
+            pos += size
+            field = tag >> 3
+            hit = False
+            if next_hit < pos:
+                while h < count and ends[h] <= item_start:
+                    h += 1
+                next_hit = starts[h] if h < count else end
+                hit = next_hit < pos
+            if field == 9:
+                if hit:
+                    attributes[n_attributes] = (item_start, pos)
+                n_attributes += 1
+            elif field == 11:
+                if hit:
+                    events[n_events] = None
+                n_events += 1
+            elif field == 13:
+                if hit:
+                    links[n_links] = None
+                n_links += 1
+            elif hit and (field == 5 or field == 15):
+                out[field] = {0: None}
+        elif wire_type == 0:
+            while buf[pos] >= 0x80:
+                pos += 1
+            pos += 1
+        elif wire_type == 1:
+            pos += 8
+        elif wire_type == 5:
+            pos += 4
+        else:
+            raise ValueError(f"unexpected wire type {wire_type}")
+    if pos > end:
+        raise ValueError("truncated message")
+    if attributes:
+        out[9] = attributes
+    if events:
+        out[11] = events
+    if links:
+        out[13] = links
+    return out
+
+
+_TRACES[1][2][2] = _span_marks
+
+
 class _Error:
     start = end = 0
     detector = "error"
@@ -839,6 +1044,110 @@ class _Error:
 _ERROR = _Error()
 _FAILED = object()
 _DROP = object()
+
+
+def _clip(starts: list[int], ends: list[int], start: int, end: int) -> list[tuple[int, int]]:
+    """The (sorted, disjoint) hits overlapping buf[start:end], clipped to it and relative to `start`."""
+    out = []
+    h = bisect.bisect_right(ends, start)
+    count = len(starts)
+    while h < count and starts[h] < end:
+        out.append((max(starts[h], start) - start, min(ends[h], end) - start))
+        h += 1
+    return out
+
+
+# What `_json_tokens` found: a string literal that is a value (or array item), an object key, an integer.
+_T_STRING, _T_KEY, _T_NUMBER = range(3)
+_BACKSLASH, _COLON = 0x5C, 0x3A
+_JSON_BLANK = b" \t\r\n"
+_NUMBER_BYTES = frozenset(b"-+.eE0123456789")
+
+
+def _json_tokens(raw: bytes, hits: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """The string literals (quotes included) and integer tokens of valid JSON text `raw` that overlap the
+    hits, as sorted (start, end, kind).
+
+    Whether a position is inside a literal is the parity of the unescaped quotes before it, counted at C
+    speed: with no `\\"` in the text every quote counts, else every quote preceded by a backslash is escaped
+    once each escaped backslash (`\\\\`, paired left to right as a JSON parser reads them) is blanked out."""
+    n = len(raw)
+    escaped = b'\\"' in raw
+    if escaped and b"\\\\" in raw:
+        raw = raw.replace(b"\\\\", b"__")  # same length, so offsets still point into the caller's text
+    out: dict[int, tuple[int, int, int]] = {}
+    done = 0  # everything before this was looked at (hits are sorted)
+    counted = quotes = 0  # unescaped quotes in raw[:counted]
+    for hit_start, hit_end in hits:
+        if hit_end <= done:
+            continue  # inside the literal the previous hit was in
+        pos = max(hit_start, done)
+        while pos < hit_end:
+            quotes += raw.count(b'"', counted, pos)
+            if escaped:
+                # From counted - 1: a `\\"` whose backslash is just before `counted` has its quote after it.
+                quotes -= raw.count(b'\\"', counted - 1 if counted else 0, pos)
+            counted = pos
+            if quotes & 1:
+                open_ = raw.rfind(b'"', 0, pos)
+                while escaped and open_ > 0 and raw[open_ - 1] == _BACKSLASH:
+                    open_ = raw.rfind(b'"', 0, open_)
+                close = _next_quote(raw, pos, escaped)
+            else:
+                close = _next_quote(raw, pos, escaped)  # outside a literal: the next one's opening quote
+                if close == pos:
+                    open_, close = pos, _next_quote(raw, pos + 1, escaped)
+                else:
+                    open_ = -1
+                    if close < 0:
+                        close = n
+            if open_ >= 0:
+                after = close + 1
+                while after < n and raw[after] in _JSON_BLANK:
+                    after += 1
+                kind = _T_KEY if after < n and raw[after] == _COLON else _T_STRING
+                out[open_] = (open_, close + 1, kind)
+                pos = done = close + 1
+                continue
+            # Outside every literal up to `close`: of what is there the parse path scans only integers of 7
+            # digits or more (`_leaves`); a hit on a float, a brace or `true` holds nothing it would scan.
+            stop = min(hit_end, close)
+            while pos < stop:
+                if raw[pos] not in _NUMBER_BYTES:
+                    pos += 1
+                    continue
+                start = pos
+                while start > 0 and raw[start - 1] in _NUMBER_BYTES:
+                    start -= 1
+                end = pos
+                while end < n and raw[end] in _NUMBER_BYTES:
+                    end += 1
+                token = raw[start:end]
+                digits = token[1:] if token[:1] == b"-" else token
+                if digits.isdigit() and len(digits) >= 7:
+                    out[start] = (start, end, _T_NUMBER)
+                pos = end
+            done = pos
+    return [out[k] for k in sorted(out)]
+
+
+def _next_quote(raw: bytes, pos: int, escaped: bool) -> int:
+    """The first quote at or after pos that is not escaped (no `\\\\` in raw: a backslash before it escapes it)."""
+    quote = raw.find(b'"', pos)
+    while escaped and quote > 0 and raw[quote - 1] == _BACKSLASH:
+        quote = raw.find(b'"', quote + 1)
+    return quote
+
+
+def _spliced(raw: bytes, edits: list[tuple[int, int, str]]) -> str:
+    pieces: list[bytes] = []
+    pos = 0
+    for start, end, text in sorted(edits):
+        pieces.append(raw[pos:start])
+        pieces.append(orjson.dumps(text))
+        pos = end
+    pieces.append(raw[pos:])
+    return b"".join(pieces).decode()
 
 
 def _looks_like_json(s: str) -> bool:
