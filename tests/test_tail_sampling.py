@@ -539,6 +539,101 @@ def test_decisions_run_in_chunks_oldest_first() -> None:
     asyncio.run(run())
 
 
+def test_released_traces_go_out_whole_in_requests_of_bounded_size() -> None:
+    import asyncio
+
+    from collector.processors import tail_sampling as ts
+
+    async def run() -> None:
+        p, sink = _processor("decision_wait: 1h\npolicies: [{name: all, type: always_sample}]")
+        blob = "x" * 3000
+        for tid in range(1, 401):  # 400 three-span traces of ~9 KB: ~3.6 MB held, one decision chunk
+            await p.consume(Signal.TRACES, req([span(tid, 1, blob=blob), span(tid, 2, parent=1, blob=blob), span(tid, 3, parent=1, blob=blob)]))
+        held = p.pending_bytes
+        sampled, more = p.decide_due(float("inf"))
+        assert not more and len(sampled) == 400
+        await p._send(sampled)
+        assert len(sink.requests) >= held // ts._SEND_BYTES
+        trace_one = max(t.bytes for t in sampled)
+        seen: dict[bytes, int] = {}
+        for r in sink.requests:
+            assert r.ByteSize() <= ts._SEND_BYTES + trace_one + 4096  # the slice that crossed the bound, plus framing
+            in_request = {s.trace_id for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans}
+            for tid in in_request:
+                assert tid not in seen, "a trace was split across requests"
+                seen[tid] = 1
+        assert len(seen) == 400 and len(sink.spans()) == 1200
+
+    asyncio.run(run())
+
+
+def test_attribute_lookup_on_held_bytes_counts_span_attributes_only() -> None:
+    """Held spans are searched as bytes before any parse: the key's bytes in an event attribute, inside a
+    string value, or twice in one span must give the same answer as reading the parsed span."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
+
+    from collector.processors.tail_sampling import span_attribute_values, trace_cost
+
+    in_event = span(1, 1)
+    event = in_event.events.add(name="usage")
+    event.attributes.append(kv("gen_ai.usage.cost", 5.0))
+    in_string = span(1, 2, note=kv("gen_ai.usage.cost", 7.0).SerializeToString().decode("latin-1"))
+    duplicated = span(1, 3, gen_ai__usage__cost=0.25)
+    duplicated.attributes.append(kv("gen_ai.usage.cost", 0.5))
+    plain = span(1, 4, gen_ai__usage__cost=0.125)
+    held = trace(in_event, in_string, duplicated, plain)
+    assert held._spans is None  # still bytes: the fast path is what is tested
+    assert trace_cost(held) == pytest.approx(0.875)
+    parsed = [SpanMessage.FromString(raw) for raw in held._raw]
+    expected = [kv.value for s in parsed for kv in s.attributes if kv.key == "gen_ai.usage.cost"]
+    assert list(span_attribute_values(held, "gen_ai.usage.cost")) == expected
+    assert not list(span_attribute_values(held, "gen_ai.usage")) and held._spans is None
+    assert sampled("- {name: n, type: string_attribute, string_attribute: {key: usage, values: [x]}}", held) is False
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "- {name: l, type: latency, latency: {threshold_ms: 150}}",
+        "- {name: l, type: latency, latency: {threshold_ms: 100, upper_threshold_ms: 120}}",
+        "- {name: s, type: status_code, status_code: {status_codes: [ERROR]}}",
+        "- {name: s, type: status_code, status_code: {status_codes: [OK, UNSET]}}",
+        "- {name: a, type: and, and: {and_sub_policy: [{name: s, type: status_code, status_code: {status_codes: [ERROR]}}, {name: l, type: latency, latency: {threshold_ms: 100}}]}}",
+    ],
+)
+def test_facts_gathered_at_intake_decide_like_the_parsed_spans(policy: str) -> None:
+    from collector.processors.tail_sampling import group_by_trace
+
+    spans = [span(1, 1, start_ms=10, end_ms=60, status=OK), span(1, 2, parent=1, start_ms=40, end_ms=125, status=ERR), span(1, 3, parent=1, start_ms=5, end_ms=20)]
+    other = [span(2, 1, start_ms=0, end_ms=50, status=OK)]
+    for group in (spans, other):
+        (with_facts,) = group_by_trace(req(group)).values()
+        (without,) = group_by_trace(req(group), facts=0).values()
+        assert with_facts.facts and not without.facts
+        assert sampled(policy, with_facts) == sampled(policy, without)
+        assert without._spans is not None  # it had to parse; the facts did not
+        assert with_facts._spans is None
+
+
+def test_record_policy_on_held_spans_appends_the_attribute_on_the_wire() -> None:
+    import asyncio
+
+    async def run() -> None:
+        p, sink = _processor("decision_wait: 1h\nrecord_policy: true\npolicies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}]")
+        await p.consume(Signal.TRACES, req([span(1, 1, route="/pay"), span(1, 2, parent=1, status=ERR)]))
+        await p.consume(Signal.TRACES, req([span(2, 1)]))
+        sampled, _ = p.decide_due(float("inf"))
+        await p._send(sampled)
+        out = sink.spans()
+        assert [s.trace_id[-1] for s in out] == [1, 1]
+        for s in out:
+            attrs = [(a.key, a.value.string_value) for a in s.attributes]
+            assert attrs[-1] == ("tailsampling.policy", "errors") and attrs.count(attrs[-1]) == 1
+        assert [(a.key, a.value.string_value) for a in out[0].attributes][0] == ("route", "/pay")
+
+    asyncio.run(run())
+
+
 # ------------------------------------------------------------------------------------------------
 # Through the running daemon
 # ------------------------------------------------------------------------------------------------
