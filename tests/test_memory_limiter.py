@@ -189,3 +189,27 @@ def test_near_the_soft_limit_each_request_is_measured_so_a_burst_is_refused_befo
     with pytest.raises(RetryableError):  # half a check_interval before the next tick
         asyncio.run(p.consume(Signal.TRACES, one))
     assert p.readings == [] and p.refusing
+
+
+def test_a_refusal_does_not_keep_the_refused_request_alive(tmp_path: Path) -> None:
+    """While a refusal is answered, the receiver holds the RetryableError; its traceback holds the
+    limiter's frame. That frame must not hold the request, or every refused request in flight stays in
+    memory until its answer is sent (with many clients, tens of MiB above the soft limit)."""
+    import asyncio
+    import traceback
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from collector.component import RetryableError, Signal
+
+    p = make(tmp_path, "{{limit_mib: 100, spike_limit_mib: 20}}")
+    p.readings = [90 * ml.MIB]
+    p.check()
+    refused = ExportTraceServiceRequest.FromString(request(3))
+    with pytest.raises(RetryableError) as info:
+        asyncio.run(p.consume(Signal.TRACES, refused))
+    frames = [frame for frame, _ in traceback.walk_tb(info.value.__traceback__)]
+    limiter = [f for f in frames if f.f_code is ml.MemoryLimiterProcessor.consume.__code__]
+    assert limiter, [f.f_code.co_name for f in frames]
+    assert all(value is not refused for f in limiter for value in f.f_locals.values())
+    assert p.m_refused.value == 3

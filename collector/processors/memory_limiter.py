@@ -143,6 +143,9 @@ class MemoryLimiterProcessor(Processor):
             self.check()
         if self.refusing:
             self.m_refused.inc(pdata.count_items(signal, data))
+            # The error's traceback keeps this frame alive as long as anyone holds the error (e.g. while the
+            # refusal is being sent): without `data` in it, the refused request can be freed meanwhile.
+            del data
             raise RetryableError(
                 f"processor {self.id}: memory usage {self.usage / MIB:.0f} MiB is above the soft limit {self.soft / MIB:.0f} MiB; retry later",
                 retry_after=max(1.0, float(self.config.check_interval)),

@@ -269,14 +269,20 @@ class OTLPReceiver(Receiver):
                 intake.log.debug("malformed gRPC request", signal=signal, error=str(exc))
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot decode {request_type.__name__}: {exc}")
             client_metadata.set(metadata_from_pairs(context.invocation_metadata() or ()))
+            failure = None
             try:
                 rejected = await intake.push(message, request)
             except ConsumeError as exc:
                 code = grpc.StatusCode.UNAVAILABLE if exc.retryable else grpc.StatusCode.INVALID_ARGUMENT
-                await context.abort(code, str(exc), _retry_trailer(code, str(exc), exc.retry_after))
+                failure = (code, str(exc), _retry_trailer(code, str(exc), exc.retry_after))
             except Exception as exc:
                 intake.log.error("pipeline failed", signal=signal, error=repr(exc), exc_info=True)
-                await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc!r}")
+                failure = (grpc.StatusCode.INTERNAL, f"internal error: {exc!r}", ())
+            if failure is not None:
+                # Sending the refusal takes a round trip: the request (parsed and raw) must not live
+                # through it, or under overload every refused request in flight stays in memory.
+                del message, request
+                await context.abort(*failure)
             return pdata.response_bytes(signal, rejected)
 
         return export
