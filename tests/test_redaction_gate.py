@@ -214,3 +214,76 @@ def test_through_the_daemon_traps_are_redacted_and_clean_spans_untouched(daemon_
     assert CPF not in by_case["name"].status.message
     assert "<EMAIL>" in as_dict(by_case["event"].events[0].attributes)["content"]
     assert "<CPF>" in as_dict(by_case["event"].links[0].attributes)["note"]
+
+
+def _reference_span_marks(buf: bytes, hits: list[tuple[int, int]]) -> dict:
+    """What `_span_marks` must return, the slow obvious way: every length-delimited field of the span with
+    its byte range, marked where any hit overlaps it."""
+    from collector.processors.redaction_walk import _varint
+
+    out: dict[int, dict[int, Any]] = {}
+    seen: dict[int, int] = {}
+    pos = 0
+    while pos < len(buf):
+        tag, pos = _varint(buf, pos)
+        field, wire_type = tag >> 3, tag & 7
+        if wire_type == 0:
+            _, pos = _varint(buf, pos)
+            continue
+        if wire_type in (1, 5):
+            pos += 8 if wire_type == 1 else 4
+            continue
+        size, pos = _varint(buf, pos)
+        start, pos = pos, pos + size
+        index = seen.get(field, 0)
+        seen[field] = index + 1
+        if field in (5, 9, 11, 13, 15) and any(s < pos and e > start for s, e in hits):
+            marks = out.setdefault(field, {})
+            marks[0 if field in (5, 15) else index] = (start, pos) if field == 9 else None
+    return out
+
+
+def test_span_marks_match_a_plain_walk_for_any_hits_and_field_order() -> None:
+    """The gate's per-span walk has a fast path for runs of attributes; whatever the hits and however the
+    sender orders the span's fields (attributes split by events, a name after them), every overlapped
+    attribute, event, link, name and status is marked, with its index in the parsed span."""
+    import random
+
+    from collector.processors.redaction_walk import _span_marks
+
+    rng = random.Random(7)
+    base = span("op", {f"k{i}": "v" * rng.choice([1, 5, 120, 200, 20000]) for i in range(8)},
+                status=Status(message="not found"))
+    base.events.add(name="e", attributes=attrs({"content": "x" * 30}))
+    base.links.add(trace_id=b"\x03" * 16, span_id=b"\x04" * 8, attributes=attrs({"note": "y"}))
+    canonical = base.SerializeToString()
+    # The same span with its fields in another order: each field's bytes, shuffled as whole fields.
+    fields: list[bytes] = []
+    pos = 0
+    from collector.processors.redaction_walk import _varint
+
+    while pos < len(canonical):
+        start = pos
+        tag, pos = _varint(canonical, pos)
+        if tag & 7 == 2:
+            size, pos = _varint(canonical, pos)
+            pos += size
+        elif tag & 7 == 0:
+            _, pos = _varint(canonical, pos)
+        else:
+            pos += 8 if tag & 7 == 1 else 4
+        fields.append(canonical[start:pos])
+    for round_ in range(300):
+        order = fields[:] if round_ % 3 == 0 else rng.sample(fields, len(fields))
+        buf = b"".join(order)
+        assert Span.FromString(buf).attributes[0].key  # still a valid span
+        points = sorted(rng.sample(range(len(buf)), rng.randint(1, 6)))
+        hits = [(p, min(p + rng.randint(1, 40), len(buf))) for p in points]
+        merged: list[tuple[int, int]] = []
+        for s, e in hits:  # the prefilter's hits are sorted and disjoint
+            if merged and s < merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+            else:
+                merged.append((s, e))
+        starts, ends = [s for s, _ in merged], [e for _, e in merged]
+        assert _span_marks(buf, 0, len(buf), starts, ends) == _reference_span_marks(buf, merged)

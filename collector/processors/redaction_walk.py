@@ -974,6 +974,31 @@ def _span_marks(buf: bytes, start: int, end: int, starts: list[int], ends: list[
     pos = start
     while pos < end and next_hit < end:
         tag = buf[pos]
+        if tag == 0x4A:
+            # A run of attributes (field 9, length-delimited) is most of a span: a tight loop for it
+            # skips the per-field dispatch below (~15% of this function on the loadgen's spans).
+            while True:
+                pos += 1
+                size = buf[pos]
+                if size < 0x80:
+                    pos += 1
+                elif buf[pos + 1] < 0x80:
+                    size = (size & 0x7F) | (buf[pos + 1] << 7)
+                    pos += 2
+                else:
+                    size, pos = _varint(buf, pos)
+                item_start = pos
+                pos += size
+                if next_hit < pos:
+                    while h < count and ends[h] <= item_start:
+                        h += 1
+                    next_hit = starts[h] if h < count else end
+                    if next_hit < pos:
+                        attributes[n_attributes] = (item_start, pos)
+                n_attributes += 1
+                if pos >= end or next_hit >= end or buf[pos] != 0x4A:
+                    break
+            continue
         if tag < 0x80:
             pos += 1
         else:
