@@ -115,7 +115,8 @@ _DOUBLE = struct.Struct("<d")
 pack_double = _DOUBLE.pack
 
 
-def _varint(n: int) -> bytes:
+def encode_varint(n: int) -> bytes:
+    """A protobuf base-128 varint."""
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -125,7 +126,7 @@ def _varint(n: int) -> bytes:
 
 
 def _length_delimited(field: int, payload: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+    return encode_varint(field << 3 | 2) + encode_varint(len(payload)) + payload
 
 
 def encoded_double_prefix(field: int, key: str) -> bytes:

@@ -306,12 +306,12 @@ def _normalise_provider(provider: str | None) -> str | None:
 
 
 # Usage slots beyond plain input/output counts; spans without any of them take _usage's short path.
-_USAGE_EXTRAS = frozenset({"total_tokens", "reasoning", "cache_read", "cache_write", "legacy_cache_read", "legacy_cache_write", "mlflow_usage"})
+USAGE_EXTRAS = frozenset({"total_tokens", "reasoning", "cache_read", "cache_write", "legacy_cache_read", "legacy_cache_write", "mlflow_usage"})
 
 
 def _usage(values: dict[str, Any], provider: str | None) -> Usage:
     get = values.get
-    if values.keys().isdisjoint(_USAGE_EXTRAS):
+    if values.keys().isdisjoint(USAGE_EXTRAS):
         u = Usage(_int(get("input_tokens")), _int(get("output_tokens")))
         if u.input_tokens is not None or u.output_tokens is not None:
             u.convention = "attributes"

@@ -220,16 +220,9 @@ def _builtin_finder(name: str) -> Callable[..., list[tuple[int, int]] | None]:
             rx = single if single is not None else branches[only[0]]  # type: ignore[index]
             spans = []
             for m in rx.finditer(text, pos):
-                s, e = m.span(group) if group and group in rx.groupindex else m.span()
-                if s < 0:
-                    s, e = m.span()
-                if accept is not None:
-                    sub = accept(text[s:e])
-                    if sub is None:
-                        continue
-                    s, e = s + sub[0], s + sub[1]
-                if e > s:
-                    spans.append((s, e))
+                span = _match_span(m, group, accept)
+                if span is not None:
+                    spans.append(span)
             return spans
         n = len(text)
         if endpos is None or endpos >= n:
@@ -240,19 +233,27 @@ def _builtin_finder(name: str) -> Callable[..., list[tuple[int, int]] | None]:
         for m in matches(text, pos, endpos, only):
             if m.end() > limit:
                 return None
-            s, e = m.span(group) if group and group in m.re.groupindex else m.span()
-            if s < 0:  # the named group is in an alternative that did not take part
-                s, e = m.span()
-            if accept is not None:
-                sub = accept(text[s:e])
-                if sub is None:
-                    continue
-                s, e = s + sub[0], s + sub[1]
-            if e > s:
-                spans.append((s, e))
+            span = _match_span(m, group, accept)
+            if span is not None:
+                spans.append(span)
         return spans
 
     return find
+
+
+def _match_span(m: Any, group: str | None, accept: Callable[[str], tuple[int, int] | None] | None) -> tuple[int, int] | None:
+    """A detector match's finding as (start, end) in ``m.string``: the detector's named group when it
+    took part (else the whole match), narrowed by its acceptor; None when rejected or empty. An
+    acceptor's exception propagates (the callers fail closed)."""
+    s, e = m.span(group) if group and group in m.re.groupindex else m.span()
+    if s < 0:  # the named group is in an alternative that did not take part
+        s, e = m.span()
+    if accept is not None:
+        sub = accept(m.string[s:e])
+        if sub is None:
+            return None
+        s, e = s + sub[0], s + sub[1]
+    return (s, e) if e > s else None
 
 
 def _windows(rule: _Rule, text: str, raw: bytes) -> list[tuple[int, int]] | None:
@@ -725,21 +726,13 @@ class Scanner:
                     cands = merged
                 spans = found.setdefault(i, [])
                 for _start, _, m, base in cands:
-                    rx = m.re
-                    s, e = m.span(group) if group and group in rx.groupindex else m.span()
-                    if s < 0:
-                        s, e = m.span()
-                    if accept is not None:
-                        try:
-                            sub = accept(m.string[s:e])
-                        except Exception:  # noqa: BLE001 - fail closed: the caller masks the whole value
-                            failed[i] = k
-                            break
-                        if sub is None:
-                            continue
-                        s, e = s + sub[0], s + sub[1]
-                    if e > s:
-                        spans.append((k, s - base, e - base))
+                    try:
+                        span = _match_span(m, group, accept)
+                    except Exception:  # noqa: BLE001 - fail closed: the caller masks the whole value
+                        failed[i] = k
+                        break
+                    if span is not None:
+                        spans.append((k, span[0] - base, span[1] - base))
         for i, k in failed.items():
             results[i] = [Finding(0, len(texts[i]), rules[k].name, error=True)]
         for i, spans in found.items():

@@ -35,8 +35,6 @@ CANONICAL = {
 SOURCE = "gen_ai.usage.token_source"
 SKIPPED = "gen_ai.usage.token_count_skipped"
 _SOURCE_REPORTED = pdata.encoded_str(pdata.SPAN_ATTRIBUTES, SOURCE, "reported")
-# Usage slots other than input/output whose values, reported under a non-canonical name, normalize rewrites.
-_OTHER_USAGE_SLOTS = frozenset({"cache_read", "cache_write", "reasoning", "legacy_cache_read", "legacy_cache_write", "mlflow_usage", "total_tokens"})
 
 
 @dataclass
@@ -137,7 +135,7 @@ class TokenCountProcessor(Processor):
 
     def _reported(self, span: Any, view: GenAIView) -> None:
         key_of = view.key_of
-        if self.config.normalize and not (key_of("input_tokens") == CANONICAL["input_tokens"] and key_of("output_tokens") == CANONICAL["output_tokens"] and not any(map(view.has, _OTHER_USAGE_SLOTS))):
+        if self.config.normalize and not (key_of("input_tokens") == CANONICAL["input_tokens"] and key_of("output_tokens") == CANONICAL["output_tokens"] and not any(map(view.has, view_module.USAGE_EXTRAS))):
             u = view.usage
             attrs = span.attributes
             for slot, value in (("input_tokens", u.input_tokens), ("output_tokens", u.output_tokens), ("cache_read", u.cache_read_tokens), ("cache_write", u.cache_write_tokens), ("reasoning", u.reasoning_tokens)):
