@@ -56,6 +56,7 @@ class Scenario:
     config_name: str | None = None  # configs/<config_name>.yaml; None: configs/<name>.yaml
     sink: str | None = None  # configs/<sink>.yaml: a second daemon the scenario's exporter sends to; it writes the output
     pii_share: float | None = None  # loadgen --pii-share; None: the loadgen's default (0.05)
+    processed_by: str | None = None  # loadgen --processed-by: send the spans as these processors leave them
 
     @property
     def config(self) -> Path:
@@ -71,6 +72,10 @@ SCENARIOS = {s.name: s for s in (
              "-> file (protobuf)", sink="sink-proto"),
     Scenario("passthrough-otlp-gzip", "grpc", "proto", "OTLP gRPC -> otlp exporter (gRPC, gzip, otelcol's default) -> "
              "sink daemon -> file (protobuf)", sink="sink-proto"),
+    Scenario("passthrough-json-costed", "grpc", "json", "OTLP gRPC -> file (OTLP-JSON lines), no processors; the "
+             "LLM spans arrive already carrying what token_count and cost write (loadgen --processed-by): the share of "
+             "llm-reported's loss that is the exporter's, for the attributes alone", usage="reported",
+             config_name="passthrough-json", processed_by="token_count,cost"),
     Scenario("llm-reported", "grpc", "json", "OTLP gRPC -> token_count -> cost -> file (OTLP-JSON lines); "
              "LLM spans report their usage", usage="reported", config_name="llm-token-cost"),
     Scenario("llm-missing", "grpc", "json", "OTLP gRPC -> token_count -> cost -> file (OTLP-JSON lines); "
@@ -374,6 +379,8 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Result:
             command += ["--seed", str(args.seed)]
         if scenario.pii_share is not None:
             command += ["--pii-share", str(scenario.pii_share)]
+        if scenario.processed_by is not None:
+            command += ["--processed-by", scenario.processed_by]
         log(f"{name}: loadgen --rate max --usage {result.usage} for {args.duration:g}s over {scenario.protocol} "
             f"(concurrency {args.concurrency}, batch {args.batch_size})")
         # stderr passes through so the loadgen's per-second progress line shows up here.
@@ -532,9 +539,12 @@ def scanned_text_rates(results: list[Result]) -> str:
 
 
 def baseline_ratios(results: list[Result]) -> str:
-    """Footer: each llm-* (processor) scenario's throughput and spans/core-s as a fraction of passthrough-json's."""
-    base = next((r for r in results if r.scenario == BASELINE and r.spans_per_second > 0), None)
-    others = [r for r in results if r.scenario.startswith("llm-")]
+    """Footer: each llm-* (processor) scenario's throughput and spans/core-s as a fraction of passthrough-json's
+    (passthrough-json-costed's too: the same pipeline, its spans already carrying the processors' attributes);
+    and llm-reported's as a fraction of passthrough-json-costed's, which is the processors' own work."""
+    by_name = {r.scenario: r for r in results if r.spans_per_second > 0}
+    base = by_name.get(BASELINE)
+    others = [r for r in results if r.scenario.startswith("llm-") or SCENARIOS[r.scenario].processed_by]
     if base is None or not others:
         return ""
     parts = []
@@ -542,7 +552,12 @@ def baseline_ratios(results: list[Result]) -> str:
         ratio = r.spans_per_second / base.spans_per_second
         core = per_core(r) / per_core(base) if per_core(base) > 0 else 0.0
         parts.append(f"{r.scenario} {ratio:.2f}x ({(ratio - 1) * 100:+.0f}%), {core:.2f}x per core-s")
-    return f"vs {BASELINE} ({base.spans_per_second:,.0f} spans/s): " + "; ".join(parts)
+    line = f"vs {BASELINE} ({base.spans_per_second:,.0f} spans/s): " + "; ".join(parts)
+    costed, reported = by_name.get("passthrough-json-costed"), by_name.get("llm-reported")
+    if costed is not None and reported is not None:
+        line += (f"\nllm-reported vs passthrough-json-costed (the processors' own work, the attributes' cost set aside): "
+                 f"{reported.spans_per_second / costed.spans_per_second:.2f}x")
+    return line
 
 
 def main() -> int:

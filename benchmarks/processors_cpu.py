@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/processors_cpu.py redaction --pii-share 0.5
     .venv/bin/python benchmarks/processors_cpu.py 'memory_limiter={limit_mib: 4000}' batch
 
-Each processor gets its default config (`NAME: {}`) unless given as `NAME=<YAML>`, and the chain ends in a sink that keeps nothing.
+Each processor gets its default config (`NAME: {}`) unless given as `NAME=<YAML>` (collector/processor_chain.py),
+and the chain ends in a sink that keeps nothing.
 Less noisy than the daemon benchmark (time.process_time, best of --rounds, no load generator on the
 same cores), so it is the tool for comparing two versions of a processor; `make bench` stays the
 measure of what a user sees.
@@ -18,7 +19,6 @@ import asyncio
 import sys
 import time
 
-import yaml
 from pathlib import Path
 from typing import Any
 
@@ -26,37 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
-from collector import components  # noqa: E402,F401  (registers the component types)
-from collector.component import ComponentID, Kind, Settings, Signal  # noqa: E402
+from collector.component import Signal  # noqa: E402
 from collector.loadgen import build_templates  # noqa: E402
-from collector.config.source import Document  # noqa: E402
-from collector.config.typed import Decoder  # noqa: E402
-from collector.registry import lookup  # noqa: E402
-from collector.telemetry import Telemetry, component_logger  # noqa: E402
-
-
-class Sink:
-    async def consume(self, signal: Signal, data: Any) -> None:
-        return None
-
-
-async def build_chain(names: list[str]) -> Any:
-    consumer: Any = Sink()
-    for spec in reversed(names):
-        name, _, text = spec.partition("=")
-        cls = lookup(Kind.PROCESSOR, name)
-        if cls is None:
-            raise SystemExit(f"no processor type {name!r}")
-        decoder = Decoder(Document({}, {}))
-        config = decoder.decode(cls.config_class, yaml.safe_load(text) if text else {}, (name,))
-        if decoder.errors:
-            raise SystemExit(f"{name}: {decoder.errors[0]}")
-        id = ComponentID(name)
-        settings = Settings(id=id, kind=Kind.PROCESSOR, log=component_logger(id, Kind.PROCESSOR), telemetry=Telemetry(), pipeline="traces", signal=Signal.TRACES)
-        processor = cls(settings, config, consumer)
-        await processor.start(None)
-        consumer = processor
-    return consumer
+from collector.processor_chain import build_chain  # noqa: E402
 
 
 async def per_span(head: Any, payloads: list[bytes], spans: int, rounds: int) -> float:
@@ -81,7 +53,10 @@ async def main() -> None:
     templates = build_templates(batch_size=100, count=args.requests, seed=11, usage=args.usage, pii_share=args.pii_share)
     payloads = [t.payload for t in templates]
     spans = sum(t.items for t in templates)
-    head = await build_chain(args.processors)
+    try:
+        head = await build_chain(args.processors)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     await per_span(head, payloads, spans, 1)  # warm caches (tokenizer, price lookups, RE2 DFAs)
     print(f"{' -> '.join(p.partition('=')[0] for p in args.processors)}: {spans} spans, usage {args.usage}, best of {args.rounds}: "
           f"{await per_span(head, payloads, spans, args.rounds):.2f} us/span")

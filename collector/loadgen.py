@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import base64
 import json
 import math
@@ -106,6 +107,13 @@ def _share(text: str) -> float:
     return value
 
 
+def _processor_specs(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected processor type names, e.g. token_count,cost")
+    return names
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", help="gRPC host:port (default 127.0.0.1:4317) or HTTP base URL "
                         "(default http://127.0.0.1:4318; /v1/traces or /v1/logs is appended)")
@@ -127,6 +135,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pii-share", type=_share, default=None, metavar="FRACTION",
                         help="share of traces whose user prompt carries PII (emails, phones, cards, CPFs), about half "
                              "of them also a secret (API keys, JWTs, Bearer tokens); default 0.05")
+    parser.add_argument("--processed-by", type=_processor_specs, default=None, metavar="NAMES",
+                        help="send the traces as these processors leave them: comma-separated types, each with its default "
+                             "config or NAME={YAML} (e.g. token_count,cost: the LLM spans already carry usage and cost); measures what "
+                             "carrying their output costs the rest of the pipeline, without their own work")
     parser.add_argument("--templates", type=_positive_int, default=32,
                         help="distinct pre-built requests cycled through (default 32)")
     parser.add_argument("--timeout", type=parse_duration, default=10.0, metavar="DURATION",
@@ -150,6 +162,7 @@ class Options:
     usage: str = "reported"
     seed: int | None = None
     pii_share: float | None = None
+    processed_by: list[str] | None = None
     templates: int = 32
     timeout: float = 10.0
     drain_timeout: float = 10.0
@@ -1033,8 +1046,11 @@ def to_otlp_json(message: Any) -> bytes:
     return orjson.dumps(data)
 
 
-def _encode(profile: Profile, traces: list[GeneratedTrace], signal_name: str, encoding: str) -> Template:
+def _encode(profile: Profile, traces: list[GeneratedTrace], signal_name: str, encoding: str,
+            transform: Callable[[Any], None] | None = None) -> Template:
     message = _request(profile, traces, signal_name)
+    if transform is not None:
+        transform(message)
     if encoding == "json":
         payload, needles, width = to_otlp_json(message), [t.trace_id.hex().encode() for t in traces], 32
     else:
@@ -1055,8 +1071,10 @@ def _encode(profile: Profile, traces: list[GeneratedTrace], signal_name: str, en
 
 def build_templates(*, profile: str = "llm", signal_name: str = "traces", encoding: str = "proto",
                     batch_size: int = 100, count: int = 32, seed: int | None = None,
-                    now_ns: int | None = None, usage: str = "reported", pii_share: float | None = None) -> list[Template]:
-    """`count` requests of exactly `batch_size` spans (or log records), made of whole traces where possible."""
+                    now_ns: int | None = None, usage: str = "reported", pii_share: float | None = None,
+                    transform: Callable[[Any], None] | None = None) -> list[Template]:
+    """`count` requests of exactly `batch_size` spans (or log records), made of whole traces where possible;
+    `transform` may change each request message in place before it is encoded."""
     prof = PROFILES[profile](random.Random(seed), usage, pii_share=pii_share)
     per_trace = prof.spans_per_trace
     traces_per_request = -(-batch_size // per_trace)
@@ -1068,7 +1086,7 @@ def build_templates(*, profile: str = "llm", signal_name: str = "traces", encodi
     for i in range(count):
         chunk = traces[i * traces_per_request:(i + 1) * traces_per_request]
         chunk[-1] = replace(chunk[-1], spans=chunk[-1].spans[:last_keeps])
-        templates.append(_encode(prof, chunk, signal_name, encoding))
+        templates.append(_encode(prof, chunk, signal_name, encoding, transform))
     return templates
 
 
@@ -1391,6 +1409,7 @@ class LoadRun:
             "endpoint": target,
             "profile": opts.profile,
             "usage": opts.usage,
+            "processed_by": opts.processed_by,
             "pii_share": opts.pii_share,
             "rate_target": opts.rate,
             "batch_size": opts.batch_size,
@@ -1434,14 +1453,35 @@ class LoadRun:
         return report
 
 
+async def _processed_templates(specs: list[str], signal_name: str, build: Callable[..., list[Template]]) -> list[Template]:
+    """Templates whose requests went through a processor chain first. The chain runs on this event loop (its
+    processors may wait, e.g. token_count loading an encoding) while a thread builds the templates."""
+    from .component import Signal
+    from .processor_chain import ChainError, build_chain
+
+    if signal_name != "traces":
+        raise ChainError("--processed-by applies to traces only")
+    head = await build_chain(specs)
+    loop = asyncio.get_running_loop()
+
+    def transform(message: Any) -> None:
+        asyncio.run_coroutine_threadsafe(head.consume(Signal.TRACES, message), loop).result()
+
+    return await asyncio.to_thread(build, transform=transform)
+
+
 async def run_async(opts: Options, *, progress: TextIO | None = None, handle_signals: bool = False,
                     templates: list[Template] | None = None) -> dict[str, Any]:
     """Build templates (unless given), run the load, return the report dict."""
     if templates is None:
         encoding = "json" if opts.protocol == "http/json" else "proto"
-        templates = build_templates(profile=opts.profile, signal_name=opts.signal, encoding=encoding,
-                                    batch_size=opts.batch_size, count=opts.templates, seed=opts.seed,
-                                    usage=opts.usage, pii_share=opts.pii_share)
+        build = functools.partial(build_templates, profile=opts.profile, signal_name=opts.signal, encoding=encoding,
+                                  batch_size=opts.batch_size, count=opts.templates, seed=opts.seed,
+                                  usage=opts.usage, pii_share=opts.pii_share)
+        if opts.processed_by:
+            templates = await _processed_templates(opts.processed_by, opts.signal, build)
+        else:
+            templates = build()
     transport = make_transport(opts)
     await transport.start()
     run = LoadRun(opts, PayloadSource(templates, opts.seed), transport, progress)
@@ -1500,9 +1540,16 @@ def main(args: argparse.Namespace) -> int:
     if not opts.quiet:
         target, _ = resolve_endpoint(opts.protocol, opts.signal, opts.endpoint)
         rate = "max" if opts.rate is None else f"{opts.rate:,.0f}/s"
-        print(f"loadgen: {opts.signal} to {target} over {opts.protocol}, usage {opts.usage}, rate {rate}, {opts.duration:g}s, "
+        processed = f", as {' -> '.join(opts.processed_by)} leave them" if opts.processed_by else ""
+        print(f"loadgen: {opts.signal} to {target} over {opts.protocol}, usage {opts.usage}{processed}, rate {rate}, {opts.duration:g}s, "
               f"batch {opts.batch_size}, concurrency {opts.concurrency}", file=sys.stderr, flush=True)
-    report = asyncio.run(run_async(opts, progress=progress, handle_signals=True))
+    from .processor_chain import ChainError
+
+    try:
+        report = asyncio.run(run_async(opts, progress=progress, handle_signals=True))
+    except ChainError as exc:
+        print(f"loadgen: --processed-by: {exc}", file=sys.stderr)
+        return 2
     schedule = report.get("schedule")
     if schedule is not None and not schedule["kept_up"]:
         unit = report["unit"]

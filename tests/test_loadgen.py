@@ -48,6 +48,8 @@ class Sink:
     reject_per_request: int = 0
     delay: float = 0.0
     decode: bool = True  # False: answer without parsing (to measure the generator's own ceiling)
+    count_keys: bool = False  # tally received spans' attribute keys into `keys`
+    keys: Counter[str] = field(default_factory=Counter)
     requests: int = 0
     items: int = 0
     bytes: int = 0
@@ -70,6 +72,9 @@ class Sink:
         if signal_name == "traces":
             request = trace_service_pb2.ExportTraceServiceRequest.FromString(payload)
             items = [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
+            if self.count_keys:
+                with self.lock:
+                    self.keys.update(kv.key for span in items for kv in span.attributes)
         else:
             request = logs_service_pb2.ExportLogsServiceRequest.FromString(payload)
             items = [r for rl in request.resource_logs for sl in rl.scope_logs for r in sl.log_records]
@@ -650,3 +655,34 @@ def test_pii_share_option() -> None:
     assert loadgen.Options.from_namespace(parser.parse_args([])).pii_share is None
     with pytest.raises(SystemExit):
         parser.parse_args(["--pii-share", "1.5"])
+
+
+@pytest.mark.parametrize("usage", ["reported", "missing"])
+def test_processed_by_sends_the_spans_as_those_processors_leave_them(servers: Servers, usage: str) -> None:
+    servers.sink.count_keys = True
+    report = run(Options(endpoint=f"127.0.0.1:{servers.grpc_port}", duration=0.3, templates=2, batch_size=20,
+                         usage=usage, processed_by=["token_count", "cost"], quiet=True))
+    assert report["processed_by"] == ["token_count", "cost"]
+    assert report["requests_failed"] == 0 and report["spans_acknowledged"] == servers.sink.items > 0
+    keys = servers.sink.keys
+    llm_spans = keys["gen_ai.usage.token_source"]
+    # Every LLM span of the profile names a priced model (test_profile_models_are_priced); with usage
+    # missing, token_count counted it first.
+    assert llm_spans > 0 and keys["gen_ai.usage.output_tokens"] >= llm_spans
+    assert keys["gen_ai.usage.cost"] == keys["llm.cost.total"] == keys["gen_ai.usage.cost_source"] == llm_spans
+    assert keys["gen_ai.usage.cost_unpriced"] == 0
+
+
+def test_processed_by_option_and_its_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    loadgen.add_arguments(parser)
+    assert Options.from_namespace(parser.parse_args(["--processed-by", "token_count, cost"])).processed_by == ["token_count", "cost"]
+    assert Options.from_namespace(parser.parse_args([])).processed_by is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--processed-by", " , "])
+    # Refused before anything is sent, with the reason (no server is listening on the default endpoint).
+    for argv, reason in ((["--processed-by", "no_such_processor"], "no processor type 'no_such_processor'"),
+                         (["--processed-by", "cost={no_such_key: 1}"], "no_such_key"),
+                         (["--processed-by", "cost", "--signal", "logs"], "traces only")):
+        assert loadgen.main(parser.parse_args([*argv, "--duration", "1s", "--quiet"])) == 2
+        assert reason in capsys.readouterr().err

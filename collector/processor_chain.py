@@ -1,0 +1,50 @@
+"""A chain of processors built outside a running service, for the tools that measure them: the in-process
+CPU benchmark (benchmarks/processors_cpu.py) and the load generator's `--processed-by`, which sends
+requests as a chain would leave them.
+
+A spec is a processor type name, with its default config (`NAME: {}`), or `NAME=<YAML>`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from . import components  # noqa: F401  (registers the component types)
+from .component import ComponentID, Kind, Settings, Signal
+from .config.source import Document
+from .config.typed import Decoder
+from .registry import lookup
+from .telemetry import Telemetry, component_logger
+
+
+class ChainError(ValueError):
+    """Why the chain cannot be built, or cannot run here."""
+
+
+class Discard:
+    """The end of a chain: keeps nothing."""
+
+    async def consume(self, signal: Signal, data: Any) -> None:
+        return None
+
+
+async def build_chain(specs: list[str], last: Any = None) -> Any:
+    """The started chain's head; data goes through the processors in the order given, then to `last`."""
+    consumer: Any = last if last is not None else Discard()
+    for spec in reversed(specs):
+        name, _, text = spec.partition("=")
+        name = name.strip()
+        cls = lookup(Kind.PROCESSOR, name)
+        if cls is None:
+            raise ChainError(f"no processor type {name!r}")
+        decoder = Decoder(Document({}, {}))
+        config = decoder.decode(cls.config_class, yaml.safe_load(text) if text else {}, (name,))
+        if decoder.errors:
+            raise ChainError(f"{name}: {decoder.errors[0]}")
+        id = ComponentID(name)
+        settings = Settings(id=id, kind=Kind.PROCESSOR, log=component_logger(id, Kind.PROCESSOR), telemetry=Telemetry(), pipeline="traces", signal=Signal.TRACES)
+        processor = cls(settings, config, consumer)
+        await processor.start(None)
+        consumer = processor
+    return consumer
