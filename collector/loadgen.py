@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import base64
+import functools
 import json
 import math
 import random
