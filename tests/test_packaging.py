@@ -33,6 +33,8 @@ def test_wheel_ships_the_embedded_default_config(wheel: Path) -> None:
         default = z.read("collector/data/default.yaml")
     assert default == (REPO / "config" / "default.yaml").read_bytes()
     assert "collector/exporters/json_writer.py" in names
+    # The redaction gate's C walks, compiled for this platform (setup.py).
+    assert any(n.startswith("collector/processors/_redaction_gate.") and n.endswith(".so") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

@@ -243,25 +243,19 @@ def _reference_span_marks(buf: bytes, hits: list[tuple[int, int]]) -> dict:
     return out
 
 
-def test_span_marks_match_a_plain_walk_for_any_hits_and_field_order() -> None:
-    """The gate's per-span walk has a fast path for runs of attributes; whatever the hits and however the
-    sender orders the span's fields (attributes split by events, a name after them), every overlapped
-    attribute, event, link, name and status is marked, with its index in the parsed span."""
-    import random
+def shuffled_span_fields(rng: Any, rounds: int) -> Any:
+    """A span with attributes of many sizes, an event, a link, a name and a status, serialized `rounds`
+    times with its fields in the canonical order or shuffled as whole fields (attributes split by events, a
+    name after them), as any sender may order them."""
+    from collector.processors.redaction_walk import _varint
 
-    from collector.processors.redaction_walk import _span_marks
-
-    rng = random.Random(7)
     base = span("op", {f"k{i}": "v" * rng.choice([1, 5, 120, 200, 20000]) for i in range(8)},
                 status=Status(message="not found"))
     base.events.add(name="e", attributes=attrs({"content": "x" * 30}))
     base.links.add(trace_id=b"\x03" * 16, span_id=b"\x04" * 8, attributes=attrs({"note": "y"}))
     canonical = base.SerializeToString()
-    # The same span with its fields in another order: each field's bytes, shuffled as whole fields.
     fields: list[bytes] = []
     pos = 0
-    from collector.processors.redaction_walk import _varint
-
     while pos < len(canonical):
         start = pos
         tag, pos = _varint(canonical, pos)
@@ -273,10 +267,23 @@ def test_span_marks_match_a_plain_walk_for_any_hits_and_field_order() -> None:
         else:
             pos += 8 if tag & 7 == 1 else 4
         fields.append(canonical[start:pos])
-    for round_ in range(300):
+    for round_ in range(rounds):
         order = fields[:] if round_ % 3 == 0 else rng.sample(fields, len(fields))
         buf = b"".join(order)
         assert Span.FromString(buf).attributes[0].key  # still a valid span
+        yield buf
+
+
+def test_span_marks_match_a_plain_walk_for_any_hits_and_field_order() -> None:
+    """The gate's per-span walk has a fast path for runs of attributes; whatever the hits and however the
+    sender orders the span's fields, every overlapped attribute, event, link, name and status is marked,
+    with its index in the parsed span."""
+    import random
+
+    from collector.processors.redaction_walk import _span_marks
+
+    rng = random.Random(7)
+    for buf in shuffled_span_fields(rng, rounds=300):
         points = sorted(rng.sample(range(len(buf)), rng.randint(1, 6)))
         hits = [(p, min(p + rng.randint(1, 40), len(buf))) for p in points]
         merged: list[tuple[int, int]] = []

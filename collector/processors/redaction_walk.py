@@ -16,8 +16,9 @@ value that does not parse as JSON is scanned as text.
 
 Before any of that, the prefilter runs over the request's wire bytes (`wire_hits`): the bytes it arrived
 as when the receiver lends them (collector/received_bytes.py), else the request serialized once. Strings
-are raw UTF-8 on the wire, so a value the scan would find something in has a hit overlapping its bytes. A light walk of tags and lengths (`_locate`) maps the hits to items, and only those
-are walked: resource and scope attributes, log records and metrics whose bytes were hit, and inside a hit
+are raw UTF-8 on the wire, so a value the scan would find something in has a hit overlapping its bytes. A
+light walk of tags and lengths (`_locate`, in C when `_redaction_gate` is built) maps the hits to items, and
+only those are walked: resource and scope attributes, log records and metrics whose bytes were hit, and inside a hit
 span only the attributes, events, links, name and status that were. A request without a hit is not walked
 at all. Key rules (allowed_keys, ignored/blocked keys) and redact_all_types act on values the wire cannot
 show, so those configs keep the full walk.
@@ -35,6 +36,12 @@ from typing import Any
 
 import orjson
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+try:
+    from collector.processors._redaction_gate import json_tokens as _json_tokens_in_c
+    from collector.processors._redaction_gate import locate as _locate_in_c
+except ImportError:  # built without a C compiler: the same walks in Python
+    _json_tokens_in_c = _locate_in_c = None
 
 MASK = "****"
 
@@ -267,7 +274,10 @@ class Redactor:
             stats.characters += len(payload)
             if not starts:
                 return {}, True, None
-            marks = _locate(payload, 0, len(payload), spec, starts, ends)
+            if _locate_in_c is not None:
+                marks = _locate_in_c(payload, 0, len(payload), spec, starts, ends, _span_marks)
+            else:
+                marks = _locate(payload, 0, len(payload), spec, starts, ends)
             return marks, SUMMARY_PREFIX.encode() in payload, (payload, starts, ends)
         except Exception:  # noqa: BLE001 - the gate only saves work; on any doubt, walk everything
             return None, True, None
@@ -629,7 +639,7 @@ class Redactor:
             return False  # not JSON after all: scanned as text
         if type(obj) is not dict and type(obj) is not list:
             return False
-        spans = _json_tokens(raw, hits)
+        spans = (_json_tokens_in_c or _json_tokens)(raw, hits)
         min_len, clean = self.min_length, self._clean
         queued: list[tuple[int, int, str]] = []
         for start, end, kind in spans:
