@@ -60,6 +60,43 @@ def test_installed_wheel_runs_on_its_embedded_default(wheel: Path, tmp_path: Pat
     assert str(target) in result.stdout  # it validated the copy inside the installed package
 
 
+@pytest.mark.slow
+def test_without_a_c_compiler_the_install_works_and_redacts_in_python(tmp_path: Path) -> None:
+    """setup.py marks the extension optional: a machine with no compiler gets a working install that
+    runs the redaction gate's Python walks."""
+    import shutil
+
+    source = tmp_path / "src"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".venv", ".phoenix-venv", ".git", "data", "build",
+                                                                  "__pycache__", "*.so", "*.egg-info"))
+    out = tmp_path / "wheel"
+    env = {**os.environ, "CC": "false"}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out),
+                    str(source)], check=True, capture_output=True, env=env)
+    (path,) = out.glob("llm_collector-*.whl")
+    with zipfile.ZipFile(path) as z:
+        assert not [n for n in z.namelist() if n.endswith(".so")]
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(path)],
+                   check=True, capture_output=True)
+    script = (
+        "from collector.processors import redaction_walk as w\n"
+        "assert w._locate_in_c is None and w._json_tokens_in_c is None\n"
+        "from collector.processors.redaction import RedactionConfig, build_redactor\n"
+        "from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest\n"
+        "r = ExportTraceServiceRequest()\n"
+        "s = r.resource_spans.add().scope_spans.add().spans.add(name='s')\n"
+        "a = s.attributes.add(key='gen_ai.input.messages')\n"
+        "a.value.string_value = '[{\"content\": \"mail maria.silva@example.com\"}]'\n"
+        "build_redactor(RedactionConfig())[0].traces(r)\n"
+        "print(r.resource_spans[0].scope_spans[0].spans[0].attributes[0].value.string_value)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[{"content": "mail <EMAIL>"}]'
+
+
 def dockerfile() -> str:
     return (REPO / "Dockerfile").read_text()
 
