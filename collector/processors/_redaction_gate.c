@@ -70,6 +70,21 @@ static int read_length(const Walk *w, Py_ssize_t *pos, Py_ssize_t end, Py_ssize_
     return 0;
 }
 
+/* Reads the field at *pos. A scalar is skipped (returns 0); a length-delimited field (returns 1) gives its
+ * number and the start of its bytes, with *pos moved to their end. -1: an exception is set. */
+static int next_field(const Walk *w, Py_ssize_t *pos, uint64_t *field, Py_ssize_t *item_start) {
+    uint64_t tag;
+    if (read_varint(w, pos, &tag) < 0) return -1;
+    unsigned wire_type = (unsigned)(tag & 7);
+    if (wire_type != 2) return skip_scalar(w, pos, wire_type);
+    Py_ssize_t size;
+    if (read_length(w, pos, w->len, &size) < 0) return -1;
+    *item_start = *pos;
+    *pos += size;
+    *field = tag >> 3;
+    return 1;
+}
+
 /* bisect_right(ends, start): the first hit that ends after `start`. */
 static Py_ssize_t first_hit(const Walk *w, Py_ssize_t start) {
     Py_ssize_t lo = 0, hi = w->count;
@@ -128,18 +143,11 @@ static PyObject *span_marks(const Walk *w, Py_ssize_t start, Py_ssize_t end) {
     Py_ssize_t next_hit = h < w->count ? w->starts[h] : end;
     Py_ssize_t pos = start;
     while (pos < end && next_hit < end) {
-        uint64_t tag;
-        if (read_varint(w, &pos, &tag) < 0) goto fail;
-        unsigned wire_type = (unsigned)(tag & 7);
-        if (wire_type != 2) {
-            if (skip_scalar(w, &pos, wire_type) < 0) goto fail;
-            continue;
-        }
-        Py_ssize_t size;
-        if (read_length(w, &pos, w->len, &size) < 0) goto fail;
-        Py_ssize_t item_start = pos;
-        pos += size;
-        uint64_t field = tag >> 3;
+        uint64_t field;
+        Py_ssize_t item_start;
+        int got = next_field(w, &pos, &field, &item_start);
+        if (got < 0) goto fail;
+        if (got == 0) continue;
         int hit = overlaps(w, &h, &next_hit, item_start, pos, end);
         if (field == 9) {
             if (hit) {
@@ -197,19 +205,11 @@ static PyObject *locate_in(const Walk *w, Py_ssize_t start, Py_ssize_t end, PyOb
     Py_ssize_t pos = start;
     while (pos < end) {
         if (next_hit >= end) return out; /* no hit left in this message: what follows does not matter */
-        uint64_t tag;
-        if (read_varint(w, &pos, &tag) < 0) goto fail;
-        unsigned wire_type = (unsigned)(tag & 7);
-        if (wire_type != 2) {
-            if (skip_scalar(w, &pos, wire_type) < 0) goto fail;
-            continue;
-        }
-        Py_ssize_t size;
-        if (read_length(w, &pos, w->len, &size) < 0) goto fail;
-        Py_ssize_t item_start = pos;
-        pos += size;
-        uint64_t field = tag >> 3;
-        if (field >= MAX_FIELD) continue;
+        uint64_t field;
+        Py_ssize_t item_start;
+        int got = next_field(w, &pos, &field, &item_start);
+        if (got < 0) goto fail;
+        if (got == 0 || field >= MAX_FIELD) continue;
         PyObject *key = PyLong_FromLong((long)field);
         if (key == NULL) goto fail;
         PyObject *sub = PyDict_GetItemWithError(layout, key); /* borrowed */
