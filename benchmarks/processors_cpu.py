@@ -54,12 +54,15 @@ async def main() -> None:
     payloads = [t.payload for t in templates]
     spans = sum(t.items for t in templates)
     try:
-        head = await build_chain(args.processors)
+        chain = await build_chain(args.processors)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
-    await per_span(head, payloads, spans, 1)  # warm caches (tokenizer, price lookups, RE2 DFAs)
-    print(f"{' -> '.join(p.partition('=')[0] for p in args.processors)}: {spans} spans, usage {args.usage}, best of {args.rounds}: "
-          f"{await per_span(head, payloads, spans, args.rounds):.2f} us/span")
+    try:
+        await per_span(chain.head, payloads, spans, 1)  # warm caches (tokenizer, price lookups, RE2 DFAs)
+        print(f"{' -> '.join(p.partition('=')[0] for p in args.processors)}: {spans} spans, usage {args.usage}, "
+              f"best of {args.rounds}: {await per_span(chain.head, payloads, spans, args.rounds):.2f} us/span")
+    finally:
+        await chain.shutdown()
 
 
 if __name__ == "__main__":

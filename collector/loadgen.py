@@ -1461,13 +1461,16 @@ async def _processed_templates(specs: list[str], signal_name: str, build: Callab
 
     if signal_name != "traces":
         raise ChainError("--processed-by applies to traces only")
-    head = await build_chain(specs)
+    chain = await build_chain(specs)
     loop = asyncio.get_running_loop()
 
     def transform(message: Any) -> None:
-        asyncio.run_coroutine_threadsafe(head.consume(Signal.TRACES, message), loop).result()
+        asyncio.run_coroutine_threadsafe(chain.head.consume(Signal.TRACES, message), loop).result()
 
-    return await asyncio.to_thread(build, transform=transform)
+    try:
+        return await asyncio.to_thread(build, transform=transform)
+    finally:
+        await chain.shutdown()
 
 
 async def run_async(opts: Options, *, progress: TextIO | None = None, handle_signals: bool = False,
