@@ -17,10 +17,10 @@ value that does not parse as JSON is scanned as text.
 Before any of that, the prefilter runs over the request's wire bytes (`wire_hits`): the bytes it arrived
 as when the receiver lends them (collector/received_bytes.py), else the request serialized once. Strings
 are raw UTF-8 on the wire, so a value the scan would find something in has a hit overlapping its bytes. A
-light walk of tags and lengths (`_locate`, in C when `_redaction_gate` is built) maps the hits to items, and
-only those are walked: resource and scope attributes, log records and metrics whose bytes were hit, and inside a hit
-span only the attributes, events, links, name and status that were. A request without a hit is not walked
-at all. Key rules (allowed_keys, ignored/blocked keys) and redact_all_types act on values the wire cannot
+light walk of tags and lengths (`_locate`, in C when `_redaction_gate` is built) maps the hits to items,
+and only those are walked: resource and scope attributes, log records and metrics whose bytes were hit,
+and inside a hit span only the attributes, events, links, name and status that were. A request without a
+hit is not walked at all. Key rules (allowed_keys, ignored/blocked keys) and redact_all_types act on values the wire cannot
 show, so those configs keep the full walk.
 
 This module knows nothing about config files or metrics: the processor (redaction.py) builds a `Redactor`
