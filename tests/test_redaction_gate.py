@@ -274,6 +274,18 @@ def shuffled_span_fields(rng: Any, rounds: int) -> Any:
         yield buf
 
 
+def random_hits(rng: Any, length: int) -> list[tuple[int, int]]:
+    """1 to 6 hits of up to 40 bytes in a buffer of `length`, sorted and disjoint as the prefilter gives them."""
+    merged: list[tuple[int, int]] = []
+    for p in sorted(rng.sample(range(length), rng.randint(1, 6))):
+        s, e = p, min(p + rng.randint(1, 40), length)
+        if merged and s < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
 def test_span_marks_match_a_plain_walk_for_any_hits_and_field_order() -> None:
     """The gate's per-span walk has a fast path for runs of attributes; whatever the hits and however the
     sender orders the span's fields, every overlapped attribute, event, link, name and status is marked,
@@ -284,13 +296,6 @@ def test_span_marks_match_a_plain_walk_for_any_hits_and_field_order() -> None:
 
     rng = random.Random(7)
     for buf in shuffled_span_fields(rng, rounds=300):
-        points = sorted(rng.sample(range(len(buf)), rng.randint(1, 6)))
-        hits = [(p, min(p + rng.randint(1, 40), len(buf))) for p in points]
-        merged: list[tuple[int, int]] = []
-        for s, e in hits:  # the prefilter's hits are sorted and disjoint
-            if merged and s < merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
-            else:
-                merged.append((s, e))
+        merged = random_hits(rng, len(buf))
         starts, ends = [s for s, _ in merged], [e for _, e in merged]
         assert _span_marks(buf, 0, len(buf), starts, ends) == _reference_span_marks(buf, merged)

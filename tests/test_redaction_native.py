@@ -21,6 +21,7 @@ from tests.test_redaction_gate import (
     _reference_span_marks,
     corpus_requests,
     loadgen_requests,
+    random_hits,
     redact,
     shuffled_span_fields,
     trap_request,
@@ -70,14 +71,7 @@ def test_locate_equals_python_for_any_hits_and_field_order() -> None:
         buf = b"\x12" + _varint_bytes(len(buf_span)) + buf_span  # field 2, length-delimited: the span as sent
         assert ScopeSpans.FromString(buf).spans[0] == Span.FromString(buf_span)
         offset = len(buf) - len(buf_span)
-        points = sorted(rng.sample(range(len(buf)), rng.randint(1, 6)))
-        merged: list[tuple[int, int]] = []
-        for p in points:  # the prefilter's hits are sorted and disjoint
-            s, e = p, min(p + rng.randint(1, 40), len(buf))
-            if merged and s < merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
-            else:
-                merged.append((s, e))
+        merged = random_hits(rng, len(buf))
         starts, ends = [s for s, _ in merged], [e for _, e in merged]
         python, c = locate_both(buf, {2: walk._span_marks}, starts, ends)
         assert c == python
