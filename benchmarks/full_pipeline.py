@@ -81,6 +81,7 @@ def main() -> int:
     parser.add_argument("--steady", type=float, default=40.0, help="seconds at --rate (default 40)")
     parser.add_argument("--max", type=float, default=20.0, help="seconds at --rate max (default 20)")
     parser.add_argument("--rate", default="10000", help="steady-phase spans/s (default 10000)")
+    parser.add_argument("--config", type=Path, default=CONFIG, help=f"daemon config (default {CONFIG.relative_to(bench.ROOT)})")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
 
@@ -90,7 +91,7 @@ def main() -> int:
            "BENCH_METRICS_ENDPOINT": f"127.0.0.1:{metrics_port}", "BENCH_OUTPUT": str(workdir / "traces.jsonl")}
     endpoint = f"127.0.0.1:{grpc_port}"
     with open(workdir / "daemon.log", "wb") as log_file:
-        proc = subprocess.Popen([*bench.daemon_command(), "run", "--config", str(CONFIG)], cwd=workdir, env=env,
+        proc = subprocess.Popen([*bench.daemon_command(), "run", "--config", str(args.config.resolve())], cwd=workdir, env=env,
                                 stdout=log_file, stderr=subprocess.STDOUT)
     report: dict = {}
     try:

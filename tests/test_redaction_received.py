@@ -37,8 +37,8 @@ def lent(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     calls: list[bool] = []
     real = received_bytes.received
 
-    def spy(data: Any) -> bytes | None:
-        found = real(data)
+    def spy(data: Any, canonical: bool = False) -> bytes | None:
+        found = real(data, canonical)
         calls.append(found is not None)
         return found
 

@@ -39,7 +39,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from .. import pdata
+from .. import pdata, received_bytes
 from ..component import Capabilities, Processor, Rejected, RetryableError, Signal
 from ..config import ByteSize, Duration, Invalid, option
 from ..genai.view import GenAIView
@@ -516,20 +516,20 @@ _MAX_INTERNED = 4096
 Cut = list[tuple[Any, bytes, list[tuple[Any, bytes, list[bytes]]]]]
 
 
-def _cut(request: Any) -> Cut:
+def _cut(request: Any, payload: bytes | None = None) -> Cut:
     """Per ResourceSpans: (entry, resource bytes, [(ScopeSpans entry, scope bytes, [span bytes])]).
 
-    The request is serialized once and read back as `_RequestCut`, so upb cuts it into per-span bytes in
-    C: one serialization of the whole request costs much less than one per span (upb's fixed cost per
-    call dominates), and no Python runs per span."""
-    cut = _RequestCut.FromString(request.SerializeToString())
+    The request is serialized once (unless `payload`, its current bytes, is given) and read back as
+    `_RequestCut`, so upb cuts it into per-span bytes in C: one serialization of the whole request costs
+    much less than one per span (upb's fixed cost per call dominates), and no Python runs per span."""
+    cut = _RequestCut.FromString(payload if payload is not None else request.SerializeToString())
     out: Cut = []
     for rs, rs_cut in zip(request.resource_spans, cut.resource_spans):
         out.append((rs, rs_cut.resource, [(ss, ss_cut.scope, list(ss_cut.spans)) for ss, ss_cut in zip(rs.scope_spans, rs_cut.scope_spans)]))
     return out
 
 
-def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None, interned: dict[Any, Group] | None = None, facts: int = ALL_FACTS) -> dict[bytes, TraceData]:
+def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None, interned: dict[Any, Group] | None = None, facts: int = ALL_FACTS, payload: bytes | None = None) -> dict[bytes, TraceData]:
     """Copies the spans of a request (serialized) into per-trace groups (appending to `traces` when given),
     gathering the `facts` the policies need from the parsed spans.
 
@@ -544,7 +544,7 @@ def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None, i
     statuses = facts & STATUSES
     roots = facts & ROOTS
     status_bit = _STATUS_BIT.get
-    for rs, resource, scopes in _cut(request):
+    for rs, resource, scopes in _cut(request, payload):
         rkey = (resource, rs.schema_url)
         rshell = None
         for ss, scope, raws in scopes:
@@ -1106,6 +1106,10 @@ class TailSamplingProcessor(Processor):
     signals = frozenset({Signal.TRACES})
     # It copies the spans it keeps; the caller's request is never changed.
     capabilities = Capabilities(mutates_data=False)
+    # Intake cuts the request's bytes into spans: the current bytes, where a processor in front has them at
+    # hand (collector/received_bytes.py), save serializing the request again.
+    reads_received_bytes = True
+    received_bytes_granted = False
 
     def __init__(self, settings: Any, config: TailSamplingConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
@@ -1170,7 +1174,9 @@ class TailSamplingProcessor(Processor):
 
     # Ingest ---------------------------------------------------------------------------------------
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        groups = group_by_trace(data, interned=self._interned, facts=self._facts)
+        # Canonical only: _cut keys shells by the resource's and scope's bytes, which must be upb's own.
+        payload = received_bytes.received(data, canonical=True) if self.received_bytes_granted else None
+        groups = group_by_trace(data, interned=self._interned, facts=self._facts, payload=payload)
         if not groups:
             return None
         if self.config.block_on_overflow:
