@@ -10,8 +10,11 @@ half the prompts:
    buffered byte, and the p99 of the decision lag (how late after its decision_wait a trace was decided) and of
    otelcol's per-policy evaluation latency.
 2. max: `--rate max` for `--max` seconds: the sustained acknowledged rate, with memory_limiter free to refuse.
+3. control: a second daemon, the steady phase only, with decision_wait `--control-wait` (1s): the same traffic
+   and pipeline holding a tenth of the spans. The RSS difference over the held-bytes difference is the memory
+   the buffered spans cost, without the rest of the working set (gRPC, the encoder child, allocator pools).
 
-    .venv/bin/python benchmarks/full_pipeline.py [--steady 40] [--max 20] [--rate 10000]
+    .venv/bin/python benchmarks/full_pipeline.py [--steady 40] [--max 20] [--rate 10000] [--config FILE]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (shares the daemon, sampler and port helpers)
@@ -76,63 +80,64 @@ def loadgen(endpoint: str, rate: str, seconds: float) -> dict:
     return json.loads(done.stdout)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steady", type=float, default=40.0, help="seconds at --rate (default 40)")
-    parser.add_argument("--max", type=float, default=20.0, help="seconds at --rate max (default 20)")
-    parser.add_argument("--rate", default="10000", help="steady-phase spans/s (default 10000)")
-    parser.add_argument("--config", type=Path, default=CONFIG, help=f"daemon config (default {CONFIG.relative_to(bench.ROOT)})")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    args = parser.parse_args()
+def steady_phase(args: argparse.Namespace, endpoint: str, metrics_port: int, sampler: Any, idle: float) -> dict:
+    steady = loadgen(endpoint, args.rate, args.steady)
+    text = scrape(metrics_port)
+    half = steady["start_unix"] + (steady["end_unix"] - steady["start_unix"]) / 2
+    late_rss = [rss for t, _, rss in sampler.samples if half <= t <= steady["end_unix"]]
+    return {
+        "offered_spans_per_second": float(args.rate),
+        "acked_spans_per_second": steady["spans_per_second"],
+        "requests_failed": steady["requests_failed"],
+        "idle_rss_mb": idle / 1e6,
+        "rss_mb_median_second_half": statistics.median(late_rss) / 1e6 if late_rss else None,
+        "buffered_serialized_mb_at_end": total(text, "llm_collector_tail_sampling_buffered_bytes") / 1e6,
+        "traces_on_memory_at_end": total(text, "otelcol_processor_tail_sampling_sampling_traces_on_memory"),
+        "decision_lag_p99_s": histogram_quantile(text, "llm_collector_tail_sampling_decision_lag_seconds", 0.99),
+        "policy_evaluation_p99_us": histogram_quantile(text, "otelcol_processor_tail_sampling_sampling_decision_latency", 0.99),
+        "daemon_cpu_percent": sampler.cpu_percent(steady["start_unix"], steady["end_unix"]),
+        "traces_sampled": total(text, "otelcol_processor_tail_sampling_global_count_traces_sampled", sampled="true"),
+        "traces_not_sampled": total(text, "otelcol_processor_tail_sampling_global_count_traces_sampled", sampled="false"),
+    }
 
+
+def max_phase(args: argparse.Namespace, endpoint: str, metrics_port: int, sampler: Any) -> dict:
+    peak = loadgen(endpoint, "max", args.max)
+    text = scrape(metrics_port)
+    return {
+        "acked_spans_per_second": peak["spans_per_second"],
+        "requests_failed": peak["requests_failed"],
+        "failed_by_code": peak["failed_by_code"],
+        "daemon_cpu_percent": sampler.cpu_percent(peak["start_unix"], peak["end_unix"]),
+        "peak_rss_mb": sampler.peak_rss(peak["start_unix"], peak["end_unix"]) / 1e6,
+        "memory_limiter_refused_spans": total(text, "otelcol_receiver_refused_spans"),
+    }
+
+
+def run_daemon(args: argparse.Namespace, decision_wait: str, with_max: bool) -> dict:
+    """One daemon on the config with tail_sampling's decision_wait set: the steady phase, then (with_max) the max phase."""
     workdir = Path(tempfile.mkdtemp(prefix="llm-collector-full-pipeline-"))
     grpc_port, health_port, metrics_port = bench.free_ports(3)
     env = {**os.environ, "BENCH_GRPC_ENDPOINT": f"127.0.0.1:{grpc_port}", "BENCH_HEALTH_ENDPOINT": f"127.0.0.1:{health_port}",
-           "BENCH_METRICS_ENDPOINT": f"127.0.0.1:{metrics_port}", "BENCH_OUTPUT": str(workdir / "traces.jsonl")}
+           "BENCH_METRICS_ENDPOINT": f"127.0.0.1:{metrics_port}", "BENCH_OUTPUT": str(workdir / "traces.jsonl"),
+           "BENCH_DECISION_WAIT": decision_wait}
     endpoint = f"127.0.0.1:{grpc_port}"
     with open(workdir / "daemon.log", "wb") as log_file:
         proc = subprocess.Popen([*bench.daemon_command(), "run", "--config", str(args.config.resolve())], cwd=workdir, env=env,
                                 stdout=log_file, stderr=subprocess.STDOUT)
-    report: dict = {}
+    report: dict = {"decision_wait": decision_wait}
     try:
         if not bench.wait_healthy(proc, f"http://127.0.0.1:{health_port}/", 30):
-            bench.log(f"daemon did not become healthy:\n{bench.tail(workdir / 'daemon.log')}")
-            return 1
+            raise SystemExit(f"daemon did not become healthy:\n{bench.tail(workdir / 'daemon.log')}")
         sampler = bench.Sampler(proc.pid)
         sampler.start()
         time.sleep(1)
         idle = sampler.sample()[2]
-        bench.log(f"steady phase: {args.rate} spans/s for {args.steady:g}s (decision_wait 10s)")
-        steady = loadgen(endpoint, args.rate, args.steady)
-        text = scrape(metrics_port)
-        half = steady["start_unix"] + (steady["end_unix"] - steady["start_unix"]) / 2
-        late_rss = [rss for t, _, rss in sampler.samples if half <= t <= steady["end_unix"]]
-        buffered = total(text, "llm_collector_tail_sampling_buffered_bytes")
-        report["steady"] = {
-            "offered_spans_per_second": float(args.rate),
-            "acked_spans_per_second": steady["spans_per_second"],
-            "requests_failed": steady["requests_failed"],
-            "idle_rss_mb": idle / 1e6,
-            "rss_mb_median_second_half": statistics.median(late_rss) / 1e6 if late_rss else None,
-            "buffered_serialized_mb_at_end": buffered / 1e6,
-            "traces_on_memory_at_end": total(text, "otelcol_processor_tail_sampling_sampling_traces_on_memory"),
-            "decision_lag_p99_s": histogram_quantile(text, "llm_collector_tail_sampling_decision_lag_seconds", 0.99),
-            "policy_evaluation_p99_us": histogram_quantile(text, "otelcol_processor_tail_sampling_sampling_decision_latency", 0.99),
-            "daemon_cpu_percent": sampler.cpu_percent(steady["start_unix"], steady["end_unix"]),
-            "traces_sampled": total(text, "otelcol_processor_tail_sampling_global_count_traces_sampled", sampled="true"),
-            "traces_not_sampled": total(text, "otelcol_processor_tail_sampling_global_count_traces_sampled", sampled="false"),
-        }
-        bench.log(f"max phase: --rate max for {args.max:g}s")
-        peak = loadgen(endpoint, "max", args.max)
-        text = scrape(metrics_port)
-        report["max"] = {
-            "acked_spans_per_second": peak["spans_per_second"],
-            "requests_failed": peak["requests_failed"],
-            "failed_by_code": peak["failed_by_code"],
-            "daemon_cpu_percent": sampler.cpu_percent(peak["start_unix"], peak["end_unix"]),
-            "peak_rss_mb": sampler.peak_rss(peak["start_unix"], peak["end_unix"]) / 1e6,
-            "memory_limiter_refused_spans": total(text, "otelcol_receiver_refused_spans"),
-        }
+        bench.log(f"steady phase: {args.rate} spans/s for {args.steady:g}s (decision_wait {decision_wait})")
+        report["steady"] = steady_phase(args, endpoint, metrics_port, sampler, idle)
+        if with_max:
+            bench.log(f"max phase: --rate max for {args.max:g}s")
+            report["max"] = max_phase(args, endpoint, metrics_port, sampler)
         sampler.stop()
         proc.send_signal(signal.SIGTERM)
         report["exit_code"] = proc.wait(timeout=60)
@@ -142,15 +147,38 @@ def main() -> int:
             proc.wait()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps(report, indent=2))
-    s, m = report["steady"], report["max"]
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steady", type=float, default=40.0, help="seconds at --rate (default 40)")
+    parser.add_argument("--max", type=float, default=20.0, help="seconds at --rate max (default 20)")
+    parser.add_argument("--rate", default="10000", help="steady-phase spans/s (default 10000)")
+    parser.add_argument("--config", type=Path, default=CONFIG, help=f"daemon config (default {CONFIG.relative_to(bench.ROOT)})")
+    parser.add_argument("--control-wait", default="1s", help="decision_wait of the control daemon (default 1s); 0: no control run")
+    parser.add_argument("--keep", action="store_true", help="keep the work directories")
+    args = parser.parse_args()
+
+    main_run = run_daemon(args, "10s", with_max=True)
+    control = run_daemon(args, args.control_wait, with_max=False) if args.control_wait not in ("0", "0s") else None
+    print(json.dumps({"main": main_run, "control": control}, indent=2))
+    s, m = main_run["steady"], main_run["max"]
     rss_per_byte = ((s["rss_mb_median_second_half"] - s["idle_rss_mb"]) / s["buffered_serialized_mb_at_end"]) if s["buffered_serialized_mb_at_end"] else float("nan")
     print(f"\nsteady {s['acked_spans_per_second']:,.0f} spans/s: RSS {s['rss_mb_median_second_half']:.0f} MB (idle {s['idle_rss_mb']:.0f}), "
-          f"tail_sampling holds {s['buffered_serialized_mb_at_end']:.1f} MB serialized -> {rss_per_byte:.2f}x RSS growth per buffered byte; "
+          f"tail_sampling holds {s['buffered_serialized_mb_at_end']:.1f} MB serialized -> {rss_per_byte:.2f}x RSS growth over idle per buffered byte; "
           f"decision lag p99 <= {s['decision_lag_p99_s']} s; policy evaluation p99 <= {s['policy_evaluation_p99_us']} us")
+    if control is not None:
+        c = control["steady"]
+        held = s["buffered_serialized_mb_at_end"] - c["buffered_serialized_mb_at_end"]
+        grown = s["rss_mb_median_second_half"] - c["rss_mb_median_second_half"]
+        print(f"control (decision_wait {args.control_wait}, same rate): RSS {c['rss_mb_median_second_half']:.0f} MB, holds "
+              f"{c['buffered_serialized_mb_at_end']:.1f} MB -> buffered-span memory {grown:.0f} MB for {held:.1f} MB more held = "
+              f"{grown / held if held else float('nan'):.2f}x")
     print(f"max {m['acked_spans_per_second']:,.0f} spans/s acknowledged at {m['daemon_cpu_percent']:.0f}% CPU, peak RSS {m['peak_rss_mb']:.0f} MB, "
           f"{m['requests_failed']} requests refused {m['failed_by_code']}")
-    return 0 if report.get("exit_code") == 0 else 1
+    ok = main_run.get("exit_code") == 0 and (control is None or control.get("exit_code") == 0)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
