@@ -206,3 +206,38 @@ def test_only_canonical_bytes_are_given_to_a_reader_that_needs_them() -> None:
         received_bytes.withdraw(sender)
         received_bytes.withdraw(processor)
     assert received_bytes.received(processor) is None
+
+
+@pytest.mark.parametrize("signal_name", ["logs", "metrics"])
+def test_the_worker_protocol_redacts_logs_and_metrics_too(signal_name: str) -> None:
+    import io
+    import pickle
+
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    from collector.component import Signal
+    from collector.processors import redaction_worker as rw
+    from collector.processors.redaction import RedactionConfig
+
+    address = "write to jane.doe@example.com"
+    if signal_name == "logs":
+        request: Any = ExportLogsServiceRequest()
+        request.resource_logs.add().scope_logs.add().log_records.add().body.string_value = address
+    else:
+        request = ExportMetricsServiceRequest()
+        point = request.resource_metrics.add().scope_metrics.add().metrics.add(name="m").gauge.data_points.add(as_int=1)
+        point.attributes.add(key="contact").value.string_value = address
+    payload = request.SerializeToString()
+    blob = pickle.dumps(RedactionConfig())
+    kind = rw.KINDS[Signal(signal_name)]
+    stdin = io.BytesIO(rw.LENGTH.pack(len(blob)) + blob + kind + rw.LENGTH.pack(len(payload)) + payload)
+    stdout = io.BytesIO()
+    assert rw.serve(stdin, stdout) == 0  # answers, then stops at the end of its input
+    answer = stdout.getvalue()
+    assert answer[:1] == rw.REPLACED
+    size = rw.LENGTH.unpack_from(answer, 1)[0]
+    redacted = type(request).FromString(answer[5 : 5 + size])
+    meta = json.loads(answer[9 + size :])
+    assert b"jane.doe@example.com" not in redacted.SerializeToString() and "<EMAIL>" in str(redacted)
+    assert meta[2] == {"email": 1} and meta[3] == 0
