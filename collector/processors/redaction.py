@@ -312,14 +312,15 @@ class RedactionProcessor(Processor):
         if key is not None and len(key) < _SHORT_KEY:
             self.log.warning("hash_key is short; tokens of low-entropy values (phone numbers, CPFs) are easier to guess with a short key", min_advised=_SHORT_KEY)
 
-    def _on_error(self, where: str, exc: BaseException | None, error_type: str | None = None) -> None:
+    def _on_error(self, where: str, exc: BaseException | None) -> None:
         self._errors.inc()
+        self._log_error(where, type(exc).__name__ if exc is not None else "detector error")
+
+    def _log_error(self, where: str, error: str) -> None:
         now = time.monotonic()
         if now - self._last_error_log >= 10.0:  # one line per 10 s is enough to notice; the counter has the rate
             self._last_error_log = now
-            if error_type is None:
-                error_type = type(exc).__name__ if exc is not None else "detector error"
-            self.log.error("scanning a value failed; it was masked whole (fail closed)", key=where, error=error_type)
+            self.log.error("scanning a value failed; it was masked whole (fail closed)", key=where, error=error)
 
     def _count(self, detector: str) -> Any:
         child = self._matches.get(detector)
@@ -356,8 +357,8 @@ class RedactionProcessor(Processor):
         answer = await self._pool.redact(signal, payload)  # type: ignore[union-attr]
         self._record(answer.values, answer.characters, answer.matches)
         if answer.errors:
-            self._errors.inc(answer.errors - 1)
-            self._on_error(answer.error_key or "", None, answer.error_type)
+            self._errors.inc(answer.errors)
+            self._log_error(answer.error_key or "", answer.error_type or "detector error")
         if answer.payload is not None:
             data, payload = REQUEST_TYPES[signal].FromString(answer.payload), answer.payload
         # The request's bytes are at hand, current and upb's own (the worker's serialization, or equal to

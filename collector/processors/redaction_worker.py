@@ -86,8 +86,7 @@ def serve(stdin: Any, stdout: Any) -> int:
         errors[1], errors[2] = where, type(exc).__name__ if exc is not None else "detector error"
 
     redactor, _scanner = build_redactor(config, on_error=on_error)
-    walks = {b"T": (REQUEST_TYPES[Signal.TRACES], redactor.traces), b"L": (REQUEST_TYPES[Signal.LOGS], redactor.logs),
-             b"M": (REQUEST_TYPES[Signal.METRICS], redactor.metrics)}
+    walks = {kind: (REQUEST_TYPES[signal], getattr(redactor, signal.value)) for signal, kind in KINDS.items()}
     while True:
         header = _read_exact(stdin, 5)
         if header is None:
@@ -163,7 +162,7 @@ class WorkerPool:
         return worker
 
     async def _pick(self) -> _Worker:
-        best, best_i = None, -1
+        best: _Worker | None = None
         for i, worker in enumerate(self.slots):
             if worker is None or worker.finished:
                 async with self.lock:  # concurrent requests must not start two workers for one slot
@@ -171,8 +170,8 @@ class WorkerPool:
                     if worker is None or worker.finished:
                         worker = self.slots[i] = await self._spawn()
             if best is None or len(worker.pending) < len(best.pending):
-                best, best_i = worker, i
-        assert best is not None and best_i >= 0
+                best = worker
+        assert best is not None
         return best
 
     async def redact(self, signal: Signal, payload: bytes) -> Answer:

@@ -632,7 +632,7 @@ def span_attribute_values(trace: TraceData, key: str) -> Any:
         return
     needle = _needle(key)
     width = len(needle)
-    key_bytes = needle[width - len(key.encode()) :]
+    key_bytes = key.encode()
     for raw in trace._raw:
         at = raw.find(needle)
         if at < 0:
