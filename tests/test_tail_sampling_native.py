@@ -1,6 +1,7 @@
-"""tail_sampling's attribute lookups in held spans in C (`_wire_walks.attribute_values`) against parsing the
-span, which is what they stand in for: the same values in the same order on the loadgen's spans and on
-awkward ones, an error or the parser's answer on damaged bytes, and the policies' answers unchanged."""
+"""tail_sampling's attribute lookups in held spans in C (`_wire_walks.attribute_values`, and `number_sum` for
+llm_cost's trace total) against parsing the span, which is what they stand in for: the same values in the same
+order on the loadgen's spans and on awkward ones, an error or the parser's answer on damaged bytes, and the
+policies' answers unchanged. `fnv1a64` against the probabilistic policy's Python hash."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from collector.component import Signal
 from collector.loadgen import build_templates
 from collector.processor_chain import build_chain
 from collector.processors import tail_sampling as ts
-from collector.processors._wire_walks import attribute_values
+from collector.processors._wire_walks import attribute_values, fnv1a64, number_sum
 
 KEYS = ["gen_ai.usage.cost", "gen_ai.request.model", "openinference.span.kind", "input.value", "no.such.key", ""]
 
@@ -120,5 +121,93 @@ def test_policies_decide_the_same_with_and_without_the_c_walk(monkeypatch: pytes
         trace._raw.append(raw)
     with_c = {tid: ts.trace_cost(t) for tid, t in held.items()}
     monkeypatch.setattr(ts, "_attribute_values_in_c", None)
+    monkeypatch.setattr(ts, "_number_sum_in_c", None)
     without = {tid: ts.trace_cost(t) for tid, t in held.items()}
     assert with_c == without and sum(1 for c in with_c.values() if c > 0) > len(held) // 2
+
+
+def parsed_sum(raws: list[bytes], key: str) -> float:
+    total = 0.0
+    for raw in raws:
+        for value in parsed_values(raw, key):
+            n = ts._number(value)
+            if n is not None:
+                total += n
+    return total
+
+
+def any_bytes(*members: bytes) -> bytes:
+    return b"".join(members)
+
+
+def test_number_sum_adds_what_a_parse_reads() -> None:
+    spans = costed_spans()
+    assert number_sum(spans, b"gen_ai.usage.cost") == parsed_sum(spans, "gen_ai.usage.cost") > 0
+    assert number_sum(spans, b"no.such.key") == 0.0
+    assert number_sum([], b"gen_ai.usage.cost") == 0.0
+
+    double = AnyValue(double_value=0.25).SerializeToString()
+    text = AnyValue(string_value="7").SerializeToString()
+    # A oneof holds its last member on the wire: a double then a string is a string, and the reverse a double.
+    double_then_text = any_bytes(double, text)
+    text_then_double = any_bytes(text, double)
+    attrs = [
+        KeyValue(key="c", value=AnyValue(int_value=-3)).SerializeToString(),
+        KeyValue(key="c", value=AnyValue(int_value=2**62)).SerializeToString(),
+        KeyValue(key="c", value=AnyValue(double_value=1.5)).SerializeToString(),
+        KeyValue(key="c", value=AnyValue(bool_value=True)).SerializeToString(),
+        KeyValue(key="c").SerializeToString(),
+        b"\x0a\x01c\x12" + bytes([len(double_then_text)]) + double_then_text,
+        b"\x0a\x01c\x12" + bytes([len(text_then_double)]) + text_then_double,
+        KeyValue(key="cc", value=AnyValue(double_value=100.0)).SerializeToString(),
+    ]
+    raw = b"".join(b"\x4a" + bytes([len(a)]) + a for a in attrs)
+    assert [v.WhichOneof("value") for v in parsed_values(raw, "c")][-2:] == ["string_value", "double_value"]
+    assert number_sum([raw, raw], b"c") == parsed_sum([raw, raw], "c") == 2 * (-3 + 2**62 + 1.5 + 0.25)
+
+
+def test_number_sum_refuses_what_it_cannot_read_like_a_parser() -> None:
+    with pytest.raises(ValueError):
+        number_sum([b"\x4a\x09\x0a\x01c\x12\x04\x21\x00"], b"c")  # a double cut short
+    # int_value (field 3) sent length-delimited: upb keeps it as an unknown field, so the value is a double
+    # of 0.5 to a parser. The C walk refuses it and trace_cost parses that trace instead.
+    odd = AnyValue(double_value=0.5).SerializeToString() + b"\x1a\x01x"
+    kv_bytes = b"\x0a\x11gen_ai.usage.cost\x12" + bytes([len(odd)]) + odd
+    odd_span = b"\x4a" + bytes([len(kv_bytes)]) + kv_bytes
+    plain = KeyValue(key="gen_ai.usage.cost", value=AnyValue(double_value=0.25)).SerializeToString()
+    plain_span = b"\x4a" + bytes([len(plain)]) + plain
+    trace = ts.TraceData(b"\x01" * 16, ts.ALL_FACTS)
+    trace._raw += [plain_span, odd_span]
+    with pytest.raises(ValueError):
+        number_sum(trace._raw, b"gen_ai.usage.cost")
+    assert ts.trace_cost(trace) == parsed_sum(trace._raw, "gen_ai.usage.cost") == 0.75
+
+
+def test_number_sum_on_damaged_bytes_raises_or_agrees_with_the_parser() -> None:
+    rng = random.Random(9)
+    spans = costed_spans()
+    agreed = 0
+    for _ in range(3000):
+        raw = bytearray(rng.choice(spans))
+        for _ in range(rng.randint(1, 3)):
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        try:
+            got = number_sum([bytes(raw)], b"gen_ai.usage.cost")
+        except ValueError:
+            continue
+        try:
+            expected = parsed_sum([bytes(raw)], "gen_ai.usage.cost")
+        except Exception:  # noqa: BLE001 - the parser checks fields the walk never reads
+            continue
+        assert got == expected or (got != got and expected != expected)
+        agreed += 1
+    assert agreed > 500
+
+
+def test_fnv1a64_is_the_probabilistic_policys_hash() -> None:
+    rng = random.Random(1)
+    salted = ts._fnv1a64(b"default-hash-seed")
+    for _ in range(2000):
+        data = rng.randbytes(rng.randrange(0, 40))
+        assert fnv1a64(data, salted) == ts._fnv1a64(data, salted)
+        assert fnv1a64(data, ts._FNV_OFFSET) == ts._fnv1a64(data)

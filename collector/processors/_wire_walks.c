@@ -11,10 +11,13 @@
  * `attribute_values` reads one attribute's values out of a serialized span without parsing it: the policies
  * that read attributes (llm_cost's trace total, string_attribute, ...) evaluate every pending trace, and a
  * parse of a ~1 KB span to read one value cost ~2 µs (tail_sampling.span_attribute_values is the reference).
+ * `number_sum` is llm_cost's whole trace total in one call (tail_sampling.trace_cost is the reference), and
+ * `fnv1a64` the probabilistic policy's hash of each trace id (tail_sampling._fnv1a64).
  *
  * The bytes are untrusted: every read is bounds-checked against the buffer, and anything that is not a
  * well-formed message raises ValueError, on which the caller walks the whole request instead. */
 
+#define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
@@ -510,10 +513,138 @@ static PyObject *attribute_values(PyObject *module, PyObject *const *args, Py_ss
     return out;
 }
 
+/* The AnyValue oneof members (common.proto): the wire type each must have. A mismatch is not something upb would
+ * read as that member, so it is reported as damage and the caller parses instead. */
+static const int ANY_WIRE_TYPE[9] = {-1, 2, 0, 0, 1, 2, 2, 2, 0};
+
+/* The number a serialized AnyValue holds, as a parser would see it (the last oneof member present wins):
+ * 1 with *out set for int_value or double_value, 0 for any other kind or none, -1 on damage. */
+static int any_number(const unsigned char *buf, Py_ssize_t len, double *out) {
+    Walk w = {buf, len, NULL, NULL, 0, NULL};
+    Py_ssize_t pos = 0;
+    int member = 0;
+    double number = 0.0;
+    while (pos < len) {
+        uint64_t tag;
+        if (read_varint(&w, &pos, &tag) < 0) return -1;
+        uint64_t field = tag >> 3;
+        unsigned wire_type = (unsigned)(tag & 7);
+        if (field >= 1 && field <= 8 && (int)wire_type != ANY_WIRE_TYPE[field]) {
+            PyErr_SetString(PyExc_ValueError, "an AnyValue member with an unexpected wire type");
+            return -1;
+        }
+        if (field >= 1 && field <= 8) member = (int)field;
+        if (field == 3) {
+            uint64_t v;
+            if (read_varint(&w, &pos, &v) < 0) return -1;
+            number = (double)(int64_t)v;
+        } else if (field == 4) {
+            if (len - pos < 8) return truncated();
+            uint64_t bits = 0;
+            for (int i = 7; i >= 0; i--) bits = (bits << 8) | buf[pos + i];
+            memcpy(&number, &bits, sizeof number);
+            pos += 8;
+        } else if (wire_type == 2) {
+            Py_ssize_t size;
+            if (read_length(&w, &pos, len, &size) < 0) return -1;
+            pos += size;
+        } else if (skip_scalar(&w, &pos, wire_type) < 0) {
+            return -1;
+        }
+        if (pos > len) return truncated();
+    }
+    if (member != 3 && member != 4) return 0;
+    *out = number;
+    return 1;
+}
+
+PyDoc_STRVAR(number_sum_doc,
+"number_sum(spans, key) -> float\n\n"
+"The sum of every int or double value of the attribute `key` (UTF-8 bytes) over a list of serialized Spans,\n"
+"in order: tail_sampling's trace total of gen_ai.usage.cost (trace_cost) in one call. Values of other kinds\n"
+"count for nothing. ValueError if a span holding the key is not well-formed.");
+
+static PyObject *number_sum(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "number_sum() takes 2 arguments");
+        return NULL;
+    }
+    if (!PyList_Check(args[0]) || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "number_sum(list of bytes, bytes)");
+        return NULL;
+    }
+    const char *key = PyBytes_AS_STRING(args[1]);
+    Py_ssize_t klen = PyBytes_GET_SIZE(args[1]);
+    if (klen > 127) {
+        PyErr_SetString(PyExc_ValueError, "key longer than 127 bytes");
+        return NULL;
+    }
+    /* The wire form of the KeyValue's key field: a span without it has no such attribute. */
+    unsigned char needle[129];
+    needle[0] = 0x0a;
+    needle[1] = (unsigned char)klen;
+    memcpy(needle + 2, key, (size_t)klen);
+    double total = 0.0;
+    PyObject *spans = args[0];
+    for (Py_ssize_t s = 0; s < PyList_GET_SIZE(spans); s++) {
+        PyObject *item = PyList_GET_ITEM(spans, s);
+        if (!PyBytes_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "spans must be bytes");
+            return NULL;
+        }
+        const unsigned char *raw = (const unsigned char *)PyBytes_AS_STRING(item);
+        Py_ssize_t n = PyBytes_GET_SIZE(item);
+        if (memmem(raw, (size_t)n, needle, (size_t)klen + 2) == NULL) continue;
+        Walk w = {raw, n, NULL, NULL, 0, NULL};
+        Py_ssize_t pos = 0;
+        while (pos < n) {
+            uint64_t field;
+            Py_ssize_t at, vstart, vsize;
+            int matched, r = next_field(&w, &pos, &field, &at);
+            if (r >= 0 && pos > n) r = truncated();
+            if (r < 0) return NULL;
+            if (r == 0 || field != 9) continue;
+            if (key_value(raw + at, pos - at, key, klen, &matched, &vstart, &vsize) < 0) return NULL;
+            double number;
+            if (matched) {
+                int found = any_number(raw + at + vstart, vsize, &number);
+                if (found < 0) return NULL;
+                if (found) total += number;
+            }
+        }
+    }
+    return PyFloat_FromDouble(total);
+}
+
+PyDoc_STRVAR(fnv1a64_doc,
+"fnv1a64(data, state) -> int\n\n"
+"FNV-1a 64 of `data` continued from `state` (the offset basis, or the state after a salt): tail_sampling's\n"
+"probabilistic policy hashes every trace id with it, as otelcol does.");
+
+static PyObject *fnv1a64(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "fnv1a64() takes 2 arguments");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    uint64_t h = PyLong_AsUnsignedLongLong(args[1]);
+    if (h == (uint64_t)-1 && PyErr_Occurred()) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    const unsigned char *p = view.buf;
+    for (Py_ssize_t i = 0; i < view.len; i++) h = (h ^ p[i]) * 0x100000001B3ULL;
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLongLong(h);
+}
+
 static PyMethodDef methods[] = {
     {"locate", (PyCFunction)(void (*)(void))locate, METH_FASTCALL, locate_doc},
     {"json_tokens", (PyCFunction)(void (*)(void))json_tokens, METH_FASTCALL, json_tokens_doc},
     {"attribute_values", (PyCFunction)(void (*)(void))attribute_values, METH_FASTCALL, attribute_values_doc},
+    {"number_sum", (PyCFunction)(void (*)(void))number_sum, METH_FASTCALL, number_sum_doc},
+    {"fnv1a64", (PyCFunction)(void (*)(void))fnv1a64, METH_FASTCALL, fnv1a64_doc},
     {NULL, NULL, 0, NULL},
 };
 

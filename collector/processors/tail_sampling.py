@@ -47,8 +47,10 @@ from ..registry import register
 
 try:
     from ._wire_walks import attribute_values as _attribute_values_in_c
-except ImportError:  # built without a C compiler: span_attribute_values parses the spans instead
-    _attribute_values_in_c = None
+    from ._wire_walks import fnv1a64 as _fnv1a64_in_c
+    from ._wire_walks import number_sum as _number_sum_in_c
+except ImportError:  # built without a C compiler: the Python functions below do the same, slower
+    _attribute_values_in_c = _fnv1a64_in_c = _number_sum_in_c = None
 
 PREFIX = "otelcol_processor_tail_sampling_"
 COST = "gen_ai.usage.cost"
@@ -752,11 +754,12 @@ def _probabilistic(c: ProbabilisticConfig) -> Callable[[TraceData], bool]:
     # byte by byte, so the state after the salt is computed once.
     salted = _fnv1a64((c.hash_salt or DEFAULT_HASH_SALT).encode())
     threshold = min(int(c.sampling_percentage / 100 * 2**64), 2**64 - 1)
+    fnv = _fnv1a64_in_c or _fnv1a64
 
     def match(trace: TraceData) -> bool:
         if c.sampling_percentage <= 0:
             return False
-        return _fnv1a64(trace.trace_id, salted) <= threshold
+        return fnv(trace.trace_id, salted) <= threshold
 
     return match
 
@@ -814,7 +817,15 @@ def _trace_state(c: TraceStateConfig) -> Callable[[TraceData], bool]:
     return match
 
 
+_COST_KEY = COST.encode()
+
+
 def trace_cost(trace: TraceData) -> float:
+    if trace._spans is None and _number_sum_in_c is not None:
+        try:
+            return _number_sum_in_c(trace._raw, _COST_KEY)
+        except ValueError:
+            pass  # a damaged span: the lookups below fall back to the parser span by span
     total = 0.0
     for value in span_attribute_values(trace, COST):
         n = _number(value)
