@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 import orjson
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from .tokens import ChatMessage
+
+try:
+    from ..processors._wire_walks import genai_attributes as _genai_attributes_in_c
+except ImportError:  # built without a C compiler: every view is read from the parsed span
+    _genai_attributes_in_c = None
 
 # Operations that generate text (token counting applies) and those that are billed per input token.
 GENERATION_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "completion"})
@@ -80,6 +86,16 @@ _keys("mlflow_outputs", "mlflow.spanOutputs")
 _keys("reported_cost", "gen_ai.usage.cost")
 _keys("reported_oi_cost", "llm.cost.total")
 
+_SLOT_NAMES = tuple(dict.fromkeys(_SLOTS.values()))
+# The same key table for the C walk (_wire_walks.genai_attributes): keys, slot index, rank.
+_C_TABLE = (
+    tuple(key.encode() for key in _SLOTS),
+    tuple(_SLOTS),
+    tuple(_SLOT_NAMES.index(slot) for slot in _SLOTS.values()),
+    tuple(_PRIORITY[key] for key in _SLOTS),
+    _SLOT_NAMES,
+)
+
 # Flattened per-message attributes (OpenLLMetry legacy gen_ai.prompt.N.*, OpenInference llm.*_messages.N.*).
 _INDEXED_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.output_messages.")
 
@@ -110,33 +126,53 @@ def _value(v: Any) -> Any:
     return getattr(v, kind)
 
 
-def _int(kv: Any) -> int | None:
-    """The integer held by a KeyValue's value (ints, whole doubles, numeric strings); None if unset."""
-    if kv is None:
+# A slot holds (key, member, value): the attribute key that supplied it, the AnyValue oneof member's field
+# number (0 for an unset value) and its value: the str, bool, int or float for members 1-4 and 8, the AnyValue
+# itself for arrays, kvlists and bytes (5-7), as a message from a parsed span or as bytes from the C walk.
+_MEMBER = {"string_value": 1, "bool_value": 2, "int_value": 3, "double_value": 4, "array_value": 5, "kvlist_value": 6, "bytes_value": 7, "string_value_strindex": 8}
+
+
+def _entry(key: str, v: Any) -> tuple[str, int, Any]:
+    s = v.string_value
+    if s:
+        return (key, 1, s)
+    name = v.WhichOneof("value")
+    if name is None:
+        return (key, 0, None)
+    member = _MEMBER[name]
+    return (key, member, v if 5 <= member <= 7 else getattr(v, name))
+
+
+def _entry_value(entry: tuple[str, int, Any]) -> Any:
+    """A slot's value as _value gives it."""
+    if 5 <= entry[1] <= 7:
+        v = entry[2]
+        return _value(AnyValue.FromString(v) if isinstance(v, bytes) else v)
+    return entry[2]
+
+
+def _int(entry: tuple[str, int, Any] | None) -> int | None:
+    """The integer a slot holds (ints, whole doubles, numeric strings); None if unset."""
+    if entry is None:
         return None
-    v = kv.value
-    n = v.int_value  # the usual case: a non-zero int proves the oneof holds an int
-    if n:
-        return n
-    kind = v.WhichOneof("value")
-    if kind == "int_value":
-        return v.int_value
-    if kind == "double_value" and v.double_value == v.double_value:
-        return int(v.double_value)
-    if kind == "string_value":
+    member, v = entry[1], entry[2]
+    if member == 3:
+        return v
+    if member == 4 and v == v:
+        return int(v)
+    if member == 1:
         try:
-            return int(v.string_value.strip())
+            return int(v.strip())
         except ValueError:
             return None
     return None
 
 
-def _str(kv: Any) -> str | None:
-    """The non-empty string held by a KeyValue's value, else None."""
-    if kv is None:
+def _str(entry: tuple[str, int, Any] | None) -> str | None:
+    """The non-empty string a slot holds, else None."""
+    if entry is None or entry[1] != 1:
         return None
-    # string_value is "" unless the oneof holds a string.
-    return kv.value.string_value or None
+    return entry[2] or None
 
 
 def _json(text: str | None) -> Any:
@@ -170,7 +206,7 @@ class GenAIView:
 
     def __init__(self, span: Any, values: dict[str, Any], operation: str):
         self.span = span
-        self._v = values  # slot -> the KeyValue that supplied it
+        self._v = values  # slot -> (key, member, value) of the attribute that supplied it
         self.operation = operation
         self.provider = _normalise_provider(_str(values.get("provider")))
         self.request_model = _str(values.get("request_model"))
@@ -185,22 +221,38 @@ class GenAIView:
         slot_of = _SLOTS.get
         held_for = values.get
         kind_slots = _KIND_SLOTS
-        # The hottest loop of token_count + cost, so it does as little as it can per attribute: the
-        # KeyValue is kept rather than its value (building the AnyValue wrapper costs as much again and
-        # most slots are never read), and a slot's key is only compared when two keys compete for it.
+        # Without the C walk (see `scan_request`) this is the hottest loop of token_count + cost, so it
+        # does as little as it can per attribute: a slot's key is only compared when two keys compete
+        # for it, and the value is only read for a known key.
         for kv in span.attributes:
-            slot = slot_of(kv.key)
+            key = kv.key
+            slot = slot_of(key)
             if slot is None:
                 continue
             held = held_for(slot)
-            if held is not None and _PRIORITY[kv.key] >= _PRIORITY[held.key]:
+            if held is not None and _PRIORITY[key] >= _PRIORITY[held[0]]:
                 continue
             # Agent, tool, chain and retriever spans say so early; stop reading their (often many)
             # attributes. Any convention's explicit "not a model call" wins, whatever the others say:
             # a wrapper span that also carries GenAI attributes must not be priced twice.
-            if slot in kind_slots and kind_slots[slot](kv.value.string_value):
+            value = kv.value
+            if slot in kind_slots and kind_slots[slot](value.string_value):
                 return None
-            values[slot] = kv
+            values[slot] = _entry(key, value)
+        operation = _operation(values)
+        if operation is None:
+            return None
+        return cls(span, values, operation)
+
+    @classmethod
+    def from_slots(cls, span: Any, values: dict[str, Any] | None) -> "GenAIView | None":
+        """The view of `span` from its slots as `scan_request` read them from its bytes (None: no known key)."""
+        if values is None:
+            return None
+        for slot, is_not_a_call in _KIND_SLOTS.items():
+            entry = values.get(slot)
+            if entry is not None and is_not_a_call(entry[2] if entry[1] == 1 else ""):
+                return None
         operation = _operation(values)
         if operation is None:
             return None
@@ -208,8 +260,8 @@ class GenAIView:
 
     def key_of(self, slot: str) -> str | None:
         """The attribute key that supplied a slot (e.g. "input_tokens" -> "llm.token_count.prompt"), if any."""
-        kv = self._v.get(slot)
-        return None if kv is None else kv.key
+        entry = self._v.get(slot)
+        return None if entry is None else entry[0]
 
     def has(self, slot: str) -> bool:
         return slot in self._v
@@ -235,7 +287,7 @@ class GenAIView:
     def finish_reasons(self) -> list[str]:
         reasons = self._v.get("finish_reasons")
         if reasons is not None:
-            value = _value(reasons.value)
+            value = _entry_value(reasons)
             if isinstance(value, list):
                 return [str(r) for r in value if r is not None]
             if isinstance(value, str):
@@ -522,7 +574,7 @@ def _completion_messages(view: GenAIView) -> list[ChatMessage]:
             if event.name == "gen_ai.content.completion":
                 for kv in event.attributes:
                     if kv.key == "gen_ai.completion":
-                        completion = _str(kv)
+                        completion = kv.value.string_value or None
             elif event.name == "gen_ai.choice":
                 attrs = {kv.key: _value(kv.value) for kv in event.attributes}
                 message = attrs.get("message")
@@ -544,6 +596,21 @@ def _completion_messages(view: GenAIView) -> list[ChatMessage]:
             return out
     text = _str(v.get("output_value"))
     return [ChatMessage(role="assistant", content=text)] if text else []
+
+
+def scan_request(request: Any, payload: bytes | None) -> list[Any] | None:
+    """Each span's slots (in iteration order) read in C from the bytes the request was decoded from, for
+    `GenAIView.from_slots`: reading a upb message builds a Python object for every attribute, the C walk
+    reads only the known keys' values. None when there are no bytes, no C module, or the bytes do not hold
+    the request's spans."""
+    if payload is None or _genai_attributes_in_c is None:
+        return None
+    try:
+        scanned = _genai_attributes_in_c(payload, _C_TABLE)
+    except ValueError:  # not a well-formed request after all: read the parsed spans
+        return None
+    spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    return scanned if len(scanned) == spans else None
 
 
 # Handing views from one GenAI processor to the next: building a view is one pass over a span's

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdint.h>
 
 #define MAX_FIELD 32 /* the layouts name fields below 32, as the Python walk assumes */
@@ -441,14 +442,14 @@ done:
     return out;
 }
 
-/* Whether the serialized KeyValue buf[0:len] has key `key`; its value's bytes in *vstart, *vsize (0, 0 when it
- * has none). A value in more than one occurrence would be merged by a parser: ValueError, as for any damage. */
-static int key_value(const unsigned char *buf, Py_ssize_t len, const char *key, Py_ssize_t klen,
-                     int *matched, Py_ssize_t *vstart, Py_ssize_t *vsize) {
+/* A serialized KeyValue buf[0:len]: its key's bytes in *kstart, *ksize and its value's in *vstart, *vsize (0, 0
+ * for none). A value in more than one occurrence would be merged by a parser: ValueError, as for any damage. */
+static int read_key_value(const unsigned char *buf, Py_ssize_t len, Py_ssize_t *kstart, Py_ssize_t *ksize,
+                          Py_ssize_t *vstart, Py_ssize_t *vsize) {
     Walk w = {buf, len, NULL, NULL, 0, NULL};
-    Py_ssize_t pos = 0, item, kstart = 0, ksize = 0;
+    Py_ssize_t pos = 0, item;
     int values = 0;
-    *vstart = *vsize = 0;
+    *kstart = *ksize = *vstart = *vsize = 0;
     while (pos < len) {
         uint64_t field;
         int r = next_field(&w, &pos, &field, &item);
@@ -456,8 +457,8 @@ static int key_value(const unsigned char *buf, Py_ssize_t len, const char *key, 
         if (pos > len) return truncated();
         if (r == 0) continue;
         if (field == 1) { /* a string: the last occurrence wins */
-            kstart = item;
-            ksize = pos - item;
+            *kstart = item;
+            *ksize = pos - item;
         } else if (field == 2) {
             if (++values > 1) {
                 PyErr_SetString(PyExc_ValueError, "a KeyValue's value in several occurrences");
@@ -467,6 +468,14 @@ static int key_value(const unsigned char *buf, Py_ssize_t len, const char *key, 
             *vsize = pos - item;
         }
     }
+    return 0;
+}
+
+/* Whether the serialized KeyValue buf[0:len] has key `key`; its value's bytes in *vstart, *vsize. */
+static int key_value(const unsigned char *buf, Py_ssize_t len, const char *key, Py_ssize_t klen,
+                     int *matched, Py_ssize_t *vstart, Py_ssize_t *vsize) {
+    Py_ssize_t kstart, ksize;
+    if (read_key_value(buf, len, &kstart, &ksize, vstart, vsize) < 0) return -1;
     *matched = ksize == klen && memcmp(buf + kstart, key, (size_t)klen) == 0;
     return 0;
 }
@@ -517,44 +526,62 @@ static PyObject *attribute_values(PyObject *module, PyObject *const *args, Py_ss
  * read as that member, so it is reported as damage and the caller parses instead. */
 static const int ANY_WIRE_TYPE[9] = {-1, 2, 0, 0, 1, 2, 2, 2, 0};
 
-/* The number a serialized AnyValue holds, as a parser would see it (the last oneof member present wins):
- * 1 with *out set for int_value or double_value, 0 for any other kind or none, -1 on damage. */
-static int any_number(const unsigned char *buf, Py_ssize_t len, double *out) {
+/* What a parser reads from a serialized AnyValue: the oneof member it holds (the last present on the wire; 0 for
+ * none) and that member's scalar. Messages and bytes (members 5-7) are only named: readers parse them. */
+typedef struct {
+    int member;
+    Py_ssize_t start, size; /* member 1: the string's bytes */
+    uint64_t varint;        /* members 2, 3 and 8 */
+    double number;          /* member 4 */
+} AnyRead;
+
+static int read_any(const unsigned char *buf, Py_ssize_t len, AnyRead *out) {
     Walk w = {buf, len, NULL, NULL, 0, NULL};
     Py_ssize_t pos = 0;
-    int member = 0;
-    double number = 0.0;
+    out->member = 0;
     while (pos < len) {
         uint64_t tag;
         if (read_varint(&w, &pos, &tag) < 0) return -1;
         uint64_t field = tag >> 3;
         unsigned wire_type = (unsigned)(tag & 7);
-        if (field >= 1 && field <= 8 && (int)wire_type != ANY_WIRE_TYPE[field]) {
+        int member = field >= 1 && field <= 8 ? (int)field : 0;
+        if (member && (int)wire_type != ANY_WIRE_TYPE[member]) {
             PyErr_SetString(PyExc_ValueError, "an AnyValue member with an unexpected wire type");
             return -1;
         }
-        if (field >= 1 && field <= 8) member = (int)field;
-        if (field == 3) {
-            uint64_t v;
-            if (read_varint(&w, &pos, &v) < 0) return -1;
-            number = (double)(int64_t)v;
-        } else if (field == 4) {
+        if (member) out->member = member;
+        if (wire_type == 0 && member) {
+            if (read_varint(&w, &pos, &out->varint) < 0) return -1;
+        } else if (member == 4) {
             if (len - pos < 8) return truncated();
             uint64_t bits = 0;
             for (int i = 7; i >= 0; i--) bits = (bits << 8) | buf[pos + i];
-            memcpy(&number, &bits, sizeof number);
+            memcpy(&out->number, &bits, sizeof out->number);
             pos += 8;
         } else if (wire_type == 2) {
             Py_ssize_t size;
             if (read_length(&w, &pos, len, &size) < 0) return -1;
+            if (member == 1) {
+                out->start = pos;
+                out->size = size;
+            }
             pos += size;
         } else if (skip_scalar(&w, &pos, wire_type) < 0) {
             return -1;
         }
         if (pos > len) return truncated();
     }
-    if (member != 3 && member != 4) return 0;
-    *out = number;
+    return 0;
+}
+
+/* The number a serialized AnyValue holds: 1 with *out set for int_value or double_value, 0 for any other kind
+ * or none, -1 on damage. */
+static int any_number(const unsigned char *buf, Py_ssize_t len, double *out) {
+    AnyRead any;
+    if (read_any(buf, len, &any) < 0) return -1;
+    if (any.member == 3) *out = (double)(int64_t)any.varint;
+    else if (any.member == 4) *out = any.number;
+    else return 0;
     return 1;
 }
 
@@ -639,12 +666,205 @@ static PyObject *fnv1a64(PyObject *module, PyObject *const *args, Py_ssize_t nar
     return PyLong_FromUnsignedLongLong(h);
 }
 
+#define MAX_KEYS 64
+#define HASH_SIZE 128
+
+/* genai_attributes' table, read from the tuple the caller built once (collector/genai/view.py). */
+typedef struct {
+    Py_ssize_t keys, slots;
+    const char *key[MAX_KEYS];
+    Py_ssize_t klen[MAX_KEYS];
+    int slot[MAX_KEYS], rank[MAX_KEYS];
+    PyObject *key_str[MAX_KEYS];   /* borrowed from the table */
+    PyObject *slot_name[MAX_KEYS]; /* borrowed from the table */
+    /* Chained hash of the keys: a span's attributes are mostly not known keys, and the known ones share long
+     * prefixes ("gen_ai.usage."), so comparing each against every key cost more than the rest of the walk. */
+    int head[HASH_SIZE], next[MAX_KEYS]; /* key index + 1; 0 ends a chain */
+} SlotTable;
+
+static unsigned key_hash(const char *key, Py_ssize_t len) {
+    if (len == 0) return 0;
+    unsigned h = (unsigned)len;
+    h = h * 31u + (unsigned char)key[len - 1];
+    h = h * 31u + (unsigned char)key[len / 2];
+    return h & (HASH_SIZE - 1);
+}
+
+static int find_key(const SlotTable *t, const char *key, Py_ssize_t len) {
+    for (int k = t->head[key_hash(key, len)]; k; k = t->next[k - 1]) {
+        if (t->klen[k - 1] == len && memcmp(t->key[k - 1], key, (size_t)len) == 0) return k - 1;
+    }
+    return -1;
+}
+
+static int load_table(PyObject *table, SlotTable *t) {
+    if (!PyTuple_Check(table) || PyTuple_GET_SIZE(table) != 5) goto bad;
+    PyObject *keys = PyTuple_GET_ITEM(table, 0), *strs = PyTuple_GET_ITEM(table, 1);
+    PyObject *slots = PyTuple_GET_ITEM(table, 2), *ranks = PyTuple_GET_ITEM(table, 3);
+    PyObject *names = PyTuple_GET_ITEM(table, 4);
+    if (!PyTuple_Check(keys) || !PyTuple_Check(strs) || !PyTuple_Check(slots) || !PyTuple_Check(ranks) || !PyTuple_Check(names)) goto bad;
+    t->keys = PyTuple_GET_SIZE(keys);
+    t->slots = PyTuple_GET_SIZE(names);
+    if (t->keys > MAX_KEYS || t->slots > MAX_KEYS || PyTuple_GET_SIZE(strs) != t->keys || PyTuple_GET_SIZE(slots) != t->keys ||
+        PyTuple_GET_SIZE(ranks) != t->keys) goto bad;
+    for (Py_ssize_t i = 0; i < t->keys; i++) {
+        PyObject *key = PyTuple_GET_ITEM(keys, i);
+        if (!PyBytes_Check(key)) goto bad;
+        t->key[i] = PyBytes_AS_STRING(key);
+        t->klen[i] = PyBytes_GET_SIZE(key);
+        t->key_str[i] = PyTuple_GET_ITEM(strs, i);
+        long slot = PyLong_AsLong(PyTuple_GET_ITEM(slots, i)), rank = PyLong_AsLong(PyTuple_GET_ITEM(ranks, i));
+        if (PyErr_Occurred() || slot < 0 || slot >= t->slots || rank < 0 || rank >= INT_MAX) goto bad;
+        t->slot[i] = (int)slot;
+        t->rank[i] = (int)rank;
+    }
+    for (Py_ssize_t i = 0; i < t->slots; i++) t->slot_name[i] = PyTuple_GET_ITEM(names, i);
+    memset(t->head, 0, sizeof t->head);
+    for (Py_ssize_t i = t->keys - 1; i >= 0; i--) { /* chains in table order: a duplicate key finds its first */
+        unsigned h = key_hash(t->key[i], t->klen[i]);
+        t->next[i] = t->head[h];
+        t->head[h] = (int)i + 1;
+    }
+    return 0;
+bad:
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "table must be (keys, key strs, slots, ranks, slot names)");
+    return -1;
+}
+
+/* (key, member, value) for a serialized AnyValue: value is the str, bool, int or float the member holds, the
+ * AnyValue's own bytes for members 5-7 (array, kvlist, bytes), None for none. */
+static PyObject *slot_entry(const unsigned char *buf, Py_ssize_t len, PyObject *key) {
+    AnyRead any;
+    if (read_any(buf, len, &any) < 0) return NULL;
+    PyObject *value;
+    switch (any.member) {
+    case 0: value = Py_NewRef(Py_None); break;
+    case 1: value = PyUnicode_DecodeUTF8((const char *)buf + any.start, any.size, NULL); break;
+    case 2: value = PyBool_FromLong(any.varint != 0); break;
+    case 3: value = PyLong_FromLongLong((long long)(int64_t)any.varint); break;
+    case 4: value = PyFloat_FromDouble(any.number); break;
+    case 8: value = PyLong_FromLong((long)(int32_t)any.varint); break;
+    default: value = PyBytes_FromStringAndSize((const char *)buf, len); break;
+    }
+    if (value == NULL) return NULL;
+    PyObject *member = PyLong_FromLong(any.member);
+    if (member == NULL) {
+        Py_DECREF(value);
+        return NULL;
+    }
+    PyObject *entry = PyTuple_Pack(3, key, member, value);
+    Py_DECREF(member);
+    Py_DECREF(value);
+    return entry;
+}
+
+/* One span's known attributes: {slot name: (key, member, value)}, the best-ranked key of each slot winning
+ * (the first occurrence of it); None when the span has none. */
+static PyObject *span_slots(const unsigned char *buf, Py_ssize_t len, const SlotTable *t) {
+    int best[MAX_KEYS], winner[MAX_KEYS];
+    Py_ssize_t vstart[MAX_KEYS], vsize[MAX_KEYS];
+    int found = 0;
+    for (Py_ssize_t i = 0; i < t->slots; i++) best[i] = INT_MAX;
+    Walk w = {buf, len, NULL, NULL, 0, NULL};
+    Py_ssize_t pos = 0;
+    while (pos < len) {
+        uint64_t field;
+        Py_ssize_t item, ks, kz, vs, vz;
+        int r = next_field(&w, &pos, &field, &item);
+        if (r >= 0 && pos > len) r = truncated();
+        if (r < 0) return NULL;
+        if (r == 0 || field != 9) continue;
+        if (read_key_value(buf + item, pos - item, &ks, &kz, &vs, &vz) < 0) return NULL;
+        int k = find_key(t, (const char *)buf + item + ks, kz);
+        if (k < 0) continue;
+        int slot = t->slot[k];
+        if (t->rank[k] < best[slot]) {
+            best[slot] = t->rank[k];
+            winner[slot] = k;
+            vstart[slot] = item + vs;
+            vsize[slot] = vz;
+            found = 1;
+        }
+    }
+    if (!found) Py_RETURN_NONE;
+    PyObject *out = PyDict_New();
+    for (Py_ssize_t i = 0; out != NULL && i < t->slots; i++) {
+        if (best[i] == INT_MAX) continue;
+        PyObject *entry = slot_entry(buf + vstart[i], vsize[i], t->key_str[winner[i]]);
+        if (entry == NULL || PyDict_SetItem(out, t->slot_name[i], entry) < 0) Py_CLEAR(out);
+        Py_XDECREF(entry);
+    }
+    return out;
+}
+
+/* Calls each(buf[item:end of item]) for every length-delimited field `number` in buf[0:len]. */
+typedef int (*ItemFn)(const unsigned char *buf, Py_ssize_t len, void *arg);
+
+static int for_each(const unsigned char *buf, Py_ssize_t len, uint64_t number, ItemFn each, void *arg) {
+    Walk w = {buf, len, NULL, NULL, 0, NULL};
+    Py_ssize_t pos = 0;
+    while (pos < len) {
+        uint64_t field;
+        Py_ssize_t item;
+        int r = next_field(&w, &pos, &field, &item);
+        if (r >= 0 && pos > len) r = truncated();
+        if (r < 0) return -1;
+        if (r == 1 && field == number && each(buf + item, pos - item, arg) < 0) return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    const SlotTable *table;
+    PyObject *out;
+} SpansArg;
+
+static int each_span(const unsigned char *buf, Py_ssize_t len, void *arg) {
+    SpansArg *a = arg;
+    PyObject *slots = span_slots(buf, len, a->table);
+    if (slots == NULL) return -1;
+    int failed = PyList_Append(a->out, slots);
+    Py_DECREF(slots);
+    return failed;
+}
+
+static int each_scope_spans(const unsigned char *buf, Py_ssize_t len, void *arg) {
+    return for_each(buf, len, 2, each_span, arg); /* ScopeSpans.spans */
+}
+
+static int each_resource_spans(const unsigned char *buf, Py_ssize_t len, void *arg) {
+    return for_each(buf, len, 2, each_scope_spans, arg); /* ResourceSpans.scope_spans */
+}
+
+PyDoc_STRVAR(genai_attributes_doc,
+"genai_attributes(request, table) -> list\n\n"
+"For each span of a serialized ExportTraceServiceRequest, in order, the GenAI view's slots read from its\n"
+"attributes: {slot: (key, member, value)} or None (genai.view.GenAIView.of is the reference). `table` is\n"
+"(keys as bytes, the same keys as str, slot index per key, rank per key, slot names): a slot takes the\n"
+"value of its best-ranked key, the first occurrence of it. ValueError if the bytes are not well-formed.");
+
+static PyObject *genai_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "genai_attributes() takes 2 arguments");
+        return NULL;
+    }
+    SlotTable table;
+    if (load_table(args[1], &table) < 0) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    SpansArg arg = {&table, PyList_New(0)};
+    if (arg.out != NULL && for_each(view.buf, view.len, 1, each_resource_spans, &arg) < 0) Py_CLEAR(arg.out);
+    PyBuffer_Release(&view);
+    return arg.out;
+}
+
 static PyMethodDef methods[] = {
     {"locate", (PyCFunction)(void (*)(void))locate, METH_FASTCALL, locate_doc},
     {"json_tokens", (PyCFunction)(void (*)(void))json_tokens, METH_FASTCALL, json_tokens_doc},
     {"attribute_values", (PyCFunction)(void (*)(void))attribute_values, METH_FASTCALL, attribute_values_doc},
     {"number_sum", (PyCFunction)(void (*)(void))number_sum, METH_FASTCALL, number_sum_doc},
     {"fnv1a64", (PyCFunction)(void (*)(void))fnv1a64, METH_FASTCALL, fnv1a64_doc},
+    {"genai_attributes", (PyCFunction)(void (*)(void))genai_attributes, METH_FASTCALL, genai_attributes_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -15,7 +15,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from .. import pdata
+from .. import pdata, received_bytes
 from ..component import Capabilities, Processor, Rejected, Signal
 from ..config import Invalid, option
 from ..genai import prices
@@ -89,6 +89,8 @@ class CostProcessor(Processor):
     signals = frozenset({Signal.TRACES})
     capabilities = Capabilities(mutates_data=True)
     accepts_genai_views = True  # token_count hands over the views it built (genai.view handoff)
+    reads_received_bytes = True  # without token_count in front, the views are read from them in C
+    received_bytes_granted = False
 
     def __init__(self, settings: Any, config: CostConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
@@ -113,6 +115,8 @@ class CostProcessor(Processor):
 
     async def consume(self, signal: Signal, data: Any) -> Rejected | None:
         handed = view_module.published_views(data)
+        scanned = view_module.scan_request(data, received_bytes.received(data)) if handed is None and self.received_bytes_granted else None
+        from_slots = GenAIView.from_slots
         # Metric sums for this request, added to the series once per request rather than per span.
         sums: dict[_Series, list[Any]] | None = {} if self.metrics_on else None
         index = 0
@@ -124,10 +128,13 @@ class CostProcessor(Processor):
                     break
             for ss in rs.scope_spans:
                 for span in ss.spans:
-                    view = handed[index] if handed is not None else view_module.NOT_COMPUTED
+                    if handed is not None:
+                        view = handed[index]
+                        if view is view_module.NOT_COMPUTED:
+                            view = GenAIView.of(span)
+                    else:
+                        view = GenAIView.of(span) if scanned is None else from_slots(span, scanned[index])
                     index += 1
-                    if view is view_module.NOT_COMPUTED:
-                        view = GenAIView.of(span)
                     if view is not None and (view.is_generation or view.is_embedding):
                         self._price(span, view, service, sums)
         if sums:

@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .. import pdata
+from .. import pdata, received_bytes
 from ..component import Capabilities, Processor, Rejected, Signal
 from ..config import ByteSize, Invalid, option
 from ..genai import tokens
@@ -65,6 +65,8 @@ class TokenCountProcessor(Processor):
     config_class = TokenCountConfig
     signals = frozenset({Signal.TRACES})
     capabilities = Capabilities(mutates_data=True)
+    reads_received_bytes = True  # the GenAI views are read from them in C (genai.view.scan_request)
+    received_bytes_granted = False
 
     def __init__(self, settings: Any, config: TokenCountConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
@@ -92,16 +94,19 @@ class TokenCountProcessor(Processor):
         work: list[tuple[Any, GenAIView]] = []
         views: list[Any] = []
         keep = views.append
-        of = GenAIView.of
+        of, from_slots = GenAIView.of, GenAIView.from_slots
         kinds, operations = self.kinds, self.operations
         reported = 0
+        scanned = view_module.scan_request(data, received_bytes.received(data)) if self.received_bytes_granted else None
+        index = -1
         for rs in data.resource_spans:
             for ss in rs.scope_spans:
                 for span in ss.spans:
+                    index += 1
                     if kinds and span.kind not in kinds:
                         keep(view_module.NOT_COMPUTED)
                         continue
-                    view = of(span)
+                    view = of(span) if scanned is None else from_slots(span, scanned[index])
                     keep(view)
                     if view is None or view.operation not in operations:
                         continue
