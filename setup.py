@@ -1,8 +1,11 @@
-"""Only the C extension lives here; everything else about the package is in pyproject.toml.
+"""Only the C extensions live here; everything else about the package is in pyproject.toml.
 
-The byte walks in C (collector/processors/_wire_walks.c: the redaction gate's, tail_sampling's attribute
-lookups) are optional: without a C compiler the build goes on, and the processors run the same walks in
-Python (redaction_walk._locate, _json_tokens; tail_sampling.span_attribute_values).
+Both are optional: without a C compiler the build goes on, and the same work runs in Python.
+- collector/processors/_wire_walks.c: byte walks for the redaction gate (redaction_walk._locate,
+  _json_tokens), tail_sampling's attribute lookups (span_attribute_values, trace_cost) and the GenAI view
+  (GenAIView.of).
+- collector/exporters/_otlp_json.c: OTLP-JSON of trace requests for the file exporter's encoder process
+  (otlpjson.encode_traces).
 """
 
 from setuptools import Extension, setup
@@ -13,6 +16,11 @@ setup(
             "collector.processors._wire_walks",
             sources=["collector/processors/_wire_walks.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "collector.exporters._otlp_json",
+            sources=["collector/exporters/_otlp_json.c"],
+            optional=True,
+        ),
     ]
 )

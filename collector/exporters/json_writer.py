@@ -1,9 +1,9 @@
 """Child process of the file exporter that turns protobuf requests into OTLP-JSON records.
 
-OTLP-JSON encoding is pure-Python work (~13 µs a span) and would hold the daemon's single event loop;
-here it runs on another core. The child owns the output files (rotation, compression and group_by's
-one-file-per-value included, see file_rotation), so records from different requests never
-interleave. Protocol on stdin/stdout, one frame per record, answered strictly in order:
+OTLP-JSON encoding of a span costs ~15 µs in Python (~3 µs for traces in C, see `encode`) and would
+hold the daemon's single event loop; here it runs on another core. The child owns the output files
+(rotation, compression and group_by's one-file-per-value included, see file_rotation), so records from
+different requests never interleave. Protocol on stdin/stdout, one frame per record, answered strictly in order:
 
     request:  1 byte kind (T/L/M = traces/logs/metrics, C = close) + 1 byte flags + 2-byte path length
               + 4-byte payload length (all big-endian), then the path (UTF-8; empty = the configured
@@ -31,8 +31,15 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+import orjson
+
 from collector import otlpjson
 from collector.exporters.file_rotation import Framing, OutputFiles, RotationPolicy
+
+try:
+    from collector.exporters._otlp_json import traces as _traces_in_c
+except ImportError:  # built without a C compiler: every record is encoded by otlpjson
+    _traces_in_c = None
 
 HEADER = struct.Struct(">cBHI")
 KINDS = {b"T": ("traces", ExportTraceServiceRequest), b"L": ("logs", ExportLogsServiceRequest), b"M": ("metrics", ExportMetricsServiceRequest)}
@@ -116,7 +123,7 @@ def _write(files: OutputFiles, framing: Framing, path: str, truncate: bool, kind
     except OSError as exc:
         return _fail(f"cannot open {path}: {exc.strerror or exc}")
     try:
-        record = framing.frame(otlpjson.encode(signal, request_type.FromString(payload)))
+        record = framing.frame(encode(signal, request_type, payload))
     except Exception as exc:  # a bad payload must cost only its own request
         return _fail(f"cannot encode {signal} as OTLP-JSON: {exc}")
     try:
@@ -124,6 +131,17 @@ def _write(files: OutputFiles, framing: Framing, path: str, truncate: bool, kind
     except OSError as exc:
         return _fail(f"cannot write {path}: {exc.strerror or exc}")
     return OK
+
+
+def encode(signal: str, request_type: type, payload: bytes) -> bytes:
+    """OTLP-JSON of a serialized request: traces in C where the bytes are upb's own serialization (the
+    daemon's always are), the same bytes otlpjson would write ~5x faster; anything else in Python."""
+    if signal == "traces" and _traces_in_c is not None:
+        try:
+            return _traces_in_c(payload, orjson.dumps)
+        except ValueError:
+            pass  # e.g. a field twice, which a parser merges: let it
+    return otlpjson.encode(signal, request_type.FromString(payload))
 
 
 def _write_all(fd: int, data: bytes) -> None:
