@@ -33,8 +33,9 @@ def test_wheel_ships_the_embedded_default_config(wheel: Path) -> None:
         default = z.read("collector/data/default.yaml")
     assert default == (REPO / "config" / "default.yaml").read_bytes()
     assert "collector/exporters/json_writer.py" in names
-    # The redaction gate's C walks, compiled for this platform (setup.py).
+    # The C extensions, compiled for this platform (setup.py).
     assert any(n.startswith("collector/processors/_wire_walks.") and n.endswith(".so") for n in names)
+    assert any(n.startswith("collector/exporters/_otlp_json.") and n.endswith(".so") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
@@ -62,8 +63,8 @@ def test_installed_wheel_runs_on_its_embedded_default(wheel: Path, tmp_path: Pat
 
 @pytest.mark.slow
 def test_without_a_c_compiler_the_install_works_and_redacts_in_python(tmp_path: Path) -> None:
-    """setup.py marks the extension optional: a machine with no compiler gets a working install that
-    runs the redaction gate's Python walks."""
+    """setup.py marks the extensions optional: a machine with no compiler gets a working install that
+    runs the Python walks and encoder."""
     import shutil
 
     source = tmp_path / "src"
@@ -90,11 +91,16 @@ def test_without_a_c_compiler_the_install_works_and_redacts_in_python(tmp_path: 
         "a.value.string_value = '[{\"content\": \"mail maria.silva@example.com\"}]'\n"
         "build_redactor(RedactionConfig())[0].traces(r)\n"
         "print(r.resource_spans[0].scope_spans[0].spans[0].attributes[0].value.string_value)\n"
+        "from collector.genai import view\n"
+        "from collector.processors import tail_sampling as t\n"
+        "from collector.exporters import json_writer as j\n"
+        "assert view._genai_attributes_in_c is t._number_sum_in_c is t._fnv1a64_in_c is j._traces_in_c is None\n"
+        "print(j.encode('traces', ExportTraceServiceRequest, r.SerializeToString()).decode()[:41])\n"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     result = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == '[{"content": "mail <EMAIL>"}]'
+    assert result.stdout.splitlines() == ['[{"content": "mail <EMAIL>"}]', '{"resourceSpans":[{"scopeSpans":[{"spans"']
 
 
 def dockerfile() -> str:

@@ -170,9 +170,11 @@ static int put_base64(Out *o, const unsigned char *s, Py_ssize_t n) {
     return put(o, "\"", 1);
 }
 
+/* `format` holds one %lld; every caller's fits in 64 bytes with the longest long long. */
 static int put_format(Out *o, const char *format, long long value) {
-    char text[32];
+    char text[64];
     int n = snprintf(text, sizeof text, format, value);
+    if (n < 0 || n >= (int)sizeof text) return damaged("formatted number too long");
     return put(o, text, n);
 }
 
