@@ -163,7 +163,7 @@ receivers:
     protocols:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
 exporters:
-  file: {{path: "{data}/traces.jsonl"}}
+  file: {{path: "{data}/traces.jsonl", encoder_process: ENCODER_PROCESS}}
 service:
   telemetry: {{metrics: {{address: null}}}}
   pipelines:
@@ -171,13 +171,14 @@ service:
 """
 
 
-def test_the_daemons_file_holds_what_the_python_encoder_writes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("encoder_process", [True, False])
+def test_the_daemons_file_holds_what_the_python_encoder_writes(tmp_path: Path, encoder_process: bool) -> None:
     edges = edge_request()
     for i, span in enumerate(s for rs in edges.resource_spans for ss in rs.scope_spans for s in ss.spans):
         if not span.trace_id:  # the receiver refuses spans without ids
             span.trace_id, span.span_id = bytes([i + 1]) * 16, bytes([i + 1]) * 8
     requests = [edges] + [ExportTraceServiceRequest.FromString(t.payload) for t in build_templates(batch_size=20, count=3, seed=9, pii_share=0.5)]
-    with InProcessService(tmp_path, CONFIG) as svc:
+    with InProcessService(tmp_path, CONFIG.replace("ENCODER_PROCESS", str(encoder_process).lower())) as svc:
         for request in requests:
             svc.export(request.SerializeToString(), timeout=10)
     lines = (tmp_path / "data" / "traces.jsonl").read_bytes().splitlines()

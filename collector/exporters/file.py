@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .. import otlpjson
 from ..component import ComponentID, Exporter, Host, Rejected, RetryableError, Signal
 from ..config import Duration, Invalid, option
 from ..pdata import FIELDS, REQUEST_TYPES, count_items
@@ -346,7 +345,7 @@ class FileExporter(Exporter):
             if self._encoder is not None:
                 await self._encoder.write(signal, data.SerializeToString(), b"", self._first_write(path))
             else:
-                self._write(path, otlpjson.encode(signal, data) if self._json else data.SerializeToString())
+                self._write(path, json_writer.encode_message(signal, data) if self._json else data.SerializeToString())
             return None
         parts, rejected = self._grouping.split(signal, data)
         if self._encoder is not None:
@@ -359,7 +358,7 @@ class FileExporter(Exporter):
         else:
             request_type = REQUEST_TYPES[signal]
             for path, payload in parts.items():
-                self._write(path, otlpjson.encode(signal, request_type.FromString(payload)) if self._json else payload)
+                self._write(path, json_writer.encode(signal, request_type, payload) if self._json else payload)
         return rejected
 
     def _write(self, path: str, record: bytes) -> None:

@@ -26,6 +26,7 @@ import signal
 import struct
 import sys
 import time
+from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -142,6 +143,14 @@ def encode(signal: str, request_type: type, payload: bytes) -> bytes:
         except ValueError:
             pass  # e.g. a field twice, which a parser merges: let it
     return otlpjson.encode(signal, request_type.FromString(payload))
+
+
+def encode_message(signal: str, message: Any) -> bytes:
+    """OTLP-JSON of a request object (the file exporter without its encoder process): serializing a trace
+    request for the C encoder costs much less than the Python encoder's walk over it."""
+    if signal == "traces" and _traces_in_c is not None:
+        return encode(signal, type(message), message.SerializeToString())
+    return otlpjson.encode(signal, message)
 
 
 def _write_all(fd: int, data: bytes) -> None:
