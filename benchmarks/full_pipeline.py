@@ -10,6 +10,8 @@ half the prompts:
    buffered byte, and the p99 of the decision lag (how late after its decision_wait a trace was decided) and of
    otelcol's per-policy evaluation latency.
 2. max: `--rate max` for `--max` seconds: the sustained acknowledged rate, with memory_limiter free to refuse.
+   Before it, `host_reference_ms` times a fixed Python loop: the host is shared, and runs of the same code vary
+   by a third at the same CPU use.
 3. control: a second daemon, the steady phase only, with decision_wait `--control-wait` (1s): the same traffic
    and pipeline holding a tenth of the spans. The RSS difference over the held-bytes difference is the memory
    the buffered spans cost, without the rest of the working set (gRPC, the encoder child, allocator pools).
@@ -101,7 +103,21 @@ def steady_phase(args: argparse.Namespace, endpoint: str, metrics_port: int, sam
     }
 
 
+def host_reference_ms() -> float:
+    """Median wall time of a fixed pure-Python loop. On a shared host the max rate varies by a third between
+    runs of the same code at the same CPU use; this says how fast the host ran Python just before the phase."""
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        total = 0
+        for i in range(400_000):
+            total += i * i % 7
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
 def max_phase(args: argparse.Namespace, endpoint: str, metrics_port: int, sampler: Any) -> dict:
+    reference = host_reference_ms()
     peak = loadgen(endpoint, "max", args.max)
     text = scrape(metrics_port)
     return {
@@ -111,6 +127,7 @@ def max_phase(args: argparse.Namespace, endpoint: str, metrics_port: int, sample
         "daemon_cpu_percent": sampler.cpu_percent(peak["start_unix"], peak["end_unix"]),
         "peak_rss_mb": sampler.peak_rss(peak["start_unix"], peak["end_unix"]) / 1e6,
         "memory_limiter_refused_spans": total(text, "otelcol_receiver_refused_spans"),
+        "host_reference_ms": round(reference, 1),
     }
 
 
@@ -176,7 +193,8 @@ def main() -> int:
               f"{c['buffered_serialized_mb_at_end']:.1f} MB -> buffered-span memory {grown:.0f} MB for {held:.1f} MB more held = "
               f"{grown / held if held else float('nan'):.2f}x")
     print(f"max {m['acked_spans_per_second']:,.0f} spans/s acknowledged at {m['daemon_cpu_percent']:.0f}% CPU, peak RSS {m['peak_rss_mb']:.0f} MB, "
-          f"{m['requests_failed']} requests refused {m['failed_by_code']}")
+          f"{m['requests_failed']} requests refused {m['failed_by_code']}; host reference {m['host_reference_ms']:.0f} ms (a fixed Python loop "
+          f"just before: higher is a slower host)")
     ok = main_run.get("exit_code") == 0 and (control is None or control.get("exit_code") == 0)
     return 0 if ok else 1
 
