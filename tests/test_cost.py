@@ -176,8 +176,11 @@ def test_views_are_handed_from_token_count_to_an_adjacent_cost_only(tmp_path: Pa
     from tests.test_pipeline import HEADER, InProcessService, test_processors  # noqa: F401  (registers test_slow)
 
     built: list[int] = []
+    # A view is built from the parsed span (`of`) or from the slots the C walk read (`from_slots`).
     original = view_module.GenAIView.of.__func__  # type: ignore[attr-defined]
     monkeypatch.setattr(view_module.GenAIView, "of", classmethod(lambda cls, span: built.append(1) or original(cls, span)))
+    from_slots = view_module.GenAIView.from_slots.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(view_module.GenAIView, "from_slots", classmethod(lambda cls, span, slots: built.append(1) or from_slots(cls, span, slots)))
     chain = ", ".join(["token_count", *between, "cost"])
     config = HEADER + f"""
     traces:
