@@ -3,7 +3,8 @@
 OTLP-JSON encoding of a span costs ~15 µs in Python (~3 µs for traces in C, see `encode`) and would
 hold the daemon's single event loop; here it runs on another core. The child owns the output files
 (rotation, compression and group_by's one-file-per-value included, see file_rotation), so records from
-different requests never interleave. Protocol on stdin/stdout, one frame per record, answered strictly in order:
+different requests never interleave. Protocol on stdin/stdout, one frame per record, answered strictly
+in order:
 
     request:  1 byte kind (T/L/M = traces/logs/metrics, C = close) + 1 byte flags + 2-byte path length
               + 4-byte payload length (all big-endian), then the path (UTF-8; empty = the configured
