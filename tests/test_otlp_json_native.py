@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
@@ -22,6 +22,7 @@ from collector import otlpjson
 from collector.exporters import json_writer
 from collector.exporters._otlp_json import traces
 from collector.loadgen import build_templates
+from tests.test_jaeger_translate import any_value
 from tests.test_pipeline import InProcessService
 
 
@@ -39,34 +40,16 @@ def test_the_loadgens_requests_encode_to_the_same_bytes(usage: str) -> None:
         assert_same(ExportTraceServiceRequest.FromString(template.payload))
 
 
-def any_of(value: object) -> AnyValue:
-    if isinstance(value, AnyValue):
-        return value
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    if isinstance(value, list):
-        return AnyValue(array_value=ArrayValue(values=[any_of(v) for v in value]))
-    if isinstance(value, dict):
-        return AnyValue(kvlist_value=KeyValueList(values=[KeyValue(key=k, value=any_of(v)) for k, v in value.items()]))
-    return AnyValue(string_value=str(value))
-
-
 EDGE_VALUES: list[object] = [
     "", "plain", "quote \" backslash \\ slash / tab \t newline \n", "".join(chr(c) for c in range(32)) + "\x7f",
     "olá 日本 \u2028 \U0001f600", 0, 1, -1, 2**63 - 1, -(2**63), 0.0, -0.0, 0.1, 1e-7, 1e16, 1.5e300, 5e-324,
-    math.nan, math.inf, -math.inf, True, False, b"", b"\x00\xff\x10", b"ab", b"abc", b"abcd", [], [1, "a", [2.5, None]],
+    math.nan, math.inf, -math.inf, True, False, b"", b"\x00\xff\x10", b"ab", b"abc", b"abcd", [], [1, "a", [2.5, AnyValue()]],
     {}, {"nested": {"deep": [True, b"x"]}}, AnyValue(), AnyValue(string_value_strindex=7), AnyValue(string_value_strindex=-3),
 ]
 
 
 def edge_request() -> ExportTraceServiceRequest:
-    attributes = [KeyValue(key=f"k{i}", value=any_of(v)) if v is not None else KeyValue(key=f"k{i}") for i, v in enumerate(EDGE_VALUES)]
+    attributes = [KeyValue(key=f"k{i}", value=any_value(v)) for i, v in enumerate(EDGE_VALUES)]
     attributes += [KeyValue(key="no value"), KeyValue(key="", value=AnyValue(string_value="keyless")), KeyValue(key_strindex=4, value=AnyValue(int_value=2)),
                    KeyValue(key="both", key_strindex=5), KeyValue()]
     full = Span(
@@ -101,7 +84,7 @@ def test_random_requests_encode_to_the_same_bytes() -> None:
     rng = random.Random(8)
     for _ in range(200):
         spans = [Span(trace_id=rng.randbytes(16), span_id=rng.randbytes(8), name=rng.choice(["", "a", "ü\"x"]), kind=rng.randrange(6),
-                      start_time_unix_nano=rng.randrange(2**64), attributes=[KeyValue(key=rng.choice(["a", "b", ""]), value=any_of(rng.choice(EDGE_VALUES)))
+                      start_time_unix_nano=rng.randrange(2**64), attributes=[KeyValue(key=rng.choice(["a", "b", ""]), value=any_value(rng.choice(EDGE_VALUES)))
                                                                              for _ in range(rng.randrange(5))])
                  for _ in range(rng.randrange(4))]
         assert_same(ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])]))
