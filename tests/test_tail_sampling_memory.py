@@ -48,7 +48,7 @@ async def main(traces):
         await proc.consume(Signal.TRACES, parse(body))
     gc.collect()
     after = rss_bytes()
-    print(json.dumps({"rss_delta": after - before, "buffered": proc.pending_bytes, "wire": wire, "spans": sum(e.trace.span_count for e in proc.pending_traces.values())}))
+    print(json.dumps({"rss_delta": after - before, "buffered": proc.pending_bytes, "wire": wire, "spans": sum(t.span_count for t in proc.pending_traces.values())}))
 
 asyncio.run(main(int(sys.argv[1])))
 """
