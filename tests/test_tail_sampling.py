@@ -520,6 +520,58 @@ def test_root_span_triggers_an_early_decision() -> None:
         assert [t.trace_id[-1] for t in sampled] == [1] and sampled[0].span_count == 2
         sampled, _ = p.decide_due(now + 4000)
         assert [t.trace_id[-1] for t in sampled] == [2]
+        assert not p.queue and not p.root_queue
+
+    asyncio.run(run())
+
+
+def test_a_trace_decided_early_lets_go_of_its_spans_while_it_waits_in_the_arrival_queue() -> None:
+    import asyncio
+
+    async def run() -> None:
+        p, sink = _processor("decision_wait: 1h\ndecision_wait_after_root_received: 1s\npolicies: [{name: all, type: always_sample}]")
+        await p.consume(Signal.TRACES, req([span(2, 2, parent=1)]))
+        await p.consume(Signal.TRACES, req([span(1, 2, parent=1), span(1, 1, blob="x" * 1000)]))  # trace 1 with its root
+        sampled, _ = p.decide_due(time.monotonic() + 2)
+        assert [t.trace_id[-1] for t in sampled] == [1]
+        await p._send(sampled)
+        assert len(sink.spans()) == 2
+        # Trace 1 is still queued behind trace 2 (arrival order), decided and without its spans.
+        assert [t.trace_id[-1] for t in p.queue] == [2, 1]
+        assert p.queue[1].sampled is True and not p.queue[1]._raw and p.queue[1]._groups is None
+
+    asyncio.run(run())
+
+
+def test_buffer_holds_two_gc_tracked_objects_per_pending_trace_and_none_per_decided_one() -> None:
+    """Every tracked object alive for decision_wait is traversed by each full collection (every few seconds
+    at 30k spans/s): the buffer's count of them is the garbage collector's share of the event loop."""
+    import asyncio
+    import gc
+
+    traces, per_request = 3000, 30
+
+    async def run() -> None:
+        p, sink = _processor("decision_wait: 1h\npolicies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]")
+        requests = [req([span(tid, sid, parent=0 if sid == 1 else 1) for tid in range(first, first + per_request) for sid in (1, 2, 3)])
+                    for first in range(1, traces + 1, per_request)]
+        await p.consume(Signal.TRACES, requests[0])  # interned shells, metric children: once per daemon
+        gc.collect()
+        before = len(gc.get_objects())
+        for r in requests[1:]:
+            await p.consume(Signal.TRACES, r)
+        gc.collect()
+        pending = len(gc.get_objects()) - before
+        held = traces - per_request
+        assert p._pending_count == traces and pending <= 2 * held + 50, pending
+        more = True
+        while more:
+            sampled, more = p.decide_due(float("inf"))
+            assert not sampled
+        assert not p.pending_traces and len(p.decided) == traces
+        gc.collect()
+        assert len(gc.get_objects()) - before <= 50
+        assert not sink.requests
 
     asyncio.run(run())
 
