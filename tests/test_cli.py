@@ -483,3 +483,15 @@ def test_readme_reference_is_up_to_date(tmp_path: Path) -> None:
         pytest.skip("README.md has no config-reference markers yet")
     result = docs(tmp_path, "--check", str(readme))
     assert result.returncode == 0, result.stderr + "\nrun `make docs`"
+
+
+def test_serving_daemon_freezes_start_up_objects_and_raises_the_first_gc_threshold() -> None:
+    # In a child: the freeze and the threshold are process-wide, not for a test runner's process.
+    code = ("import gc\nfrom collector.cli import GC_FIRST_THRESHOLD, tune_garbage_collector\n"
+            "before = gc.get_threshold()\ntune_garbage_collector()\n"
+            "print(before[0], gc.get_threshold()[0], GC_FIRST_THRESHOLD, gc.get_freeze_count() > 1000, gc.get_threshold()[1:] == before[1:])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    default, tuned, expected, frozen, rest_kept = done.stdout.split()
+    assert int(default) == 700 and int(tuned) == int(expected) == 10_000
+    assert frozen == "True" and rest_kept == "True"
