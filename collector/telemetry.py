@@ -69,10 +69,24 @@ def child_pids(pid: int) -> list[int]:
     return out
 
 
+_CHILDREN_MAX_AGE = 1.0
+_children_listed: tuple[float, int, list[int]] = (float("-inf"), 0, [])  # (when, by which pid, children)
+
+
 def process_tree_rss() -> int:
-    """This process and its children (e.g. the file exporter's encoder): what a container limit counts."""
+    """This process and its children (e.g. the file exporter's encoder): what a container limit counts.
+
+    The children are listed at most once a second: a listing reads one file per thread (gRPC alone runs a
+    dozen), and memory_limiter measures every 10 ms near its limit. A child started meanwhile counts from
+    the next listing; one that exited reads as 0."""
+    global _children_listed
     pid = os.getpid()
-    return rss_bytes(pid) + sum(rss_bytes(c) for c in child_pids(pid))
+    now = time.monotonic()
+    listed_at, listed_by, children = _children_listed
+    if listed_by != pid or now - listed_at >= _CHILDREN_MAX_AGE:
+        children = child_pids(pid)
+        _children_listed = (now, pid, children)
+    return rss_bytes(pid) + sum(rss_bytes(c) for c in children)
 
 
 class _ProcessMetrics:

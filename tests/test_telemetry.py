@@ -123,3 +123,31 @@ def test_warns_when_protobuf_runs_on_the_pure_python_backend(daemon_factory: Any
     fast = daemon_factory()
     assert fast.stop() == 0
     assert not [r for r in fast.log_records() if "upb" in r.get("event", "")]
+
+
+def test_process_tree_rss_counts_children_and_lists_them_at_most_once_a_second(monkeypatch: Any) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from collector import telemetry
+
+    calls = []
+    real = telemetry.child_pids
+    monkeypatch.setattr(telemetry, "child_pids", lambda pid: calls.append(pid) or real(pid))
+    monkeypatch.setattr(telemetry, "_children_listed", (float("-inf"), 0, []))
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time; block = bytearray(64 << 20); block[::4096] = b'x' * len(block[::4096]); print(1, flush=True); time.sleep(30)"],
+                             stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"1\n"  # its 64 MiB are resident
+        alone = telemetry.rss_bytes()
+        for _ in range(200):
+            tree = telemetry.process_tree_rss()
+        assert len(calls) == 1
+        assert tree - alone > 60 << 20  # a memory_limiter counts what the container counts
+        time.sleep(telemetry._CHILDREN_MAX_AGE)
+        telemetry.process_tree_rss()
+        assert len(calls) == 2
+    finally:
+        child.kill()
+        child.wait()
