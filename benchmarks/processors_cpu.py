@@ -28,6 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from collector.component import Signal  # noqa: E402
 from collector.loadgen import build_templates  # noqa: E402
+from collector.envelope import Envelope  # noqa: E402
 from collector.processor_chain import build_chain  # noqa: E402
 
 
@@ -37,7 +38,7 @@ async def per_span(head: Any, payloads: list[bytes], spans: int, rounds: int) ->
         requests = [ExportTraceServiceRequest.FromString(p) for p in payloads]
         start = time.process_time()
         for request in requests:
-            await head.consume(Signal.TRACES, request)
+            await head.consume(Envelope(Signal.TRACES, request))
         best = min(best, time.process_time() - start)
     return best / spans * 1e6
 

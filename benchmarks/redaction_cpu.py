@@ -5,7 +5,7 @@
 Less noisy than the daemon benchmark (time.process_time, best of --rounds, no loadgen on the same cores).
 Rows: the processor as configured by `redaction: {}` (request-level prefilter, then only the hit items) when
 it serializes the request itself, the same with the bytes the receiver decoded the request from (what the
-daemon's gRPC and HTTP-protobuf intake lends it, collector/received_bytes.py), and the same engine forced to
+daemon's gRPC and HTTP-protobuf intake lends it, collector/envelope.py), and the same engine forced to
 walk every item (what a key-rule config such as `allowed_keys` costs).
 """
 

@@ -36,6 +36,7 @@ from collector import components  # noqa: E402,F401  (registers the component ty
 from collector.component import ComponentID, Kind, Settings, Signal  # noqa: E402
 from collector.config.source import Document  # noqa: E402
 from collector.config.typed import Decoder  # noqa: E402
+from collector.envelope import Envelope  # noqa: E402
 from collector.loadgen import PayloadSource, build_templates  # noqa: E402
 from collector.processors import tail_sampling  # noqa: E402
 from collector.registry import lookup  # noqa: E402
@@ -52,8 +53,8 @@ class Sink:
     def __init__(self) -> None:
         self.spans = 0
 
-    async def consume(self, signal: Signal, data: Any) -> None:
-        for rs in data.resource_spans:
+    async def consume(self, envelope: Envelope) -> None:
+        for rs in envelope.request.resource_spans:
             for ss in rs.scope_spans:
                 self.spans += len(ss.spans)
 
@@ -62,8 +63,8 @@ class Capture:
     def __init__(self) -> None:
         self.requests: list[Any] = []
 
-    async def consume(self, signal: Signal, data: Any) -> None:
-        self.requests.append(data)
+    async def consume(self, envelope: Envelope) -> None:
+        self.requests.append(envelope.request)
 
 
 def _settings(name: str) -> Settings:
@@ -92,7 +93,7 @@ async def upstream_payloads(payloads: list[bytes], names: list[str]) -> list[byt
         consumer = cls(_settings(name), _decode(cls, {}, name), consumer)
         await consumer.start(None)
     for payload in payloads:
-        await consumer.consume(Signal.TRACES, ExportTraceServiceRequest.FromString(payload))
+        await consumer.consume(Envelope(Signal.TRACES, ExportTraceServiceRequest.FromString(payload)))
     return [r.SerializeToString() for r in capture.requests]
 
 
@@ -109,7 +110,7 @@ async def one_round(config: Any, payloads: list[bytes]) -> tuple[float, float, i
     spans_in = sum(len(ss.spans) for r in requests for rs in r.resource_spans for ss in rs.scope_spans)
     start = time.process_time()
     for request in requests:
-        await processor.consume(Signal.TRACES, request)
+        await processor.consume(Envelope(Signal.TRACES, request))
     intake = time.process_time() - start
     start = time.process_time()
     due = time.monotonic() + float(config.decision_wait) + 3600

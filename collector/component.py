@@ -3,7 +3,8 @@
 Modelled on the OTel Collector: a component type has a name, a typed config dataclass with defaults,
 the signals it supports and a class that starts, consumes and shuts down. Data travels as the OTLP
 protobuf request messages (`ExportTraceServiceRequest`, ...) so nothing on the hot path builds
-per-span Python objects.
+per-span Python objects; each request travels in an `Envelope` (collector/envelope.py) with what the
+components before have derived from it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 if TYPE_CHECKING:
     import structlog
 
+    from .envelope import Envelope
     from .telemetry import Telemetry
 
 
@@ -62,7 +64,8 @@ class ComponentID:
 @dataclass(frozen=True)
 class Capabilities:
     mutates_data: bool = False
-    """Changes the request in place, so a fan-out must give it its own copy."""
+    """Changes the request in place, so a fan-out must give it its own copy (otelcol's MutatesData). Only
+    that: what the envelope carries stays current whatever a component declares here."""
 
 
 class Rejected:
@@ -105,7 +108,7 @@ class PermanentError(ConsumeError):
 class Consumer(Protocol):
     capabilities: Capabilities
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None: ...
+    async def consume(self, envelope: "Envelope") -> Rejected | None: ...
 
 
 class Host(Protocol):
@@ -180,7 +183,7 @@ class Receiver(Component):
 class Processor(Component):
     """One instance per pipeline (processors are never shared), chained to the next consumer.
     The service counts otelcol_processor_incoming/outgoing_items around it; forward data with
-    `await self.next.consume(...)`."""
+    `await self.next.consume(envelope)`, emit a request of its own in a new `Envelope`."""
 
     kind = Kind.PROCESSOR
     capabilities = Capabilities(mutates_data=False)
@@ -191,7 +194,7 @@ class Processor(Component):
         self.signal: Signal = settings.signal
         self.next = next_consumer
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+    async def consume(self, envelope: "Envelope") -> Rejected | None:
         raise NotImplementedError
 
 
@@ -206,15 +209,14 @@ class Exporter(Component):
         super().__init__(settings, config)
         self._counters: dict[Signal, Any] = {}
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        from .pdata import count_items
-
+    async def consume(self, envelope: "Envelope") -> Rejected | None:
+        signal = envelope.signal
         counters = self._counters.get(signal)
         if counters is None:
             counters = self._counters[signal] = self.telemetry.exporter_counters(self.id, signal)
-        items = count_items(signal, data)
+        items = envelope.items
         try:
-            result = await self.export(signal, data)
+            result = await self.export(signal, envelope.request)
         except Exception:
             counters.send_failed.inc(items)
             raise

@@ -1459,6 +1459,7 @@ async def _processed_templates(specs: list[str], signal_name: str, build: Callab
     """Templates whose requests went through a processor chain first. The chain runs on this event loop (its
     processors may wait, e.g. token_count loading an encoding) while a thread builds the templates."""
     from .component import Signal
+    from .envelope import Envelope
     from .processor_chain import ChainError, build_chain
 
     if signal_name != "traces":
@@ -1467,7 +1468,7 @@ async def _processed_templates(specs: list[str], signal_name: str, build: Callab
     loop = asyncio.get_running_loop()
 
     def transform(message: Any) -> None:
-        asyncio.run_coroutine_threadsafe(chain.head.consume(Signal.TRACES, message), loop).result()
+        asyncio.run_coroutine_threadsafe(chain.head.consume(Envelope(Signal.TRACES, message)), loop).result()
 
     try:
         return await asyncio.to_thread(build, transform=transform)

@@ -15,6 +15,7 @@ from . import components  # noqa: F401  (registers the component types)
 from .component import ComponentID, Kind, Settings, Signal
 from .config.source import Document
 from .config.typed import Decoder
+from .envelope import Envelope
 from .registry import lookup
 from .telemetry import Telemetry, component_logger
 
@@ -26,7 +27,7 @@ class ChainError(ValueError):
 class Discard:
     """The end of a chain: keeps nothing."""
 
-    async def consume(self, signal: Signal, data: Any) -> None:
+    async def consume(self, envelope: Envelope) -> None:
         return None
 
 

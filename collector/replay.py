@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .component import Signal
+from .envelope import Envelope
 
 JSON_KEYS = {
     Signal.TRACES: (b'"resourceSpans"', b'"resource_spans"'),
@@ -485,7 +486,7 @@ class _Replay:
             # A mutating pipeline changes the request; a retry must send what the file holds.
             data = pdata.clone(record.request) if head.capabilities.mutates_data else record.request
             try:
-                rejected = await head.consume(record.signal, data)
+                rejected = await head.consume(Envelope(record.signal, data))
             except PermanentError as exc:
                 self.totals.failed_records += 1
                 self.totals.failed_items += record.items

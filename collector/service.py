@@ -2,7 +2,8 @@
 
 Concurrency model: one asyncio event loop runs everything (grpc.aio, aiohttp, every component).
 A receiver awaits the whole pipeline before it answers the client, so an acknowledged request has
-reached every exporter; exporters that buffer flush on shutdown.
+reached every exporter; exporters that buffer flush on shutdown. Each request travels in an `Envelope`
+(collector/envelope.py), handed from consumer to consumer through `consume` and nowhere else.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import time
 from enum import StrEnum
 from typing import Any
 
-from . import pdata, received_bytes
 from .component import (
     Capabilities,
     Component,
@@ -25,9 +25,9 @@ from .component import (
     Rejected,
     RetryableError,
     Settings,
-    Signal,
 )
 from .config import Config
+from .envelope import Envelope
 from .telemetry import Telemetry, component_logger
 
 
@@ -43,8 +43,8 @@ class FanOut:
         self.consumers = consumers
         self.capabilities = Capabilities(mutates_data=False)
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        calls = [c.consume(signal, pdata.clone(data) if c.capabilities.mutates_data else data) for c in self.consumers]
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        calls = [c.consume(envelope.copy() if c.capabilities.mutates_data else envelope) for c in self.consumers]
         results = await asyncio.gather(*calls, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
@@ -70,22 +70,22 @@ class _PipelineEntry:
         self.first = first
         self.capabilities = Capabilities(mutates_data=mutates)
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        return await self.first.consume(signal, data)
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        return await self.first.consume(envelope)
 
 
 class _Counted:
     """Counts items passing one edge of a pipeline: into a processor (incoming) or out of it
     (outgoing, including data a processor emits later on its own, like a batch flush)."""
 
-    def __init__(self, inner: Consumer, counter: Any, capabilities: Capabilities):
-        self.inner = inner
+    def __init__(self, consumer: Consumer, counter: Any, capabilities: Capabilities):
+        self._consumer = consumer
         self.counter = counter
         self.capabilities = capabilities
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        self.counter.inc(pdata.count_items(signal, data))
-        return await self.inner.consume(signal, data)
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        self.counter.inc(envelope.items)
+        return await self._consumer.consume(envelope)
 
 
 def fan_out(consumers: list[Consumer]) -> Consumer:
@@ -182,7 +182,6 @@ class Service:
                 chain.insert(0, processor)
                 head = _Counted(processor, counters.incoming, capabilities)  # type: ignore[arg-type]
             self.processors[name] = chain
-            received_bytes.grant(chain)
             entry = _PipelineEntry(head, mutates)
             self.pipeline_entries[name] = entry
             for id in pipeline.receivers:

@@ -17,6 +17,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+from collector.envelope import Envelope
 from collector.component import ComponentID, Kind, PermanentError, Rejected, RetryableError, Settings, Signal
 from collector.config import ConfigErrors, Duration, load_config
 from collector.exporterhelper import DeliveryConfig, QueueConfig, QueuedExporter, RetryConfig
@@ -155,7 +156,7 @@ def test_retry_waits_grow_and_are_capped_in_real_time() -> None:
             retry={"initial_interval": Duration(0.1), "max_interval": Duration(0.2), "multiplier": 2.0},
         )
         await exporter.start(FakeHost())
-        await exporter.consume(Signal.TRACES, spans_request(3))
+        await exporter.consume(Envelope(Signal.TRACES, spans_request(3)))
         await wait_for(lambda: len(exporter.delivered) == 3)
         await exporter.shutdown()
         return exporter
@@ -176,7 +177,7 @@ def test_server_retry_after_overrides_the_backoff() -> None:
     async def run() -> Scripted:
         exporter = make_exporter(telemetry, lambda n: RetryableError("RESOURCE_EXHAUSTED", retry_after=0.5) if n == 1 else None)
         await exporter.start(FakeHost())
-        await exporter.consume(Signal.TRACES, spans_request(2))
+        await exporter.consume(Envelope(Signal.TRACES, spans_request(2)))
         await wait_for(lambda: len(exporter.delivered) == 2)
         await exporter.shutdown()
         return exporter
@@ -193,7 +194,7 @@ def test_retry_after_longer_than_max_elapsed_time_drops_at_once(logs: Any) -> No
         exporter = make_exporter(telemetry, lambda n: RetryableError("throttled", retry_after=60), retry={"max_elapsed_time": Duration(1.0)})
         await exporter.start(FakeHost())
         started = time.monotonic()
-        await exporter.consume(Signal.TRACES, spans_request(4))
+        await exporter.consume(Envelope(Signal.TRACES, spans_request(4)))
         await wait_for(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 4)
         took = time.monotonic() - started
         await exporter.shutdown()
@@ -212,7 +213,7 @@ def test_retries_stop_at_max_elapsed_time_and_the_drop_is_counted_and_logged(log
         exporter = make_exporter(telemetry, lambda n: ConnectionRefusedError("refused"), retry={"max_elapsed_time": Duration(0.3)})
         await exporter.start(FakeHost())
         started = time.monotonic()
-        await exporter.consume(Signal.TRACES, spans_request(5))  # queued: the client is answered at once
+        await exporter.consume(Envelope(Signal.TRACES, spans_request(5)))  # queued: the client is answered at once
         await wait_for(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 5)
         took = time.monotonic() - started
         await exporter.shutdown()
@@ -240,7 +241,7 @@ def test_attempt_timeout_is_retried() -> None:
     async def run() -> Scripted:
         exporter = make_exporter(telemetry, timeout=0.1, cls=Slow)
         await exporter.start(FakeHost())
-        await exporter.consume(Signal.TRACES, spans_request(2))
+        await exporter.consume(Envelope(Signal.TRACES, spans_request(2)))
         await wait_for(lambda: len(exporter.delivered) == 2)
         await exporter.shutdown()
         return exporter
@@ -256,7 +257,7 @@ def test_permanent_error_is_dropped_at_once_and_counted(logs: Any) -> None:
     async def run() -> Scripted:
         exporter = make_exporter(telemetry, lambda n: PermanentError("INVALID_ARGUMENT: bad span"))
         await exporter.start(FakeHost())
-        await exporter.consume(Signal.TRACES, spans_request(7))
+        await exporter.consume(Envelope(Signal.TRACES, spans_request(7)))
         await wait_for(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 7)
         await asyncio.sleep(0.1)  # would-be retries after 10 ms
         await exporter.shutdown()
@@ -275,7 +276,7 @@ def test_partial_success_is_counted_and_not_retried() -> None:
     async def run() -> Scripted:
         exporter = make_exporter(telemetry, lambda n: Rejected(3, "3 spans too old"))
         await exporter.start(FakeHost())
-        await exporter.consume(Signal.TRACES, spans_request(10))
+        await exporter.consume(Envelope(Signal.TRACES, spans_request(10)))
         await wait_for(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 3)
         await asyncio.sleep(0.1)
         await exporter.shutdown()
@@ -292,7 +293,7 @@ def test_retry_disabled_drops_after_the_first_failure() -> None:
     async def run() -> Scripted:
         exporter = make_exporter(telemetry, lambda n: RetryableError("UNAVAILABLE"), retry={"enabled": False})
         await exporter.start(FakeHost())
-        await exporter.consume(Signal.TRACES, spans_request(2))
+        await exporter.consume(Envelope(Signal.TRACES, spans_request(2)))
         await wait_for(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 2)
         await exporter.shutdown()
         return exporter
@@ -319,10 +320,10 @@ def test_full_queue_refuses_with_a_retryable_error_and_counts_enqueue_failed(siz
         await exporter.start(FakeHost())
         assert metric(telemetry, "otelcol_exporter_queue_capacity", exporter="scripted") == queue_size
         for r in requests[:fits]:
-            await exporter.consume(Signal.TRACES, r)
+            await exporter.consume(Envelope(Signal.TRACES, r))
         refused: BaseException | None = None
         try:
-            await exporter.consume(Signal.TRACES, requests[fits])
+            await exporter.consume(Envelope(Signal.TRACES, requests[fits]))
         except RetryableError as exc:
             refused = exc
         expected_size = {"requests": fits, "items": fits * spans, "bytes": sum(r.ByteSize() for r in requests[:fits])}[sizer]
@@ -346,7 +347,7 @@ def test_request_larger_than_the_whole_queue_is_refused_permanently() -> None:
         exporter = make_exporter(telemetry, queue={"queue_size": 5, "sizer": "items", "block_on_overflow": True})
         await exporter.start(FakeHost())
         with pytest.raises(PermanentError, match="larger than the whole queue"):
-            await asyncio.wait_for(exporter.consume(Signal.TRACES, spans_request(6)), 2)  # must not block forever
+            await asyncio.wait_for(exporter.consume(Envelope(Signal.TRACES, spans_request(6))), 2)  # must not block forever
         await exporter.shutdown()
 
     asyncio.run(run())
@@ -360,9 +361,9 @@ def test_block_on_overflow_makes_the_client_wait_for_room() -> None:
         exporter = make_exporter(telemetry, queue={"queue_size": 2, "num_consumers": 1, "block_on_overflow": True})
         exporter.gate = asyncio.Event()
         await exporter.start(FakeHost())
-        await exporter.consume(Signal.TRACES, spans_request(1))
-        await exporter.consume(Signal.TRACES, spans_request(1))
-        third = asyncio.ensure_future(exporter.consume(Signal.TRACES, spans_request(1)))
+        await exporter.consume(Envelope(Signal.TRACES, spans_request(1)))
+        await exporter.consume(Envelope(Signal.TRACES, spans_request(1)))
+        third = asyncio.ensure_future(exporter.consume(Envelope(Signal.TRACES, spans_request(1))))
         await asyncio.sleep(0.2)
         assert not third.done(), "a full queue with block_on_overflow must hold the client"
         exporter.gate.set()
@@ -382,7 +383,7 @@ def test_disabled_queue_sends_inline_and_the_client_sees_the_error() -> None:
         exporter = make_exporter(telemetry, lambda n: PermanentError("bad"), queue={"enabled": False})
         await exporter.start(FakeHost())
         with pytest.raises(PermanentError):
-            await exporter.consume(Signal.TRACES, spans_request(3))
+            await exporter.consume(Envelope(Signal.TRACES, spans_request(3)))
         await exporter.shutdown()
 
     asyncio.run(run())
@@ -405,7 +406,7 @@ def test_one_slow_exporter_does_not_stall_another() -> None:
         started = time.monotonic()
         for _ in range(200):
             try:
-                await fan_out.consume(Signal.TRACES, spans_request(10))
+                await fan_out.consume(Envelope(Signal.TRACES, spans_request(10)))
             except RetryableError:
                 refused += 1
         await wait_for(lambda: len(fast.delivered) == 2000)
@@ -439,7 +440,7 @@ def test_shutdown_drains_the_memory_queue() -> None:
         exporter = make_exporter(telemetry, queue={"num_consumers": 2}, cls=Paced)
         await exporter.start(FakeHost(grace=5.0))
         for _ in range(30):
-            await exporter.consume(Signal.TRACES, spans_request(2))
+            await exporter.consume(Envelope(Signal.TRACES, spans_request(2)))
         await exporter.shutdown()
         return exporter
 
@@ -455,7 +456,7 @@ def test_memory_queue_that_cannot_drain_logs_and_counts_what_was_lost(logs: Any)
         exporter = make_exporter(telemetry, lambda n: RetryableError("UNAVAILABLE"), queue={"num_consumers": 2})
         await exporter.start(FakeHost(grace=0.3))
         for _ in range(5):
-            await exporter.consume(Signal.TRACES, spans_request(3))
+            await exporter.consume(Envelope(Signal.TRACES, spans_request(3)))
         started = time.monotonic()
         await exporter.shutdown()
         return time.monotonic() - started
@@ -476,7 +477,7 @@ def test_data_after_shutdown_is_refused_as_retryable() -> None:
         await exporter.start(FakeHost())
         await exporter.shutdown()
         with pytest.raises(RetryableError):
-            await exporter.consume(Signal.TRACES, spans_request(1))
+            await exporter.consume(Envelope(Signal.TRACES, spans_request(1)))
 
     asyncio.run(run())
 

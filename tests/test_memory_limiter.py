@@ -12,6 +12,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
+from collector.envelope import Envelope
 from collector.config import ConfigErrors, load_config
 from collector.processors import memory_limiter as ml
 from tests.test_batch import request
@@ -169,7 +170,7 @@ def test_near_the_soft_limit_each_request_is_measured_so_a_burst_is_refused_befo
     monkeypatch.setattr(ml.time, "monotonic", lambda: clock[0])
 
     class Sink:
-        async def consume(self, signal: Any, data: Any) -> None:
+        async def consume(self, envelope: Envelope) -> None:
             return None
 
     p = make(tmp_path, "{{limit_mib: 100, spike_limit_mib: 20, check_interval: 1s}}")  # soft 80, watched from 60
@@ -177,17 +178,17 @@ def test_near_the_soft_limit_each_request_is_measured_so_a_burst_is_refused_befo
     p.readings = [50 * ml.MIB]
     p.check()
     clock[0] += 0.5
-    asyncio.run(p.consume(Signal.TRACES, one))  # 50 MiB: far from soft, no extra measurement
+    asyncio.run(p.consume(Envelope(Signal.TRACES, one)))  # 50 MiB: far from soft, no extra measurement
     assert p.readings == []
 
     p.readings = [65 * ml.MIB]
     p.check()  # the tick: now within one spike of the soft limit
     clock[0] += 0.005
-    asyncio.run(p.consume(Signal.TRACES, one))  # < 10 ms since the last measurement: not measured
+    asyncio.run(p.consume(Envelope(Signal.TRACES, one)))  # < 10 ms since the last measurement: not measured
     p.readings = [85 * ml.MIB]
     clock[0] += 0.01
     with pytest.raises(RetryableError):  # half a check_interval before the next tick
-        asyncio.run(p.consume(Signal.TRACES, one))
+        asyncio.run(p.consume(Envelope(Signal.TRACES, one)))
     assert p.readings == [] and p.refusing
 
 
@@ -207,7 +208,7 @@ def test_a_refusal_does_not_keep_the_refused_request_alive(tmp_path: Path) -> No
     p.check()
     refused = ExportTraceServiceRequest.FromString(request(3))
     with pytest.raises(RetryableError) as info:
-        asyncio.run(p.consume(Signal.TRACES, refused))
+        asyncio.run(p.consume(Envelope(Signal.TRACES, refused)))
     frames = [frame for frame, _ in traceback.walk_tb(info.value.__traceback__)]
     limiter = [f for f in frames if f.f_code is ml.MemoryLimiterProcessor.consume.__code__]
     assert limiter, [f.f_code.co_name for f in frames]

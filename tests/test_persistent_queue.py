@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from collector.envelope import Envelope
 from collector.component import ComponentID, Kind, RetryableError, Settings, Signal
 from collector.config import Duration
 from collector.exporterhelper.persistent import HEADER_SIZE, PersistentQueue, segment_name
@@ -321,10 +322,10 @@ def test_full_persistent_queue_refuses_the_client_with_a_retryable_error(tmp_pat
         exporter.gate = asyncio.Event()
         await exporter.start(FakeHost({STORAGE: ext}))
         for _ in range(3):
-            await exporter.consume(Signal.TRACES, spans_request(4))
+            await exporter.consume(Envelope(Signal.TRACES, spans_request(4)))
         assert metric(telemetry, "otelcol_exporter_queue_size", exporter="scripted") == 3
         with pytest.raises(RetryableError, match="full"):
-            await exporter.consume(Signal.TRACES, spans_request(4))
+            await exporter.consume(Envelope(Signal.TRACES, spans_request(4)))
         exporter._drain_budget = 0.1
         await exporter.shutdown()
 
@@ -434,7 +435,7 @@ def test_persistent_exporter_shuts_down_at_once_with_the_backend_down_and_sends_
         exporter = make_exporter(telemetry, lambda n: RetryableError("UNAVAILABLE"), queue={"storage": "file_storage/q"}, retry={"initial_interval": Duration(1.0), "max_interval": Duration(1.0)})
         await exporter.start(FakeHost({STORAGE: ext}, grace=10.0))
         for r in sent:
-            await exporter.consume(Signal.TRACES, r)
+            await exporter.consume(Envelope(Signal.TRACES, r))
         await wait_for(lambda: len(exporter.attempts) >= 10)
         started = time.monotonic()
         await exporter.shutdown()

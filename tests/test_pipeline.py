@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+from collector.envelope import Envelope
 from collector import otlpjson, registry
 from collector.component import Capabilities, Kind, PermanentError, Processor, Rejected, RetryableError, Signal
 from collector.config import load_config, option
@@ -49,14 +50,15 @@ class TagProcessor(_TestProcessor):
     type_name = "test_tag"
     capabilities = Capabilities(mutates_data=True)
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        data = envelope.request
         if self.config.delay:
             await asyncio.sleep(self.config.delay)
         for rs in data.resource_spans:
             for ss in rs.scope_spans:
                 for span in ss.spans:
                     span.attributes.add(key=self.config.key, value=AnyValue(string_value=self.config.value))
-        return await self.next.consume(signal, data)
+        return await self.next.consume(envelope)
 
 
 class SlowReaderProcessor(_TestProcessor):
@@ -65,20 +67,21 @@ class SlowReaderProcessor(_TestProcessor):
 
     type_name = "test_slow"
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+    async def consume(self, envelope: Envelope) -> Rejected | None:
         await asyncio.sleep(self.config.delay or 0.2)
-        return await self.next.consume(signal, data)
+        return await self.next.consume(envelope)
 
 
 class RejectHalfProcessor(_TestProcessor):
     type_name = "test_reject_half"
     capabilities = Capabilities(mutates_data=True)
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        data = envelope.request
         spans = data.resource_spans[0].scope_spans[0].spans
         dropped = len(spans) // 2
         del spans[:dropped]
-        result = await self.next.consume(signal, data)
+        result = await self.next.consume(envelope)
         return Rejected.combine([Rejected(dropped, "test processor refuses half"), result])
 
 
@@ -87,7 +90,8 @@ class FailProcessor(_TestProcessor):
 
     type_name = "test_fail"
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        data = envelope.request
         if self.config.key == "retryable":
             raise RetryableError("backend is busy", retry_after=7)
         if self.config.key == "permanent":
@@ -310,8 +314,8 @@ exporters:
 class HangOnShutdownProcessor(_TestProcessor):
     type_name = "test_hang"
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        return await self.next.consume(signal, data)
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        return await self.next.consume(envelope)
 
     async def shutdown(self) -> None:
         await asyncio.sleep(30)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from collector.envelope import Envelope
 from collector.component import Signal
 from collector.loadgen import build_templates
 from collector.processor_chain import ChainError, build_chain
@@ -22,7 +23,8 @@ class Collect:
     def __init__(self) -> None:
         self.spans = 0
 
-    async def consume(self, signal: Signal, data: Any) -> None:
+    async def consume(self, envelope: Envelope) -> None:
+        data = envelope.request
         self.spans += sum(len(ss.spans) for rs in data.resource_spans for ss in rs.scope_spans)
 
 
@@ -32,7 +34,7 @@ def test_shutdown_flushes_what_tail_sampling_and_batch_hold() -> None:
         chain = await build_chain(["tail_sampling={decision_wait: 60s, policies: [{name: all, type: always_sample}]}",
                                    "batch"], last=sink)
         for template in build_templates(batch_size=100, count=3, seed=1):
-            await chain.head.consume(Signal.TRACES, ExportTraceServiceRequest.FromString(template.payload))
+            await chain.head.consume(Envelope(Signal.TRACES, ExportTraceServiceRequest.FromString(template.payload)))
         assert sink.spans == 0  # still waiting for a decision
         await chain.shutdown()
         return sink.spans

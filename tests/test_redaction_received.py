@@ -1,8 +1,9 @@
 """The redaction processor reads the bytes a request arrived as instead of serializing it again, and only
-where they cannot be stale (collector/received_bytes.py): nothing in front of it in its pipeline changes
-data, validation refused nothing, and it is the very object the receiver decoded. A processor in front that
-adds PII must still see it redacted; every intake (gRPC, HTTP protobuf, HTTP JSON) and a sender whose
-protobuf layout is not the canonical one must come out redacted."""
+where they cannot be stale (collector/envelope.py): nothing in front of it in its pipeline took the request
+from the envelope, validation refused nothing, and it is the very object the receiver decoded. A processor
+in front that adds PII must still see it redacted, whether or not it declares that it mutates data; every
+intake (gRPC, HTTP protobuf, HTTP JSON) and a sender whose protobuf layout is not the canonical one must come
+out redacted."""
 
 from __future__ import annotations
 
@@ -16,33 +17,45 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from collector import otlpjson, received_bytes, registry
-from collector.component import Kind, Signal
+from collector import otlpjson, registry
+from collector.component import Capabilities, Kind, Signal
+from collector.envelope import Envelope
 from tests.test_pipeline import TRACE_EXPORT, InProcessService, TagProcessor
 from tests.test_redaction import CPF, EMAIL, as_dict, attrs, read_json
 
 LEAK = "added.later@example.com"
 
 
+class UndeclaredTagProcessor(TagProcessor):
+    """Adds an attribute like test_tag but says it changes nothing: a processor whose author got
+    `capabilities` wrong must not make redaction behind it read bytes that no longer hold the request."""
+
+    type_name = "test_tag_undeclared"
+    capabilities = Capabilities(mutates_data=False)
+
+
 @pytest.fixture
 def tag_processor() -> Iterator[None]:
     registry.register(TagProcessor)
+    registry.register(UndeclaredTagProcessor)
     yield
     registry._REGISTRY[Kind.PROCESSOR].pop(TagProcessor.type_name, None)
+    registry._REGISTRY[Kind.PROCESSOR].pop(UndeclaredTagProcessor.type_name, None)
 
 
 @pytest.fixture
 def lent(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Per lookup by the redaction processor: whether it got the received bytes."""
+    """Per lookup of the wire bytes (only the redaction processor asks, in these pipelines): whether it got
+    them."""
     calls: list[bool] = []
-    real = received_bytes.received
+    real = Envelope.wire
 
-    def spy(data: Any, canonical: bool = False) -> bytes | None:
-        found = real(data, canonical)
+    def spy(self: Envelope, canonical: bool = False) -> bytes | None:
+        found = real(self, canonical)
         calls.append(found is not None)
         return found
 
-    monkeypatch.setattr(received_bytes, "received", spy)
+    monkeypatch.setattr(Envelope, "wire", spy)
     return calls
 
 
@@ -64,6 +77,7 @@ receivers:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
 processors:
   test_tag: {{key: contact, value: "write to """ + LEAK + """"}}
+  test_tag_undeclared: {{key: contact, value: "write to """ + LEAK + """"}}
   memory_limiter: {{limit_mib: 100000}}
   redaction: {{}}
 exporters:
@@ -82,20 +96,21 @@ def exported(svc: InProcessService) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("processors, granted", [("redaction", True), ("memory_limiter, redaction", True),
-                                                   ("test_tag, redaction", False), ("redaction, test_tag", True)])
+                                                   ("test_tag, redaction", False), ("redaction, test_tag", True),
+                                                   ("test_tag_undeclared, redaction", False),
+                                                   ("memory_limiter, test_tag_undeclared, redaction", False)])
 def test_bytes_are_lent_only_where_nothing_in_front_changes_data(
     tmp_path: Path, tag_processor: None, lent: list[bool], processors: str, granted: bool
 ) -> None:
     with InProcessService(tmp_path, in_process_config(processors)) as svc:
-        redaction = next(p for p in svc.service.processors["traces"] if p.type_name == "redaction")
-        assert redaction.received_bytes_granted is granted
         svc.export(pii_request().SerializeToString(), timeout=10)
         svc.flush()
         spans = exported(svc)
-    assert lent == ([True] if granted else [])  # not granted: it does not even look
+    # Redaction always asks; the envelope answers with bytes only while no one in front took the request.
+    assert lent == [granted]
     raw = (tmp_path / "data" / "traces.jsonl").read_bytes()
     assert EMAIL.encode() not in raw and CPF.encode() not in raw
-    if processors.startswith("test_tag"):
+    if "test_tag" in processors and processors.index("test_tag") < processors.index("redaction"):
         # Added after the request arrived: the received bytes never held it, the serialized request does.
         assert LEAK.encode() not in raw
         assert spans["clean"]["contact"] == "write to <EMAIL>"

@@ -1,6 +1,7 @@
 """`redaction: {workers: N}` redacts in child processes (collector/processors/redaction_worker.py): the same
 output and metrics as redacting in the daemon, nothing unredacted when a worker dies, and the worker's
-answer lent to tail_sampling behind it (collector/received_bytes.py) without changing what is sampled."""
+answer handed to tail_sampling behind it in the envelope (collector/envelope.py) without changing what is
+sampled."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector import received_bytes
-from collector.component import Capabilities
 
 # A whole address (the loadgen's retriever query cuts one prompt's address to "...@acme-corp.c", which no
 # e-mail detector takes for one, in the daemon or in a worker).
@@ -173,39 +172,6 @@ def test_workers_must_be_a_small_count(tmp_path: Path) -> None:
     assert f"{path}:7" in done.stdout + done.stderr
     assert "processors::redaction::workers" in done.stdout + done.stderr or "workers" in done.stdout + done.stderr
     assert "expected 0 (redact in the daemon) to 64 worker processes, got -1" in done.stdout + done.stderr
-
-
-class _Stage:
-    def __init__(self, mutates: bool, reads: bool = False, publishes: bool = False):
-        self.capabilities = Capabilities(mutates_data=mutates)
-        self.reads_received_bytes = reads
-        self.received_bytes_granted = False
-        if publishes:
-            self.publishes_bytes = True
-
-
-def test_readers_behind_a_publishing_processor_are_granted_until_the_next_mutating_one() -> None:
-    token_count, redaction = _Stage(mutates=True), _Stage(mutates=True, reads=True, publishes=True)
-    memory_limiter, sampling, tag, late = _Stage(False), _Stage(False, reads=True), _Stage(True), _Stage(False, reads=True)
-    received_bytes.grant([token_count, redaction, memory_limiter, sampling, tag, late])
-    assert (redaction.received_bytes_granted, sampling.received_bytes_granted, late.received_bytes_granted) == (False, True, False)
-    in_process = _Stage(mutates=True, reads=True)  # redaction without workers publishes nothing
-    after = _Stage(False, reads=True)
-    received_bytes.grant([in_process, after])
-    assert (in_process.received_bytes_granted, after.received_bytes_granted) == (True, False)
-
-
-def test_only_canonical_bytes_are_given_to_a_reader_that_needs_them() -> None:
-    sender, processor = ExportTraceServiceRequest(), ExportTraceServiceRequest()
-    received_bytes.publish(sender, b"as sent")
-    received_bytes.publish(processor, b"serialized", canonical=True)
-    try:
-        assert received_bytes.received(sender) == b"as sent" and received_bytes.received(sender, canonical=True) is None
-        assert received_bytes.received(processor, canonical=True) == b"serialized"
-    finally:
-        received_bytes.withdraw(sender)
-        received_bytes.withdraw(processor)
-    assert received_bytes.received(processor) is None
 
 
 @pytest.mark.parametrize("signal_name", ["logs", "metrics"])

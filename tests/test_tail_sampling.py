@@ -15,6 +15,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
+from collector.envelope import Envelope
 from collector import otlpjson
 from collector.component import Signal
 from collector.config import ConfigErrors, load_config
@@ -370,7 +371,8 @@ class _Sink:
     def __init__(self) -> None:
         self.requests: list[ExportTraceServiceRequest] = []
 
-    async def consume(self, signal: Any, data: Any) -> None:
+    async def consume(self, envelope: Envelope) -> None:
+        data = envelope.request
         self.requests.append(data)
 
     def spans(self) -> list[Span]:
@@ -397,12 +399,12 @@ def test_eviction_counts_dropped_too_early_and_late_spans_follow_decision() -> N
     async def run() -> None:
         p, sink = _processor("decision_wait: 1h\nnum_traces: 2\npolicies: [{name: all, type: always_sample}]")
         for tid in (1, 2, 3):
-            await p.consume(Signal.TRACES, req([span(tid, 1)]))
+            await p.consume(Envelope(Signal.TRACES, req([span(tid, 1)])))
         assert p.m_too_early.value == 1 and p._pending_count == 2
         sampled, _ = p.decide_due(float("inf"))
         assert sorted(t.trace_id[-1] for t in sampled) == [2, 3]
         # late span of a decided (still held) trace goes straight through
-        await p.consume(Signal.TRACES, req([span(3, 2)]))
+        await p.consume(Envelope(Signal.TRACES, req([span(3, 2)])))
         assert [s.span_id[-1] for s in sink.spans()] == [2]
 
     asyncio.run(run())
@@ -415,14 +417,14 @@ def test_non_sampled_cache_drops_late_spans_after_eviction() -> None:
         p, sink = _processor(
             "decision_wait: 1h\nnum_traces: 1\ndecision_cache: {sampled_cache_size: 10, non_sampled_cache_size: 10}\npolicies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]"
         )
-        await p.consume(Signal.TRACES, req([span(1, 1, status=ERR)]))
+        await p.consume(Envelope(Signal.TRACES, req([span(1, 1, status=ERR)])))
         p.decide_due(float("inf"))
-        await p.consume(Signal.TRACES, req([span(2, 1)]))
+        await p.consume(Envelope(Signal.TRACES, req([span(2, 1)])))
         p.decide_due(float("inf"))
-        await p.consume(Signal.TRACES, req([span(3, 1)]))  # evicts 2 (decided) from the buffer
-        await p.consume(Signal.TRACES, req([span(4, 1)]))  # evicts 3 (pending) -> dropped too early
+        await p.consume(Envelope(Signal.TRACES, req([span(3, 1)])))  # evicts 2 (decided) from the buffer
+        await p.consume(Envelope(Signal.TRACES, req([span(4, 1)])))  # evicts 3 (pending) -> dropped too early
         # Late spans: trace 1 is only in the sampled cache, trace 2 only in the non-sampled cache.
-        await p.consume(Signal.TRACES, req([span(1, 9), span(2, 9)]))
+        await p.consume(Envelope(Signal.TRACES, req([span(1, 9), span(2, 9)])))
         assert sorted((s.trace_id[-1], s.span_id[-1]) for s in sink.spans()) == [(1, 9)]
         assert p.m_too_early.value == 1
 
@@ -439,7 +441,7 @@ def test_record_policy_and_rollup_on_root_span() -> None:
             span(1, 2, parent=1, gen_ai__operation__name="chat", gen_ai__usage__input_tokens=100, gen_ai__usage__output_tokens=20, gen_ai__usage__cost=0.02),
             span(1, 3, parent=1, gen_ai__operation__name="chat", gen_ai__usage__input_tokens=50, gen_ai__usage__output_tokens=5, gen_ai__usage__cost=0.005),
         ]
-        await p.consume(Signal.TRACES, req(spans))
+        await p.consume(Envelope(Signal.TRACES, req(spans)))
         sampled, _ = p.decide_due(float("inf"))
         await p._send(sampled)
         out = {s.span_id[-1]: {a.key: a.value for a in s.attributes} for s in sink.spans()}
@@ -460,14 +462,14 @@ def test_block_on_overflow_refuses_with_retryable_error() -> None:
 
     async def run() -> None:
         p, _sink = _processor("decision_wait: 1h\nnum_traces: 2\nblock_on_overflow: true\npolicies: [{name: all, type: always_sample}]")
-        await p.consume(Signal.TRACES, req([span(1, 1), span(2, 1)]))
+        await p.consume(Envelope(Signal.TRACES, req([span(1, 1), span(2, 1)])))
         with pytest.raises(RetryableError):
-            await p.consume(Signal.TRACES, req([span(3, 1)]))
-        await p.consume(Signal.TRACES, req([span(1, 2)]))  # spans of a pending trace still fit
+            await p.consume(Envelope(Signal.TRACES, req([span(3, 1)])))
+        await p.consume(Envelope(Signal.TRACES, req([span(1, 2)])))  # spans of a pending trace still fit
         assert p.m_too_early.value == 0 and p._pending_count == 2
         sampled, _ = p.decide_due(float("inf"))
         assert sorted(t.span_count for t in sampled) == [1, 2]
-        await p.consume(Signal.TRACES, req([span(3, 1)]))  # decided ids make room
+        await p.consume(Envelope(Signal.TRACES, req([span(3, 1)])))  # decided ids make room
 
     asyncio.run(run())
 
@@ -480,7 +482,7 @@ def test_max_buffered_bytes_evicts_oldest_pending() -> None:
     async def run() -> None:
         p, _sink = _processor(f"decision_wait: 1h\nmax_buffered_bytes: {one * 2 + one // 2}\npolicies: [{{name: all, type: always_sample}}]")
         for tid in (1, 2, 3):
-            await p.consume(Signal.TRACES, req([span(tid, 1, blob="x" * 100)]))
+            await p.consume(Envelope(Signal.TRACES, req([span(tid, 1, blob="x" * 100)])))
         assert p.m_too_early.value == 1 and sorted(t[-1] for t in p.pending_traces) == [2, 3]
         assert p.pending_bytes == 2 * one
         sampled, _ = p.decide_due(float("inf"))
@@ -497,10 +499,10 @@ def test_maximum_trace_size_drops_a_runaway_trace_only() -> None:
     async def run() -> None:
         p, sink = _processor(f"decision_wait: 1h\nmaximum_trace_size_bytes: {one * 3}\npolicies: [{{name: all, type: always_sample}}]")
         for sid in range(1, 6):
-            await p.consume(Signal.TRACES, req([span(1, sid, blob="x" * 100), span(2, sid) if sid == 1 else span(3, sid)]))
+            await p.consume(Envelope(Signal.TRACES, req([span(1, sid, blob="x" * 100), span(2, sid) if sid == 1 else span(3, sid)])))
         assert p.m_too_large.value == 1
         assert 1 not in [t[-1] for t in p.pending_traces]
-        await p.consume(Signal.TRACES, req([span(1, 9)]))  # late spans of the dropped trace stay dropped
+        await p.consume(Envelope(Signal.TRACES, req([span(1, 9)])))  # late spans of the dropped trace stay dropped
         sampled, _ = p.decide_due(float("inf"))
         await p._send(sampled)
         assert sorted({s.trace_id[-1] for s in sink.spans()}) == [2, 3]
@@ -513,8 +515,8 @@ def test_root_span_triggers_an_early_decision() -> None:
 
     async def run() -> None:
         p, _sink = _processor("decision_wait: 1h\ndecision_wait_after_root_received: 1s\npolicies: [{name: all, type: always_sample}]")
-        await p.consume(Signal.TRACES, req([span(1, 2, parent=1), span(2, 2, parent=1)]))
-        await p.consume(Signal.TRACES, req([span(1, 1)]))  # root of trace 1
+        await p.consume(Envelope(Signal.TRACES, req([span(1, 2, parent=1), span(2, 2, parent=1)])))
+        await p.consume(Envelope(Signal.TRACES, req([span(1, 1)])))  # root of trace 1
         now = time.monotonic()
         sampled, _ = p.decide_due(now + 2)
         assert [t.trace_id[-1] for t in sampled] == [1] and sampled[0].span_count == 2
@@ -530,8 +532,8 @@ def test_a_trace_decided_early_lets_go_of_its_spans_while_it_waits_in_the_arriva
 
     async def run() -> None:
         p, sink = _processor("decision_wait: 1h\ndecision_wait_after_root_received: 1s\npolicies: [{name: all, type: always_sample}]")
-        await p.consume(Signal.TRACES, req([span(2, 2, parent=1)]))
-        await p.consume(Signal.TRACES, req([span(1, 2, parent=1), span(1, 1, blob="x" * 1000)]))  # trace 1 with its root
+        await p.consume(Envelope(Signal.TRACES, req([span(2, 2, parent=1)])))
+        await p.consume(Envelope(Signal.TRACES, req([span(1, 2, parent=1), span(1, 1, blob="x" * 1000)])))  # trace 1 with its root
         sampled, _ = p.decide_due(time.monotonic() + 2)
         assert [t.trace_id[-1] for t in sampled] == [1]
         await p._send(sampled)
@@ -555,11 +557,11 @@ def test_buffer_holds_two_gc_tracked_objects_per_pending_trace_and_none_per_deci
         p, sink = _processor("decision_wait: 1h\npolicies: [{name: e, type: status_code, status_code: {status_codes: [ERROR]}}]")
         requests = [req([span(tid, sid, parent=0 if sid == 1 else 1) for tid in range(first, first + per_request) for sid in (1, 2, 3)])
                     for first in range(1, traces + 1, per_request)]
-        await p.consume(Signal.TRACES, requests[0])  # interned shells, metric children: once per daemon
+        await p.consume(Envelope(Signal.TRACES, requests[0]))  # interned shells, metric children: once per daemon
         gc.collect()
         before = len(gc.get_objects())
         for r in requests[1:]:
-            await p.consume(Signal.TRACES, r)
+            await p.consume(Envelope(Signal.TRACES, r))
         gc.collect()
         pending = len(gc.get_objects()) - before
         held = traces - per_request
@@ -582,7 +584,7 @@ def test_decisions_run_in_chunks_oldest_first() -> None:
     async def run() -> None:
         p, _sink = _processor("decision_wait: 1s\npolicies: [{name: all, type: always_sample}]")
         for tid in range(1, 1201):
-            await p.consume(Signal.TRACES, req([span(tid, 1)]))
+            await p.consume(Envelope(Signal.TRACES, req([span(tid, 1)])))
         first, more = p.decide_due(time.monotonic() + 5, limit=500)
         assert more and [t.trace_id for t in first] == [i.to_bytes(16, "big") for i in range(1, 501)]
         rest, more = p.decide_due(time.monotonic() + 5, limit=1000)
@@ -600,7 +602,7 @@ def test_released_traces_go_out_whole_in_requests_of_bounded_size() -> None:
         p, sink = _processor("decision_wait: 1h\npolicies: [{name: all, type: always_sample}]")
         blob = "x" * 3000
         for tid in range(1, 401):  # 400 three-span traces of ~9 KB: ~3.6 MB held, one decision chunk
-            await p.consume(Signal.TRACES, req([span(tid, 1, blob=blob), span(tid, 2, parent=1, blob=blob), span(tid, 3, parent=1, blob=blob)]))
+            await p.consume(Envelope(Signal.TRACES, req([span(tid, 1, blob=blob), span(tid, 2, parent=1, blob=blob), span(tid, 3, parent=1, blob=blob)])))
         held = p.pending_bytes
         sampled, more = p.decide_due(float("inf"))
         assert not more and len(sampled) == 400
@@ -672,8 +674,8 @@ def test_record_policy_on_held_spans_appends_the_attribute_on_the_wire() -> None
 
     async def run() -> None:
         p, sink = _processor("decision_wait: 1h\nrecord_policy: true\npolicies: [{name: errors, type: status_code, status_code: {status_codes: [ERROR]}}]")
-        await p.consume(Signal.TRACES, req([span(1, 1, route="/pay"), span(1, 2, parent=1, status=ERR)]))
-        await p.consume(Signal.TRACES, req([span(2, 1)]))
+        await p.consume(Envelope(Signal.TRACES, req([span(1, 1, route="/pay"), span(1, 2, parent=1, status=ERR)])))
+        await p.consume(Envelope(Signal.TRACES, req([span(2, 1)])))
         sampled, _ = p.decide_due(float("inf"))
         await p._send(sampled)
         out = sink.spans()

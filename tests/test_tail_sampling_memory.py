@@ -16,6 +16,7 @@ from .conftest import REPO
 _MEASURE = r"""
 import asyncio, gc, json, random, sys
 import structlog
+from collector.envelope import Envelope
 from collector import loadgen
 from collector.component import ComponentID, Kind, Settings, Signal
 from collector.config.typed import Decoder
@@ -26,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 class Sink:
     capabilities = None
-    async def consume(self, signal, data):
+    async def consume(self, envelope: Envelope):
         return None
 
 async def main(traces):
@@ -39,13 +40,13 @@ async def main(traces):
     # made first so their memory is part of the baseline.
     bodies = [loadgen._request(profile, profile.generate(20, 1_700_000_000_000_000_000 + i), "traces").SerializeToString() for i in range(traces // 20 + 1)]
     parse = ExportTraceServiceRequest.FromString
-    await proc.consume(Signal.TRACES, parse(bodies.pop()))  # warm every code path before the baseline
+    await proc.consume(Envelope(Signal.TRACES, parse(bodies.pop())))  # warm every code path before the baseline
     gc.collect()
     before = rss_bytes()
     wire = 0
     for body in bodies:
         wire += len(body)
-        await proc.consume(Signal.TRACES, parse(body))
+        await proc.consume(Envelope(Signal.TRACES, parse(body)))
     gc.collect()
     after = rss_bytes()
     print(json.dumps({"rss_delta": after - before, "buffered": proc.pending_bytes, "wire": wire, "spans": sum(t.span_count for t in proc.pending_traces.values())}))

@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from collector.envelope import Envelope
 from collector.component import Signal
 from collector.loadgen import build_templates
 from collector.processor_chain import build_chain
@@ -37,7 +38,7 @@ def costed_spans() -> list[bytes]:
         chain = await build_chain(["token_count", "cost"])
         requests = [ExportTraceServiceRequest.FromString(t.payload) for t in build_templates(batch_size=100, count=4, seed=3, pii_share=0.5)]
         for request in requests:
-            await chain.head.consume(Signal.TRACES, request)
+            await chain.head.consume(Envelope(Signal.TRACES, request))
         await chain.shutdown()
         return requests
 

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
+from collector.envelope import Envelope
 from collector.component import Signal
 
 from .conftest import REPO
@@ -338,7 +339,7 @@ def test_evicted_traces_do_not_pile_up_in_the_decision_queue() -> None:
     async def run() -> None:
         p, _ = _processor("decision_wait: 1h\nnum_traces: 10\npolicies: [{name: all, type: always_sample}]")
         for tid in range(1, 1001):
-            await p.consume(Signal.TRACES, req([span(tid, 1)]))
+            await p.consume(Envelope(Signal.TRACES, req([span(tid, 1)])))
         assert p.m_too_early.value == 990 and p._pending_count == 10
         assert len(p.queue) == 10
         sampled, _ = p.decide_due(float("inf"))

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from ..component import ComponentID, ConsumeError, Exporter, Host, PermanentError, Rejected, RetryableError, Signal
+from ..envelope import Envelope
 from ..pdata import count_items
 from ..telemetry import ITEM
 from .config import STORAGE_TYPE, DeliveryConfig
@@ -171,10 +172,10 @@ class QueuedExporter(Exporter):
     def _enqueue_failed(self, signal: Signal, data: Any) -> None:
         self.telemetry.exporter_counters(self.id, signal).enqueue_failed.inc(count_items(signal, data))
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+    async def consume(self, envelope: Envelope) -> Rejected | None:
         if self._queue is None:
-            return await super().consume(signal, data)
-        return await self.export(signal, data)  # sent / send_failed are counted when delivery ends
+            return await super().consume(envelope)
+        return await self.export(envelope.signal, envelope.request)  # sent / send_failed are counted when delivery ends
 
     async def _work(self) -> None:
         queue = self._queue

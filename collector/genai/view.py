@@ -613,31 +613,6 @@ def scan_request(request: Any, payload: bytes | None) -> list[Any] | None:
     return scanned if len(scanned) == spans else None
 
 
-# Handing views from one GenAI processor to the next: building a view is one pass over a span's
-# attributes, the largest cost of token_count + cost. A producer publishes the views of a request
-# (in span iteration order; NOT_COMPUTED where it skipped a span) only when the very next consumer
-# declares `accepts_genai_views`, so nothing can have changed the spans in between, and withdraws
-# them when that consumer returns.
+# A producer of views (token_count) attaches them to the request's envelope in span iteration order, with
+# NOT_COMPUTED where it skipped a span; a consumer (cost) builds those it needs (collector/envelope.py).
 NOT_COMPUTED: Any = object()
-_HANDOFFS: dict[int, tuple[Any, list[Any]]] = {}
-
-
-def hands_views_to(consumer: Any) -> bool:
-    while hasattr(consumer, "inner"):  # through the service's counting wrappers, which change nothing
-        consumer = consumer.inner
-    return bool(getattr(consumer, "accepts_genai_views", False))
-
-
-def publish_views(data: Any, views: list[Any]) -> None:
-    _HANDOFFS[id(data)] = (data, views)
-
-
-def withdraw_views(data: Any) -> None:
-    entry = _HANDOFFS.get(id(data))
-    if entry is not None and entry[0] is data:
-        del _HANDOFFS[id(data)]
-
-
-def published_views(data: Any) -> list[Any] | None:
-    entry = _HANDOFFS.get(id(data))
-    return entry[1] if entry is not None and entry[0] is data else None

@@ -19,6 +19,7 @@ from .. import pdata
 from ..client import client_metadata
 from ..component import Capabilities, Processor, Rejected, RetryableError, Signal
 from ..config import Duration, Invalid, option
+from ..envelope import Envelope
 from ..registry import register
 
 
@@ -129,10 +130,11 @@ class BatchProcessor(Processor):
         if self.config.timeout > 0:
             self._timer = asyncio.get_running_loop().create_task(self._expire_loop())
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        items = pdata.count_items(signal, data)
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        items = envelope.items
         if not items:
             return None
+        signal, data = envelope.signal, envelope.request
         if self.config.timeout <= 0:
             await self._send(signal, data, client_metadata.get(), items)
             return None
@@ -158,13 +160,14 @@ class BatchProcessor(Processor):
         max_items = self.config.send_batch_max_size
         chunks = split(signal, request, max_items) if max_items and items > max_items else [request]
         for chunk in chunks:
-            count = pdata.count_items(signal, chunk)
+            envelope = Envelope(signal, chunk)
+            count = envelope.items
             self.m_send_size.observe(count)
             # Downstream sees the metadata of the clients whose data this batch holds.
             context = contextvars.copy_context()
             context.run(client_metadata.set, metadata)
             try:
-                rejected = await asyncio.get_running_loop().create_task(self.next.consume(signal, chunk), context=context)
+                rejected = await asyncio.get_running_loop().create_task(self.next.consume(envelope), context=context)
             except Exception as exc:
                 self.m_dropped.inc(count)
                 self.log.error("next consumer refused a batch; its items are dropped", items=count, error=str(exc))

@@ -15,9 +15,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from .. import pdata, received_bytes
+from .. import pdata
 from ..component import Capabilities, Processor, Rejected, Signal
 from ..config import Invalid, option
+from ..envelope import Envelope
 from ..genai import prices
 from ..genai import view as view_module
 from ..genai.view import GenAIView
@@ -88,9 +89,6 @@ class CostProcessor(Processor):
     config_class = CostConfig
     signals = frozenset({Signal.TRACES})
     capabilities = Capabilities(mutates_data=True)
-    accepts_genai_views = True  # token_count hands over the views it built (genai.view handoff)
-    reads_received_bytes = True  # without token_count in front, the views are read from them in C
-    received_bytes_granted = False
 
     def __init__(self, settings: Any, config: CostConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
@@ -113,9 +111,12 @@ class CostProcessor(Processor):
         # genai-prices (pydantic, ~0.25 s) loads now rather than on the first span.
         await asyncio.to_thread(self.book.preload)
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        handed = view_module.published_views(data)
-        scanned = view_module.scan_request(data, received_bytes.received(data)) if handed is None and self.received_bytes_granted else None
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        # The views token_count attached, else the wire bytes to read them from in C; then the request.
+        handed = envelope.views()
+        payload = envelope.wire() if handed is None else None
+        data = envelope.request
+        scanned = view_module.scan_request(data, payload) if handed is None else None
         from_slots = GenAIView.from_slots
         # Metric sums for this request, added to the series once per request rather than per span.
         sums: dict[_Series, list[Any]] | None = {} if self.metrics_on else None
@@ -139,7 +140,7 @@ class CostProcessor(Processor):
                         self._price(span, view, service, sums)
         if sums:
             _add_sums(sums)
-        return await self.next.consume(signal, data)
+        return await self.next.consume(envelope)
 
     def _price(self, span: Any, view: GenAIView, service: str, sums: dict[_Series, list[Any]] | None) -> None:
         u = view.usage

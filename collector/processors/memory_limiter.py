@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import pdata
-from ..component import Processor, Rejected, RetryableError, Signal
+from ..component import Processor, Rejected, RetryableError
 from ..config import Duration, Invalid, option
+from ..envelope import Envelope
 from ..registry import register
 from ..telemetry import ITEM, process_tree_rss
 
@@ -138,19 +138,20 @@ class MemoryLimiterProcessor(Processor):
             await asyncio.sleep(float(self.config.check_interval))
             self.check()
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        # It never takes the request, so what the receiver derived (its wire bytes) stays valid behind it.
         if not self.refusing and self.usage > self.watch_from and time.monotonic() - self.last_check >= 0.01:
             self.check()
         if self.refusing:
-            self.m_refused.inc(pdata.count_items(signal, data))
+            self.m_refused.inc(envelope.items)
             # The error's traceback keeps this frame alive as long as anyone holds the error (e.g. while the
-            # refusal is being sent): without `data` in it, the refused request can be freed meanwhile.
-            del data
+            # refusal is being sent): without `envelope` in it, the refused request can be freed meanwhile.
+            del envelope
             raise RetryableError(
                 f"processor {self.id}: memory usage {self.usage / MIB:.0f} MiB is above the soft limit {self.soft / MIB:.0f} MiB; retry later",
                 retry_after=max(1.0, float(self.config.check_interval)),
             )
-        return await self.next.consume(signal, data)
+        return await self.next.consume(envelope)
 
     async def shutdown(self) -> None:
         if self._task is not None:

@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .. import received_bytes
 from ..component import Capabilities, Processor, Rejected, Signal
 from ..config import Invalid, option
+from ..envelope import Envelope
 from ..registry import register
 from ..pdata import REQUEST_TYPES
 from . import redaction_walk as walk
@@ -289,10 +289,6 @@ class RedactionProcessor(Processor):
     description = "Masks, hashes or drops PII and secrets (built-in validated detectors plus otelcol's redaction keys) in attributes, JSON values, log bodies and span names."
     config_class = RedactionConfig
     capabilities = Capabilities(mutates_data=True)
-    # The prefilter reads the request's wire bytes: the received ones, where the service allows it (see
-    # collector/received_bytes.py), save serializing the request again.
-    reads_received_bytes = True
-    received_bytes_granted = False
 
     def __init__(self, settings: Any, config: RedactionConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
@@ -307,7 +303,6 @@ class RedactionProcessor(Processor):
         self._characters = t.counter("redaction_scanned_characters_total", "Characters of text handed to the scanner, plus the bytes of each serialized request the request-level prefilter read.", ("processor",)).labels(processor)
         self._errors = t.counter("redaction_errors_total", "Values masked whole because scanning them failed (fail closed).", ("processor",)).labels(processor)
         self._pool = WorkerPool(self, config, config.workers) if config.workers else None
-        self.publishes_bytes = self._pool is not None
         key = config.key
         if key is not None and len(key) < _SHORT_KEY:
             self.log.warning("hash_key is short; tokens of low-entropy values (phone numbers, CPFs) are easier to guess with a short key", min_advised=_SHORT_KEY)
@@ -343,28 +338,30 @@ class RedactionProcessor(Processor):
         for detector, count in matches.items():
             self._count(detector).inc(count)
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        payload = received_bytes.received(data) if self.received_bytes_granted else None
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        # The prefilter reads the request's wire bytes where the envelope still has them (no one took the
+        # request since they were attached), save serializing the request again.
+        payload = envelope.wire()
         if self._pool is not None:
-            return await self._consume_in_worker(signal, data, payload)
-        stats = self._walk(data, payload)
+            return await self._consume_in_worker(envelope, payload)
+        stats = self._walk(envelope.request, payload)
         self._record(stats.values, stats.characters, stats.matches)
-        return await self.next.consume(signal, data)
+        return await self.next.consume(envelope)
 
-    async def _consume_in_worker(self, signal: Signal, data: Any, payload: bytes | None) -> Rejected | None:
+    async def _consume_in_worker(self, envelope: Envelope, payload: bytes | None) -> Rejected | None:
+        signal = envelope.signal
+        canonical = payload is None or envelope.wire(canonical=True) is not None
         if payload is None:
-            payload = data.SerializeToString()
+            payload = envelope.request.SerializeToString()
         answer = await self._pool.redact(signal, payload)  # type: ignore[union-attr]
         self._record(answer.values, answer.characters, answer.matches)
         if answer.errors:
             self._errors.inc(answer.errors)
             self._log_error(answer.error_key or "", answer.error_type or "detector error")
         if answer.payload is not None:
-            data, payload = REQUEST_TYPES[signal].FromString(answer.payload), answer.payload
-        # The request's bytes are at hand, current and upb's own (the worker's serialization, or equal to
-        # it): a reader behind this processor need not serialize it again (collector/received_bytes.py).
-        received_bytes.publish(data, payload, canonical=True)
-        try:
-            return await self.next.consume(signal, data)
-        finally:
-            received_bytes.withdraw(data)
+            # The worker's serialization of the redacted request, which is decoded from exactly these bytes.
+            envelope.replace(REQUEST_TYPES[signal].FromString(answer.payload), answer.payload, canonical=True)
+        else:
+            # Nothing to change: the request is as it came, and so are its bytes (voided by nothing since).
+            envelope.attach_wire(payload, canonical)
+        return await self.next.consume(envelope)

@@ -15,7 +15,7 @@ take the parse path: every decoded leaf and key is scanned and a value with an e
 value that does not parse as JSON is scanned as text.
 
 Before any of that, the prefilter runs over the request's wire bytes (`wire_hits`): the bytes it arrived
-as when the receiver lends them (collector/received_bytes.py), else the request serialized once. Strings
+as when the receiver lends them (collector/envelope.py), else the request serialized once. Strings
 are raw UTF-8 on the wire, so a value the scan would find something in has a hit overlapping its bytes. A
 light walk of tags and lengths (`_locate`, in C when `_wire_walks` is built) maps the hits to items,
 and only those are walked: resource and scope attributes, log records and metrics whose bytes were hit,
@@ -264,7 +264,7 @@ class Redactor:
         """Which items of the request to walk (see `_locate`), or None to walk all of it; whether an upstream
         redaction summary may already be there (else the summary need not look for one); and the wire
         (payload, hit starts, hit ends) for `_json`. `payload`: the request's bytes as received, when the
-        caller knows they are exactly this request's (see collector/received_bytes.py); else it is serialized."""
+        caller knows they are exactly this request's (see collector/envelope.py); else it is serialized."""
         if self._wire_hits is None:
             return None, True, None
         try:

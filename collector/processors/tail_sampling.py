@@ -40,9 +40,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from .. import pdata, received_bytes
+from .. import pdata
 from ..component import Capabilities, Processor, Rejected, RetryableError, Signal
 from ..config import ByteSize, Duration, Invalid, option
+from ..envelope import Envelope
 from ..genai.view import GenAIView
 from ..registry import register
 
@@ -1149,10 +1150,6 @@ class TailSamplingProcessor(Processor):
     signals = frozenset({Signal.TRACES})
     # It copies the spans it keeps; the caller's request is never changed.
     capabilities = Capabilities(mutates_data=False)
-    # Intake cuts the request's bytes into spans: the current bytes, where a processor in front has them at
-    # hand (collector/received_bytes.py), save serializing the request again.
-    reads_received_bytes = True
-    received_bytes_granted = False
 
     def __init__(self, settings: Any, config: TailSamplingConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
@@ -1218,9 +1215,12 @@ class TailSamplingProcessor(Processor):
         return len(self.pending_traces)
 
     # Ingest ---------------------------------------------------------------------------------------
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
-        # Canonical only: _cut keys shells by the resource's and scope's bytes, which must be upb's own.
-        payload = received_bytes.received(data, canonical=True) if self.received_bytes_granted else None
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        # Intake cuts the request's bytes into spans: the envelope's, where a processor in front attached
+        # them, save serializing the request again. Canonical only: _cut keys shells by the resource's and
+        # scope's bytes, which must be upb's own.
+        payload = envelope.wire(canonical=True)
+        data = envelope.request
         groups = group_by_trace(data, interned=self._interned, facts=self._facts, payload=payload)
         if not groups:
             return None
@@ -1438,7 +1438,7 @@ class TailSamplingProcessor(Processor):
         for trace in traces:
             trace.release()  # the request holds the spans now; a trace may stay queued a while longer
         try:
-            rejected = await self.next.consume(Signal.TRACES, request)
+            rejected = await self.next.consume(Envelope(Signal.TRACES, request))
         except Exception as exc:
             self.m_send_failed.inc(count)
             self.log.error("next consumer refused sampled traces; their spans are dropped", spans=count, error=str(exc))

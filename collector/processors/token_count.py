@@ -13,9 +13,10 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .. import pdata, received_bytes
+from .. import pdata
 from ..component import Capabilities, Processor, Rejected, Signal
 from ..config import ByteSize, Invalid, option
+from ..envelope import Envelope
 from ..genai import tokens
 from ..genai import view as view_module
 from ..genai.view import GenAIView
@@ -65,8 +66,6 @@ class TokenCountProcessor(Processor):
     config_class = TokenCountConfig
     signals = frozenset({Signal.TRACES})
     capabilities = Capabilities(mutates_data=True)
-    reads_received_bytes = True  # the GenAI views are read from them in C (genai.view.scan_request)
-    received_bytes_granted = False
 
     def __init__(self, settings: Any, config: TokenCountConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
@@ -89,7 +88,10 @@ class TokenCountProcessor(Processor):
                 self.log.warning("tokenizer vocabulary not packaged; loading it through tiktoken's cache", encoding=name)
                 await asyncio.to_thread(tokens.load_encoding, name)
 
-    async def consume(self, signal: Signal, data: Any) -> Rejected | None:
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        # The wire bytes first (the GenAI views are read from them in C), then the request they void.
+        payload = envelope.wire()
+        data = envelope.request
         needed: set[str] = set()
         work: list[tuple[Any, GenAIView]] = []
         views: list[Any] = []
@@ -97,7 +99,7 @@ class TokenCountProcessor(Processor):
         of, from_slots = GenAIView.of, GenAIView.from_slots
         kinds, operations = self.kinds, self.operations
         reported = 0
-        scanned = view_module.scan_request(data, received_bytes.received(data)) if self.received_bytes_granted else None
+        scanned = view_module.scan_request(data, payload)
         index = -1
         for rs in data.resource_spans:
             for ss in rs.scope_spans:
@@ -130,13 +132,8 @@ class TokenCountProcessor(Processor):
         encodings = {name: await _encoding(name) for name in needed}
         for span, view in to_count:
             self._count(span, view, encodings)
-        if not view_module.hands_views_to(self.next):
-            return await self.next.consume(signal, data)
-        view_module.publish_views(data, views)
-        try:
-            return await self.next.consume(signal, data)
-        finally:
-            view_module.withdraw_views(data)
+        envelope.attach_views(views)  # after the last change: cost behind need not build them again
+        return await self.next.consume(envelope)
 
     def _reported(self, span: Any, view: GenAIView) -> None:
         key_of = view.key_of

@@ -15,10 +15,11 @@ from aiohttp import web
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from .. import otlpjson, pdata, received_bytes
+from .. import otlpjson, pdata
 from ..client import client_metadata, metadata_from_pairs
 from ..component import ConsumeError, Consumer, Host, Receiver, Rejected, Settings, Signal
 from ..config import ByteSize, Endpoint, Invalid, option
+from ..envelope import Envelope
 from ..httpserver import serve
 from ..registry import register
 from .security import AuthConfig, BearerTokens, TLSConfig
@@ -158,7 +159,7 @@ class _Intake:
         self.validate = _VALIDATORS.get(signal)
 
     async def push(self, data: Any, payload: bytes | None = None) -> Rejected | None:
-        """`payload`: the protobuf bytes `data` was decoded from, lent to processors (received_bytes)."""
+        """`payload`: the protobuf bytes `data` was decoded from, handed on in its envelope."""
         total = pdata.count_items(self.signal, data)
         invalid = self.validate(data) if self.validate is not None else None
         if invalid is not None:
@@ -168,20 +169,16 @@ class _Intake:
             # Like otelcol's receiver: an empty request (or one whose every item was refused above)
             # is answered without entering the pipeline, which would otherwise write an empty record.
             return invalid
-        lend = payload is not None and invalid is None  # validation removed nothing: the bytes are this request
-        if lend:
-            received_bytes.publish(data, payload)
+        # Validation removed nothing: the bytes are this request's (a sender's encoding, not necessarily upb's).
+        envelope = Envelope(self.signal, data, payload if invalid is None else None)
         try:
-            result = await self.consumer.consume(self.signal, data)
+            result = await self.consumer.consume(envelope)
         except ConsumeError:
             self.counters.refused.inc(total)
             raise
         except Exception:
             self.counters.failed.inc(total)
             raise
-        finally:
-            if lend:
-                received_bytes.withdraw(data)
         if result is not None and result.count:
             self.counters.refused.inc(result.count)
             total -= result.count
