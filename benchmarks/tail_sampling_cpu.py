@@ -38,7 +38,7 @@ from collector.config.source import Document  # noqa: E402
 from collector.config.typed import Decoder  # noqa: E402
 from collector.envelope import Envelope  # noqa: E402
 from collector.loadgen import PayloadSource, build_templates  # noqa: E402
-from collector.processors import tail_sampling  # noqa: E402
+from collector.processors import tailsampling  # noqa: E402
 from collector.registry import lookup  # noqa: E402
 from collector.telemetry import Telemetry  # noqa: E402
 
@@ -99,13 +99,13 @@ async def upstream_payloads(payloads: list[bytes], names: list[str]) -> list[byt
 
 def tail_sampling_config() -> Any:
     block = yaml.safe_load(PIPELINE.read_text())["processors"]["tail_sampling"]
-    return _decode(tail_sampling.TailSamplingProcessor, block, "tail_sampling")
+    return _decode(tailsampling.TailSamplingProcessor, block, "tail_sampling")
 
 
 async def one_round(config: Any, payloads: list[bytes]) -> tuple[float, float, int, int]:
     """(intake seconds, decision + release seconds, spans in, spans released) of one fresh processor."""
     sink = Sink()
-    processor = tail_sampling.TailSamplingProcessor(_settings("tail_sampling"), config, sink)
+    processor = tailsampling.TailSamplingProcessor(_settings("tail_sampling"), config, sink)
     requests = [ExportTraceServiceRequest.FromString(p) for p in payloads]  # the receiver's parse: not measured
     spans_in = sum(len(ss.spans) for r in requests for rs in r.resource_spans for ss in rs.scope_spans)
     start = time.process_time()

@@ -6,6 +6,6 @@ from .exporters import jaeger  # noqa: F401
 from .exporters import elasticsearch  # noqa: F401
 from .extensions import health_check  # noqa: F401
 from .extensions import file_storage  # noqa: F401
-from .processors import batch, cost, memory_limiter, tail_sampling, token_count  # noqa: F401
+from .processors import batch, cost, memory_limiter, tailsampling, token_count  # noqa: F401
 from .processors import redaction  # noqa: F401
 from .receivers import otlp  # noqa: F401

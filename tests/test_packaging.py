@@ -92,7 +92,7 @@ def test_without_a_c_compiler_the_install_works_and_redacts_in_python(tmp_path: 
         "build_redactor(RedactionConfig())[0].traces(r)\n"
         "print(r.resource_spans[0].scope_spans[0].spans[0].attributes[0].value.string_value)\n"
         "from collector.genai import view\n"
-        "from collector.processors import tail_sampling as t\n"
+        "from collector.processors.tailsampling import wire as t\n"
         "from collector.exporters import json_writer as j\n"
         "assert view._genai_attributes_in_c is t._number_sum_in_c is t._fnv1a64_in_c is j._traces_in_c is None\n"
         "print(j.encode('traces', ExportTraceServiceRequest, r.SerializeToString()).decode()[:41])\n"

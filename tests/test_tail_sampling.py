@@ -21,7 +21,7 @@ from collector.component import Signal
 from collector.config import ConfigErrors, load_config
 from collector.config.source import load_text
 from collector.config.typed import Decoder
-from collector.processors.tail_sampling import Sampler, TailSamplingConfig, TraceData, build_request, group_by_trace
+from collector.processors.tailsampling import Sampler, TailSamplingConfig, TraceData, build_request, group_by_trace
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 MS = 1_000_000
@@ -318,6 +318,29 @@ def test_bytes_limiting() -> None:
     assert s.decide(trace(span(3, 1, blob="x" * 60))).sampled
 
 
+def test_every_policy_type_has_its_policy_class_and_the_facts_come_from_the_policies() -> None:
+    from collector.processors.tailsampling.buffer import STATUSES, TIMES
+    from collector.processors.tailsampling.config import POLICY_TYPES
+    from collector.processors.tailsampling.policies import POLICIES
+
+    assert list(POLICIES) == list(POLICY_TYPES)
+    assert all(POLICIES[t].config_class is c for t, c in POLICY_TYPES.items())
+    assert sampler("- {name: a, type: always_sample}").facts == 0
+    assert sampler("- {name: l, type: latency, latency: {threshold_ms: 1}}").facts == TIMES
+    nested = """
+- name: d
+  type: drop
+  drop: {drop_sub_policy: [{name: s, type: status_code, status_code: {status_codes: [ERROR]}}]}
+- name: c
+  type: composite
+  composite:
+    max_total_spans_per_second: 10
+    composite_sub_policy:
+      - {name: a, type: and, and: {and_sub_policy: [{name: l, type: latency, latency: {threshold_ms: 1}}]}}
+"""
+    assert sampler(nested).facts == TIMES | STATUSES
+
+
 def test_group_by_trace_and_build_request_keep_resource_and_scope() -> None:
     r = req([span(1, 1), span(2, 1), span(1, 2)], service="a")
     r.resource_spans.append(req([span(1, 3)], service="b").resource_spans[0])
@@ -383,7 +406,7 @@ def _processor(yaml_text: str) -> tuple[Any, _Sink]:
     import structlog
 
     from collector.component import ComponentID, Kind, Settings
-    from collector.processors.tail_sampling import TailSamplingProcessor
+    from collector.processors.tailsampling import TailSamplingProcessor
     from collector.telemetry import Telemetry
 
     cfg, errors = decode(yaml_text)
@@ -596,7 +619,7 @@ def test_decisions_run_in_chunks_oldest_first() -> None:
 def test_released_traces_go_out_whole_in_requests_of_bounded_size() -> None:
     import asyncio
 
-    from collector.processors import tail_sampling as ts
+    from collector.processors.tailsampling import processor as ts
 
     async def run() -> None:
         p, sink = _processor("decision_wait: 1h\npolicies: [{name: all, type: always_sample}]")
@@ -626,7 +649,7 @@ def test_attribute_lookup_on_held_bytes_counts_span_attributes_only() -> None:
     string value, or twice in one span must give the same answer as reading the parsed span."""
     from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
 
-    from collector.processors.tail_sampling import span_attribute_values, trace_cost
+    from collector.processors.tailsampling import span_attribute_values, trace_cost
 
     in_event = span(1, 1)
     event = in_event.events.add(name="usage")
@@ -656,7 +679,7 @@ def test_attribute_lookup_on_held_bytes_counts_span_attributes_only() -> None:
     ],
 )
 def test_facts_gathered_at_intake_decide_like_the_parsed_spans(policy: str) -> None:
-    from collector.processors.tail_sampling import group_by_trace
+    from collector.processors.tailsampling import group_by_trace
 
     spans = [span(1, 1, start_ms=10, end_ms=60, status=OK), span(1, 2, parent=1, start_ms=40, end_ms=125, status=ERR), span(1, 3, parent=1, start_ms=5, end_ms=20)]
     other = [span(2, 1, start_ms=0, end_ms=50, status=OK)]

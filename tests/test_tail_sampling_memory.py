@@ -21,7 +21,7 @@ from collector import loadgen
 from collector.component import ComponentID, Kind, Settings, Signal
 from collector.config.typed import Decoder
 from collector.config.source import load_text
-from collector.processors.tail_sampling import TailSamplingConfig, TailSamplingProcessor
+from collector.processors.tailsampling import TailSamplingConfig, TailSamplingProcessor
 from collector.telemetry import Telemetry, rss_bytes
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 

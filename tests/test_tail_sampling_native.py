@@ -19,7 +19,8 @@ from collector.envelope import Envelope
 from collector.component import Signal
 from collector.loadgen import build_templates
 from collector.processor_chain import build_chain
-from collector.processors import tail_sampling as ts
+from collector.processors import tailsampling as ts
+from collector.processors.tailsampling import wire
 from collector.processors._wire_walks import attribute_values, fnv1a64, number_sum
 
 KEYS = ["gen_ai.usage.cost", "gen_ai.request.model", "openinference.span.kind", "input.value", "no.such.key", ""]
@@ -121,8 +122,8 @@ def test_policies_decide_the_same_with_and_without_the_c_walk(monkeypatch: pytes
         trace = held.setdefault(Span.FromString(raw).trace_id, ts.TraceData(b"", ts.ALL_FACTS))
         trace._raw.append(raw)
     with_c = {tid: ts.trace_cost(t) for tid, t in held.items()}
-    monkeypatch.setattr(ts, "_attribute_values_in_c", None)
-    monkeypatch.setattr(ts, "_number_sum_in_c", None)
+    monkeypatch.setattr(wire, "_attribute_values_in_c", None)
+    monkeypatch.setattr(wire, "_number_sum_in_c", None)
     without = {tid: ts.trace_cost(t) for tid, t in held.items()}
     assert with_c == without and sum(1 for c in with_c.values() if c > 0) > len(held) // 2
 
@@ -131,7 +132,7 @@ def parsed_sum(raws: list[bytes], key: str) -> float:
     total = 0.0
     for raw in raws:
         for value in parsed_values(raw, key):
-            n = ts._number(value)
+            n = wire.number(value)
             if n is not None:
                 total += n
     return total
@@ -207,8 +208,8 @@ def test_number_sum_on_damaged_bytes_raises_or_agrees_with_the_parser() -> None:
 
 def test_fnv1a64_is_the_probabilistic_policys_hash() -> None:
     rng = random.Random(1)
-    salted = ts._fnv1a64(b"default-hash-seed")
+    salted = wire.fnv1a64(b"default-hash-seed")
     for _ in range(2000):
         data = rng.randbytes(rng.randrange(0, 40))
-        assert fnv1a64(data, salted) == ts._fnv1a64(data, salted)
-        assert fnv1a64(data, ts._FNV_OFFSET) == ts._fnv1a64(data)
+        assert fnv1a64(data, salted) == wire.fnv1a64(data, salted)
+        assert fnv1a64(data, wire.FNV_OFFSET) == wire.fnv1a64(data)

@@ -10,9 +10,10 @@
  * that the prefilter's hits overlap, found by a lexer that hops from quote to quote.
  * `attribute_values` reads one attribute's values out of a serialized span without parsing it: the policies
  * that read attributes (llm_cost's trace total, string_attribute, ...) evaluate every pending trace, and a
- * parse of a ~1 KB span to read one value cost ~2 µs (tail_sampling.span_attribute_values is the reference).
- * `number_sum` is llm_cost's whole trace total in one call (tail_sampling.trace_cost is the reference), and
- * `fnv1a64` the probabilistic policy's hash of each trace id (tail_sampling._fnv1a64).
+ * parse of a ~1 KB span to read one value cost ~2 µs (tailsampling/wire.py's span_attribute_values
+ * is the reference).
+ * `number_sum` is llm_cost's whole trace total in one call (tailsampling/wire.py's number_sum is the
+ * reference), and `fnv1a64` the probabilistic policy's hash of each trace id (tailsampling/wire.py's fnv1a64).
  * `genai_attributes` reads the GenAI view's attributes of every span of a request (genai.view.GenAIView.of is
  * the reference): token_count and cost used to spend ~4.5 µs a span building a Python object for each
  * attribute of each span to find the dozen they read.

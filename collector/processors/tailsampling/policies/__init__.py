@@ -1,0 +1,63 @@
+"""tail_sampling's policies, one module per policy type, and the registry that builds them from the config.
+
+`POLICIES` is keyed by the policy `type` of the config (config.POLICY_TYPES has the same keys: a type's
+settings class there is its policy class's `config_class`).
+"""
+
+from __future__ import annotations
+
+from ..config import PolicyConfig
+from .always_sample import AlwaysSample
+from .and_ import And
+from .base import DROPPED, SAMPLED, Policy
+from .boolean_attribute import BooleanAttribute
+from .bytes_limiting import BytesLimiting
+from .composite import Composite
+from .drop import Drop
+from .latency import Latency
+from .llm_cost import LLMCost
+from .llm_error import LLMError
+from .llm_model import LLMModel
+from .llm_tokens import LLMTokens
+from .numeric_attribute import NumericAttribute
+from .probabilistic import Probabilistic
+from .rate_limiting import RateLimiting
+from .span_count import SpanCount
+from .status_code import StatusCode
+from .string_attribute import StringAttribute
+from .trace_state import TraceState
+
+__all__ = ["DROPPED", "POLICIES", "SAMPLED", "Drop", "Policy", "build_policy"]
+
+POLICIES: dict[str, type[Policy]] = {
+    cls.type_name: cls
+    for cls in (
+        AlwaysSample,
+        Latency,
+        NumericAttribute,
+        Probabilistic,
+        StatusCode,
+        StringAttribute,
+        RateLimiting,
+        BytesLimiting,
+        SpanCount,
+        TraceState,
+        BooleanAttribute,
+        And,
+        Drop,
+        Composite,
+        LLMCost,
+        LLMTokens,
+        LLMModel,
+        LLMError,
+    )
+}
+
+
+def build_policy(p: PolicyConfig) -> Policy:
+    cls = POLICIES.get(p.type)
+    if cls is None:
+        raise ValueError(f"unknown policy type {p.type!r}")
+    policy = cls.from_config(p.settings, build_policy)
+    policy.name = p.name
+    return policy

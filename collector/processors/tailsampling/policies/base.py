@@ -1,0 +1,60 @@
+"""What every tail_sampling policy is: a vote on a whole trace, and the intake facts it reads.
+
+A policy type is one class (one module in this package) with `type_name` (its `type` in the config),
+`config_class` (its settings, from config.py) and `facts` (the TraceData facts gathered at intake that
+`evaluate` reads, so intake gathers only those). Policies made of sub-policies combine their children's
+facts in `needs`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from ..buffer import TraceData
+
+# Policy votes.
+SAMPLED = "sampled"
+NOT_SAMPLED = "not_sampled"
+DROPPED = "dropped"
+
+
+class Policy:
+    type_name: ClassVar[str]
+    config_class: ClassVar[type]
+    facts: ClassVar[int] = 0  # buffer.TIMES / STATUSES read by evaluate
+    name: str = ""  # the configured policy's name, set by build_policy
+
+    @classmethod
+    def from_config(cls, config: Any, build: Callable[[Any], Policy]) -> Policy:
+        """The policy for its settings; `build` makes a sub-policy from its PolicyConfig."""
+        return cls(config)  # type: ignore[call-arg]
+
+    def needs(self) -> int:
+        """The intake facts this policy reads, its sub-policies' included."""
+        return self.facts
+
+    def evaluate(self, trace: TraceData) -> str:
+        raise NotImplementedError
+
+
+class Match(Policy):
+    """A policy that samples the traces it matches (or, with `invert`, those it does not)."""
+
+    invert = False
+
+    def matches(self, trace: TraceData) -> bool:
+        raise NotImplementedError
+
+    def evaluate(self, trace: TraceData) -> str:
+        return SAMPLED if self.matches(trace) != self.invert else NOT_SAMPLED
+
+
+def string_matcher(values: list[str], regex: bool) -> Callable[[str], bool]:
+    """Whether a string is one of `values` (or, with `regex`, contains a match of one of them)."""
+    if regex:
+        patterns = [re.compile(v) for v in values]
+        return lambda s: any(p.search(s) for p in patterns)
+    wanted = set(values)
+    return lambda s: s in wanted

@@ -1,0 +1,28 @@
+"""numeric_attribute: samples traces with a span or resource attribute whose number is within
+[min_value, max_value]."""
+
+from __future__ import annotations
+
+from .. import wire
+from ..buffer import TraceData
+from ..config import NumericAttributeConfig
+from .base import Match
+
+
+class NumericAttribute(Match):
+    type_name = "numeric_attribute"
+    config_class = NumericAttributeConfig
+
+    def __init__(self, c: NumericAttributeConfig):
+        self.key = c.key
+        self.lo = c.min_value if c.min_value is not None else float("-inf")
+        self.hi = c.max_value if c.max_value is not None else float("inf")
+        self.invert = c.invert_match
+
+    def matches(self, trace: TraceData) -> bool:
+        lo, hi = self.lo, self.hi
+        for v in wire.attribute_values(trace, self.key):
+            n = wire.number(v)
+            if n is not None and lo <= n <= hi:
+                return True
+        return False
