@@ -284,12 +284,24 @@ ENCODER_HELPERS = [
     "_exp_histogram_point", "_quantile", "_summary_point", "_points", "_metric",
     "_scope_metrics", "_resource_metrics",
 ]  # fmt: skip
+# The encoder's modules; each helper is bound in the module defining it and in every one importing it.
+ENCODER_MODULES = (otlpjson.values, otlpjson.spans, otlpjson.logs, otlpjson.metrics, otlpjson.encoder)
+
+
+def _helper(name: str) -> Callable[..., Any]:
+    return next(getattr(module, name) for module in ENCODER_MODULES if hasattr(module, name))
+
+
+def _replace_helper(monkeypatch: pytest.MonkeyPatch, name: str, replacement: Callable[..., Any]) -> None:
+    for module in ENCODER_MODULES:
+        if hasattr(module, name):
+            monkeypatch.setattr(module, name, replacement)
 
 
 def _emitted_keys(signal: str, msg: Message, monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
     keys: dict[str, set[str]] = collections.defaultdict(set)
     for name in ENCODER_HELPERS:
-        orig = getattr(otlpjson, name)
+        orig = _helper(name)
 
         def spy(*args: Any, __orig: Callable[..., Any] = orig, __name: str = name) -> Any:
             result = __orig(*args)
@@ -297,7 +309,7 @@ def _emitted_keys(signal: str, msg: Message, monkeypatch: pytest.MonkeyPatch) ->
                 keys[__name].update(d)
             return result
 
-        monkeypatch.setattr(otlpjson, name, spy)
+        _replace_helper(monkeypatch, name, spy)
     encode(signal, msg)
     monkeypatch.undo()
     return keys
@@ -312,7 +324,7 @@ def test_dropping_any_emitted_key_breaks_round_trip(
     assert emitted, "spying on the encoder helpers failed"
     checked = 0
     for name, keys in sorted(emitted.items()):
-        orig = getattr(otlpjson, name)
+        orig = _helper(name)
         for key in sorted(keys):
 
             def broken(*args: Any, __orig: Callable[..., Any] = orig, __key: str = key) -> Any:
@@ -321,7 +333,7 @@ def test_dropping_any_emitted_key_breaks_round_trip(
                     d.pop(__key, None)
                 return result
 
-            monkeypatch.setattr(otlpjson, name, broken)
+            _replace_helper(monkeypatch, name, broken)
             assert decode(signal, encode(signal, msg)) != msg, f"{name} without {key!r} went unnoticed"
             monkeypatch.undo()
             checked += 1

@@ -413,7 +413,7 @@ def test_time_dependent_prices_refresh_without_matcher(monkeypatch):
     from genai_prices import calc_price, data_snapshot
 
     clock = SimpleNamespace(now=datetime(2025, 6, 9, 12, 0, tzinfo=UTC).timestamp())
-    monkeypatch.setattr(prices, "time", SimpleNamespace(time=lambda: clock.now))
+    monkeypatch.setattr(prices.pricebook, "time", SimpleNamespace(time=lambda: clock.now))
     book = PriceBook()
     u = Usage(1_000_000, 1_000_000, cache_read_tokens=400_000)
 
@@ -449,7 +449,7 @@ def test_time_dependent_prices_refresh_without_matcher(monkeypatch):
 
 
 def test_cache_is_bounded(monkeypatch):
-    monkeypatch.setattr(prices, "_MAX_CACHED", 10)
+    monkeypatch.setattr(prices.pricebook, "_MAX_CACHED", 10)
     book = PriceBook()
     for i in range(35):
         book.cost("openai", f"unknown-{i}", Usage(1, 1))

@@ -1,6 +1,6 @@
 /* OTLP-JSON for a serialized ExportTraceServiceRequest, in C, for the file exporter's encoder process.
  *
- * collector/otlpjson.py is the encoder and the reference: this writes the same bytes for the requests the
+ * collector/otlpjson/ is the encoder and the reference: this writes the same bytes for the requests the
  * daemon hands its exporters, which upb serialized (every singular field at most once, AnyValue with one
  * member). It walks the wire bytes once and never builds a Python object per field; in Python the encoder
  * spent ~40 µs of the encoder process's CPU per span written in the full LLM pipeline, most of it building
