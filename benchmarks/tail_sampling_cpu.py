@@ -36,7 +36,7 @@ from collector import components  # noqa: E402,F401  (registers the component ty
 from collector.component import ComponentID, Kind, Settings, Signal  # noqa: E402
 from collector.config.source import Document  # noqa: E402
 from collector.config.typed import Decoder  # noqa: E402
-from collector.loadgen import PayloadSource, build_templates  # noqa: E402
+from collector.tools.loadgen import PayloadSource, build_templates  # noqa: E402
 from collector.processors import tail_sampling  # noqa: E402
 from collector.registry import lookup  # noqa: E402
 from collector.telemetry import Telemetry  # noqa: E402

@@ -16,7 +16,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.component import Signal
-from collector.loadgen import build_templates
+from collector.tools.loadgen import build_templates
 from collector.processor_chain import build_chain
 from collector.processors import tail_sampling as ts
 from collector.processors._wire_walks import attribute_values, fnv1a64, number_sum
