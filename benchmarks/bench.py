@@ -86,7 +86,7 @@ SCENARIOS = {s.name: s for s in (
              "(OTLP-JSON lines); PII or secrets in half the prompts", pii_share=0.5),
 )}
 BASELINE = "passthrough-json"  # what the footer's ratios compare against
-USAGE_MODES = ("reported", "missing", "mixed")  # collector.loadgen.USAGE_MODES (not imported: keep start-up light)
+USAGE_MODES = ("reported", "missing", "mixed")  # collector.tools.loadgen.USAGE_MODES (not imported: keep start-up light)
 
 
 def log(message: str) -> None:

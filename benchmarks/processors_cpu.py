@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
 from collector.component import Signal  # noqa: E402
-from collector.loadgen import build_templates  # noqa: E402
 from collector.envelope import Envelope  # noqa: E402
+from collector.tools.loadgen import build_templates  # noqa: E402
 from collector.processor_chain import build_chain  # noqa: E402
 
 

@@ -42,12 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("components", help="List every receiver, processor, exporter and extension type.")
 
-    from . import loadgen
+    from .tools import loadgen
 
     loadgen_parser = sub.add_parser("loadgen", help="Send realistic LLM telemetry to an OTLP endpoint and report rate and latency.")
     loadgen.add_arguments(loadgen_parser)
 
-    from . import replay
+    from .tools import replay
 
     replay_parser = sub.add_parser("replay", help="Push what a file exporter wrote back through the config's pipelines (receivers not started).")
     _add_config_args(replay_parser)
@@ -67,11 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "components":
         return _components()
     if args.command == "loadgen":
-        from . import loadgen
+        from .tools import loadgen
 
         return loadgen.main(args)
     if args.command == "replay":
-        from . import replay
+        from .tools import replay
 
         return replay.main(args)
     return 2

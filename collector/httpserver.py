@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from typing import Any
 
 from aiohttp import web
@@ -24,20 +23,3 @@ async def serve(app: web.Application, endpoint: Endpoint, *, shutdown_timeout: f
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise OSError(f"cannot listen on {endpoint}: {reason}") from None
     return runner
-
-
-def bound_port(runner: web.AppRunner) -> int:
-    for site in runner.sites:
-        server = getattr(site, "_server", None)
-        if server is not None and server.sockets:
-            return server.sockets[0].getsockname()[1]
-    raise RuntimeError("server has no listening socket")
-
-
-def is_port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True

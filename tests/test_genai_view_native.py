@@ -19,7 +19,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector import otlpjson
 from collector.genai import view as view_module
 from collector.genai.view import GenAIView
-from collector.loadgen import build_templates
+from collector.tools.loadgen import build_templates
 from tests import test_genai_view as conventions
 from tests.test_pipeline import InProcessService
 

@@ -30,8 +30,9 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from collector import loadgen
-from collector.loadgen import Options
+from collector.pii import validators
+from collector.tools import loadgen
+from collector.tools.loadgen import Options, content, transports
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,8 +113,8 @@ class ServerThread:
 
 async def start_grpc_server(sink: Sink) -> tuple[grpc.aio.Server, int]:
     def handler(signal_name: str) -> Any:
-        response_type = loadgen._RESPONSES[signal_name]
-        field_name = loadgen._REJECTED_FIELD[signal_name]
+        response_type = transports._RESPONSES[signal_name]
+        field_name = transports._REJECTED_FIELD[signal_name]
 
         async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             if sink.delay:
@@ -305,8 +306,8 @@ def test_llm_profile_generates_valid_pii() -> None:
     with_pii = [p for p in prompts if re.search(r"@|CPF|card|phone|Telefone|call", p)]
     assert len(with_pii) == round(len(prompts) * 0.05)
     assert emails and cards and cpfs
-    assert all(loadgen.luhn_valid(c) for c in cards)
-    assert all(loadgen.cpf_valid(c) for c in cpfs)
+    assert all(validators.luhn(c) for c in cards)
+    assert all(validators.cpf(c) for c in cpfs)
     assert len(set(cards)) == len(cards)  # generated, not one hard-coded value
 
 
@@ -332,6 +333,20 @@ def test_logs_templates_correlate_with_traces() -> None:
     assert len(records) == 10
     assert all(len(r.trace_id) == 16 and len(r.span_id) == 8 and r.body.string_value for r in records)
     assert any(r.event_name == "gen_ai.client.inference.operation.details" for r in records)
+
+
+@pytest.mark.parametrize("signal_name", ["traces", "logs"])
+def test_json_templates_are_the_products_otlp_json(signal_name: str) -> None:
+    """http/json payloads are what collector.otlpjson writes for the very requests the proto ones hold."""
+    from collector import otlpjson
+
+    kwargs = dict(seed=9, count=3, batch_size=40, signal_name=signal_name, pii_share=0.5, now_ns=_NOW)
+    protos = loadgen.build_templates(encoding="proto", **kwargs)
+    jsons = loadgen.build_templates(encoding="json", **kwargs)
+    for proto, json_template in zip(protos, jsons, strict=True):
+        request = otlpjson.SIGNALS[signal_name].FromString(proto.payload)
+        assert json_template.payload == otlpjson.encode(signal_name, request)
+        assert len(json_template.id_slots) == len(proto.id_slots)
 
 
 # --- --usage: reported | missing | mixed (what token_count and cost are benchmarked on) -------------------
@@ -425,7 +440,7 @@ def test_profile_models_are_priced(usage_templates: dict[str, list[loadgen.Templ
         view = GenAIView.of(span)
         if view is not None:
             pairs |= {(view.provider, model) for model in (view.request_model, view.response_model) if model}
-    assert {model for _, model in pairs} >= {m.request for m in loadgen._MODELS} | {m.response for m in loadgen._MODELS}
+    assert {model for _, model in pairs} >= {m.request for m in content.MODELS} | {m.response for m in content.MODELS}
     assert {provider for provider, _ in pairs} == {"openai", "anthropic", "gcp.gemini"}
     for provider, model in sorted(pairs):
         assert book.cost(provider, model, usage) is not None, (provider, model)
@@ -543,6 +558,7 @@ def test_http_errors_are_counted_by_status(servers: Servers) -> None:
     assert report["requests_ok"] == 0 and set(report["failed_by_code"]) == {"HTTP 503"}
 
 
+@pytest.mark.slow  # asserts the throughput reached: timing-sensitive on a loaded machine
 def test_rate_is_open_loop_paced(servers: Servers) -> None:
     report = run(Options(endpoint=f"127.0.0.1:{servers.grpc_port}", rate=4000, duration=2.0, batch_size=50,
                          quiet=True))
@@ -581,7 +597,7 @@ def test_main_prints_json_report(servers: Servers, capsys: pytest.CaptureFixture
 
 def test_sigint_stops_early_and_still_reports(servers: Servers) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "collector.loadgen", "--endpoint", f"127.0.0.1:{servers.grpc_port}",
+        [sys.executable, "-m", "collector.tools.loadgen", "--endpoint", f"127.0.0.1:{servers.grpc_port}",
          "--duration", "60s", "--json"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -607,6 +623,11 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         loadgen.parse_duration(text)
+
+
+@pytest.mark.parametrize("text,seconds", [("1m30s", 90), ("250us", 0.00025), ("1h0m2s", 3602)])
+def test_parse_duration_reads_what_the_config_reads(text: str, seconds: float) -> None:
+    assert loadgen.parse_duration(text) == pytest.approx(seconds)
 
 
 def test_parse_rate() -> None:

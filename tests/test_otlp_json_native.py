@@ -21,7 +21,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector import otlpjson
 from collector.exporters import json_writer
 from collector.exporters._otlp_json import traces
-from collector.loadgen import build_templates
+from collector.tools.loadgen import build_templates
 from tests.test_jaeger_translate import any_value
 from tests.test_pipeline import InProcessService
 

@@ -149,7 +149,7 @@ def warm_up(daemon: Any) -> None:
     the first export) is running."""
     import grpc
 
-    from collector import loadgen
+    from collector.tools import loadgen
 
     templates = loadgen.build_templates(batch_size=BATCH, count=1, seed=1)
     payload, _ = loadgen.PayloadSource(templates, seed=1).next()

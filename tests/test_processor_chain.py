@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from collector.envelope import Envelope
 from collector.component import Signal
-from collector.loadgen import build_templates
+from collector.tools.loadgen import build_templates
 from collector.processor_chain import ChainError, build_chain
 from tests.conftest import REPO
 

@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from collector.component import Signal
-from collector.loadgen import build_templates
+from collector.tools.loadgen import build_templates
 from collector.pii.scanner import Scanner
 from collector.processors.redaction import build_redactor
 from tests.pii_corpus import generate

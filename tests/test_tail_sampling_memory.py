@@ -17,7 +17,8 @@ _MEASURE = r"""
 import asyncio, gc, json, random, sys
 import structlog
 from collector.envelope import Envelope
-from collector import loadgen
+from collector.tools import loadgen
+from collector.tools.loadgen.templates import build_request
 from collector.component import ComponentID, Kind, Settings, Signal
 from collector.config.typed import Decoder
 from collector.config.source import load_text
@@ -38,7 +39,7 @@ async def main(traces):
     profile = loadgen.LlmProfile(random.Random(7))
     # The receiver's path: each request parsed from its wire bytes, consumed, then freed. The bytes are
     # made first so their memory is part of the baseline.
-    bodies = [loadgen._request(profile, profile.generate(20, 1_700_000_000_000_000_000 + i), "traces").SerializeToString() for i in range(traces // 20 + 1)]
+    bodies = [build_request(profile, profile.generate(20, 1_700_000_000_000_000_000 + i), "traces").SerializeToString() for i in range(traces // 20 + 1)]
     parse = ExportTraceServiceRequest.FromString
     await proc.consume(Envelope(Signal.TRACES, parse(bodies.pop())))  # warm every code path before the baseline
     gc.collect()

@@ -17,7 +17,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.envelope import Envelope
 from collector.component import Signal
-from collector.loadgen import build_templates
+from collector.tools.loadgen import build_templates
 from collector.processor_chain import build_chain
 from collector.processors import tailsampling as ts
 from collector.processors.tailsampling import wire

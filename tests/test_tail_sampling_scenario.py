@@ -245,7 +245,7 @@ class RssSampler(threading.Thread):
 def test_200k_traces_with_num_traces_10000_keep_rss_bounded_and_count_drops(daemon_factory: Any) -> None:
     import grpc
 
-    from collector import loadgen
+    from collector.tools import loadgen
 
     daemon = daemon_factory(MEMORY_CONFIG)
     pid = daemon.proc.pid

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..component import Signal
-from ..pdata import count_items
 
 # (signal, request, items already counted, serialized length or -1 if unknown) -> size in sizer units
 Sizer = Callable[[Signal, Any, int, int], int]
@@ -29,7 +28,3 @@ SIZERS: dict[str, Sizer] = {"requests": _requests, "items": _items, "bytes": _by
 
 def sizer(name: str) -> Sizer:
     return SIZERS[name]
-
-
-def size_of(name: str, signal: Signal, data: Any) -> int:
-    return SIZERS[name](signal, data, count_items(signal, data), -1)

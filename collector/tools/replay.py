@@ -1,9 +1,9 @@
 """`llm-collector replay FILE... --config cfg.yaml`: push what a file exporter wrote back through the
 pipelines, to recover from a backend outage by hand or to backfill a new backend.
 
-Reads every layout the file exporter writes (shared/reference/otelcol.md, "file exporter"): OTLP-JSON
-lines, or records behind a 4-byte big-endian length holding protobuf or OTLP-JSON, each optionally a
-zstd frame. The layout is told by the first byte (`{` starts a JSON line; a length prefix never does),
+Reads every layout the file exporter (collector/exporters/file.py, otelcol's file exporter) writes:
+OTLP-JSON lines, or records behind a 4-byte big-endian length holding protobuf or OTLP-JSON, each
+optionally a zstd frame. The layout is told by the first byte (`{` starts a JSON line; a length prefix never does),
 compression by the zstd magic number in front of each record, and the signal by the JSON key or, for
 protobuf, by which request type parses cleanly. `--format`, `--compression` and `--signal` turn the
 detection into checks.
@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .component import Signal
-from .envelope import Envelope
+from ..component import Signal
+from ..envelope import Envelope
 
 JSON_KEYS = {
     Signal.TRACES: (b'"resourceSpans"', b'"resource_spans"'),
@@ -116,7 +116,7 @@ class RecordReader:
             index += 1
 
     def _length_prefixed(self, file: Any, size: int) -> Iterator[Record]:
-        from .exporters.file_rotation import LENGTH
+        from ..exporters.file_rotation import LENGTH
 
         offset = index = 0
         while True:
@@ -143,7 +143,7 @@ class RecordReader:
             index += 1
 
     def _decode(self, payload: bytes) -> tuple[Any, Signal]:
-        from .exporters.file_rotation import ZSTD_MAGIC
+        from ..exporters.file_rotation import ZSTD_MAGIC
 
         compressed = payload[:4] == ZSTD_MAGIC
         if compressed and self.expect.compression == "none":
@@ -176,7 +176,7 @@ class RecordReader:
         return data
 
     def _json(self, body: bytes) -> tuple[Any, Signal]:
-        from . import otlpjson
+        from .. import otlpjson
 
         signal = self.signal
         if signal is None or not self._checked_signal:
@@ -197,7 +197,7 @@ class RecordReader:
     def _proto(self, payload: bytes) -> tuple[Any, Signal]:
         from google.protobuf.message import DecodeError
 
-        from .pdata import REQUEST_TYPES
+        from ..pdata import REQUEST_TYPES
 
         if self.signal is not None and self._checked_signal:
             try:
@@ -249,7 +249,7 @@ def _json_signal(body: bytes) -> Signal | None:
 
 
 def _count(signal: Signal, request: Any) -> int:
-    from .pdata import count_items
+    from ..pdata import count_items
 
     return count_items(signal, request)
 
@@ -311,8 +311,8 @@ class _Totals:
 
 
 def main(args: argparse.Namespace) -> int:
-    from .config import ConfigErrors, Duration, load_config
-    from .telemetry import setup_logging
+    from ..config import ConfigErrors, Duration, load_config
+    from ..telemetry import setup_logging
 
     try:
         retry_timeout = Duration.parse(args.retry_timeout)
@@ -366,14 +366,14 @@ def _check(paths: list[str], expect: _Expect) -> int:
 
 
 def _item_name(signal: Signal | None) -> str:
-    from .telemetry import ITEM
+    from ..telemetry import ITEM
 
     return ITEM[signal] if signal is not None else "items"
 
 
 class _Replay:
     def __init__(self, config: Any, paths: list[str], expect: _Expect, args: argparse.Namespace, retry_timeout: float, drain_timeout: float):
-        from .telemetry import component_logger
+        from ..telemetry import component_logger
 
         self.config = config
         self.paths = paths
@@ -386,13 +386,13 @@ class _Replay:
         self.stop_reason = ""
 
     def _heads(self, service: Any, signal: Signal) -> Any:
-        from .service import fan_out
+        from ..service import fan_out
 
         names = [name for name, p in self.config.pipelines.items() if p.signal is signal]
         return fan_out([service.pipeline_entries[name] for name in names])
 
     async def run(self) -> int:
-        from .service import Service, StartupError
+        from ..service import Service, StartupError
 
         # Know every file's signal before anything starts, so a missing pipeline fails fast.
         signals_of = {path: RecordReader(path, self.expect).first_signal() for path in self.paths}
@@ -477,8 +477,8 @@ class _Replay:
                 yield path, record
 
     async def _push(self, head: Any, path: str, record: Record) -> None:
-        from . import pdata
-        from .component import PermanentError, RetryableError
+        from .. import pdata
+        from ..component import PermanentError, RetryableError
 
         deadline = time.monotonic() + self.retry_timeout
         delay = 0.1
