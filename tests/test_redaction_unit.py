@@ -13,8 +13,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector.config.source import Document
 from collector.config.typed import Decoder
 from collector.pii import validators
-from collector.processors import redaction_walk as walk
-from collector.processors.redaction import RedactionConfig, build_redactor
+from collector.processors.redaction import RedactionConfig, build_redactor, walk
 from tests.test_redaction import CPF, EMAIL, attrs
 
 
