@@ -17,7 +17,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from collector.component import Signal
 from collector.loadgen import build_templates
-from collector.pii.scanner import Scanner
+from collector.pii.scanner import Scanner, available_engines
 from collector.processors.redaction import build_redactor
 from tests.pii_corpus import generate
 from tests.test_redaction import as_dict, attrs, read_json, send
@@ -154,6 +154,19 @@ def test_gated_walk_equals_the_full_walk(name: str, monkeypatch: pytest.MonkeyPa
         assert got != request.SerializeToString(deterministic=True)  # every request here has something to redact
         if request in loadgen:  # half its traces hold no PII: the gate must have skipped most of their values
             assert stats.values < full_stats.values / 2
+
+
+@pytest.mark.skipif("hyperscan" not in available_engines(), reason="hyperscan not installed")
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_engine_hyperscan_redacts_and_counts_as_re2_does(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`engine: hyperscan` (the `hyperscan` extra) changes only the prefilter over the strings a walk
+    collects: gated or walking everything, every request comes out, and is counted, exactly as with re2."""
+    re2_gated, re2_full = redactors(CONFIGS[name], monkeypatch)
+    hs_gated, hs_full = redactors({**CONFIGS[name], "engine": "hyperscan"}, monkeypatch)
+    assert hs_gated._scan_many.__self__.engine == "hyperscan"
+    for request in [trap_request(), *corpus_requests(), *loadgen_requests()]:
+        assert redact(hs_gated, request) == redact(re2_gated, request)
+        assert redact(hs_full, request) == redact(re2_full, request)
 
 
 @pytest.mark.parametrize("text", list(TRAPS))

@@ -142,6 +142,15 @@ def test_config_errors_say_what_was_expected(data: dict[str, Any], expected: str
     assert any(e.startswith(expected) for e in errors), errors
 
 
+def test_engine_hyperscan_without_the_package_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "hyperscan", None)  # what `import hyperscan` sees when it is not installed
+    _, errors = config({"engine": "hyperscan"})
+    assert errors == ["processors.redaction.engine: hyperscan needs the hyperscan package, which is not installed: "
+                      "pip install llm-collector[hyperscan] (or use engine: re2)"]
+
+
 def test_hash_key_is_not_in_repr() -> None:
     cfg, _ = config({"hash_key": "super-secret-value-123", "detectors": {"email": {"action": "hash"}}})
     assert "super-secret-value-123" not in repr(cfg)

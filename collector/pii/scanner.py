@@ -130,7 +130,7 @@ class Scanner:
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; expected one of: {', '.join(ENGINES)}")
         if engine not in available_engines():
-            raise ValueError("engine 'hyperscan' needs the hyperscan package, which is not installed")
+            raise ValueError("engine 'hyperscan' needs the hyperscan package, which is not installed: pip install llm-collector[hyperscan]")
         self.engine = engine
 
         # Priority order: custom rules first (the user asked for them explicitly), then built-ins in

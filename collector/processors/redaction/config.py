@@ -190,7 +190,7 @@ class RedactionConfig:
             from ...pii.scanner import available_engines
 
             if "hyperscan" not in available_engines():
-                raise Invalid("the hyperscan package is not installed; use engine: re2", "engine")
+                raise Invalid("hyperscan needs the hyperscan package, which is not installed: pip install llm-collector[hyperscan] (or use engine: re2)", "engine")
 
     @property
     def key(self) -> str | None:
