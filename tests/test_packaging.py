@@ -81,8 +81,8 @@ def test_without_a_c_compiler_the_install_works_and_redacts_in_python(tmp_path: 
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(path)],
                    check=True, capture_output=True)
     script = (
-        "from collector.processors import redaction_walk as w\n"
-        "assert w._locate_in_c is None and w._json_tokens_in_c is None\n"
+        "from collector.processors.redaction import gate, json_values\n"
+        "assert gate._locate_in_c is None and json_values._json_tokens_in_c is None\n"
         "from collector.processors.redaction import RedactionConfig, build_redactor\n"
         "from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest\n"
         "r = ExportTraceServiceRequest()\n"

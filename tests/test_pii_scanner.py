@@ -156,7 +156,7 @@ def test_the_joined_exact_pass_finds_what_each_value_alone_finds(marked: bool) -
 
 def test_the_email_pass_anchored_at_each_at_sign_equals_finditer() -> None:
     from collector.pii.detectors import BUILTIN
-    from collector.pii.scanner import _email_matches
+    from collector.pii.rules import _email_matches
 
     pattern = BUILTIN["email"].exact[0]
     rng = random.Random(17)

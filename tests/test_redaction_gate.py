@@ -17,7 +17,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from collector.component import Signal
 from collector.tools.loadgen import build_templates
-from collector.pii.scanner import Scanner
+from collector.pii.scanner import Scanner, available_engines
 from collector.processors.redaction import build_redactor
 from tests.pii_corpus import generate
 from tests.test_redaction import as_dict, attrs, read_json, send
@@ -156,6 +156,19 @@ def test_gated_walk_equals_the_full_walk(name: str, monkeypatch: pytest.MonkeyPa
             assert stats.values < full_stats.values / 2
 
 
+@pytest.mark.skipif("hyperscan" not in available_engines(), reason="hyperscan not installed")
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_engine_hyperscan_redacts_and_counts_as_re2_does(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`engine: hyperscan` (the `hyperscan` extra) changes only the prefilter over the strings a walk
+    collects: gated or walking everything, every request comes out, and is counted, exactly as with re2."""
+    re2_gated, re2_full = redactors(CONFIGS[name], monkeypatch)
+    hs_gated, hs_full = redactors({**CONFIGS[name], "engine": "hyperscan"}, monkeypatch)
+    assert hs_gated._scan_many.__self__.engine == "hyperscan"
+    for request in [trap_request(), *corpus_requests(), *loadgen_requests()]:
+        assert redact(hs_gated, request) == redact(re2_gated, request)
+        assert redact(hs_full, request) == redact(re2_full, request)
+
+
 @pytest.mark.parametrize("text", list(TRAPS))
 def test_escaped_and_boundary_values_are_never_skipped(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     gated, _ = redactors(CONFIGS["custom-rule"], monkeypatch)
@@ -219,7 +232,7 @@ def test_through_the_daemon_traps_are_redacted_and_clean_spans_untouched(daemon_
 def _reference_span_marks(buf: bytes, hits: list[tuple[int, int]]) -> dict:
     """What `_span_marks` must return, the slow obvious way: every length-delimited field of the span with
     its byte range, marked where any hit overlaps it."""
-    from collector.processors.redaction_walk import _varint
+    from collector.processors.redaction.gate import _varint
 
     out: dict[int, dict[int, Any]] = {}
     seen: dict[int, int] = {}
@@ -247,7 +260,7 @@ def shuffled_span_fields(rng: Any, rounds: int) -> Any:
     """A span with attributes of many sizes, an event, a link, a name and a status, serialized `rounds`
     times with its fields in the canonical order or shuffled as whole fields (attributes split by events, a
     name after them), as any sender may order them."""
-    from collector.processors.redaction_walk import _varint
+    from collector.processors.redaction.gate import _varint
 
     base = span("op", {f"k{i}": "v" * rng.choice([1, 5, 120, 200, 20000]) for i in range(8)},
                 status=Status(message="not found"))
@@ -292,7 +305,7 @@ def test_span_marks_match_a_plain_walk_for_any_hits_and_field_order() -> None:
     with its index in the parsed span."""
     import random
 
-    from collector.processors.redaction_walk import _span_marks
+    from collector.processors.redaction.gate import _span_marks
 
     rng = random.Random(7)
     for buf in shuffled_span_fields(rng, rounds=300):

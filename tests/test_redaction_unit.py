@@ -13,8 +13,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector.config.source import Document
 from collector.config.typed import Decoder
 from collector.pii import validators
-from collector.processors import redaction_walk as walk
-from collector.processors.redaction import RedactionConfig, build_redactor
+from collector.processors.redaction import RedactionConfig, build_redactor, walk
 from tests.test_redaction import CPF, EMAIL, attrs
 
 
@@ -141,6 +140,15 @@ def test_summary_merges_with_an_upstream_redaction() -> None:
 def test_config_errors_say_what_was_expected(data: dict[str, Any], expected: str) -> None:
     _, errors = config(data)
     assert any(e.startswith(expected) for e in errors), errors
+
+
+def test_engine_hyperscan_without_the_package_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "hyperscan", None)  # what `import hyperscan` sees when it is not installed
+    _, errors = config({"engine": "hyperscan"})
+    assert errors == ["processors.redaction.engine: hyperscan needs the hyperscan package, which is not installed: "
+                      "pip install llm-collector[hyperscan] (or use engine: re2)"]
 
 
 def test_hash_key_is_not_in_repr() -> None:

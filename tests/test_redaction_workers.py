@@ -1,4 +1,4 @@
-"""`redaction: {workers: N}` redacts in child processes (collector/processors/redaction_worker.py): the same
+"""`redaction: {workers: N}` redacts in child processes (collector/processors/redaction/worker.py): the same
 output and metrics as redacting in the daemon, nothing unredacted when a worker dies, and the worker's
 answer handed to tail_sampling behind it in the envelope (collector/envelope.py) without changing what is
 sampled."""
@@ -183,7 +183,7 @@ def test_the_worker_protocol_redacts_logs_and_metrics_too(signal_name: str) -> N
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
     from collector.component import Signal
-    from collector.processors import redaction_worker as rw
+    from collector.processors.redaction import worker as rw
     from collector.processors.redaction import RedactionConfig
 
     address = "write to jane.doe@example.com"

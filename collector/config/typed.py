@@ -168,7 +168,7 @@ class Decoder:
         if custom is not None:
             return custom(self, value, path)
         if dataclasses.is_dataclass(tp):
-            return self._dataclass(tp, value, path)
+            return self.decode_fields(tp, value, path)
         origin = get_origin(tp)
         if origin in (Union, types.UnionType):
             options = get_args(tp)
@@ -236,7 +236,11 @@ class Decoder:
             return ""
         raise TypeError(f"config type {tp!r} at {path} is not supported by the decoder")
 
-    def _dataclass(self, cls: type, value: Any, path: KeyPath) -> Any:
+    def decode_fields(self, cls: type, value: Any, path: KeyPath) -> Any:
+        """A mapping decoded into dataclass `cls` key by key, then validated: what `decode` does for a
+        dataclass, without calling `cls.from_config`. A `from_config` hook calls it once it has rewritten
+        the value (a shorthand into a mapping, a present-but-empty key into `{}`), which `decode` cannot do
+        for it: decode would call the hook again."""
         if value is None:
             value = {}
         if not isinstance(value, dict):

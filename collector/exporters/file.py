@@ -61,7 +61,7 @@ class FileExporterConfig:
         # As in otelcol, rotation is on when its key is present, even with nothing under it.
         if isinstance(value, dict) and "rotation" in value and value["rotation"] is None:
             value = {**value, "rotation": {}}
-        return decoder._dataclass(cls, value, path)
+        return decoder.decode_fields(cls, value, path)
 
     def validate(self) -> None:
         if not self.path:

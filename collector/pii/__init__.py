@@ -1,4 +1,5 @@
-"""PII and secret detection for the ``redaction`` processor: validators, built-in detectors, the scanner."""
+"""PII and secret detection for the ``redaction`` processor: validators, built-in detectors, the scanner and
+the per-detector rules it runs (``rules``)."""
 
 from collector.pii.detectors import DETECTORS, DetectorInfo
 from collector.pii.scanner import CustomPattern, Finding, Scanner, available_engines

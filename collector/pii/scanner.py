@@ -13,11 +13,14 @@ and ran into this one still overlaps it, and is counted for it.
 The exact pass is cheap where it can be: a text repeated in the batch is scanned once; a detector with
 several patterns (phone has twelve) runs only those whose own prefilter matched; and in a long value a
 detector whose longest match is bounded (or, for e-mail, made of a known set of characters) looks only at
-windows around its own prefilter hits (see ``_windows`` for why that finds exactly what a whole-value scan
-finds). Short values that need the same pattern are scanned in one ``finditer`` over them joined by NULs
+windows around its own prefilter hits (see ``rules._windows`` for why that finds exactly what a whole-value
+scan finds). Short values that need the same pattern are scanned in one ``finditer`` over them joined by NULs
 (``_exact_joined``), which a NUL cannot make match differently. ``wire_hits`` runs the same prefilters over a
 serialized OTLP request, for the processor's request-level skip; values found that way are ``marked`` and go
 straight to the per-detector set, without the joined prefilter pass.
+
+How each detector's exact pass runs (its windows, its joined pass) is in ``rules``; this module holds
+the prefilter engines and decides which values each detector's exact pass sees.
 
 Fail closed: if an exact pattern, an acceptor or a validator raises on a value, the whole value becomes one
 finding with ``error=True`` so the caller masks it instead of passing it through.
@@ -26,16 +29,26 @@ finding with ``error=True`` so the caller masks it instead of passing it through
 from __future__ import annotations
 
 import re
-import re._parser as sre_parse
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import re2
 from re2 import _re2
 
-from collector.pii.detectors import BUILTIN, DETECTORS, DetectorInfo, strip_lookarounds
+from collector.pii.detectors import BUILTIN, DETECTORS, DetectorInfo
+from collector.pii.rules import (
+    JOIN,
+    UNANCHORED,
+    WINDOW_MIN_LEN,
+    Rule,
+    builtin_rule,
+    custom_finder,
+    joined_matches,
+    match_span,
+    windowed,
+)
 from collector.pii.validators import VALIDATORS
 
 __all__ = ["DETECTORS", "ENGINES", "CustomPattern", "DetectorInfo", "Finding", "Scanner", "available_engines"]
@@ -43,7 +56,6 @@ __all__ = ["DETECTORS", "ENGINES", "CustomPattern", "DetectorInfo", "Finding", "
 ENGINES = ("re2", "hyperscan")
 
 _SEP = "\x00"
-_UNANCHORED = re2._Anchor.UNANCHORED
 # Anchors mean "start/end of the value" to the user but "start/end of the batch" to a joined-buffer
 # prefilter, so rules that use them skip the prefilter and always get the exact pass.
 _ANCHOR_HINT = re.compile(r"\^|\$|\\A|\\z|\\Z")
@@ -107,246 +119,6 @@ def _without_word_boundaries(pattern: str) -> str:
     return "".join(out)
 
 
-class _Rule:
-    """One detector as the scanner runs it: a prefilter pattern plus an exact pass over a single value.
-
-    ``find(text, pos, endpos)`` scans text[pos:endpos] with the whole text as look-behind context, and
-    returns None when a match reaches past ``endpos - _CONTEXT`` (the window cut it: scan the whole value).
-    Built-ins whose matches are short enough also have ``locate`` (their own prefilter, to find where in a
-    value to look) and ``reach`` (the longest match, so a window around each hit holds every match that
-    overlaps it) or ``run`` (the characters a match is made of, for unbounded patterns such as email)."""
-
-    __slots__ = ("name", "prefilter", "anchored", "min_len", "find", "locate", "reach", "run", "branches", "batch")
-
-    def __init__(
-        self,
-        name: str,
-        prefilter: str,
-        anchored: bool,
-        min_len: int,
-        find: Callable[..., list[tuple[int, int]] | None],
-        locate: Any = None,
-        reach: int | None = None,
-        run: Any = None,
-        branches: Any = None,
-    ):
-        self.name = name
-        self.prefilter = prefilter
-        self.anchored = anchored
-        self.min_len = min_len
-        self.find = find
-        self.locate = locate
-        self.reach = reach
-        self.run = run
-        # For a detector with several exact patterns: an RE2 set of their prefilters, so that only the
-        # patterns whose own prefilter matched the value are run (phone has twelve).
-        self.branches = branches
-        # (exact branches, accept, group) of a built-in that can scan many values joined by NUL in one pass
-        # (see Scanner._exact_joined); None for the others, which scan one value at a time.
-        self.batch: Any = None
-
-
-# Built-ins whose exact pattern can match a NUL (private_key's `.*?` runs across lines, and would run from
-# one joined value into the next). Every other built-in's classes exclude NUL, and none of their
-# look-arounds accept one, so a NUL next to a value reads to them exactly like the value's edge.
-_NOT_JOINABLE = frozenset({"private_key"})
-_JOIN = "\x00"
-
-# Characters after a window that look-aheads may read (the built-ins read at most 2).
-_CONTEXT = 16
-_UNBOUNDED = 1 << 20
-_RUN_LOOKBACK = 256
-# Values this short are scanned whole: windows would cover them anyway.
-_WINDOW_MIN_LEN = 512
-
-
-def _builtin_rule(name: str) -> _Rule:
-    det = BUILTIN[name]
-    reach = max(sre_parse.parse(rx.pattern, rx.flags).getwidth()[1] for rx in det.exact)
-    options = re2.Options()
-    options.never_capture = True
-    options.log_errors = False
-    locate = _re2.RE2(det.prefilter.encode(), options)
-    run = (re.compile(f"{det.alphabet}+"), re.compile(f"{det.alphabet}*\\Z")) if det.alphabet else None
-    branches = None
-    if len(det.exact) > 1:
-        branches = _re2.Set(_UNANCHORED, options)
-        for rx in det.exact:
-            if branches.Add(strip_lookarounds(rx.pattern).encode()) < 0:
-                raise ValueError(f"detector {name!r}: a branch prefilter does not compile")
-        if not branches.Compile():
-            raise ValueError(f"detector {name!r}: branch prefilters do not compile")
-    if (reach >= _UNBOUNDED and run is None) or not locate.ok():
-        rule = _Rule(name, det.prefilter, False, det.min_len, _builtin_finder(name), branches=branches)
-    else:
-        rule = _Rule(name, det.prefilter, False, det.min_len, _builtin_finder(name), locate, reach, run, branches)
-    if name not in _NOT_JOINABLE:
-        rule.batch = (det.exact, det.accept, det.group)
-    return rule
-
-
-def _builtin_finder(name: str) -> Callable[..., list[tuple[int, int]] | None]:
-    det = BUILTIN[name]
-    branches, accept, group = det.exact, det.accept, det.group
-    single = branches[0] if len(branches) == 1 else None
-
-    def matches(text: str, pos: int, endpos: int, only: Sequence[int] | None):
-        if single is not None:
-            return single.finditer(text, pos, endpos)
-        if only is not None and len(only) == 1:
-            return branches[only[0]].finditer(text, pos, endpos)
-        # Merge the branches the way one alternation would scan: leftmost first, earlier branch on a tie.
-        found = sorted(
-            (
-                (m.start(), b, m)
-                for b in (range(len(branches)) if only is None else only)
-                for m in branches[b].finditer(text, pos, endpos)
-            ),
-            key=lambda t: (t[0], t[1]),
-        )
-        out, last_end = [], 0
-        for start, _, m in found:
-            if start >= last_end:
-                out.append(m)
-                last_end = max(m.end(), start + 1)
-        return out
-
-    def find(
-        text: str, pos: int = 0, endpos: int | None = None, only: Sequence[int] | None = None
-    ) -> list[tuple[int, int]] | None:
-        """``only``: the branches to run (sorted); a branch whose prefilter has no match cannot match."""
-        if endpos is None and (single is not None or (only is not None and len(only) == 1)):
-            # The common call, one pattern over a whole value, without the window bookkeeping.
-            rx = single if single is not None else branches[only[0]]  # type: ignore[index]
-            spans = []
-            for m in rx.finditer(text, pos):
-                span = _match_span(m, group, accept)
-                if span is not None:
-                    spans.append(span)
-            return spans
-        n = len(text)
-        if endpos is None or endpos >= n:
-            endpos, limit = n, n
-        else:
-            limit = endpos - _CONTEXT
-        spans = []
-        for m in matches(text, pos, endpos, only):
-            if m.end() > limit:
-                return None
-            span = _match_span(m, group, accept)
-            if span is not None:
-                spans.append(span)
-        return spans
-
-    return find
-
-
-def _match_span(m: Any, group: str | None, accept: Callable[[str], tuple[int, int] | None] | None) -> tuple[int, int] | None:
-    """A detector match's finding as (start, end) in ``m.string``: the detector's named group when it
-    took part (else the whole match), narrowed by its acceptor; None when rejected or empty. An
-    acceptor's exception propagates (the callers fail closed)."""
-    s, e = m.span(group) if group and group in m.re.groupindex else m.span()
-    if s < 0:  # the named group is in an alternative that did not take part
-        s, e = m.span()
-    if accept is not None:
-        sub = accept(m.string[s:e])
-        if sub is None:
-            return None
-        s, e = s + sub[0], s + sub[1]
-    return (s, e) if e > s else None
-
-
-def _windows(rule: _Rule, text: str, raw: bytes) -> list[tuple[int, int]] | None:
-    """Disjoint [start, end) char ranges of text that hold every exact match of the rule, or None for all of it.
-
-    Every exact match overlaps a hit of the rule's own prefilter scanned leftmost-first over the value (it
-    contains a prefilter match, and a scan cannot step over that without a hit overlapping the match). So a
-    match lies within ``reach`` characters of a hit, or inside the run of its own characters around it. The
-    scan of a window then sees exactly what the scan of the whole value sees there: no match crosses a gap
-    between windows, look-behinds read the real text before the window, and ``find`` gives up (None) if a
-    match runs into the look-ahead context after it."""
-    locate = rule.locate.Match
-    n, size = len(text), len(raw)
-    ascii_only = size == n
-    reach, run = rule.reach, rule.run
-    out: list[tuple[int, int]] = []
-    pos = 0
-    while pos < size:
-        ms, me = locate(_UNANCHORED, raw, pos, size)[0]
-        if ms < 0:
-            break
-        pos = me if me > ms else ms + 1
-        if not ascii_only:
-            ms, me = len(raw[:ms].decode("utf-8", "surrogatepass")), len(raw[:me].decode("utf-8", "surrogatepass"))
-        if run is not None:
-            bound = max(0, ms - _RUN_LOOKBACK)
-            ws = run[1].search(text, bound, ms).start()  # type: ignore[union-attr]
-            if ws == bound and bound > 0:
-                return None  # a run this long is no e-mail address worth windowing
-            end = run[0].match(text, me)
-            we = end.end() if end else me
-        else:
-            ws, we = ms - reach, me + reach
-        ws = max(ws, 0)
-        if out and ws <= out[-1][1]:
-            out[-1] = (out[-1][0], we)
-        else:
-            out.append((ws, we))
-    if len(out) == 1 and out[0][0] == 0 and out[0][1] >= n:
-        return None
-    return out
-
-
-def _joined_matches(rule: _Rule, rx: Any, text: str) -> Any:
-    """rx's matches in text (values joined by NUL), as ``finditer`` would give them."""
-    if rule.name == "email":
-        return _email_matches(rx, text)
-    return rx.finditer(text)
-
-
-_EMAIL_LOCAL_PUNCTUATION = frozenset("_.%+-")
-
-
-def _email_matches(rx: Any, text: str) -> list[Any]:
-    """The e-mail pattern's ``finditer`` without trying it at every word: each of its matches holds exactly
-    one "@" (neither part's class has one) and, by its look-behind, starts where the run of local-part
-    characters (``[\\w.%+-]``, Unicode ``\\w`` = ``isalnum`` or ``_``) before that "@" starts. So the
-    pattern is tried once per "@", anchored there; an "@" whose run starts inside the previous match is
-    one ``finditer`` would have stepped over (a start inside a run fails the look-behind)."""
-    out = []
-    local = _EMAIL_LOCAL_PUNCTUATION
-    previous_end = 0
-    at = text.find("@")
-    while at != -1:
-        start = at
-        while start > previous_end and (text[start - 1].isalnum() or text[start - 1] in local):
-            start -= 1
-        if start < at and (start > previous_end or start == previous_end == 0 or not _local(text[start - 1])):
-            m = rx.match(text, start)
-            if m is not None:
-                out.append(m)
-                previous_end = m.end()
-        at = text.find("@", max(at + 1, previous_end))
-    return out
-
-
-def _local(c: str) -> bool:
-    return c.isalnum() or c in _EMAIL_LOCAL_PUNCTUATION
-
-
-def _custom_finder(rx: re2._Regexp, validator: Callable[[str], bool] | None) -> Callable:
-    def find(text: str, _pos: int = 0, _endpos: int | None = None, _only: Any = None) -> list[tuple[int, int]]:
-        # Custom rules are always scanned whole (no windows: their longest match is not known).
-        spans = []
-        for m in rx.finditer(text):
-            s, e = m.span()
-            if e > s and (validator is None or validator(text[s:e])):
-                spans.append((s, e))
-        return spans
-
-    return find
-
-
 class Scanner:
     """Finds PII and secrets in strings. Build once per config; ``scan_many`` is thread-compatible for re2."""
 
@@ -358,19 +130,19 @@ class Scanner:
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; expected one of: {', '.join(ENGINES)}")
         if engine not in available_engines():
-            raise ValueError("engine 'hyperscan' needs the hyperscan package, which is not installed")
+            raise ValueError("engine 'hyperscan' needs the hyperscan package, which is not installed: pip install llm-collector[hyperscan]")
         self.engine = engine
 
         # Priority order: custom rules first (the user asked for them explicitly), then built-ins in
         # BUILTIN's order (secrets before PII, checksum-validated before loose shapes).
-        rules: list[_Rule] = []
+        rules: list[Rule] = []
         seen: set[str] = set()
         for pattern in custom:
             rules.append(self._custom_rule(pattern, seen))
         enabled = set(wanted)
         for name in BUILTIN:
             if name in enabled:
-                rules.append(_builtin_rule(name))
+                rules.append(builtin_rule(name))
         self._rules = rules
         self._min_len = min((r.min_len for r in rules), default=1 << 62)
         self._always = [k for k, r in enumerate(rules) if r.anchored]
@@ -387,7 +159,7 @@ class Scanner:
                 self._compile_re2()
 
     @staticmethod
-    def _custom_rule(pattern: CustomPattern, seen: set[str]) -> _Rule:
+    def _custom_rule(pattern: CustomPattern, seen: set[str]) -> Rule:
         if not pattern.name:
             raise ValueError("custom pattern needs a name")
         if pattern.name in seen:
@@ -408,7 +180,7 @@ class Scanner:
                     f"expected one of: {', '.join(VALIDATORS)}"
                 )
         anchored = _ANCHOR_HINT.search(pattern.regex) is not None
-        return _Rule(pattern.name, pattern.regex, anchored, 1, _custom_finder(rx, validator))
+        return Rule(pattern.name, pattern.regex, anchored, 1, custom_finder(rx, validator))
 
     # ------------------------------------------------------------------------------------- prefilters
 
@@ -420,7 +192,7 @@ class Scanner:
         self._re2_alt = _re2.RE2(alternation.encode(), options)
         if not self._re2_alt.ok():
             raise ValueError(f"prefilter does not compile: {self._re2_alt.error()}")
-        self._re2_set = _re2.Set(_UNANCHORED, options)
+        self._re2_set = _re2.Set(UNANCHORED, options)
         for k in self._filtered:
             if self._re2_set.Add(self._rules[k].prefilter.encode()) < 0:
                 raise ValueError(f"detector {self._rules[k].name!r}: prefilter does not compile")
@@ -462,7 +234,7 @@ class Scanner:
         n = len(buf)
         pos = 0
         while pos < n:
-            ms, me = match(_UNANCHORED, buf, pos, n)[0]
+            ms, me = match(UNANCHORED, buf, pos, n)[0]
             if ms < 0:
                 break
             starts.append(ms)
@@ -537,7 +309,7 @@ class Scanner:
         for i, ks in todo.items():
             text = texts[i]
             ks = range(len(rules)) if ks is None else sorted(ks)
-            if len(text) >= _WINDOW_MIN_LEN:
+            if len(text) >= WINDOW_MIN_LEN:
                 results[i] = self._exact(text, ks)  # long values: windows around the hits instead
                 continue
             alone = [k for k in ks if rules[k].batch is None]
@@ -599,7 +371,7 @@ class Scanner:
         marked: list[int] = []
         pos = 0
         while pos < n:
-            ms, me = alt.Match(_UNANCHORED, buf, pos, n)[0]
+            ms, me = alt.Match(UNANCHORED, buf, pos, n)[0]
             if ms < 0:
                 break
             k = bisect_right(starts, ms) - 1
@@ -656,26 +428,10 @@ class Scanner:
 
     # ------------------------------------------------------------------------------------------ exact
 
-    @staticmethod
-    def _windowed(rule: _Rule, text: str, raw: bytes, only: Any = None) -> list[tuple[int, int]] | None:
-        """The rule's exact pass over only the windows around its prefilter hits; None: scan it all."""
-        windows = _windows(rule, text, raw)
-        if windows is None:
-            return None
-        spans: list[tuple[int, int]] = []
-        find = rule.find
-        n = len(text)
-        for ws, we in windows:
-            found = find(text, ws, we + _CONTEXT if we + _CONTEXT < n else n, only)
-            if found is None:
-                return None
-            spans.extend(found)
-        return spans
-
     def _exact_joined(self, texts: Sequence[str], joined: dict[int, list[int]], results: list[list[Finding]]) -> None:
         """The exact pass of each joinable rule over all the values that need it at once: joined with NULs
-        (see ``_NOT_JOINABLE``), one ``finditer`` per pattern, matches mapped back by offset. Same findings
-        as ``_exact`` value by value, without its per-value, per-rule call overhead. Adds to ``results``
+        (see ``rules._NOT_JOINABLE``), one ``finditer`` per pattern, matches mapped back by offset. Same
+        findings as ``_exact`` value by value, without its per-value, per-rule call overhead. Adds to ``results``
         (what rules that cannot be joined already found) and resolves overlaps the way ``_exact`` does."""
         rules = self._rules
         found: dict[int, list[tuple[int, int, int]]] = {}
@@ -704,7 +460,7 @@ class Scanner:
                     pos += len(texts[i]) + 1
                 last = len(members) - 1
                 j = 0
-                for m in _joined_matches(rules[k], branches[b], _JOIN.join([texts[i] for i in members])):
+                for m in joined_matches(rules[k], branches[b], JOIN.join([texts[i] for i in members])):
                     start = m.start()
                     while j < last and offsets[j + 1] <= start:
                         j += 1
@@ -727,7 +483,7 @@ class Scanner:
                 spans = found.setdefault(i, [])
                 for _start, _, m, base in cands:
                     try:
-                        span = _match_span(m, group, accept)
+                        span = match_span(m, group, accept)
                     except Exception:  # noqa: BLE001 - fail closed: the caller masks the whole value
                         failed[i] = k
                         break
@@ -763,10 +519,10 @@ class Scanner:
                     only = sorted(rule.branches.Match(raw))
                     if not only:
                         continue
-                if rule.locate is not None and n >= _WINDOW_MIN_LEN:
+                if rule.locate is not None and n >= WINDOW_MIN_LEN:
                     if raw is None:
                         raw = text.encode("utf-8", "surrogatepass")
-                    spans = self._windowed(rule, text, raw, only)
+                    spans = windowed(rule, text, raw, only)
                 if spans is None:
                     spans = rule.find(text, 0, None, only)
             except Exception:  # noqa: BLE001 - fail closed: the caller masks the whole value
@@ -778,7 +534,7 @@ class Scanner:
         return _resolve(found, rules)
 
 
-def _resolve(found: list[tuple[int, int, int]], rules: Sequence[_Rule]) -> list[Finding]:
+def _resolve(found: list[tuple[int, int, int]], rules: Sequence[Rule]) -> list[Finding]:
     """(rule index, start, end) spans -> sorted, non-overlapping findings. On an overlap the higher-priority
     rule wins, then the longer span, then the earlier one."""
     if len(found) == 1:

@@ -1,13 +1,13 @@
 /* Walks over bytes, in C: the redaction gate's over a serialized OTLP request and a JSON-string value,
  * tail_sampling's attribute lookups in the spans it holds serialized, and the GenAI view's over a request.
  *
- * `locate` is `redaction_walk._locate` (with `_span_marks` for spans) written out: it maps the
+ * `locate` is `redaction.gate._locate` (with `_span_marks` for spans) written out: it maps the
  * request-level prefilter's hits, given as byte offsets into the request, to the items of the request
  * they fall in, reading only tags and lengths. The Python functions stay the reference: the processor uses
  * them when this module is not built, and tests/test_redaction_native.py checks that both give the same
  * answers. In Python this walk was ~12% of the redaction processor's CPU on the loadgen's LLM profile.
- * `json_tokens` is `redaction_walk._json_tokens` (~6%): the string literals and integers of a JSON text
- * that the prefilter's hits overlap, found by a lexer that hops from quote to quote.
+ * `json_tokens` is `redaction.json_values._json_tokens` (~6%): the string literals and integers of a JSON
+ * text that the prefilter's hits overlap, found by a lexer that hops from quote to quote.
  * `attribute_values` reads one attribute's values out of a serialized span without parsing it: the policies
  * that read attributes (llm_cost's trace total, string_attribute, ...) evaluate every pending trace, and a
  * parse of a ~1 KB span to read one value cost ~2 µs (tailsampling/wire.py's span_attribute_values
@@ -289,7 +289,7 @@ static Py_ssize_t *offsets(PyObject *list, Py_ssize_t *count) {
 
 PyDoc_STRVAR(locate_doc,
 "locate(buf, start, end, layout, starts, ends, span_layout) -> dict\n\n"
-"redaction_walk._locate over buf[start:end]: the items of the fields `layout` names that the sorted,\n"
+"redaction.gate._locate over buf[start:end]: the items of the fields `layout` names that the sorted,\n"
 "disjoint hits [starts[i], ends[i]) overlap. A layout entry that is `span_layout` gets _span_marks.");
 
 static PyObject *locate(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
@@ -326,7 +326,7 @@ done:
     return result;
 }
 
-/* What json_tokens reports, as redaction_walk's _T_STRING, _T_KEY, _T_NUMBER. */
+/* What json_tokens reports, as redaction.json_values' _T_STRING, _T_KEY, _T_NUMBER. */
 enum { T_STRING, T_KEY, T_NUMBER };
 
 static int is_number_byte(unsigned char c) {
@@ -370,8 +370,8 @@ static int numbers_in(PyObject *out, const unsigned char *raw, Py_ssize_t a, Py_
 
 PyDoc_STRVAR(json_tokens_doc,
 "json_tokens(raw, hits) -> list\n\n"
-"redaction_walk._json_tokens: the string literals (quotes included) and integers of the valid JSON text\n"
-"`raw` that the sorted, disjoint (start, end) hits overlap, as sorted (start, end, kind).");
+"redaction.json_values._json_tokens: the string literals (quotes included) and integers of the valid\n"
+"JSON text `raw` that the sorted, disjoint (start, end) hits overlap, as sorted (start, end, kind).");
 
 static PyObject *json_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
@@ -874,7 +874,8 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_wire_walks",
-    "Walks over protobuf and JSON bytes, in C: the redaction gate's (redaction_walk._locate, _json_tokens),\n"
+    "Walks over protobuf and JSON bytes, in C: the redaction gate's (redaction.gate._locate,\n"
+    "redaction.json_values._json_tokens), "
     "tail_sampling's attribute lookups in held spans and the GenAI view's attributes (genai.view).", -1, methods,
 };
 

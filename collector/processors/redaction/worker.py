@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ..component import RetryableError, Signal
+from ...component import RetryableError, Signal
 
 LENGTH = struct.Struct(">I")
 KINDS = {Signal.TRACES: b"T", Signal.LOGS: b"L", Signal.METRICS: b"M"}
@@ -69,8 +69,8 @@ def _read_exact(stream: Any, size: int) -> bytes | None:
 
 
 def serve(stdin: Any, stdout: Any) -> int:
-    from ..pdata import REQUEST_TYPES
-    from .redaction import build_redactor
+    from ...pdata import REQUEST_TYPES
+    from .build import build_redactor
 
     head = _read_exact(stdin, 4)
     if head is None:

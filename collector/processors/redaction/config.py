@@ -1,5 +1,4 @@
-"""redaction processor: no prompt, completion or attribute carrying a person's identifiers or a credential
-leaves the daemon unless the config allows it.
+"""The redaction processor's config: what to redact and how, decoded and checked at load time.
 
 Built-in detectors (email, phone, card with Luhn, CPF/CNPJ/IBAN with their check digits, IPs, US SSN, API
 keys, JWTs, Authorization credentials, private keys; collector/pii) plus otelcol's own redaction keys
@@ -10,32 +9,23 @@ One difference from otelcol, on purpose: with neither `allowed_keys` nor `allow_
 every key is allowed and only the detectors run (`redaction: {}` is useful on its own). otelcol removes every
 attribute in that case. As soon as either key is present, otelcol's fail-closed key semantics apply exactly.
 
-The walk, the scan and the edits are in redaction_walk.py; this module is the config and the metrics.
+What a config turns into (the engine's rules, key policy and scanner) is build.py's.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
-import hmac
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..component import Capabilities, Processor, Rejected, Signal
-from ..config import Invalid, option
-from ..envelope import Envelope
-from ..registry import register
-from ..pdata import REQUEST_TYPES
-from . import redaction_walk as walk
-from .redaction_worker import WorkerPool
+from ...config import Invalid, option
+from .scan_batch import MASK
 
 Action = Literal["mask", "hash", "drop_attribute", "partial"]
 HashFunction = Literal["md5", "sha1", "sha3", "hmac-sha256", "hmac-sha512"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _KEYED = ("hmac-sha256", "hmac-sha512")
-_SHORT_KEY = 16
 
 
 def _re2_options() -> Any:
@@ -46,7 +36,8 @@ def _re2_options() -> Any:
     return options
 
 
-def _compile(pattern: str) -> Any:
+def compile_regex(pattern: str) -> Any:
+    """A pattern of the config compiled with RE2, the syntax of otelcol's Go regexp (re2.error if invalid)."""
     import re2
 
     return re2.compile(pattern, _re2_options())
@@ -56,7 +47,7 @@ def _regex_problem(pattern: str) -> str | None:
     import re2
 
     try:
-        _compile(pattern)
+        compile_regex(pattern)
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         return f"invalid regular expression {pattern!r} (RE2 syntax, as otelcol's Go regexp): {reason}"
@@ -64,7 +55,7 @@ def _regex_problem(pattern: str) -> str | None:
 
 
 def _builtin_detectors() -> dict[str, Any]:
-    from ..pii.detectors import DETECTORS
+    from ...pii.detectors import DETECTORS
 
     return DETECTORS
 
@@ -127,13 +118,13 @@ class BlockedValue:
     name: str | None = option(None, "Name in metrics and debug summaries (default `blocked_value_<index>`); lower-case letters, digits, `_`.")
     validator: str | None = option(None, "Checksum the match must pass: luhn, cpf, cnpj, iban, us_ssn.")
     action: Action | None = option(None, "As for detectors; default `mask`, or otelcol's hex digest when `hash_function` is set.")
-    placeholder: str = option(walk.MASK, "Replacement text for `mask`.")
+    placeholder: str = option(MASK, "Replacement text for `mask`.")
 
     @classmethod
     def from_config(cls, decoder: Any, value: Any, path: tuple) -> "BlockedValue":
         if isinstance(value, str):  # otelcol's form: a bare regex
             value = {"pattern": value}
-        return decoder._dataclass(cls, value, path)
+        return decoder.decode_fields(cls, value, path)
 
     def validate(self) -> None:
         problem = _regex_problem(self.pattern)
@@ -142,7 +133,7 @@ class BlockedValue:
         if self.name is not None and not _NAME.match(self.name):
             raise Invalid(f"expected lower-case letters, digits and _, starting with a letter, got {self.name!r}", "name")
         if self.validator is not None:
-            from ..pii.validators import VALIDATORS
+            from ...pii.validators import VALIDATORS
 
             if self.validator not in VALIDATORS:
                 raise Invalid(f"unknown validator {self.validator!r} (expected one of: {', '.join(VALIDATORS)})", "validator")
@@ -196,10 +187,10 @@ class RedactionConfig:
         if uses_hash and self.hash_function in (None, *_KEYED) and not key:
             raise Invalid("action: hash needs hash_key, so tokens cannot be reversed by hashing guesses (e.g. hash_key: ${env:REDACTION_HASH_KEY})", "hash_key")
         if self.engine == "hyperscan":
-            from ..pii.scanner import available_engines
+            from ...pii.scanner import available_engines
 
             if "hyperscan" not in available_engines():
-                raise Invalid("the hyperscan package is not installed; use engine: re2", "engine")
+                raise Invalid("hyperscan needs the hyperscan package, which is not installed: pip install llm-collector[hyperscan] (or use engine: re2)", "engine")
 
     @property
     def key(self) -> str | None:
@@ -221,147 +212,3 @@ class RedactionConfig:
             out[name] = detector
         return {name: d for name, d in out.items() if d.enabled}
 
-
-def make_hasher(function: str | None, key: str | None) -> Any:
-    """text -> hex digest. Keyed functions are HMACs; md5/sha1/sha3 are otelcol's unkeyed digests."""
-    if function is None or function == "hmac-sha256" or function == "hmac-sha512":
-        digest = hashlib.sha512 if function == "hmac-sha512" else hashlib.sha256
-        secret = (key or "").encode()
-        return lambda text: hmac.new(secret, text.encode(), digest).hexdigest()
-    unkeyed = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha3": hashlib.sha3_256}[function]
-    return lambda text: unkeyed(text.encode()).hexdigest()
-
-
-def _label(placeholder: str, name: str) -> str:
-    if len(placeholder) > 2 and placeholder[0] == "<" and placeholder[-1] == ">":
-        return placeholder[1:-1]
-    return name.upper()
-
-
-def build_redactor(config: RedactionConfig, on_error: Any = None) -> tuple[walk.Redactor, Any]:
-    """The engine and the scanner for a config (also used by the unit tests)."""
-    from ..pii.detectors import BUILTIN, DETECTORS
-    from ..pii.scanner import CustomPattern, Scanner
-
-    enabled = config.enabled_detectors()
-    rules: dict[str, walk.Rule] = {}
-    for name, detector in enabled.items():
-        placeholder = detector.placeholder if detector.placeholder is not None else DETECTORS[name].placeholder
-        rules[name] = walk.Rule(detector.action, placeholder, _label(placeholder, name))
-    custom = []
-    for i, blocked in enumerate(config.blocked_values):
-        name = blocked.name or f"blocked_value_{i}"
-        action = blocked.action or (walk.A_DIGEST if config.hash_function is not None else walk.A_MASK)
-        rules[name] = walk.Rule(action, blocked.placeholder, _label(blocked.placeholder, name))
-        custom.append(CustomPattern(name, blocked.pattern, blocked.validator))
-    scanner = Scanner(list(enabled), custom, engine=config.engine)
-    min_length = 1 if custom else min((BUILTIN[n].min_len for n in enabled), default=1 << 30)
-    keys = walk.KeyPolicy(
-        restrict=config.restricts_keys,
-        allowed=frozenset(config.allowed_keys or ()),
-        ignored=frozenset(config.ignored_keys),
-        ignored_patterns=[_compile(p) for p in config.ignored_key_patterns],
-        blocked_patterns=[_compile(p) for p in config.blocked_key_patterns],
-    )
-    uses_hash = config.hash_function is not None or any(r.action in (walk.A_HASH, walk.A_DIGEST) for r in rules.values())
-    redactor = walk.Redactor(
-        scanner.scan_many,
-        scanner.scan,
-        rules,
-        keys=keys,
-        allowed_values=[_compile(p) for p in config.allowed_values],
-        hasher=make_hasher(config.hash_function, config.key) if uses_hash else None,
-        hash_whole_values=config.hash_function is not None,
-        redact_all_types=config.redact_all_types,
-        span_names=config.redact_span_names,
-        json_values=config.json_values,
-        summary=config.summary,
-        min_length=min_length,
-        on_error=on_error,
-        wire_hits=scanner.wire_hits if scanner.scans_wire else None,
-    )
-    return redactor, scanner
-
-
-@register
-class RedactionProcessor(Processor):
-    type_name = "redaction"
-    description = "Masks, hashes or drops PII and secrets (built-in validated detectors plus otelcol's redaction keys) in attributes, JSON values, log bodies and span names."
-    config_class = RedactionConfig
-    capabilities = Capabilities(mutates_data=True)
-
-    def __init__(self, settings: Any, config: RedactionConfig, next_consumer: Any):
-        super().__init__(settings, config, next_consumer)
-        self._last_error_log = 0.0
-        self.redactor, self.scanner = build_redactor(config, on_error=self._on_error)
-        self._walk = {Signal.TRACES: self.redactor.traces, Signal.LOGS: self.redactor.logs, Signal.METRICS: self.redactor.metrics}[self.signal]
-        processor = str(self.id)
-        t = self.telemetry
-        self._matches_family = t.counter("redaction_matches_total", "PII and secret matches redacted, by detector (allowed_values survivors not counted).", ("processor", "detector"))
-        self._matches: dict[str, Any] = {}
-        self._values = t.counter("redaction_values_scanned_total", "String values (and JSON leaves) handed to the scanner.", ("processor",)).labels(processor)
-        self._characters = t.counter("redaction_scanned_characters_total", "Characters of text handed to the scanner, plus the bytes of each serialized request the request-level prefilter read.", ("processor",)).labels(processor)
-        self._errors = t.counter("redaction_errors_total", "Values masked whole because scanning them failed (fail closed).", ("processor",)).labels(processor)
-        self._pool = WorkerPool(self, config, config.workers) if config.workers else None
-        key = config.key
-        if key is not None and len(key) < _SHORT_KEY:
-            self.log.warning("hash_key is short; tokens of low-entropy values (phone numbers, CPFs) are easier to guess with a short key", min_advised=_SHORT_KEY)
-
-    def _on_error(self, where: str, exc: BaseException | None) -> None:
-        self._errors.inc()
-        self._log_error(where, type(exc).__name__ if exc is not None else "detector error")
-
-    def _log_error(self, where: str, error: str) -> None:
-        now = time.monotonic()
-        if now - self._last_error_log >= 10.0:  # one line per 10 s is enough to notice; the counter has the rate
-            self._last_error_log = now
-            self.log.error("scanning a value failed; it was masked whole (fail closed)", key=where, error=error)
-
-    def _count(self, detector: str) -> Any:
-        child = self._matches.get(detector)
-        if child is None:
-            child = self._matches[detector] = self._matches_family.labels(str(self.id), detector)
-        return child
-
-    async def start(self, host: Any) -> None:
-        if self._pool is not None:
-            await self._pool.start()
-
-    async def shutdown(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-
-    def _record(self, values: int, characters: int, matches: dict[str, int]) -> None:
-        if values:
-            self._values.inc(values)
-            self._characters.inc(characters)
-        for detector, count in matches.items():
-            self._count(detector).inc(count)
-
-    async def consume(self, envelope: Envelope) -> Rejected | None:
-        # The prefilter reads the request's wire bytes where the envelope still has them (no one took the
-        # request since they were attached), save serializing the request again.
-        payload = envelope.wire()
-        if self._pool is not None:
-            return await self._consume_in_worker(envelope, payload)
-        stats = self._walk(envelope.request, payload)
-        self._record(stats.values, stats.characters, stats.matches)
-        return await self.next.consume(envelope)
-
-    async def _consume_in_worker(self, envelope: Envelope, payload: bytes | None) -> Rejected | None:
-        signal = envelope.signal
-        canonical = payload is None or envelope.wire(canonical=True) is not None
-        if payload is None:
-            payload = envelope.request.SerializeToString()
-        answer = await self._pool.redact(signal, payload)  # type: ignore[union-attr]
-        self._record(answer.values, answer.characters, answer.matches)
-        if answer.errors:
-            self._errors.inc(answer.errors)
-            self._log_error(answer.error_key or "", answer.error_type or "detector error")
-        if answer.payload is not None:
-            # The worker's serialization of the redacted request, which is decoded from exactly these bytes.
-            envelope.replace(REQUEST_TYPES[signal].FromString(answer.payload), answer.payload, canonical=True)
-        else:
-            # Nothing to change: the request is as it came, and so are its bytes (voided by nothing since).
-            envelope.attach_wire(payload, canonical)
-        return await self.next.consume(envelope)

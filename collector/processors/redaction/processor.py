@@ -1,0 +1,110 @@
+"""The `redaction` processor: redacts each request with the `Redactor` its config builds (build.py), on the
+event loop or in worker processes (worker.py), and turns what each request cost and found into metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ...component import Capabilities, Processor, Rejected, Signal
+from ...envelope import Envelope
+from ...pdata import REQUEST_TYPES
+from ...registry import register
+from .build import build_redactor
+from .config import RedactionConfig
+
+if TYPE_CHECKING:
+    from .worker import WorkerPool
+
+_SHORT_KEY = 16
+
+
+@register
+class RedactionProcessor(Processor):
+    type_name = "redaction"
+    description = "Masks, hashes or drops PII and secrets (built-in validated detectors plus otelcol's redaction keys) in attributes, JSON values, log bodies and span names."
+    config_class = RedactionConfig
+    capabilities = Capabilities(mutates_data=True)
+
+    def __init__(self, settings: Any, config: RedactionConfig, next_consumer: Any):
+        super().__init__(settings, config, next_consumer)
+        self._last_error_log = 0.0
+        self.redactor, self.scanner = build_redactor(config, on_error=self._on_error)
+        self._walk = {Signal.TRACES: self.redactor.traces, Signal.LOGS: self.redactor.logs, Signal.METRICS: self.redactor.metrics}[self.signal]
+        processor = str(self.id)
+        t = self.telemetry
+        self._matches_family = t.counter("redaction_matches_total", "PII and secret matches redacted, by detector (allowed_values survivors not counted).", ("processor", "detector"))
+        self._matches: dict[str, Any] = {}
+        self._values = t.counter("redaction_values_scanned_total", "String values (and JSON leaves) handed to the scanner.", ("processor",)).labels(processor)
+        self._characters = t.counter("redaction_scanned_characters_total", "Characters of text handed to the scanner, plus the bytes of each serialized request the request-level prefilter read.", ("processor",)).labels(processor)
+        self._errors = t.counter("redaction_errors_total", "Values masked whole because scanning them failed (fail closed).", ("processor",)).labels(processor)
+        self._pool: WorkerPool | None = None
+        if config.workers:
+            # Imported here, not at the top: a worker process runs worker.py as `python -m`, which imports
+            # this package first, and a worker.py already imported by then would be loaded a second time.
+            from . import worker
+
+            self._pool = worker.WorkerPool(self, config, config.workers)
+        key = config.key
+        if key is not None and len(key) < _SHORT_KEY:
+            self.log.warning("hash_key is short; tokens of low-entropy values (phone numbers, CPFs) are easier to guess with a short key", min_advised=_SHORT_KEY)
+
+    def _on_error(self, where: str, exc: BaseException | None) -> None:
+        self._errors.inc()
+        self._log_error(where, type(exc).__name__ if exc is not None else "detector error")
+
+    def _log_error(self, where: str, error: str) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log >= 10.0:  # one line per 10 s is enough to notice; the counter has the rate
+            self._last_error_log = now
+            self.log.error("scanning a value failed; it was masked whole (fail closed)", key=where, error=error)
+
+    def _count(self, detector: str) -> Any:
+        child = self._matches.get(detector)
+        if child is None:
+            child = self._matches[detector] = self._matches_family.labels(str(self.id), detector)
+        return child
+
+    async def start(self, host: Any) -> None:
+        if self._pool is not None:
+            await self._pool.start()
+
+    async def shutdown(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    def _record(self, values: int, characters: int, matches: dict[str, int]) -> None:
+        if values:
+            self._values.inc(values)
+            self._characters.inc(characters)
+        for detector, count in matches.items():
+            self._count(detector).inc(count)
+
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        # The prefilter reads the request's wire bytes where the envelope still has them (no one took the
+        # request since they were attached), save serializing the request again.
+        payload = envelope.wire()
+        if self._pool is not None:
+            return await self._consume_in_worker(envelope, payload)
+        stats = self._walk(envelope.request, payload)
+        self._record(stats.values, stats.characters, stats.matches)
+        return await self.next.consume(envelope)
+
+    async def _consume_in_worker(self, envelope: Envelope, payload: bytes | None) -> Rejected | None:
+        signal = envelope.signal
+        canonical = payload is None or envelope.wire(canonical=True) is not None
+        if payload is None:
+            payload = envelope.request.SerializeToString()
+        answer = await self._pool.redact(signal, payload)  # type: ignore[union-attr]
+        self._record(answer.values, answer.characters, answer.matches)
+        if answer.errors:
+            self._errors.inc(answer.errors)
+            self._log_error(answer.error_key or "", answer.error_type or "detector error")
+        if answer.payload is not None:
+            # The worker's serialization of the redacted request, which is decoded from exactly these bytes.
+            envelope.replace(REQUEST_TYPES[signal].FromString(answer.payload), answer.payload, canonical=True)
+        else:
+            # Nothing to change: the request is as it came, and so are its bytes (voided by nothing since).
+            envelope.attach_wire(payload, canonical)
+        return await self.next.consume(envelope)

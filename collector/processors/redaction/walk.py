@@ -1,0 +1,417 @@
+"""The redaction engine: one walk over an OTLP request, one scan, edits only where something was found.
+
+The walk collects every string worth scanning into one flat list (with a parallel list saying where each
+came from; scan_batch.py), the scanner sees the whole list in one `scan_many` call, and only the few
+locations with findings are touched afterwards (edits.py). Walking attributes in Python is the hot cost,
+so the per-attribute loops are written out by hand with local variables, and a value shorter than the
+shortest possible finding is skipped before anything else happens to it. String values holding JSON are
+walked inside (json_values.py).
+
+Before any of that, the request-level gate (gate.py) maps the prefilter's hits over the request's wire
+bytes to the items that hold them, and only those are walked; a request without a hit is not walked at
+all. Key rules (allowed_keys, ignored/blocked keys) and redact_all_types act on values the wire cannot
+show, so those configs keep the full walk.
+
+This package's engine modules know nothing about config files or metrics: the processor (processor.py)
+builds a `Redactor` from its config (build.py) and turns the returned `Stats` into metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .scan_batch import (
+    BODY_PREFIX,
+    IGNORE,
+    L_NAME,
+    L_SCALAR,
+    L_STATUS,
+    L_VALUE,
+    MASK,
+    MASK_KEY,
+    NAME_KEY,
+    REMOVE,
+    SCAN,
+    STATUS_KEY,
+    SUMMARY_PREFIX,
+    Batch,
+    KeyPolicy,
+    Loc,
+    Rule,
+    Stats,
+)
+from .edits import Edits, covered
+from .gate import LOGS, METRICS, TRACES, request_marks
+from .json_values import JSON_START, JsonValues, looks_like_json
+
+
+class Redactor(JsonValues, Edits):
+    """Redacts OTLP requests in place. `scan_many(texts) -> list[list[Finding]]`; findings are sorted and
+    non-overlapping with str offsets, and one with `error` set makes its whole value `****`."""
+
+    def __init__(
+        self,
+        scan_many: Callable[..., list[list[Any]]],
+        scan_one: Callable[[str], list[Any]],
+        rules: dict[str, Rule],
+        *,
+        keys: KeyPolicy | None = None,
+        allowed_values: Sequence[Any] = (),
+        hasher: Callable[[str], str] | None = None,
+        hash_whole_values: bool = False,
+        redact_all_types: bool = False,
+        span_names: bool = False,
+        json_values: bool = True,
+        summary: str = "info",
+        min_length: int = 1,
+        on_error: Callable[[str, BaseException | None], None] | None = None,
+        wire_hits: Callable[[bytes], tuple[list[int], list[int]]] | None = None,
+    ):
+        self._scan_many = scan_many
+        self._scan_one = scan_one
+        self.rules = rules
+        self.keys = keys if keys is not None and keys.active else None
+        self.allowed_values = tuple(allowed_values)
+        self.hasher = hasher
+        # otelcol hashes blocked keys' values only when hash_function is set; `action: hash` alone does not.
+        self.whole_value_hasher = hasher if hash_whole_values else None
+        self.all_types = redact_all_types
+        self.span_names = span_names
+        self.json_values = json_values
+        self.summary = summary
+        self.min_length = max(1, min_length)
+        self.on_error = on_error or (lambda where, exc: None)
+        self.last_exception: BaseException | None = None  # what made the last fail-closed happen, for the log
+        # Key rules and redact_all_types act on values the wire cannot show (every key, numbers as text), so
+        # those configs walk everything; otherwise only the items the request-level prefilter hit are walked.
+        self._wire_hits = wire_hits if self.keys is None and not redact_all_types else None
+        # The same prefilter over one JSON-string value's text says which of its string literals can hold a
+        # finding, whatever the key rules: JSON leaves only ever get the detectors.
+        self._doc_hits = wire_hits if json_values else None
+        # Short strings whose scan found nothing: JSON keys, roles and part types recur in every request.
+        # Only texts without findings are kept, so this never holds what a detector would redact.
+        self._clean: set[str] = set()
+
+    # ------------------------------------------------------------------------------------------ signals
+
+    def traces(self, request: Any, payload: bytes | None = None) -> Stats:
+        gate = Stats()
+        marks, b_summaries, wire = request_marks(self._wire_hits, request, TRACES, gate, payload)
+        if marks is None:
+            return self._traces_all(request)
+        b = Batch()
+        b.marked = True
+        b.summaries = b_summaries
+        collect = self._collect
+        names = self.span_names
+        min_len = self.min_length
+        texts, owners = b.texts, b.owners
+        resource_spans = request.resource_spans
+        for ri, rmark in marks.get(1, {}).items():
+            rs = resource_spans[ri]
+            if 1 in rmark:
+                attrs = rs.resource.attributes
+                collect(b, attrs, b.map(attrs, attrs))
+            scope_spans = rs.scope_spans
+            for si, smark in rmark.get(2, {}).items():
+                ss = scope_spans[si]
+                if 1 in smark:
+                    attrs = ss.scope.attributes
+                    collect(b, attrs, b.map(attrs, attrs))
+                spans = ss.spans
+                for pi, pmark in smark.get(2, {}).items():
+                    span = spans[pi]
+                    attrs = span.attributes
+                    mi = b.map(attrs, attrs)
+                    hit_attrs = pmark.get(9)
+                    if hit_attrs:
+                        self._collect_hit(b, attrs, mi, hit_attrs, wire)
+                    if names and 5 in pmark and len(span.name) >= min_len:
+                        texts.append(span.name)
+                        owners.append(Loc(L_NAME, mi, None, span, NAME_KEY))
+                    if 15 in pmark:
+                        message = span.status.message
+                        if message and len(message) >= min_len:
+                            texts.append(message)
+                            owners.append(Loc(L_STATUS, mi, None, span.status, STATUS_KEY))
+                    for number, items in ((11, span.events), (13, span.links)):
+                        for index in pmark.get(number, ()):
+                            attrs = items[index].attributes
+                            if attrs:
+                                collect(b, attrs, b.map(attrs, attrs))
+        return self._finish(b, gate)
+
+    def _traces_all(self, request: Any) -> Stats:
+        b = Batch()
+        collect = self._collect
+        texts, owners, starts, maps = b.texts, b.owners, b.starts, b.maps
+        names, min_len, json_on, all_types = self.span_names, self.min_length, self.json_values, self.all_types
+        keyed = self.keys is not None
+        json_value, nested = self._json, self._nested
+        for rs in request.resource_spans:
+            attrs = rs.resource.attributes
+            collect(b, attrs, b.map(attrs, attrs))
+            for ss in rs.scope_spans:
+                attrs = ss.scope.attributes
+                collect(b, attrs, b.map(attrs, attrs))
+                for span in ss.spans:
+                    # The span's own attributes are most of the work: _collect's loop, written out here.
+                    attrs = span.attributes
+                    mi = len(maps)
+                    starts.append(len(texts))
+                    maps.append((attrs, attrs, SUMMARY_PREFIX))
+                    if keyed:
+                        self._collect_keyed(b, attrs, mi)
+                    else:
+                        for kv in attrs:
+                            value = kv.value
+                            text = value.string_value
+                            if text:
+                                if len(text) >= min_len:
+                                    if json_on and text[0] in JSON_START:
+                                        json_value(b, text, value, mi, kv, kv.key)
+                                    else:
+                                        texts.append(text)
+                                        owners.append(kv)
+                                continue
+                            kind = value.WhichOneof("value")
+                            if kind == "array_value" or kind == "kvlist_value" or (all_types and kind is not None):
+                                nested(b, value, kind, mi, kv, kv.key, False)
+                    if names and len(span.name) >= min_len:
+                        texts.append(span.name)
+                        owners.append(Loc(L_NAME, mi, None, span, NAME_KEY))
+                    if span.HasField("status"):
+                        message = span.status.message
+                        if message and len(message) >= min_len:
+                            texts.append(message)
+                            owners.append(Loc(L_STATUS, mi, None, span.status, STATUS_KEY))
+                    if span.events:
+                        for event in span.events:
+                            attrs = event.attributes
+                            if attrs:
+                                collect(b, attrs, b.map(attrs, attrs))
+                    if span.links:
+                        for link in span.links:
+                            attrs = link.attributes
+                            if attrs:
+                                collect(b, attrs, b.map(attrs, attrs))
+        return self._finish(b)
+
+    def logs(self, request: Any, payload: bytes | None = None) -> Stats:
+        return self._resources_of(request, LOGS, "resource_logs", "scope_logs", "log_records", self._log_record, payload)
+
+    def _log_record(self, b: Batch, record: Any) -> None:
+        attrs = record.attributes
+        self._collect(b, attrs, b.map(attrs, attrs))
+        if record.HasField("body"):
+            self._body(b, record, b.map(record, attrs, BODY_PREFIX))
+
+    def metrics(self, request: Any, payload: bytes | None = None) -> Stats:
+        return self._resources_of(request, METRICS, "resource_metrics", "scope_metrics", "metrics", self._metric, payload)
+
+    def _resources_of(self, request: Any, layout: Any, resources_field: str, scopes_field: str, items_field: str, visit: Any, payload: bytes | None = None) -> Stats:
+        """Logs and metrics: resource and scope attributes, then `visit(batch, item)` for each log record
+        or metric; only those the request-level prefilter marked, unless the config needs every one."""
+        gate = Stats()
+        marks, b_summaries, _ = request_marks(self._wire_hits, request, layout, gate, payload)
+        b = Batch()
+        collect = self._collect
+        entries = getattr(request, resources_field)
+        if marks is None:
+            for entry in entries:
+                attrs = entry.resource.attributes
+                collect(b, attrs, b.map(attrs, attrs))
+                for scoped in getattr(entry, scopes_field):
+                    attrs = scoped.scope.attributes
+                    collect(b, attrs, b.map(attrs, attrs))
+                    for item in getattr(scoped, items_field):
+                        visit(b, item)
+            return self._finish(b)
+        b.summaries = b_summaries
+        b.marked = True
+        for ri, rmark in marks.get(1, {}).items():
+            entry = entries[ri]
+            if 1 in rmark:
+                attrs = entry.resource.attributes
+                collect(b, attrs, b.map(attrs, attrs))
+            scopes = getattr(entry, scopes_field)
+            for si, smark in rmark.get(2, {}).items():
+                scoped = scopes[si]
+                if 1 in smark:
+                    attrs = scoped.scope.attributes
+                    collect(b, attrs, b.map(attrs, attrs))
+                items = getattr(scoped, items_field)
+                for index in smark.get(2, ()):
+                    visit(b, items[index])
+        return self._finish(b, gate)
+
+    def _metric(self, b: Batch, metric: Any) -> None:
+        kind = metric.WhichOneof("data")
+        if kind is None:
+            return
+        collect = self._collect
+        for point in getattr(metric, kind).data_points:
+            attrs = point.attributes
+            collect(b, attrs, b.map(attrs, attrs))
+            # Summary points have no exemplars; the others' filtered attributes are raw
+            # measurement attributes and report into their point's summary.
+            for exemplar in getattr(point, "exemplars", ()):
+                filtered = exemplar.filtered_attributes
+                if filtered:
+                    collect(b, filtered, b.map(filtered, attrs))
+
+    # --------------------------------------------------------------------------------------------- walk
+
+    def _collect(self, b: Batch, attrs: Any, mi: int) -> None:
+        """Queue the attributes of one map. The plain-string case is the hot path: no calls in it."""
+        if self.keys is not None:
+            self._collect_keyed(b, attrs, mi)
+            return
+        texts, owners = b.texts, b.owners
+        min_len, json_on = self.min_length, self.json_values
+        for kv in attrs:
+            value = kv.value
+            s = value.string_value
+            if s:
+                if len(s) < min_len:
+                    continue
+                if json_on and s[0] in JSON_START:
+                    self._json(b, s, value, mi, kv, kv.key)
+                    continue
+                texts.append(s)
+                owners.append(kv)
+                continue
+            kind = value.WhichOneof("value")
+            if kind == "array_value" or kind == "kvlist_value" or (self.all_types and kind is not None):
+                self._nested(b, value, kind, mi, kv, kv.key, False)
+
+    def _collect_hit(self, b: Batch, attrs: Any, mi: int, hit: dict[int, tuple[int, int]], wire: Any) -> None:
+        """A hit span's attributes that the request-level prefilter hit, with the byte range of each on the
+        wire, so that a JSON value's hits can be mapped to its string literals (`_json`)."""
+        texts, owners = b.texts, b.owners
+        min_len, json_on = self.min_length, self.json_values
+        for index, where in hit.items():
+            kv = attrs[index]
+            value = kv.value
+            s = value.string_value
+            if s:
+                if len(s) < min_len:
+                    continue
+                if json_on and s[0] in JSON_START:
+                    self._json(b, s, value, mi, kv, kv.key, wire, where)
+                    continue
+                texts.append(s)
+                owners.append(kv)
+                continue
+            kind = value.WhichOneof("value")
+            if kind == "array_value" or kind == "kvlist_value" or (self.all_types and kind is not None):
+                self._nested(b, value, kind, mi, kv, kv.key, False)
+
+    def _collect_keyed(self, b: Batch, attrs: Any, mi: int) -> None:
+        decide = self.keys.decide  # type: ignore[union-attr]
+        remove: list[int] = []
+        for index, kv in enumerate(attrs):
+            key = kv.key
+            decision = decide(key)
+            if decision == SCAN:
+                value = kv.value
+                kind = value.WhichOneof("value")
+                if kind == "string_value":
+                    self._string(b, value.string_value, value, mi, kv, key, top_level=True)
+                elif kind is not None:
+                    self._nested(b, value, kind, mi, kv, key, False)
+            elif decision == IGNORE:
+                b.changes_for(mi).ignored += 1
+            elif decision == REMOVE:
+                remove.append(index)
+                b.changes_for(mi).redacted[key] = None
+            else:
+                self._mask_whole(b, kv.value, mi, key)
+        for index in reversed(remove):
+            del attrs[index]
+
+    def _string(self, b: Batch, s: str, value: Any, mi: int, top: Any, key: str, top_level: bool = False) -> None:
+        if len(s) < self.min_length:
+            return
+        if self.json_values and looks_like_json(s):
+            self._json(b, s, value, mi, top, key)
+            return
+        b.texts.append(s)
+        b.owners.append(top if top_level else Loc(L_VALUE, mi, top, value, key))
+
+    def _nested(self, b: Batch, value: Any, kind: str, mi: int, top: Any, key: str, body: bool) -> None:
+        """Arrays and kvlists (recursively), and with redact_all_types the non-string scalars. Inside a
+        log body every level has otelcol's key rules; inside an attribute only ignore and blocked keys."""
+        if kind == "string_value":
+            self._string(b, value.string_value, value, mi, top, key)
+        elif kind == "array_value":
+            for i, item in enumerate(value.array_value.values):
+                item_kind = item.WhichOneof("value")
+                if item_kind is not None:
+                    self._nested(b, item, item_kind, mi, top, f"{key}.[{i}]" if body else key, body)
+        elif kind == "kvlist_value":
+            entries = value.kvlist_value.values
+            remove: list[int] = []
+            decide = self.keys.decide if self.keys is not None else None
+            for index, kv in enumerate(entries):
+                path = (f"{key}.{kv.key}" if key else kv.key) if body else key
+                if decide is not None:
+                    decision = decide(kv.key)
+                    if decision == IGNORE:
+                        b.changes_for(mi).ignored += 1
+                        continue
+                    if decision == REMOVE:
+                        if body:
+                            remove.append(index)
+                            b.changes_for(mi).redacted[path] = None
+                            continue
+                    elif decision == MASK_KEY:
+                        self._mask_whole(b, kv.value, mi, path)
+                        continue
+                item_kind = kv.value.WhichOneof("value")
+                if item_kind is not None:
+                    self._nested(b, kv.value, item_kind, mi, top, path, body)
+            for index in reversed(remove):
+                del entries[index]
+        elif self.all_types and kind != "bytes_value":
+            if kind == "double_value":
+                text = repr(value.double_value)
+            elif kind == "int_value":
+                text = str(value.int_value)
+            else:  # bool: "true"/"false" cannot hold anything a detector looks for
+                return
+            if len(text) >= self.min_length:
+                b.texts.append(text)
+                b.owners.append(Loc(L_SCALAR, mi, top, value, key))
+
+    def _body(self, b: Batch, record: Any, mi: int) -> None:
+        body = record.body
+        kind = body.WhichOneof("value")
+        if kind is None:
+            return
+        # A map body's paths start at its own keys ("user.email"), as otelcol's do.
+        self._nested(b, body, kind, mi, None, "" if kind == "kvlist_value" else "body", True)
+
+    def _mask_whole(self, b: Batch, value: Any, mi: int, key: str) -> None:
+        """A blocked key pattern: the whole value goes (unless allowed_values covers all of it)."""
+        kind = value.WhichOneof("value")
+        text = value.string_value if kind == "string_value" else _scalar_text(value, kind)
+        changes = b.changes_for(mi)
+        if text and self.allowed_values and covered(self.allowed_values, text, 0, len(text)):
+            changes.allowed[key] = None
+            return
+        value.string_value = self.whole_value_hasher(text) if self.whole_value_hasher is not None and text else MASK
+        changes.masked[key] = None
+
+
+
+def _scalar_text(value: Any, kind: str | None) -> str:
+    if kind == "int_value":
+        return str(value.int_value)
+    if kind == "double_value":
+        return repr(value.double_value)
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    return ""
+
