@@ -36,13 +36,13 @@ phoenix: .phoenix-venv/bin/phoenix
 	$(PYTHON) -m venv .phoenix-venv
 	.phoenix-venv/bin/pip install --quiet --disable-pip-version-check arize-phoenix
 
-## Throughput / CPU / RSS table for the pass-through pipelines (figures recorded in README).
+## Throughput / CPU / RSS table for the pass-through and LLM pipelines (current figures in docs/performance.md).
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(ARGS)
 
-## Regenerate the config reference in README from the typed component configs.
+## Regenerate docs/configuration.md (the config reference) from the typed component configs.
 docs: $(STAMP)
-	$(PY) -m collector.docs --write README.md
+	$(PY) -m collector.docs --write docs/configuration.md
 
 clean:
 	rm -rf $(VENV) .phoenix-venv build dist *.egg-info data

@@ -1,10 +1,11 @@
 """The config reference, generated from the typed component configs (the same declarations the decoder uses).
 
-    python -m collector.docs                   # print the Markdown reference
-    python -m collector.docs --write README.md  # replace the text between the markers in README.md
-    python -m collector.docs --check README.md  # exit 1 if README.md's reference is out of date
+    python -m collector.docs                                 # print the Markdown reference
+    python -m collector.docs --write docs/configuration.md  # (re)write the file (what `make docs` runs)
+    python -m collector.docs --check docs/configuration.md  # exit 1 if the file is out of date
 
-The reference goes between `<!-- config-reference:start -->` and `<!-- config-reference:end -->`.
+The whole file is generated, and says so in its first lines (`MARK`). `--write` refuses to overwrite a file
+that does not (a hand-written page such as README.md named by mistake); `--check` refuses to compare one.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from . import registry
 from .component import Kind, Signal
 from .config.typed import describe_type, render_default, yaml_key
 
-START = "<!-- config-reference:start -->"
-END = "<!-- config-reference:end -->"
+TARGET = "docs/configuration.md"
+MARK = "Generated from the typed component configs by `make docs`"
 KIND_TITLES = {Kind.RECEIVER: "Receivers", Kind.PROCESSOR: "Processors", Kind.EXPORTER: "Exporters", Kind.EXTENSION: "Extensions"}
 
 
@@ -125,10 +126,18 @@ def generate() -> str:
     from .config.model import ServiceConfig
 
     lines = [
-        "<!-- Generated from the typed component configs by `make docs` (python -m collector.docs); do not edit by hand. -->",
+        "# Configuration reference",
         "",
+        f"{MARK} (`python -m collector.docs --write {TARGET}`); do not edit it by hand:",
+        "a test fails when it differs from the code.",
+        "",
+        "A config has four sections of components, each keyed by component id (`receivers`, `processors`,",
+        "`exporters`, `extensions`), and `service`, which says which of them run and wires them into pipelines.",
         "Every component below can be configured more than once under `type/name` ids (e.g. `file/traces`).",
         "Durations are written like `200ms`, `5s`, `1m30s`; sizes like `4MiB`, `20MB` or a number of bytes.",
+        "How several files merge, `--set` and `${env:VAR}` substitution: [operations.md](operations.md).",
+        "",
+        "## Sections",
     ]
     for kind in Kind:
         lines += ["", f"### {KIND_TITLES[kind]}"]
@@ -148,23 +157,16 @@ def generate() -> str:
     return "\n".join(lines) + "\n"
 
 
-class MarkersMissing(Exception):
-    pass
-
-
-def replace_section(text: str, reference: str) -> str:
-    start = text.find(START)
-    end = text.find(END, start + len(START)) if start >= 0 else -1
-    if start < 0 or end < 0:
-        raise MarkersMissing(f"markers {START} and {END} not found (in that order)")
-    return text[: start + len(START)] + "\n" + reference + text[end:]
+def is_generated(text: str) -> bool:
+    """Whether `text` is a reference this module wrote (its first lines carry MARK)."""
+    return any(MARK in line for line in text.splitlines()[:5])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m collector.docs", description="Generate the config reference from the typed component configs.")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--write", metavar="FILE", help=f"Replace the text between {START} and {END} in FILE.")
-    group.add_argument("--check", metavar="FILE", help="Exit 1 if FILE's reference differs from the generated one.")
+    group.add_argument("--write", metavar="FILE", help=f"Write the reference to FILE (e.g. {TARGET}), unless FILE exists and is not a generated reference.")
+    group.add_argument("--check", metavar="FILE", help="Exit 1 if FILE differs from the generated reference.")
     args = parser.parse_args(argv)
     reference = generate()
     target = args.write or args.check
@@ -173,23 +175,28 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     path = Path(target)
     try:
-        current = path.read_text(encoding="utf-8")
-        updated = replace_section(current, reference)
+        current: str | None = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = None
     except OSError as exc:
         print(f"{path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    except MarkersMissing as exc:
-        print(f"{path}: {exc}", file=sys.stderr)
+    if current is None and args.check:
+        print(f"{path}: cannot read: no such file; run `make docs`", file=sys.stderr)
+        return 2
+    if current is not None and not is_generated(current):
+        action = "refusing to overwrite it" if args.write else "nothing to compare"
+        print(f'{path}: not a generated config reference (its first lines lack "{MARK}"); {action}', file=sys.stderr)
         return 2
     if args.check:
-        if updated != current:
+        if current != reference:
             print(f"{path}: the config reference is out of date; run `make docs`", file=sys.stderr)
             return 1
         print(f"{path}: the config reference is up to date")
         return 0
-    if updated != current:
-        path.write_text(updated, encoding="utf-8")
-        print(f"{path}: config reference updated")
+    if current != reference:
+        path.write_text(reference, encoding="utf-8")
+        print(f"{path}: config reference written")
     else:
         print(f"{path}: config reference already up to date")
     return 0

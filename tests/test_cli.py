@@ -441,47 +441,53 @@ def test_docs_table_rows() -> None:
 
 
 def test_docs_write_and_check_detect_drift(tmp_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    before, after = "# Title\n\nIntro.\n\n## Config reference\n\n", "\n## After\n\nMore text.\n"
-    readme.write_text(before + "<!-- config-reference:start -->\nstale\n<!-- config-reference:end -->" + after)
+    from collector.docs import MARK
 
-    check = docs(tmp_path, "--check", "README.md")
+    reference = tmp_path / "configuration.md"
+    reference.write_text(f"# Configuration reference\n\n{MARK}.\n\nstale\n")
+
+    check = docs(tmp_path, "--check", "configuration.md")
     assert check.returncode == 1
     assert "out of date" in check.stderr
 
-    write = docs(tmp_path, "--write", "README.md")
+    write = docs(tmp_path, "--write", "configuration.md")
     assert write.returncode == 0, write.stderr
-    content = readme.read_text()
-    assert content.startswith(before + "<!-- config-reference:start -->\n")
-    assert content.endswith("<!-- config-reference:end -->" + after)
-    assert docs(tmp_path).stdout in content
-    assert docs(tmp_path, "--check", "README.md").returncode == 0
+    content = reference.read_text()
+    assert content == docs(tmp_path).stdout  # the whole file is generated
+    assert docs(tmp_path, "--check", "configuration.md").returncode == 0
 
-    # Hand-edit inside the markers: drift again.
-    readme.write_text(content.replace("| `path` |", "| `paht` |", 1))
-    assert docs(tmp_path, "--check", "README.md").returncode == 1
+    # Hand-edit: drift again.
+    reference.write_text(content.replace("| `path` |", "| `paht` |", 1))
+    assert docs(tmp_path, "--check", "configuration.md").returncode == 1
     # Writing twice changes nothing the second time.
-    docs(tmp_path, "--write", "README.md")
-    once = readme.read_text()
-    docs(tmp_path, "--write", "README.md")
-    assert readme.read_text() == once == content
+    docs(tmp_path, "--write", "configuration.md")
+    once = reference.read_text()
+    docs(tmp_path, "--write", "configuration.md")
+    assert reference.read_text() == once == content
+
+    # A file that does not exist yet is written; checking one that does not exist is an error.
+    fresh = docs(tmp_path, "--write", "new.md")
+    assert fresh.returncode == 0, fresh.stderr
+    assert (tmp_path / "new.md").read_text() == content
+    missing = docs(tmp_path, "--check", "absent.md")
+    assert missing.returncode == 2
+    assert "make docs" in missing.stderr
 
 
-def test_docs_write_without_markers_is_an_error(tmp_path: Path) -> None:
+def test_docs_write_refuses_a_file_it_did_not_generate(tmp_path: Path) -> None:
+    from collector.docs import MARK
+
     readme = tmp_path / "README.md"
-    readme.write_text("# No markers here\n")
+    readme.write_text("# No generated reference here\n")
     for mode in ("--write", "--check"):
         result = docs(tmp_path, mode, "README.md")
         assert result.returncode == 2
-        assert "<!-- config-reference:start -->" in result.stderr
-    assert readme.read_text() == "# No markers here\n"
+        assert MARK in result.stderr
+    assert readme.read_text() == "# No generated reference here\n"
 
 
-def test_readme_reference_is_up_to_date(tmp_path: Path) -> None:
-    readme = REPO / "README.md"
-    if "<!-- config-reference:start -->" not in readme.read_text():
-        pytest.skip("README.md has no config-reference markers yet")
-    result = docs(tmp_path, "--check", str(readme))
+def test_configuration_reference_is_up_to_date(tmp_path: Path) -> None:
+    result = docs(tmp_path, "--check", str(REPO / "docs" / "configuration.md"))
     assert result.returncode == 0, result.stderr + "\nrun `make docs`"
 
 

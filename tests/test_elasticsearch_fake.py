@@ -1,5 +1,5 @@
 """The `_bulk` fake's own semantics, driven with raw HTTP bytes: if it were lenient, the exporter tests
-against it would prove little (wire-formats.md, "Elasticsearch")."""
+against it would prove little (docs/wire-formats.md, "Elasticsearch")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OTLP → Elasticsearch documents, mode by mode, field by field (wire-formats.md, "Span documents")."""
+"""OTLP → Elasticsearch documents, mode by mode, field by field (docs/wire-formats.md, "Span documents")."""
 
 from __future__ import annotations
 

@@ -496,8 +496,8 @@ service:
 
 @pytest.mark.slow
 def test_daemon_to_fake_throughput_is_reported(daemon_factory: Any) -> None:
-    """Not a pass/fail figure on a shared machine: prints spans/s for the README, and checks that
-    everything the daemon acknowledged reached the fake."""
+    """Not a pass/fail figure on a shared machine: prints spans/s (docs/performance.md has the figure from
+    benchmarks/exporters.py), and checks that everything the daemon acknowledged reached the fake."""
     with FakeJaegerCollector() as fake:
         daemon = start(daemon_factory, fake.endpoint)
         started = time.monotonic()

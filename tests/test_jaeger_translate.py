@@ -1,4 +1,4 @@
-"""OTLP → Jaeger api_v2 translation, rule by rule (shared/reference/wire-formats.md, "OTLP → Jaeger
+"""OTLP → Jaeger api_v2 translation, rule by rule (docs/wire-formats.md, "OTLP → Jaeger
 mapping"), on real OTLP protobuf requests; every result is also serialized and decoded back with the
 generated api_v2 stubs, as Jaeger's collector would read it."""
 
@@ -333,7 +333,7 @@ def llm_request(spans: int) -> ExportTraceServiceRequest:
 
 
 def test_translator_throughput_is_reported() -> None:
-    """Not a pass/fail figure (the machine is shared): prints spans/s for the README."""
+    """Not a pass/fail figure (the machine is shared): prints spans/s, to compare versions of the translation."""
     req = llm_request(512)
     batches_from_request(req)
     done, started = 0, time.perf_counter()

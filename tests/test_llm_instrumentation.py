@@ -4,7 +4,7 @@ For every library x scenario (tests/instrumented_app.py), an app instrumented wi
 openai-client calls against a loopback OpenAI-compatible stub (tests/llm_stub.py) and exports to one real
 daemon (BASIC_CONFIG); the spans are read back from the daemon's traces file. The assertions pin what the
 libraries actually emit for model, provider, usage, messages, finish reasons and errors -- including where they
-differ from shared/reference/genai-conventions.md (marked "differs from the reference" below).
+differ from docs/genai-conventions.md (marked "differs from the reference" below).
 
 Library versions these expectations were recorded with: opentelemetry-instrumentation-openai-v2 2.4b0 with
 opentelemetry-util-genai 1.1b0 (1.2b0+ breaks its imports), openinference-instrumentation-openai 0.1.66,

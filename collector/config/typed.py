@@ -1,7 +1,7 @@
 """Typed config objects: dataclasses decoded from YAML with errors that say what was expected.
 
 A component's config is a dataclass whose fields carry their default and a one-line doc
-(`option(...)`); the same declarations generate the README's config reference.
+(`option(...)`); the same declarations generate the config reference (docs/configuration.md).
 """
 
 from __future__ import annotations

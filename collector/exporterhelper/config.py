@@ -1,4 +1,4 @@
-"""otelcol's exporterhelper keys, with its defaults (shared/reference/otelcol.md)."""
+"""otelcol's exporterhelper keys, with its defaults (docs/exporters.md, "Delivery")."""
 
 from __future__ import annotations
 

@@ -23,8 +23,9 @@ def next_delay(cfg: RetryConfig, backoff: Iterator[float], retry_after: float | 
     """Seconds to wait before the next attempt, or None to give up.
 
     A throttle delay from the server (gRPC RetryInfo, HTTP Retry-After) replaces the backoff: the
-    server knows when it will have room (wire-formats.md). It is still bounded by max_elapsed_time, so
-    a server asking for an hour cannot hold a request past the configured limit.
+    server knows when it will have room (docs/wire-formats.md, "OTLP exporter semantics"). It is still
+    bounded by max_elapsed_time, so a server asking for an hour cannot hold a request past the
+    configured limit.
     """
     if not cfg.enabled:
         return None

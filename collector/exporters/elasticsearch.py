@@ -1,6 +1,6 @@
 """`elasticsearch` exporter: spans (and their events) and log records as documents, sent with the `_bulk`
 API into data streams (`traces-generic.otel-default`, ...) or a configured index, in the collector's
-`otel` or `ecs` mapping (elasticsearch_mapping.py). Wire format: shared/reference/wire-formats.md.
+`otel` or `ecs` mapping (elasticsearch_mapping.py). Wire format: docs/wire-formats.md.
 
 Why aiohttp and not the official `elasticsearch` client: the client is not a dependency here and would
 bring `elastic-transport` with it; its bulk helpers serialize documents themselves and retry 429 items

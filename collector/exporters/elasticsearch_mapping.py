@@ -4,7 +4,7 @@ Pure functions: a request goes in, a list of `Document(index, source, primary)` 
 here does I/O. `primary` tells a span (or log record) apart from the extra documents it produced
 (span events), so the exporter can count failures in the signal's own items.
 
-The shapes follow shared/reference/wire-formats.md ("Elasticsearch"):
+The shapes follow docs/wire-formats.md ("Elasticsearch"):
 
 - otel mode is the document `traces-otel@template` / `logs-otel@template` expect: snake_case OTLP
   field names, hex ids, kind and status-code names, `duration` in nanoseconds, attributes as an
@@ -150,7 +150,7 @@ _FORBIDDEN = str.maketrans({c: "_" for c in '\\/*?"<>| ,#:-'})
 
 def sanitize(name: str, max_len: int = 100) -> str:
     """Data stream dataset/namespace: lowercase, none of Elasticsearch's forbidden characters, no `-`
-    (it separates the parts), at most 100 characters (wire-formats.md, "Data streams")."""
+    (it separates the parts), at most 100 characters (docs/wire-formats.md, "Data streams")."""
     return name.lower().translate(_FORBIDDEN)[:max_len]
 
 

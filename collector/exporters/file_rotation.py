@@ -3,7 +3,7 @@
 Used in the daemon (format proto, or json with encoder_process: false) and in the json_writer child
 process alike, so both paths rotate, compress and group the same way.
 
-Record layout (otelcol's file exporter, see shared/reference/otelcol.md): json without compression is
+Record layout (otelcol's file exporter, see docs/wire-formats.md, "File exporter records"): json without compression is
 one OTLP-JSON object per line; proto, or any compression, is a 4-byte big-endian length followed by the
 record. With `compression: zstd` every record is its own zstd frame (with a content checksum), so a
 damaged record never takes its neighbours with it and appending to an existing file stays valid.

@@ -1,5 +1,5 @@
 """OTLP `ExportTraceServiceRequest` → Jaeger api_v2 `Batch`es, following the OTel Collector's translator
-(shared/reference/wire-formats.md, "OTLP → Jaeger mapping"):
+(docs/wire-formats.md, "OTLP → Jaeger mapping"):
 
 - one Batch per ResourceSpans; its Process is the resource (`service.name` → service_name, the rest →
   tags; `OTLPResourceNoServiceName` when the resource has no attributes at all);

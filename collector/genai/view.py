@@ -1,7 +1,7 @@
 """One read-only view over an LLM span, whatever library instrumented it.
 
 Reads OTel GenAI (current and deprecated), OpenInference, OpenLLMetry (legacy and current), Langtrace
-and MLflow attribute conventions; see ../shared/reference/genai-conventions.md for the map.
+and MLflow attribute conventions; see docs/genai-conventions.md for the map.
 
 Usage follows OTel GenAI semantics whatever the source: `input_tokens` INCLUDES cache-read and
 cache-write tokens, `output_tokens` INCLUDES reasoning tokens. Sources whose raw input count excludes

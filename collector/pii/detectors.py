@@ -8,7 +8,7 @@ exact pattern with its look-arounds removed (removing a constraint only widens t
 exact patterns use only constructs both engines read the same way: explicit ASCII classes, ``\\d`` under
 ``re.ASCII``, bounded repeats, no ``\\s`` (RE2's lacks ``\\v``), no backreferences.
 
-Decisions a user can observe (README / tests document the same):
+Decisions a user can observe (docs/redaction.md / tests document the same):
 
 - ``card``: 13-19 digits (spaces/dashes between digits), Luhn, and an issuer prefix starting 2-6 (Visa,
   Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro, Mir). The prefix rule keeps 13-digit epoch

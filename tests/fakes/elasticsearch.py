@@ -1,4 +1,4 @@
-"""An Elasticsearch `_bulk` endpoint built from the documented wire format (shared/reference/wire-formats.md,
+"""An Elasticsearch `_bulk` endpoint built from the documented wire format (docs/wire-formats.md,
 "Elasticsearch"), for tests: no Elasticsearch can be installed on these machines.
 
 What it does the way Elasticsearch does:
