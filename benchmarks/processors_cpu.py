@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/processors_cpu.py redaction --pii-share 0.5
     .venv/bin/python benchmarks/processors_cpu.py 'memory_limiter={limit_mib: 4000}' batch
 
-Each processor gets its default config (`NAME: {}`) unless given as `NAME=<YAML>` (collector/processor_chain.py),
+Each processor gets its default config (`NAME: {}`) unless given as `NAME=<YAML>` (collector/testing.py),
 and the chain ends in a sink that keeps nothing.
 Less noisy than the daemon benchmark (time.process_time, best of --rounds, no load generator on the
 same cores), so it is the tool for comparing two versions of a processor; `make bench` stays the
@@ -29,7 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from collector.component import Signal  # noqa: E402
 from collector.envelope import Envelope  # noqa: E402
 from collector.tools.loadgen import build_templates  # noqa: E402
-from collector.processor_chain import build_chain  # noqa: E402
+from collector.testing import build_chain  # noqa: E402
 
 
 async def per_span(head: Any, payloads: list[bytes], spans: int, rounds: int) -> float:

@@ -88,6 +88,34 @@ class _Counted:
         return await self._consumer.consume(envelope)
 
 
+def component_settings(kind: Kind, id: ComponentID, telemetry: Telemetry, pipeline: str = "", signal: Signal | None = None) -> Settings:
+    log = component_logger(id, kind)
+    if pipeline:
+        log = log.bind(pipeline=pipeline)
+    return Settings(id=id, kind=kind, log=log, telemetry=telemetry, pipeline=pipeline, signal=signal)
+
+
+def chain_processors(processors: list[tuple[ComponentID, type, Any]], downstream: Consumer, *, pipeline: str, signal: Signal,
+                     telemetry: Telemetry, construct: Any = None, exporters_mutate: bool | None = None) -> tuple[Consumer, list[Any]]:
+    """Chains one pipeline's processors, given as (id, class, decoded config) in pipeline order, in front of
+    `downstream`, each between the edges that count otelcol's processor incoming/outgoing items. Returns the
+    pipeline's entry (advertising whether anything in it mutates data) and the processors in order. The
+    service builds every pipeline with it, and collector/testing.py every chain built outside a daemon."""
+    construct = construct or (lambda kind, id, make: make())
+    head = downstream
+    mutates = downstream.capabilities.mutates_data if exporters_mutate is None else exporters_mutate
+    chain: list[Any] = []
+    for id, cls, config in reversed(processors):
+        counters = telemetry.processor_counters(id, signal)
+        outgoing = _Counted(head, counters.outgoing, head.capabilities)
+        settings = component_settings(Kind.PROCESSOR, id, telemetry, pipeline, signal)
+        processor = construct(Kind.PROCESSOR, id, lambda cls=cls, s=settings, c=config, d=outgoing: cls(s, c, d))
+        mutates = mutates or processor.capabilities.mutates_data
+        chain.insert(0, processor)
+        head = _Counted(processor, counters.incoming, processor.capabilities)
+    return _PipelineEntry(head, mutates), chain
+
+
 def fan_out(consumers: list[Consumer]) -> Consumer:
     return consumers[0] if len(consumers) == 1 else FanOut(consumers)
 
@@ -134,10 +162,7 @@ class Service:
 
     # Graph -----------------------------------------------------------------------------------
     def _settings(self, kind: Kind, id: ComponentID, pipeline: str = "", signal: Signal | None = None) -> Settings:
-        log = component_logger(id, kind)
-        if pipeline:
-            log = log.bind(pipeline=pipeline)
-        return Settings(id=id, kind=kind, log=log, telemetry=self.telemetry, pipeline=pipeline, signal=signal)
+        return component_settings(kind, id, self.telemetry, pipeline, signal)
 
     def _build(self) -> None:
         try:
@@ -169,20 +194,10 @@ class Service:
                     self.exporters[id] = self._construct(Kind.EXPORTER, id, lambda c=c, id=id: c.cls(self._settings(Kind.EXPORTER, id), c.config))
                 exporters.append(self.exporters[id])  # type: ignore[arg-type]
             head: Consumer = fan_out(exporters)
-            mutates = any(e.capabilities.mutates_data for e in exporters)
-            chain: list[Component] = []
-            for id in reversed(pipeline.processors):
-                c = cfg.component(Kind.PROCESSOR, id)
-                counters = self.telemetry.processor_counters(id, pipeline.signal)
-                downstream = _Counted(head, counters.outgoing, head.capabilities)
-                settings = self._settings(Kind.PROCESSOR, id, name, pipeline.signal)
-                processor = self._construct(Kind.PROCESSOR, id, lambda c=c, s=settings, d=downstream: c.cls(s, c.config, d))
-                capabilities = processor.capabilities  # type: ignore[attr-defined]
-                mutates = mutates or capabilities.mutates_data
-                chain.insert(0, processor)
-                head = _Counted(processor, counters.incoming, capabilities)  # type: ignore[arg-type]
-            self.processors[name] = chain
-            entry = _PipelineEntry(head, mutates)
+            specs = [(id, cfg.component(Kind.PROCESSOR, id).cls, cfg.component(Kind.PROCESSOR, id).config) for id in pipeline.processors]
+            entry, chain = chain_processors(specs, head, pipeline=name, signal=pipeline.signal, telemetry=self.telemetry, construct=self._construct,
+                                           exporters_mutate=any(e.capabilities.mutates_data for e in exporters))
+            self.processors[name] = chain  # type: ignore[assignment]
             self.pipeline_entries[name] = entry
             for id in pipeline.receivers:
                 entries.setdefault(id, {}).setdefault(pipeline.signal, []).append(entry)

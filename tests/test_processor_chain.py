@@ -1,5 +1,6 @@
-"""The processor chain behind `benchmarks/processors_cpu.py` and `llm-collector loadgen --processed-by`: built
-from specs, started, and shut down the way the service does it, so that what processors hold is flushed
+"""The processor chain behind `benchmarks/processors_cpu.py` and `llm-collector loadgen --processed-by`
+(collector/testing.py): built from specs by the service's own chaining, started, and shut down the way the
+service does it, so that what processors hold is flushed
 downstream and a closing event loop is not left waiting for their timers."""
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from collector.envelope import Envelope
 from collector.component import Signal
 from collector.tools.loadgen import build_templates
-from collector.processor_chain import ChainError, build_chain
+from collector.testing import BuildError, Sink, build_chain
 from tests.conftest import REPO
 
 
-class Collect:
+class Collect(Sink):
     def __init__(self) -> None:
-        self.spans = 0
+        super().__init__(keep=False)
 
-    async def consume(self, envelope: Envelope) -> None:
-        data = envelope.request
-        self.spans += sum(len(ss.spans) for rs in data.resource_spans for ss in rs.scope_spans)
+    @property
+    def spans(self) -> int:  # type: ignore[override]
+        return self.items
 
 
 def test_shutdown_flushes_what_tail_sampling_and_batch_hold() -> None:
@@ -43,9 +44,9 @@ def test_shutdown_flushes_what_tail_sampling_and_batch_hold() -> None:
 
 
 def test_unknown_processor_and_bad_config_are_chain_errors() -> None:
-    with pytest.raises(ChainError, match="no processor type 'nope'"):
+    with pytest.raises(BuildError, match="no processor type 'nope'"):
         asyncio.run(build_chain(["nope"]))
-    with pytest.raises(ChainError, match="batch"):
+    with pytest.raises(BuildError, match="batch"):
         asyncio.run(build_chain(["batch={send_batch_size: many}"]))
 
 

@@ -18,7 +18,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from collector.envelope import Envelope
 from collector.component import Signal
 from collector.tools.loadgen import build_templates
-from collector.processor_chain import build_chain
+from collector.testing import build_chain
 from collector.processors import tailsampling as ts
 from collector.processors.tailsampling import wire
 from collector.processors._wire_walks import attribute_values, fnv1a64, number_sum

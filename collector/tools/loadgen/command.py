@@ -23,11 +23,11 @@ def main(args: argparse.Namespace) -> int:
         processed = f", as {' -> '.join(opts.processed_by)} leave them" if opts.processed_by else ""
         print(f"loadgen: {opts.signal} to {target} over {opts.protocol}, usage {opts.usage}{processed}, rate {rate}, {opts.duration:g}s, "
               f"batch {opts.batch_size}, concurrency {opts.concurrency}", file=sys.stderr, flush=True)
-    from ...processor_chain import ChainError
+    from ...testing import BuildError
 
     try:
         report = asyncio.run(run_async(opts, progress=progress, handle_signals=True))
-    except ChainError as exc:
+    except BuildError as exc:
         print(f"loadgen: --processed-by: {exc}", file=sys.stderr)
         return 2
     schedule = report.get("schedule")

@@ -197,10 +197,10 @@ async def _processed_templates(specs: list[str], signal_name: str, build: Callab
     processors may wait, e.g. token_count loading an encoding) while a thread builds the templates."""
     from ...component import Signal
     from ...envelope import Envelope
-    from ...processor_chain import ChainError, build_chain
+    from ...testing import BuildError, build_chain
 
     if signal_name != "traces":
-        raise ChainError("--processed-by applies to traces only")
+        raise BuildError("--processed-by applies to traces only")
     chain = await build_chain(specs)
     loop = asyncio.get_running_loop()
 
