@@ -35,6 +35,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,7 @@ class Sampler(threading.Thread):
         s = self.samples
         if t <= s[0][0]:
             return s[0][1]
-        for (t0, c0, _), (t1, c1, _) in zip(s, s[1:]):
+        for (t0, c0, _), (t1, c1, _) in pairwise(s):
             if t <= t1:
                 return c0 + (c1 - c0) * (t - t0) / max(t1 - t0, 1e-9)
         return s[-1][1]
@@ -484,7 +485,7 @@ def render_table(results: list[Result], args: argparse.Namespace) -> str:
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) if i in (0, 1, len(cells) - 1) else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     out = [line(headers), line(["-" * w for w in widths])] + [line(row) for row in rows]
     failures = [f"  {r.scenario}: {r.error}" for r in results if r.error]

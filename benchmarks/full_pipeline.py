@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def loadgen(endpoint: str, rate: str, seconds: float, every_second: Any = None) 
 def rate_between(points: list[tuple[float, float]], start: float, end: float) -> float | None:
     """Counter increase per second between two wall times, from (time, value) readings (interpolated)."""
     def at(t: float) -> float:
-        for (t0, v0), (t1, v1) in zip(points, points[1:]):
+        for (t0, v0), (t1, v1) in pairwise(points):
             if t0 <= t <= t1:
                 return v0 + (v1 - v0) * (t - t0) / max(t1 - t0, 1e-9)
         return points[0][1] if t < points[0][0] else points[-1][1]

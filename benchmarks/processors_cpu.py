@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import sys
 import time
-
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from collector.component import Signal  # noqa: E402
 from collector.envelope import Envelope  # noqa: E402
-from collector.tools.loadgen import build_templates  # noqa: E402
 from collector.testing import build_chain  # noqa: E402
+from collector.tools.loadgen import build_templates  # noqa: E402
 
 
 async def per_span(head: Any, payloads: list[bytes], spans: int, rounds: int) -> float:

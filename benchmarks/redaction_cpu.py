@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
-from collector.tools.loadgen import build_templates  # noqa: E402
 from collector.pii.scanner import Scanner  # noqa: E402
 from collector.processors.redaction import RedactionConfig, build_redactor  # noqa: E402
+from collector.tools.loadgen import build_templates  # noqa: E402
 
 
 def per_span(redactor, payloads: list[bytes], spans: int, rounds: int, received: bool = False) -> float:

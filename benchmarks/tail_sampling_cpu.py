@@ -38,9 +38,9 @@ from collector.config.source import Document  # noqa: E402
 from collector.config.typed import Decoder  # noqa: E402
 from collector.envelope import Envelope  # noqa: E402
 from collector.processors import tailsampling  # noqa: E402
-from collector.tools.loadgen import PayloadSource, build_templates  # noqa: E402
 from collector.registry import lookup  # noqa: E402
 from collector.telemetry import Telemetry  # noqa: E402
+from collector.tools.loadgen import PayloadSource, build_templates  # noqa: E402
 
 PIPELINE = Path(__file__).resolve().parent / "configs" / "full-pipeline.yaml"
 

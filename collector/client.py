@@ -4,8 +4,8 @@ that forward it. Each request runs in its own asyncio task, so a ContextVar keep
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
-from typing import Iterable, Mapping
 
 Metadata = Mapping[str, tuple[str, ...]]
 

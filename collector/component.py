@@ -51,7 +51,7 @@ class ComponentID:
     name: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> "ComponentID":
+    def parse(cls, text: str) -> ComponentID:
         type_, sep, name = str(text).partition("/")
         if not _TYPE.match(type_) or (sep and not _NAME.match(name)):
             raise ValueError(f'invalid component id "{text}" (expected "type" or "type/name", type matching [a-zA-Z][a-zA-Z0-9_]*)')
@@ -78,7 +78,7 @@ class Rejected:
         self.message = message
 
     @staticmethod
-    def combine(results: list["Rejected | None"]) -> "Rejected | None":
+    def combine(results: list[Rejected | None]) -> Rejected | None:
         found = [r for r in results if r is not None and r.count]
         if not found:
             return None
@@ -108,13 +108,13 @@ class PermanentError(ConsumeError):
 class Consumer(Protocol):
     capabilities: Capabilities
 
-    async def consume(self, envelope: "Envelope") -> Rejected | None: ...
+    async def consume(self, envelope: Envelope) -> Rejected | None: ...
 
 
 class Host(Protocol):
     """What a running component may ask of the service."""
 
-    def extension(self, id: ComponentID) -> "Extension": ...
+    def extension(self, id: ComponentID) -> Extension: ...
 
     @property
     def ready(self) -> bool: ...
@@ -134,8 +134,8 @@ class Settings:
 
     id: ComponentID
     kind: Kind
-    log: "structlog.stdlib.BoundLogger"
-    telemetry: "Telemetry"
+    log: structlog.stdlib.BoundLogger
+    telemetry: Telemetry
     pipeline: str = ""
     signal: Signal | None = None
 
@@ -194,7 +194,7 @@ class Processor(Component):
         self.signal: Signal = settings.signal
         self.next = next_consumer
 
-    async def consume(self, envelope: "Envelope") -> Rejected | None:
+    async def consume(self, envelope: Envelope) -> Rejected | None:
         raise NotImplementedError
 
 
@@ -209,7 +209,7 @@ class Exporter(Component):
         super().__init__(settings, config)
         self._counters: dict[Signal, Any] = {}
 
-    async def consume(self, envelope: "Envelope") -> Rejected | None:
+    async def consume(self, envelope: Envelope) -> Rejected | None:
         signal = envelope.signal
         counters = self._counters.get(signal)
         if counters is None:

@@ -53,7 +53,7 @@ class Envelope:
         self._items = -1
 
     @classmethod
-    def of(cls, request: Any) -> "Envelope":
+    def of(cls, request: Any) -> Envelope:
         """An envelope for a request message, its signal told by the message's type."""
         signal = _SIGNAL_OF_REQUEST.get(type(request).__name__)
         if signal is None:
@@ -106,7 +106,7 @@ class Envelope:
         self._views = None
         self._items = -1
 
-    def copy(self) -> "Envelope":
+    def copy(self) -> Envelope:
         """A new envelope holding a deep copy of the request, for a consumer that changes it while others
         read the original. The copy is equal to the original, so the wire bytes hold for it too."""
         from .pdata import clone

@@ -8,7 +8,7 @@ inc() also takes a lock, which the single-threaded event loop never needs.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 LabelValues = tuple[str, ...]
 
@@ -30,7 +30,7 @@ def _format_value(value: float) -> str:
 
 
 def _labels(names: tuple[str, ...], values: LabelValues, extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values)]
+    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
     if extra:
         parts.append(extra)
     return "{" + ",".join(parts) + "}" if parts else ""
@@ -127,7 +127,7 @@ class Histogram(Family):
         assert isinstance(child, _HistogramValue)
         lines = []
         cumulative = 0
-        for bound, count in zip((*child.bounds, math.inf), child.counts):
+        for bound, count in zip((*child.bounds, math.inf), child.counts, strict=True):
             cumulative += count
             le = f'le="{_format_value(bound)}"'
             lines.append(f"{self.name}_bucket{_labels(self.labelnames, values, le)} {cumulative}")

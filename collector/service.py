@@ -25,6 +25,7 @@ from .component import (
     Rejected,
     RetryableError,
     Settings,
+    Signal,
 )
 from .config import Config
 from .envelope import Envelope

@@ -7,7 +7,8 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 import structlog

@@ -45,7 +45,7 @@ class Daemon:
         self.tmp = tmp
         self.data = tmp / "data"
         names = ("grpc", "http", "health", "metrics", *extra_ports)
-        self.ports = dict(zip(names, free_ports(len(names))))
+        self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.config_path = tmp / "config.yaml"
         self.config_path.write_text(textwrap.dedent(config).format(data=self.data, **self.ports))
         self.log_path = tmp / "daemon.log"
@@ -62,7 +62,7 @@ class Daemon:
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['http']}"
 
-    def start(self, wait: bool = True) -> "Daemon":
+    def start(self, wait: bool = True) -> Daemon:
         cmd = [sys.executable, "-m", "collector.cli", "run", "--config", str(self.config_path), *self.extra_args]
         self._log = open(self.log_path, "wb")
         started = time.monotonic()
@@ -97,7 +97,7 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"daemon did not stop within {timeout}s:\n{self.logs()}")
+            raise AssertionError(f"daemon did not stop within {timeout}s:\n{self.logs()}") from None
         self._log.close()
         return code
 

@@ -255,8 +255,9 @@ def run_matrix(workdir: Path, pairs: list[tuple[str, str]] | None = None, parall
     it in parallel, stop it, and attach to each Run the spans the daemon wrote for it. Returns (runs, daemon)."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from collector import otlpjson
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from collector import otlpjson
     from tests.conftest import BASIC_CONFIG, Daemon
 
     pairs = pairs or [(lib, sc) for lib in LIBRARIES for sc in SCENARIOS]

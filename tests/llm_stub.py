@@ -118,7 +118,7 @@ class LLMStub:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self) -> "LLMStub":
+    def start(self) -> LLMStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -149,7 +149,7 @@ class LLMStub:
             self._thread.join(5)
             self._thread = None
 
-    def __enter__(self) -> "LLMStub":
+    def __enter__(self) -> LLMStub:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

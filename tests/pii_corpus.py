@@ -56,7 +56,7 @@ def luhn_ok(digits: str) -> bool:
 
 
 def _mod11(values: list[int], weights: list[int]) -> int:
-    r = sum(v * w for v, w in zip(values, weights)) % 11
+    r = sum(v * w for v, w in zip(values, weights, strict=True)) % 11
     return 0 if r < 2 else 11 - r
 
 

@@ -25,7 +25,6 @@ from collector import registry
 from collector.component import Kind
 from tests.conftest import free_ports
 
-
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -249,7 +248,7 @@ def procs() -> Iterator[Any]:
 
 
 def default_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, int]]:
-    ports = dict(zip(("grpc", "http", "health", "metrics"), free_ports(4)))
+    ports = dict(zip(("grpc", "http", "health", "metrics"), free_ports(4), strict=True))
     env = {
         "LLM_COLLECTOR_GRPC_ENDPOINT": f"127.0.0.1:{ports['grpc']}",
         "LLM_COLLECTOR_HTTP_ENDPOINT": f"127.0.0.1:{ports['http']}",
@@ -298,7 +297,7 @@ def test_run_embedded_default_until_sigterm(tmp_path: Path, procs: Any) -> None:
 
 @pytest.mark.slow
 def test_run_merges_two_configs_and_set(tmp_path: Path, procs: Any) -> None:
-    ports = dict(zip(("grpc", "health", "health2", "metrics"), free_ports(4)))
+    ports = dict(zip(("grpc", "health", "health2", "metrics"), free_ports(4), strict=True))
     (tmp_path / "base.yaml").write_text(
         textwrap.dedent(f"""\
             receivers:

@@ -9,17 +9,19 @@ import io
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from collector.envelope import Envelope
 from collector.component import ComponentID, Kind, PermanentError, Rejected, RetryableError, Settings, Signal
 from collector.config import ConfigErrors, Duration, load_config
+from collector.envelope import Envelope
 from collector.exporterhelper import DeliveryConfig, QueueConfig, QueuedExporter, RetryConfig
 from collector.exporterhelper.retry import backoff_delays
 from collector.service import FanOut
@@ -139,7 +141,7 @@ def test_backoff_grows_by_the_multiplier_is_capped_and_jittered_within_the_facto
     delays = backoff_delays(cfg, random.Random(7))
     base = [1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
     drawn = [next(delays) for _ in base]
-    for want, got in zip(base, drawn):
+    for want, got in zip(base, drawn, strict=True):
         assert want * 0.5 <= got <= want * 1.5
     assert len({round(d, 6) for d in drawn[3:]}) == 3, "jitter makes equal intervals differ"
     exact = backoff_delays(RetryConfig(initial_interval=Duration(0.1), max_interval=Duration(0.3), multiplier=1.5, randomization_factor=0.0))
@@ -162,9 +164,9 @@ def test_retry_waits_grow_and_are_capped_in_real_time() -> None:
         return exporter
 
     exporter = asyncio.run(run())
-    gaps = [b - a for a, b in zip(exporter.attempts, exporter.attempts[1:])]
+    gaps = [b - a for a, b in pairwise(exporter.attempts)]
     assert len(gaps) == 5
-    for gap, want in zip(gaps, [0.1, 0.2, 0.2, 0.2, 0.2]):
+    for gap, want in zip(gaps, [0.1, 0.2, 0.2, 0.2, 0.2], strict=True):
         assert gap >= want - 0.005
     assert max(gaps[2:]) < 0.4, f"waits past max_interval: {gaps}"  # uncapped they would be 0.4, 0.8, 1.6
     assert metric(telemetry, "llm_collector_exporter_retried_spans", exporter="scripted") == 15

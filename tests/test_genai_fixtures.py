@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import pytest
 
 from collector import otlpjson
@@ -78,7 +79,7 @@ def test_tool_call_counts_agree_within_the_lost_argument_formatting() -> None:
     """openai-v2 records tool-call arguments as a parsed object, so the original JSON spacing that
     OpenInference keeps is gone; that costs a few tokens of agreement, no more."""
     found = counts("tools")
-    for a, b in zip(found["otel-genai"], found["openinference"]):
+    for a, b in zip(found["otel-genai"], found["openinference"], strict=True):
         assert b[1] == a[1] and abs(a[0] - b[0]) <= 4, found
     assert found["otel-genai"] == found["openllmetry"], found
 

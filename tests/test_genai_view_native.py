@@ -50,7 +50,7 @@ def assert_same_views(request: ExportTraceServiceRequest, payload: bytes | None 
     spans = [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
     assert len(scanned) == len(spans)
     seen = 0
-    for span, slots in zip(spans, scanned):
+    for span, slots in zip(spans, scanned, strict=True):
         expected = answers(GenAIView.of(span))
         assert answers(GenAIView.from_slots(span, slots)) == expected, span.name
         seen += expected is not None
@@ -155,7 +155,7 @@ def test_damaged_bytes_raise_or_read_as_the_parser_reads() -> None:
         if scanned is None:
             continue
         spans = [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
-        for span, slots in zip(spans, scanned):
+        for span, slots in zip(spans, scanned, strict=True):
             assert answers(GenAIView.from_slots(span, slots)) == answers(GenAIView.of(span))
         agreed += 1
     assert agreed > 300

@@ -10,8 +10,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import grpc
 import pytest
@@ -191,7 +192,7 @@ def test_what_jaeger_decodes_is_exactly_the_translation(daemon_factory: Any) -> 
         daemon = start(daemon_factory, fake.endpoint)
         export(daemon, req)
         assert fake.wait_for_spans(44) == 44
-        expected = sorted((b.SerializeToString(deterministic=True) for b in batches_from_request(req)))
+        expected = sorted(b.SerializeToString(deterministic=True) for b in batches_from_request(req))
         got = sorted(b.SerializeToString(deterministic=True) for b in fake.batches)
         assert len(fake.requests) == 3  # one PostSpans per resource
         assert got == expected

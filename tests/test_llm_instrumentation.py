@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import free_port
 from tests.instrumented_app import (
     LIBRARIES,
     LIBRARY_KEY,
@@ -47,7 +48,6 @@ from tests.instrumented_app import (
     run_matrix,
     write_fixtures,
 )
-from tests.conftest import free_port
 from tests.llm_stub import LLMStub, StubConfig
 
 pytestmark = pytest.mark.slow

@@ -373,7 +373,7 @@ def usage_templates() -> dict[str, list[loadgen.Template]]:
 def test_usage_missing_removes_only_the_usage_attributes(usage_templates: dict[str, list[loadgen.Template]]) -> None:
     reported, missing = usage_templates["reported"], usage_templates["missing"]
     assert sum(len(_usage_keys(s)) for s in _spans(reported)) > 0
-    for before, after in zip(reported, missing):
+    for before, after in zip(reported, missing, strict=True):
         assert after.items == before.items and after.traces == before.traces
         request = trace_service_pb2.ExportTraceServiceRequest.FromString(before.payload)
         stripped = sum(loadgen.drop_usage(span) for rs in request.resource_spans for ss in rs.scope_spans

@@ -12,8 +12,8 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from collector.envelope import Envelope
 from collector.config import ConfigErrors, load_config
+from collector.envelope import Envelope
 from collector.processors import memory_limiter as ml
 from tests.test_batch import request
 

@@ -12,6 +12,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from typing import Any
 
 import grpc
@@ -81,7 +82,7 @@ class Recorder:
 
     @staticmethod
     def gaps(attempts: list[Attempt]) -> list[float]:
-        return [b.at - a.at for a, b in zip(attempts, attempts[1:])]
+        return [b.at - a.at for a, b in pairwise(attempts)]
 
 
 class FakeGRPC(Recorder):

@@ -7,7 +7,8 @@ import collections
 import math
 import random
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -915,7 +916,7 @@ def _nested_doc(levels: int, kvlist: bool) -> str:
         value = '{"kvlistValue":{"values":[{"key":"a","value":' * levels + "{}" + "}]}}" * levels
     else:
         value = '{"arrayValue":{"values":[' * levels + "{}" + "]}}" * levels
-    return '{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"k","value":%s}]}]}]}]}' % value
+    return '{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"k","value":' + value + '}]}]}]}]}'
 
 
 def _nested_message(levels: int, kvlist: bool) -> ExportTraceServiceRequest:
@@ -1028,7 +1029,7 @@ def test_otlpjsonfile_lines(tmp_path: Any) -> None:
             fh.write(encode(signal, msg) + b"\n")
     lines = path.read_bytes().splitlines()
     assert len(lines) == len(batches)
-    for line, (signal, msg) in zip(lines, batches):
+    for line, (signal, msg) in zip(lines, batches, strict=True):
         top = orjson.loads(line)
         assert list(top) == [{"traces": "resourceSpans", "logs": "resourceLogs", "metrics": "resourceMetrics"}[signal]]
         assert_same(decode(signal, line), msg)

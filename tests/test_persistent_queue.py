@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from collector.envelope import Envelope
 from collector.component import ComponentID, Kind, RetryableError, Settings, Signal
 from collector.config import Duration
+from collector.envelope import Envelope
 from collector.exporterhelper.persistent import HEADER_SIZE, PersistentQueue, segment_name
 from collector.extensions.file_storage import FileStorageConfig, FileStorageExtension, queue_directory_name
 from collector.telemetry import Telemetry, component_logger, setup_logging

@@ -144,7 +144,7 @@ def assert_intact(sent: list[Any], stored: list[dict[str, Any]]) -> None:
             else:
                 assert attributes[kv.key] == expected, kv.key
         assert [e["name"] for e in got["events"] or ()] == [e.name for e in span.events]
-        for event, stored_event in zip(span.events, got["events"] or ()):
+        for event, stored_event in zip(span.events, got["events"] or (), strict=True):
             assert abs(int(stored_event["time_unix_nano"]) - event.time_unix_nano) < 1000
             assert {a["key"]: plain(a["value"]) for a in stored_event["attributes"]} == {kv.key: plain(kv.value) for kv in event.attributes}
 

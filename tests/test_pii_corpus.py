@@ -29,7 +29,7 @@ def mask(text: str, findings) -> str:
 def score(items, masked_texts) -> tuple[Counter, Counter, Counter, Counter, list[str]]:
     pii_total, pii_hit, look_total, look_kept = Counter(), Counter(), Counter(), Counter()
     misses = []
-    for item, masked in zip(items, masked_texts):
+    for item, masked in zip(items, masked_texts, strict=True):
         for det, value in item.pii:
             pii_total[det] += 1
             if value not in masked:
@@ -74,7 +74,7 @@ def test_scanner_recall_and_survival(corpus, engine: str) -> None:
     scanner = Scanner(DETECTORS, engine=engine)
     texts = [item.text for item in corpus]
     results = scanner.scan_many(texts)
-    masked = [mask(t, fs) for t, fs in zip(texts, results)]
+    masked = [mask(t, fs) for t, fs in zip(texts, results, strict=True)]
     pii_total, pii_hit, look_total, look_kept, misses = score(corpus, masked)
     recall, survival = report(f"scanner/{engine} on {len(corpus)} prompts", pii_total, pii_hit, look_total, look_kept)
     for line in misses[:40]:

@@ -31,7 +31,7 @@ def luhn_broken(body: str) -> str:
 
 def cpf_complete(body9: str) -> str:
     def dv(vals: list[int]) -> int:
-        r = sum(v * w for v, w in zip(vals, range(len(vals) + 1, 1, -1))) % 11
+        r = sum(v * w for v, w in zip(vals, range(len(vals) + 1, 1, -1), strict=True)) % 11
         return 0 if r < 2 else 11 - r
 
     v = [int(c) for c in body9]

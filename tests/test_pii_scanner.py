@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 import pytest
 
@@ -42,7 +43,7 @@ def test_offsets_are_str_offsets_after_non_ascii(engine: str) -> None:
         "ünïcödé" * 50 + " +49 30 901820",
     ]
     out = sc.scan_many(texts)
-    got = [[(f.detector, t[f.start : f.end]) for f in fs] for t, fs in zip(texts, out)]
+    got = [[(f.detector, t[f.start : f.end]) for f in fs] for t, fs in zip(texts, out, strict=True)]
     assert got == [
         [("cpf", "529.982.247-25"), ("email", "joão@exemplo.com.br")],
         [("card", "4111 1111 1111 1111"), ("aws_access_key", "AKIAIOSFODNN7EXAMPLE")],
@@ -66,7 +67,7 @@ def test_true_match_right_after_a_cross_boundary_hit(engine: str) -> None:
     sc = Scanner(["email"], custom=[CustomPattern("run", r"@@[^#]*")], engine=engine)
     texts = ["x @@tail", "ana@x.com", "plain", "bob@y.org @@"]
     out = sc.scan_many(texts)
-    assert [[(f.detector, t[f.start : f.end]) for f in fs] for t, fs in zip(texts, out)] == [
+    assert [[(f.detector, t[f.start : f.end]) for f in fs] for t, fs in zip(texts, out, strict=True)] == [
         [("run", "@@tail")],
         [("email", "ana@x.com")],
         [],
@@ -104,7 +105,7 @@ def test_results_are_sorted_and_non_overlapping() -> None:
     text = "Bearer " + POSITIVES[-10][2] + " mail a@b.co 4111111111111111 +5511987654321 AKIAIOSFODNN7EXAMPLE"
     fs = sc.scan(text)
     assert [f.start for f in fs] == sorted(f.start for f in fs)
-    assert all(a.end <= b.start for a, b in zip(fs, fs[1:]))
+    assert all(a.end <= b.start for a, b in pairwise(fs))
     assert len(fs) >= 4
 
 

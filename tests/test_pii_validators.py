@@ -14,7 +14,7 @@ from collector.pii.validators import IBAN_LENGTHS
 
 
 def ref_dv(values: list[int], weights: list[int]) -> int:
-    r = sum(v * w for v, w in zip(values, weights)) % 11
+    r = sum(v * w for v, w in zip(values, weights, strict=True)) % 11
     return 0 if r < 2 else 11 - r
 
 

@@ -11,9 +11,10 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -21,10 +22,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from collector.envelope import Envelope
 from collector import otlpjson, registry
 from collector.component import Capabilities, Kind, PermanentError, Processor, Rejected, RetryableError, Signal
 from collector.config import load_config, option
+from collector.envelope import Envelope
 from collector.service import Service
 from tests.conftest import free_ports
 
@@ -91,7 +92,6 @@ class FailProcessor(_TestProcessor):
     type_name = "test_fail"
 
     async def consume(self, envelope: Envelope) -> Rejected | None:
-        data = envelope.request
         if self.config.key == "retryable":
             raise RetryableError("backend is busy", retry_after=7)
         if self.config.key == "permanent":
@@ -113,7 +113,7 @@ def test_processors() -> Iterator[None]:
 
 class InProcessService:
     def __init__(self, tmp: Path, config: str):
-        self.ports = dict(zip(("grpc", "http"), free_ports(2)))
+        self.ports = dict(zip(("grpc", "http"), free_ports(2), strict=True))
         self.data = tmp / "data"
         path = tmp / "config.yaml"
         path.write_text(config.format(data=self.data, **self.ports))
@@ -121,7 +121,7 @@ class InProcessService:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
-    def __enter__(self) -> "InProcessService":
+    def __enter__(self) -> InProcessService:
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self.service.start(), self.loop).result(10)
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.ports['grpc']}")

@@ -8,15 +8,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector.envelope import Envelope
 from collector.component import Signal
-from collector.tools.loadgen import build_templates
+from collector.envelope import Envelope
 from collector.testing import BuildError, Sink, build_chain
+from collector.tools.loadgen import build_templates
 from tests.conftest import REPO
 
 

@@ -16,9 +16,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from collector.component import Signal
-from collector.tools.loadgen import build_templates
 from collector.pii.scanner import Scanner, available_engines
 from collector.processors.redaction import build_redactor
+from collector.tools.loadgen import build_templates
 from tests.pii_corpus import generate
 from tests.test_redaction import as_dict, attrs, read_json, send
 from tests.test_redaction_unit import config

@@ -15,8 +15,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
 
-from collector.processors.redaction import gate, json_values
-from collector.processors.redaction import RedactionConfig, build_redactor
+from collector.processors.redaction import RedactionConfig, build_redactor, gate, json_values
 from tests.test_redaction_gate import (
     _reference_span_marks,
     corpus_requests,

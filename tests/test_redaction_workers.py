@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 
 # A whole address (the loadgen's retriever query cuts one prompt's address to "...@acme-corp.c", which no
 # e-mail detector takes for one, in the daemon or in a worker).
@@ -183,8 +181,8 @@ def test_the_worker_protocol_redacts_logs_and_metrics_too(signal_name: str) -> N
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
     from collector.component import Signal
-    from collector.processors.redaction import worker as rw
     from collector.processors.redaction import RedactionConfig
+    from collector.processors.redaction import worker as rw
 
     address = "write to jane.doe@example.com"
     if signal_name == "logs":

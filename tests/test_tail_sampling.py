@@ -15,12 +15,12 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from collector.envelope import Envelope
 from collector import otlpjson
 from collector.component import Signal
 from collector.config import ConfigErrors, load_config
 from collector.config.source import load_text
 from collector.config.typed import Decoder
+from collector.envelope import Envelope
 from collector.processors.tailsampling import Sampler, TailSamplingConfig, TraceData, build_request, group_by_trace
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -271,7 +271,10 @@ def test_rate_limiting_counts_spans_per_second() -> None:
     s = sampler("- {name: r, type: rate_limiting, rate_limiting: {spans_per_second: 5}}")
     clock = [100.0]
     s.others[0].clock = lambda: clock[0]  # type: ignore[attr-defined]
-    three = lambda tid: trace(*(span(tid, i) for i in range(1, 4)))
+
+    def three(tid: int) -> Any:
+        return trace(*(span(tid, i) for i in range(1, 4)))
+
     assert s.decide(three(1)).sampled is True
     assert s.decide(three(2)).sampled is False  # 3 + 3 > 5
     assert s.decide(trace(span(3, 1), span(3, 2))).sampled is True  # 3 + 2 = 5

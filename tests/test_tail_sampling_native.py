@@ -15,13 +15,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from collector.envelope import Envelope
 from collector.component import Signal
-from collector.tools.loadgen import build_templates
-from collector.testing import build_chain
+from collector.envelope import Envelope
 from collector.processors import tailsampling as ts
-from collector.processors.tailsampling import wire
 from collector.processors._wire_walks import attribute_values, fnv1a64, number_sum
+from collector.processors.tailsampling import wire
+from collector.testing import build_chain
+from collector.tools.loadgen import build_templates
 
 KEYS = ["gen_ai.usage.cost", "gen_ai.request.model", "openinference.span.kind", "input.value", "no.such.key", ""]
 

@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 import pytest
 
-from collector.envelope import Envelope
 from collector.component import Signal
+from collector.envelope import Envelope
 
 from .conftest import REPO
 

@@ -1,6 +1,6 @@
 """Configuration: otelcol-shaped YAML, typed per component, with file:line errors."""
 
-from .model import Config, ComponentConfig, Pipeline, default_config_path, load_config
+from .model import ComponentConfig, Config, Pipeline, default_config_path, load_config
 from .source import ConfigError, ConfigErrors, Location
 from .typed import ByteSize, Duration, Endpoint, Invalid, option
 

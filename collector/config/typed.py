@@ -11,7 +11,8 @@ import difflib
 import re
 import types
 import typing
-from typing import Any, Callable, Literal, Union, get_args, get_origin
+from collections.abc import Callable
+from typing import Any, Literal, Union, get_args, get_origin
 
 from .source import ConfigError, Document, KeyPath
 
@@ -49,7 +50,7 @@ class Duration(float):
     expected = 'a duration like "200ms"'
 
     @classmethod
-    def parse(cls, value: Any) -> "Duration":
+    def parse(cls, value: Any) -> Duration:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
             return cls(0.0)
         if not isinstance(value, str):
@@ -91,7 +92,7 @@ class ByteSize(int):
     expected = 'a size like "4MiB" or a number of bytes'
 
     @classmethod
-    def parse(cls, value: Any) -> "ByteSize":
+    def parse(cls, value: Any) -> ByteSize:
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return cls(value)
         if not isinstance(value, str):
@@ -115,7 +116,7 @@ class Endpoint(str):
     expected = 'an endpoint like "127.0.0.1:4317"'
 
     @classmethod
-    def parse(cls, value: Any) -> "Endpoint":
+    def parse(cls, value: Any) -> Endpoint:
         if not isinstance(value, str):
             raise ValueError
         host, sep, port = value.rpartition(":")

@@ -116,7 +116,7 @@ class QueuedExporter(Exporter):
         queue.close(dispatch_rest=not queue.persistent)
         try:
             await asyncio.wait_for(queue.drained(), self._drain_budget)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass  # what is left is counted below
         finally:
             # Also reached when the service's own shutdown_timeout cancels this wait.
@@ -274,7 +274,7 @@ class QueuedExporter(Exporter):
             return
         try:
             await asyncio.wait_for(stopping.wait(), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         raise _Abandon
 

@@ -29,8 +29,9 @@ import errno
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..component import Signal
 from ..pdata import REQUEST_TYPES, count_items

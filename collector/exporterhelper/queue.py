@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..component import Signal
 from ..pdata import count_items

@@ -4,7 +4,7 @@ precedence, everything bounded by `max_elapsed_time`."""
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 from .config import RetryConfig
 

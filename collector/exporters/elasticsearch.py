@@ -470,7 +470,7 @@ class ElasticsearchExporter(QueuedExporter):
                     job.fail(item, 0, "bad_response", f"{len(results)} item results for {len(items)} documents")
                 return
             again: list[_Item] = []
-            for item, result in zip(items, results):
+            for item, result in zip(items, results, strict=True):
                 status = result.get("status", 0)
                 if 200 <= status < 300:
                     job.indexed += 1

@@ -97,6 +97,11 @@ class Routing(NamedTuple):
     type: str
 
 
+# Data streams of each signal's own type: the default when no index is configured.
+TRACES = Routing(None, "traces")
+LOGS = Routing(None, "logs")
+
+
 # --- values ----------------------------------------------------------------------------------
 
 
@@ -510,7 +515,7 @@ def _walk(resource_entries: Any, scopes_field: str, items_field: str, otel: bool
                 yield item, attrs, ({**hints_s, **own} if own else hints_s), context, scope
 
 
-def trace_documents(request: Any, mode: Mode = "otel", traces: Routing = Routing(None, "traces"), logs: Routing = Routing(None, "logs")) -> list[Document]:
+def trace_documents(request: Any, mode: Mode = "otel", traces: Routing = TRACES, logs: Routing = LOGS) -> list[Document]:
     """Every span of an ExportTraceServiceRequest, each followed by its span events (as log documents)."""
     span_router = _Router(traces, mode)
     event_router = _Router(logs, mode)
@@ -533,7 +538,7 @@ def trace_documents(request: Any, mode: Mode = "otel", traces: Routing = Routing
     return docs
 
 
-def log_documents(request: Any, mode: Mode = "otel", logs: Routing = Routing(None, "logs")) -> list[Document]:
+def log_documents(request: Any, mode: Mode = "otel", logs: Routing = LOGS) -> list[Document]:
     router = _Router(logs, mode)
     otel = mode == "otel"
     docs: list[Document] = []

@@ -29,11 +29,10 @@ import sys
 import time
 from typing import Any
 
+import orjson
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-import orjson
 
 from collector import otlpjson
 from collector.exporters.file_rotation import Framing, OutputFiles, RotationPolicy

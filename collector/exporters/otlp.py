@@ -18,8 +18,8 @@ from google.rpc import error_details_pb2, status_pb2
 from ..component import PermanentError, Rejected, RetryableError, Signal
 from ..config import Duration, Invalid, option
 from ..exporterhelper import DeliveryConfig, QueuedExporter
-from ..registry import register
 from ..receivers.otlp import GRPC_SERVICES
+from ..registry import register
 from .otlp_client import (
     USER_AGENT,
     ClientSettingsError,

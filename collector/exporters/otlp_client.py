@@ -12,9 +12,10 @@ import dataclasses
 import os
 import ssl
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .. import __version__
 from ..component import ComponentID, Rejected, Signal

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -37,7 +37,7 @@ class HealthCheckExtension(Extension):
         super().__init__(settings, config)
         self._runner: web.AppRunner | None = None
         self._host: Host | None = None
-        self._since = datetime.now(timezone.utc)
+        self._since = datetime.now(UTC)
         self._started = time.monotonic()
 
     async def start(self, host: Host) -> None:

@@ -14,8 +14,9 @@ content (needed only for counting tokens) is parsed lazily.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -216,7 +217,7 @@ class GenAIView:
         self._completion: list[ChatMessage] | None = None
 
     @classmethod
-    def of(cls, span: Any) -> "GenAIView | None":
+    def of(cls, span: Any) -> GenAIView | None:
         values: dict[str, Any] = {}
         slot_of = _SLOTS.get
         held_for = values.get
@@ -245,7 +246,7 @@ class GenAIView:
         return cls(span, values, operation)
 
     @classmethod
-    def from_slots(cls, span: Any, values: dict[str, Any] | None) -> "GenAIView | None":
+    def from_slots(cls, span: Any, values: dict[str, Any] | None) -> GenAIView | None:
         """The view of `span` from its slots as `scan_request` read them from its bytes (None: no known key)."""
         if values is None:
             return None

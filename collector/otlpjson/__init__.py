@@ -39,6 +39,12 @@ from .decoder import (
 from .encoder import encode, encode_logs, encode_metrics, encode_response, encode_traces
 
 __all__ = [
+    "MAX_NESTING_DEPTH", "SIGNALS", "Converter", "JSONDict", "JSONInput", "MessageConverter", "OTLPJSONError",
+    "decode", "decode_logs", "decode_metrics", "decode_traces",
+    "encode", "encode_logs", "encode_metrics", "encode_response", "encode_traces",
+]
+
+__all__ = [
     "OTLPJSONError",
     "SIGNALS",
     "decode",

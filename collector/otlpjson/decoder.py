@@ -4,7 +4,8 @@ the whole request in one constructor call."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar, Union
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from google.protobuf.descriptor import Descriptor
@@ -28,7 +29,6 @@ from .converters import (
     _hex_id_converter,
     _Invalid,
 )
-
 
 # Same limit as the protobuf binary parser (upb's default), so that whatever we
 # accept can also be serialised and parsed again by the protobuf runtime.
@@ -157,7 +157,7 @@ def _spec_for(desc: Descriptor) -> _MessageSpec:
 
 
 _M = TypeVar("_M", bound=Message)
-JSONInput = Union[bytes, bytearray, memoryview, str]
+JSONInput = bytes | bytearray | memoryview | str
 
 
 def _decode(cls: type[_M], conv: MessageConverter, data: JSONInput) -> _M:

@@ -3,7 +3,8 @@ compact JSON bytes serialised once by orjson; and the generic proto3 JSON of the
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 from google.protobuf import json_format

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .base import JSONDict, OTLPJSONError
 from .values import _attrs, _f64, _f64_list, _f64_set, _resource, _scope

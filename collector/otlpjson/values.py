@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import binascii
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .base import JSONDict, OTLPJSONError
-
 
 _copysign = math.copysign
 _b2a_base64 = binascii.b2a_base64

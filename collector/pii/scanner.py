@@ -333,7 +333,7 @@ class Scanner:
         except UnicodeEncodeError:
             # Lone surrogates: not valid UTF-8, so the engines can't see them; such values get every rule.
             clean_parts, clean_cand = [], []
-            for p, i in zip(parts, cand):
+            for p, i in zip(parts, cand, strict=True):
                 try:
                     p.encode("utf-8")
                 except UnicodeEncodeError:
@@ -398,7 +398,7 @@ class Scanner:
     def _prefilter_each(self, parts: list[str], cand: list[int], todo: dict) -> None:
         filtered = self._filtered
         match_set = self._re2_set.Match  # type: ignore[union-attr]
-        for p, i in zip(parts, cand):
+        for p, i in zip(parts, cand, strict=True):
             try:
                 raw = p.encode("utf-8")
             except UnicodeEncodeError:

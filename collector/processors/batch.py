@@ -23,7 +23,6 @@ from ..envelope import Envelope
 from ..registry import register
 
 
-
 @dataclass
 class BatchConfig:
     send_batch_size: int = option(8192, "Items (spans, log records, metric data points) that trigger a send; not a cap on the batch size.")

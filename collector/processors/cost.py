@@ -119,7 +119,7 @@ class CostProcessor(Processor):
         scanned = view_module.scan_request(data, payload) if handed is None else None
         from_slots = GenAIView.from_slots
         # Metric sums for this request, added to the series once per request rather than per span.
-        sums: dict[_Series, list[Any]] | None = {} if self.metrics_on else None
+        sums: dict[_Series, _Sums] | None = {} if self.metrics_on else None
         index = 0
         for rs in data.resource_spans:
             service = ""
@@ -142,7 +142,7 @@ class CostProcessor(Processor):
             _add_sums(sums)
         return await self.next.consume(envelope)
 
-    def _price(self, span: Any, view: GenAIView, service: str, sums: dict[_Series, list[Any]] | None) -> None:
+    def _price(self, span: Any, view: GenAIView, service: str, sums: dict[_Series, _Sums] | None) -> None:
         u = view.usage
         cost: prices.Cost | None = None
         reason = "no_usage"
@@ -173,22 +173,25 @@ class CostProcessor(Processor):
             series = self._series(service or "unknown", view.provider or "unknown", view.model or "unknown")
             acc = sums.get(series)
             if acc is None:
-                acc = sums[series] = [0, 0, 0, 0, 0, 0, 0, None, 0, []]
-            acc[1 if view.errored else 0] += 1
-            acc[2] += u.input_tokens or 0
-            acc[3] += u.output_tokens or 0
-            acc[4] += u.cache_read_tokens or 0
-            acc[5] += u.cache_write_tokens or 0
-            acc[6] += u.reasoning_tokens or 0
-            if cost is not None:
-                acc[7] = cost.total_usd + (acc[7] or 0.0)
+                acc = sums[series] = _Sums()
+            if view.errored:
+                acc.errors += 1
             else:
-                acc[8] += 1
+                acc.ok += 1
+            acc.input += u.input_tokens or 0
+            acc.output += u.output_tokens or 0
+            acc.cache_read += u.cache_read_tokens or 0
+            acc.cache_write += u.cache_write_tokens or 0
+            acc.reasoning += u.reasoning_tokens or 0
+            if cost is not None:
+                acc.cost = cost.total_usd + (acc.cost or 0.0)
+            else:
+                acc.unpriced += 1
             end, start = span.end_time_unix_nano, span.start_time_unix_nano
             if end and end >= start:
-                acc[9].append((end - start) / 1e9)
+                acc.latencies.append((end - start) / 1e9)
 
-    def _series(self, service: str, provider: str, model: str) -> "_Series":
+    def _series(self, service: str, provider: str, model: str) -> _Series:
         raw = (service, provider, model)
         series = self._by_raw.get(raw)
         if series is not None:
@@ -205,20 +208,33 @@ class CostProcessor(Processor):
         return series
 
 
-# Positions in a request's per-series sums (see CostProcessor._price).
-_SUM_FIELDS = ("ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "cost", "unpriced")
+class _Sums:
+    """One request's sums for one series, added to the metrics once per request (see CostProcessor._price).
+    The counter fields are named as the _Series children they feed."""
+
+    COUNTERS = ("ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "unpriced")
+    __slots__ = (*COUNTERS, "cost", "latencies")
+
+    def __init__(self) -> None:
+        self.ok = self.errors = self.input = self.output = 0
+        self.cache_read = self.cache_write = self.reasoning = self.unpriced = 0
+        self.cost: float | None = None  # None: nothing in this series was priced
+        self.latencies: list[float] = []
 
 
-def _add_sums(sums: dict["_Series", list[Any]]) -> None:
+def _add_sums(sums: dict[_Series, _Sums]) -> None:
     for series, acc in sums.items():
         # Only sums that happened touch a series, so no zero-valued child appears (e.g. a cost for a
         # model that was never priced); a priced call that cost $0 does add its 0.
-        for name, amount in zip(_SUM_FIELDS, acc):
-            if amount or (name == "cost" and amount is not None):
+        for name in _Sums.COUNTERS:
+            amount = getattr(acc, name)
+            if amount:
                 getattr(series, name).inc(amount)
-        if acc[9]:
+        if acc.cost is not None:
+            series.cost.inc(acc.cost)
+        if acc.latencies:
             observe = series.latency.observe
-            for seconds in acc[9]:
+            for seconds in acc.latencies:
                 observe(seconds)
 
 

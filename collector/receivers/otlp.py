@@ -68,7 +68,7 @@ class ProtocolsConfig:
     http: HTTPConfig | None = option(None, "Enables the HTTP server (an empty `http:` uses the defaults).")
 
     @classmethod
-    def from_config(cls, decoder: Any, value: Any, path: tuple) -> "ProtocolsConfig":
+    def from_config(cls, decoder: Any, value: Any, path: tuple) -> ProtocolsConfig:
         # As in otelcol, a protocol is on when its key is present, even with no value under it.
         if value is None:
             value = {}
@@ -151,7 +151,7 @@ _VALIDATORS = {Signal.TRACES: _reject_invalid_spans, Signal.LOGS: _reject_invali
 class _Intake:
     """Shared by both transports for one signal: validate, push into the pipeline, count the outcome."""
 
-    def __init__(self, receiver: "OTLPReceiver", signal: Signal, consumer: Consumer, transport: str):
+    def __init__(self, receiver: OTLPReceiver, signal: Signal, consumer: Consumer, transport: str):
         self.signal = signal
         self.consumer = consumer
         self.log = receiver.log

@@ -127,7 +127,7 @@ class ElasticsearchFake:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> "ElasticsearchFake":
+    def start(self) -> ElasticsearchFake:
         fake = self
 
         class Handler(_Handler):
@@ -164,7 +164,7 @@ class ElasticsearchFake:
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "ElasticsearchFake":
+    def __enter__(self) -> ElasticsearchFake:
         return self.start() if self._server is None else self
 
     def __exit__(self, *exc: Any) -> None:

@@ -19,7 +19,6 @@ from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from collector.exporters.jaeger_proto import api_v2_pb2, api_v2_pb2_grpc
-
 from tests.conftest import free_port
 
 
@@ -49,7 +48,7 @@ class FakeJaegerCollector(api_v2_pb2_grpc.CollectorServiceServicer):
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> "FakeJaegerCollector":
+    def start(self) -> FakeJaegerCollector:
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         api_v2_pb2_grpc.add_CollectorServiceServicer_to_server(self, server)
         address = f"127.0.0.1:{self.port}"
@@ -65,7 +64,7 @@ class FakeJaegerCollector(api_v2_pb2_grpc.CollectorServiceServicer):
             self._server.stop(grace=None).wait()
             self._server = None
 
-    def __enter__(self) -> "FakeJaegerCollector":
+    def __enter__(self) -> FakeJaegerCollector:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-
 # The token price keys we price (genai-prices names). Everything else in a genai-prices price
 # (audio/image tokens, web searches, ...) has no count in our Usage and so costs 0 here, exactly
 # as in genai-prices for the same usage.

@@ -11,8 +11,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from .scan_batch import A_DIGEST, A_HASH, A_MASK, KeyPolicy, Rule
 from .config import RedactionConfig, compile_regex
+from .scan_batch import A_DIGEST, A_HASH, A_MASK, KeyPolicy, Rule
 from .walk import Redactor
 
 

@@ -74,7 +74,7 @@ class Detectors(dict):
     short_form: bool = False
 
     @classmethod
-    def from_config(cls, decoder: Any, value: Any, path: tuple) -> "Detectors":
+    def from_config(cls, decoder: Any, value: Any, path: tuple) -> Detectors:
         known = _builtin_detectors()
         out = cls()
         if value is None:
@@ -121,7 +121,7 @@ class BlockedValue:
     placeholder: str = option(MASK, "Replacement text for `mask`.")
 
     @classmethod
-    def from_config(cls, decoder: Any, value: Any, path: tuple) -> "BlockedValue":
+    def from_config(cls, decoder: Any, value: Any, path: tuple) -> BlockedValue:
         if isinstance(value, str):  # otelcol's form: a bare regex
             value = {"pattern": value}
         return decoder.decode_fields(cls, value, path)

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
+from .json_values import SpliceDoc, rename_keys, spliced
 from .scan_batch import (
     A_DIGEST,
     A_DROP,
@@ -36,7 +37,6 @@ from .scan_batch import (
     Rule,
     Stats,
 )
-from .json_values import SpliceDoc, rename_keys, spliced
 
 # Short texts whose scan found nothing are remembered (Redactor._clean), up to this length and this many.
 _CLEAN_LEN = 64
@@ -92,7 +92,7 @@ class Edits:
             clean = self._clean
             if len(clean) > _CLEAN_MAX:
                 clean.clear()
-            clean.update([t for t, found in zip(b.texts, results) if not found and len(t) <= _CLEAN_LEN])
+            clean.update([t for t, found in zip(b.texts, results, strict=True) if not found and len(t) <= _CLEAN_LEN])
         for doc in b.docs:
             if doc.failed:
                 doc.value.string_value = MASK

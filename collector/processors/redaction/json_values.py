@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from .scan_batch import L_JSONKEY, L_LEAF, L_SPLICE, L_VALUE, Batch, Loc
 from .gate import clip
+from .scan_batch import L_JSONKEY, L_LEAF, L_SPLICE, L_VALUE, Batch, Loc
 
 try:
     from collector.processors._wire_walks import json_tokens as _json_tokens_in_c
@@ -104,7 +104,7 @@ class JsonValues:
                 hits = clip(starts, ends, offset, offset + len(raw))
         if hits is None:
             doc_starts, doc_ends = self._doc_hits(raw)  # type: ignore[misc]
-            hits = list(zip(doc_starts, doc_ends))
+            hits = list(zip(doc_starts, doc_ends, strict=True))
         if not hits:
             return True  # no leaf, key or number of it can hold a finding: nothing to parse or scan
         try:

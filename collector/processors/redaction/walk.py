@@ -21,6 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .edits import Edits, covered
+from .gate import LOGS, METRICS, TRACES, request_marks
+from .json_values import JSON_START, JsonValues, looks_like_json
 from .scan_batch import (
     BODY_PREFIX,
     IGNORE,
@@ -41,9 +44,6 @@ from .scan_batch import (
     Rule,
     Stats,
 )
-from .edits import Edits, covered
-from .gate import LOGS, METRICS, TRACES, request_marks
-from .json_values import JSON_START, JsonValues, looks_like_json
 
 
 class Redactor(JsonValues, Edits):

@@ -90,17 +90,17 @@ class TraceData:
     def spans(self) -> list[tuple[Any, Any, Any, Any, Span]]:
         if self._spans is None:
             parse = Span.FromString
-            self._spans = [(*group, parse(raw)) for group, raw in zip(self.held_groups(), self._raw)]
+            self._spans = [(*group, parse(raw)) for group, raw in zip(self.held_groups(), self._raw, strict=True)]
             self._groups, self._raw = None, []
         return self._spans
 
-    def extend(self, other: "TraceData") -> None:
+    def extend(self, other: TraceData) -> None:
         if not self.span_count:
             self.facts = other.facts
         elif other.span_count:
             self.facts &= other.facts
         if self._spans is None and other._spans is None:
-            for group, raw in zip(other.held_groups(), other._raw):
+            for group, raw in zip(other.held_groups(), other._raw, strict=True):
                 self.add_held(group, raw)
         else:
             self.spans.extend(other.spans)
@@ -166,7 +166,7 @@ def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None, i
                 if rshell is None:
                     rshell = ResourceSpans(resource=rs.resource, schema_url=rs.schema_url)
                 group = interned[(rkey, skey)] = (rkey, rshell, skey, ScopeSpans(scope=ss.scope, schema_url=ss.schema_url))
-            for span, raw in zip(ss.spans, raws):
+            for span, raw in zip(ss.spans, raws, strict=True):
                 tid = span.trace_id
                 trace = out.get(tid)
                 if trace is None:
@@ -195,7 +195,7 @@ def build_request(traces: list[TraceData]) -> ExportTraceServiceRequest:
     targets: dict[int, Any] = {}  # id(group) -> the request's spans field for it (groups are interned)
     for trace in traces:
         if trace._spans is None:
-            for group, raw in zip(trace.held_groups(), trace._raw):
+            for group, raw in zip(trace.held_groups(), trace._raw, strict=True):
                 spans = targets.get(id(group))
                 if spans is None:
                     rkey, rshell, skey, sshell = group

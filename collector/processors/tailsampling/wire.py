@@ -78,8 +78,8 @@ def cut(request: Any, payload: bytes | None = None) -> Cut:
     much less than one per span (upb's fixed cost per call dominates), and no Python runs per span."""
     request_cut = _RequestCut.FromString(payload if payload is not None else request.SerializeToString())
     out: Cut = []
-    for rs, rs_cut in zip(request.resource_spans, request_cut.resource_spans):
-        out.append((rs, rs_cut.resource, [(ss, ss_cut.scope, list(ss_cut.spans)) for ss, ss_cut in zip(rs.scope_spans, rs_cut.scope_spans)]))
+    for rs, rs_cut in zip(request.resource_spans, request_cut.resource_spans, strict=True):
+        out.append((rs, rs_cut.resource, [(ss, ss_cut.scope, list(ss_cut.spans)) for ss, ss_cut in zip(rs.scope_spans, rs_cut.scope_spans, strict=True)]))
     return out
 
 

@@ -9,8 +9,9 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.logs.v1 import logs_pb2
@@ -442,7 +443,7 @@ class LlmProfile(Profile):
             "db.collection.name": agent.collection,
         }
         scores = sorted((rng.uniform(0.62, 0.93) for _ in docs), reverse=True)
-        for n, (doc, score) in enumerate(zip(docs, scores)):
+        for n, (doc, score) in enumerate(zip(docs, scores, strict=True)):
             retrieve_attrs[f"retrieval.documents.{n}.document.id"] = f"{agent.collection}-{rng.randint(100, 9999)}"
             retrieve_attrs[f"retrieval.documents.{n}.document.score"] = round(score, 4)
             retrieve_attrs[f"retrieval.documents.{n}.document.content"] = doc

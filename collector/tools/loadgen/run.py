@@ -10,8 +10,9 @@ import signal
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from .options import UNITS, Options
 from .report import build_report

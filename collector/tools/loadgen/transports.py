@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -116,7 +115,7 @@ class HttpTransport(Transport):
             async with self._session.post(self._url, data=payload, headers=self._headers) as response:
                 body = await response.read()
                 status = response.status
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return "TIMEOUT", 0
         except self._aiohttp.ClientError as exc:
             return type(exc).__name__, 0
