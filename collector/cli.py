@@ -171,10 +171,15 @@ async def _serve(config: Any) -> int:
         if len(received) > 1:
             log.error("second signal while draining; exiting without finishing", signal=signal.Signals(signum).name)
             os._exit(1)
-        log.info("signal received; shutting down", signal=signal.Signals(signum).name)
+        if signum == signal.SIGHUP:
+            # otelcol reloads its configuration on SIGHUP; until this daemon can, it drains and exits as on
+            # SIGTERM rather than dying undrained (SIGHUP's default action), so a supervisor restarts it.
+            log.warning("SIGHUP received: configuration reload is not supported; draining and exiting as on SIGTERM")
+        else:
+            log.info("signal received; shutting down", signal=signal.Signals(signum).name)
         stop.set()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
         await service.start()
