@@ -440,7 +440,7 @@ def test_bad_environment_values_are_reported_at_startup(tmp_path: Path) -> None:
     config = pipeline("otlp, otlphttp") + "exporters:\n  otlp:\n  otlphttp:\n"
     env = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector.example:4317",
-        "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "api-key",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "sk-live-0123",
         "OTEL_EXPORTER_OTLP_TIMEOUT": "10s",
         "OTEL_EXPORTER_OTLP_CERTIFICATE": str(tmp_path / "missing-ca.pem"),
         "OTEL_EXPORTER_OTLP_COMPRESSION": "brotli",
@@ -450,7 +450,7 @@ def test_bad_environment_values_are_reported_at_startup(tmp_path: Path) -> None:
     text = result.stderr
     assert "OTEL_EXPORTER_OTLP_TIMEOUT: expected whole milliseconds (e.g. 10000), got '10s'" in text
     assert f"OTEL_EXPORTER_OTLP_CERTIFICATE: file not found: {tmp_path / 'missing-ca.pem'}" in text
-    assert "OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'api-key' is not key=value" in text
+    assert "OTEL_EXPORTER_OTLP_TRACES_HEADERS: item 1 is not key=value" in text and "sk-live-0123" not in text  # it may be a secret
     assert "OTEL_EXPORTER_OTLP_COMPRESSION: expected one of gzip, zstd, none, got 'brotli'" in text
     assert "OTEL_EXPORTER_OTLP_COMPRESSION: expected one of gzip, none, got 'brotli'" in text
     good = validate(tmp_path, config, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_TIMEOUT": "2500"})

@@ -415,6 +415,46 @@ def test_file_storage_directory_must_exist_unless_create_directory(tmp_path: Pat
     assert (tmp_path / "made").is_dir()
 
 
+@pytest.mark.parametrize("case", ["missing", "a file", "unwritable"])
+def test_validate_rejects_the_storage_directories_that_run_rejects(tmp_path: Path, case: str) -> None:
+    """`llm-collector validate` and `run` agree on the directory (contrib's extension/storage/filestorage/
+    config.go, Config.Validate: it must exist unless create_directory, and be a directory): both exit 1 with
+    the file, line and key; with create_directory the missing one passes both."""
+    directory = tmp_path / "queues"
+    if case == "a file":
+        directory.write_text("")
+    elif case == "unwritable":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into any directory")
+        directory.mkdir(mode=0o500)
+    path = tmp_path / "c.yaml"
+    body = f"""receivers:
+  otlp: {{protocols: {{http: {{endpoint: "127.0.0.1:0"}}}}}}
+exporters:
+  otlp: {{endpoint: "127.0.0.1:1", tls: {{insecure: true}}, sending_queue: {{storage: file_storage/q}}}}
+extensions:
+  file_storage/q:
+    directory: "{directory}"
+service:
+  extensions: [file_storage/q]
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [otlp]}}
+"""
+    path.write_text(body)
+    want = {"missing": f"directory {directory} does not exist (create it, or set create_directory: true)",
+            "a file": f"{directory} is not a directory", "unwritable": f"directory {directory} is not writable"}[case]
+    for command in ("validate", "run"):
+        done = subprocess.run([sys.executable, "-m", "collector.cli", command, "--config", str(path)], capture_output=True, text=True, timeout=60, cwd=REPO)
+        out = done.stdout + done.stderr
+        assert done.returncode == 1, (command, out)
+        assert f"{path}:7: extensions.file_storage/q.directory: {want}" in out, (command, out)
+    if case == "missing":
+        path.write_text(body.replace(f'directory: "{directory}"', f'directory: "{directory}"\n    create_directory: true'))
+        done = subprocess.run([sys.executable, "-m", "collector.cli", "validate", "--config", str(path)], capture_output=True, text=True, timeout=60, cwd=REPO)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert not directory.exists()  # validate checks; only run creates it
+
+
 def test_queue_directory_names_follow_otelcol_and_escape_odd_characters() -> None:
     assert queue_directory_name(ComponentID("otlp")) == "exporter_otlp"
     assert queue_directory_name(ComponentID("otlp", "jaeger")) == "exporter_otlp_jaeger"

@@ -156,3 +156,62 @@ def test_security_config_errors(tmp_path: Path, extra: str, message: str) -> Non
         load_config([str(path)])
     assert message in str(info.value)
     assert TOKEN not in str(info.value)
+
+
+def _validate(tmp_path: Path, extra: str) -> subprocess.CompletedProcess[str]:
+    """`llm-collector validate` on the receiver config with `extra`, as a user runs it."""
+    import sys
+
+    path = tmp_path / "c.yaml"
+    path.write_text(config(extra).format(grpc=1, http=2, health=3, metrics=4, data=tmp_path))
+    return subprocess.run([sys.executable, "-m", "collector.cli", "validate", "--config", str(path)], capture_output=True, text=True, timeout=60)
+
+
+def test_a_token_given_as_a_string_is_not_printed_in_the_error(tmp_path: Path) -> None:
+    """`bearer_tokens: "<secret>"` (a string, not a list): the error names the file, line and key and the type
+    that was given, never the token. The same for an exporter's headers (otelcol's configopaque.String)."""
+    done = _validate(tmp_path, f'auth: {{{{bearer_tokens: "{TOKEN}"}}}}')
+    assert done.returncode == 1
+    out = done.stdout + done.stderr
+    assert f"{tmp_path / 'c.yaml'}:" in out
+    assert "receivers.otlp.protocols.grpc.auth.bearer_tokens: expected a list, got a string (value not shown" in out
+    assert TOKEN not in out
+
+    path = tmp_path / "h.yaml"
+    path.write_text(f"""
+receivers:
+  otlp: {{protocols: {{http: {{endpoint: "127.0.0.1:1"}}}}}}
+exporters:
+  otlphttp: {{endpoint: "http://127.0.0.1:2", headers: "Authorization: Bearer {TOKEN}"}}
+service:
+  pipelines:
+    traces: {{receivers: [otlp], exporters: [otlphttp]}}
+""")
+    with pytest.raises(ConfigErrors) as info:
+        load_config([str(path)])
+    assert "exporters.otlphttp.headers: expected a mapping, got a string (value not shown" in str(info.value)
+    assert TOKEN not in str(info.value)
+
+
+def test_tls_files_that_are_not_pem_are_config_errors_naming_file_and_key(tmp_path: Path, pki: dict[str, Path]) -> None:
+    """A non-PEM certificate, a file that is no private key, a key of another certificate, a CA bundle that
+    is not PEM: `validate` rejects each (as `run` does) naming the key and the file, instead of OpenSSL's
+    `[SSL] PEM lib (_ssl.c:...)` at start-up; the key file's content is never shown."""
+    junk = tmp_path / "junk.pem"
+    junk.write_text("this is not a certificate\n")
+    cert, key, other_key = pki["server.crt"], pki["server.key"], pki["client.key"]
+    cases = [
+        (f'cert_file: "{junk}", key_file: "{key}"', f"tls.cert_file: {junk} holds no PEM certificate"),
+        (f'cert_file: "{cert}", key_file: "{junk}"', f"tls.key_file: {junk} holds no PEM private key"),
+        (f'cert_file: "{cert}", key_file: "{other_key}"', f"tls.key_file: {other_key} is not the private key of the certificate in {cert}"),
+        (f'cert_file: "{cert}", key_file: "{key}", client_ca_file: "{junk}"', f"tls.client_ca_file: {junk} holds no PEM certificate"),
+        (f'cert_file: "{tmp_path}", key_file: "{key}"', f"tls.cert_file: {tmp_path} is a directory"),
+    ]
+    secret = key.read_text().splitlines()[1]
+    for tls, message in cases:
+        done = _validate(tmp_path, f"tls: {{{{{tls}}}}}")
+        out = done.stdout + done.stderr
+        assert done.returncode == 1, (tls, out)
+        assert message in out, (tls, out)
+        assert "PEM lib" not in out and secret not in out
+    assert _validate(tmp_path, f'tls: {{{{cert_file: "{cert}", key_file: "{key}", client_ca_file: "{pki["ca.crt"]}"}}}}').returncode == 0

@@ -17,14 +17,17 @@ from typing import Any, Literal, Union, get_args, get_origin
 from .source import ConfigError, Document, KeyPath
 
 
-def option(default: Any = dataclasses.MISSING, doc: str = "", *, key: str | None = None, factory: Callable[[], Any] | None = None) -> Any:
-    """A config field. `key` is the YAML spelling when it is not a valid Python name (e.g. `and`)."""
+def option(default: Any = dataclasses.MISSING, doc: str = "", *, key: str | None = None, factory: Callable[[], Any] | None = None,
+           secret: bool = False) -> Any:
+    """A config field. `key` is the YAML spelling when it is not a valid Python name (e.g. `and`).
+    `secret`: a token, key or header value (otelcol's `configopaque.String`): kept out of repr(), and an
+    error about it says what type was given, never the value."""
     metadata = {"doc": doc}
     if key is not None:
         metadata["key"] = key
     if factory is not None:
-        return dataclasses.field(default_factory=factory, metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
+        return dataclasses.field(default_factory=factory, metadata=metadata, repr=not secret)
+    return dataclasses.field(default=default, metadata=metadata, repr=not secret)
 
 
 def yaml_key(f: dataclasses.Field) -> str:
@@ -138,6 +141,24 @@ class Endpoint(str):
 _SPECIAL_TYPES = (Duration, ByteSize, Endpoint)
 
 
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
 def _quote(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'
@@ -158,6 +179,13 @@ class Decoder:
     def __init__(self, document: Document):
         self.document = document
         self.errors: list[ConfigError] = []
+        self._secret = 0  # > 0 while decoding a secret field (one declared with repr=False)
+
+    def _got(self, value: Any) -> str:
+        """The offending value as an error message shows it: a secret's only by its kind."""
+        if self._secret:
+            return f"{_kind(value)} (value not shown: the key holds a secret)"
+        return _quote(value)
 
     def error(self, path: KeyPath, message: str) -> None:
         self.errors.append(ConfigError(message, path, self.document.locate(path)))
@@ -180,23 +208,24 @@ class Decoder:
                 return self.decode(concrete[0], value, path)
             for candidate in concrete:
                 trial = Decoder(self.document)
+                trial._secret = self._secret
                 result = trial.decode(candidate, value, path)
                 if not trial.errors:
                     return result
-            self.error(path, f"expected {' or '.join(_describe(c) for c in concrete)}, got {_quote(value)}")
+            self.error(path, f"expected {' or '.join(_describe(c) for c in concrete)}, got {self._got(value)}")
             return None
         if origin is Literal:
             choices = get_args(tp)
             if value in choices and type(value) is type(choices[choices.index(value)]):
                 return value
-            self.error(path, f"expected one of {', '.join(_quote(c) for c in choices)}, got {_quote(value)}")
+            self.error(path, f"expected one of {', '.join(_quote(c) for c in choices)}, got {self._got(value)}")
             return None
         if origin in (list, tuple) or tp in (list, tuple):
             (item_type,) = get_args(tp)[:1] or (Any,)
             if value is None:
                 return []
             if not isinstance(value, list):
-                self.error(path, f"expected a list, got {_quote(value)}")
+                self.error(path, f"expected a list, got {self._got(value)}")
                 return []
             return [self.decode(item_type, item, path + (i,)) for i, item in enumerate(value)]
         if origin is dict or tp is dict:
@@ -204,36 +233,36 @@ class Decoder:
             if value is None:
                 return {}
             if not isinstance(value, dict):
-                self.error(path, f"expected a mapping, got {_quote(value)}")
+                self.error(path, f"expected a mapping, got {self._got(value)}")
                 return {}
             return {k: self.decode(value_type, v, path + (k,)) for k, v in value.items()}
         if tp in _SPECIAL_TYPES:
             try:
                 return tp.parse(value)
             except ValueError:
-                self.error(path, f"expected {tp.expected}, got {_quote(value)}")
+                self.error(path, f"expected {tp.expected}, got {self._got(value)}")
                 return tp.parse(0) if tp is not Endpoint else Endpoint("0.0.0.0:0")
         if tp is bool:
             if isinstance(value, bool):
                 return value
-            self.error(path, f"expected true or false, got {_quote(value)}")
+            self.error(path, f"expected true or false, got {self._got(value)}")
             return False
         if tp is int:
             if isinstance(value, int) and not isinstance(value, bool):
                 return value
-            self.error(path, f"expected an integer, got {_quote(value)}")
+            self.error(path, f"expected an integer, got {self._got(value)}")
             return 0
         if tp is float:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return float(value)
-            self.error(path, f"expected a number, got {_quote(value)}")
+            self.error(path, f"expected a number, got {self._got(value)}")
             return 0.0
         if tp is str:
             if isinstance(value, str):
                 return value
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return str(value)
-            self.error(path, f"expected a string, got {_quote(value)}")
+            self.error(path, f"expected a string, got {self._got(value)}")
             return ""
         raise TypeError(f"config type {tp!r} at {path} is not supported by the decoder")
 
@@ -245,7 +274,7 @@ class Decoder:
         if value is None:
             value = {}
         if not isinstance(value, dict):
-            self.error(path, f"expected a mapping, got {_quote(value)}")
+            self.error(path, f"expected a mapping, got {self._got(value)}")
             value = {}
         before = len(self.errors)
         fields = {yaml_key(f): f for f in dataclasses.fields(cls) if f.init}
@@ -259,7 +288,14 @@ class Decoder:
         kwargs = {}
         for key, f in fields.items():
             if key in value:
-                kwargs[f.name] = self.decode(hints[f.name], value[key], path + (key,))
+                if f.repr:
+                    kwargs[f.name] = self.decode(hints[f.name], value[key], path + (key,))
+                else:
+                    self._secret += 1
+                    try:
+                        kwargs[f.name] = self.decode(hints[f.name], value[key], path + (key,))
+                    finally:
+                        self._secret -= 1
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 self.error(path, f'missing required key "{key}"')
                 kwargs[f.name] = None

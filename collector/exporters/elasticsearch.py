@@ -136,7 +136,7 @@ class ElasticsearchExporterConfig(DeliveryConfig):
     api_key: str = _secret("API key, sent as `Authorization: ApiKey <api_key>` (the base64 `id:key` Elasticsearch returns as `encoded`).")
     user: str = option("", "User name for basic authentication; needs `password`.")
     password: str = _secret("Password for basic authentication.")
-    headers: dict[str, str] = option(factory=dict, doc="Extra HTTP headers on every request.")
+    headers: dict[str, str] = option(factory=dict, doc="Extra HTTP headers on every request.", secret=True)
     tls: ElasticsearchTLSConfig = option(factory=ElasticsearchTLSConfig, doc="Client TLS for https endpoints.")
     compression: Literal["gzip", "none"] = option("gzip", "Request body compression (`Content-Encoding: gzip`, fastest level).")
     traces_index: str | None = option(None, "Index (or alias) for span documents. Unset: data stream `traces-generic.otel-default` (`traces-generic-default` in ecs mode), or the `data_stream.dataset` / `data_stream.namespace` attributes' choice.")

@@ -40,7 +40,7 @@ class JaegerExporterConfig(DeliveryConfig):
     endpoint: str = option(doc="`host:port` of Jaeger's collector: its OTLP/gRPC port (4317) for `protocol: otlp`, its api_v2 gRPC port (14250) for `grpc`. `http://` means plaintext, `https://` TLS.")
     protocol: Literal["otlp", "grpc"] = option("otlp", "`otlp`: OTLP/gRPC, which Jaeger >= 1.35 and Jaeger v2 accept natively. `grpc`: Jaeger's legacy `jaeger.api_v2.CollectorService/PostSpans`, with the OTel Collector's OTLP → Jaeger mapping.")
     tls: ClientTLSConfig | None = option(None, "Client TLS (same keys as the `otlp` exporter). Without `insecure: true` or an `http://` endpoint the connection uses TLS.")
-    headers: dict[str, str] = option(factory=dict, doc="gRPC metadata sent with every request, e.g. a tenant header or `authorization` (use `${env:VAR}` for secrets).")
+    headers: dict[str, str] = option(factory=dict, doc="gRPC metadata sent with every request, e.g. a tenant header or `authorization` (use `${env:VAR}` for secrets).", secret=True)
     compression: str | None = option(None, "`gzip` or `none`. Unset: gzip for `otlp`, none for `grpc` (otelcol's defaults).")
     max_request_size: ByteSize = option(ByteSize(4 * 2**20), "`grpc` only: a resource's spans are split over several PostSpans calls so that none is larger than this (before compression). Jaeger's collector refuses bigger messages: its `--collector.grpc-server.max-message-size` is 4 MiB by default.")
 

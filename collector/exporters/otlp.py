@@ -58,7 +58,7 @@ _COMPRESSION = {"gzip": grpc.Compression.Gzip, "none": grpc.Compression.NoCompre
 class OTLPExporterConfig(DeliveryConfig):
     endpoint: str | None = option(None, "`host:port` of the OTLP/gRPC server; `http://host:port` means plaintext, `https://host:port` TLS. Unset: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT.")
     tls: ClientTLSConfig | None = option(None, "Client TLS (otelcol's configtls keys). Without `insecure: true` or an `http://` endpoint the connection uses TLS.")
-    headers: dict[str, str] | None = option(None, "gRPC metadata sent with every request, e.g. `authorization: Bearer ...` (use `${env:VAR}` for secrets). Unset: OTEL_EXPORTER_OTLP_[TRACES_]HEADERS.")
+    headers: dict[str, str] | None = option(None, "gRPC metadata sent with every request, e.g. `authorization: Bearer ...` (use `${env:VAR}` for secrets). Unset: OTEL_EXPORTER_OTLP_[TRACES_]HEADERS.", secret=True)
     compression: str | None = option(None, "`gzip` or `none`; unset: OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION, else gzip. (zstd is not in Python's gRPC core; the `otlphttp` exporter has it.)")
     timeout: Duration | None = option(None, "Time limit of one export call, also sent to the server as the gRPC deadline. Unset: OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds), else 5s.")
 

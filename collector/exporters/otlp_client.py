@@ -21,6 +21,7 @@ from .. import __version__
 from ..component import ComponentID, Rejected, Signal
 from ..config import Duration, Invalid, option
 from ..pdata import RESPONSE_TYPES
+from ..tlsfiles import check_certificates, check_key_pair
 
 USER_AGENT = f"llm-collector/{__version__}"
 ENV_PREFIX = "OTEL_EXPORTER_OTLP_"
@@ -64,14 +65,14 @@ class ClientTLSConfig:
     server_name_override: str | None = option(None, "Host name the server's certificate must match, when it differs from the endpoint's host.")
 
     def validate(self) -> None:
-        for key in ("ca_file", "cert_file", "key_file"):
-            path = getattr(self, key)
-            if path is not None and not Path(path).is_file():
-                raise Invalid(f"file not found: {path}", key)
         if self.cert_file and not self.key_file:
             raise Invalid("cert_file needs key_file (a client certificate is useless without its key)", "key_file")
         if self.key_file and not self.cert_file:
             raise Invalid("key_file needs cert_file", "cert_file")
+        if self.ca_file is not None:
+            check_certificates(self.ca_file, "ca_file")
+        if self.cert_file and self.key_file:
+            check_key_pair(self.cert_file, self.key_file)
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,13 @@ def env_lookup(name: str, signal: Signal, environ: Mapping[str, str] | None = No
 def parse_env_headers(text: str, variable: str) -> dict[str, str]:
     """The spec's `key1=value1,key2=value2` with percent-encoded keys and values (W3C Baggage style)."""
     headers: dict[str, str] = {}
-    for item in text.split(","):
+    for index, item in enumerate(text.split(",")):
         if not item.strip():
             continue
         key, sep, value = item.partition("=")
         key = urllib.parse.unquote(key.strip())
         if not sep or not key:
-            raise ClientSettingsError(f"{variable}: {item.strip()!r} is not key=value (expected e.g. api-key=secret,tenant=a)")
+            raise ClientSettingsError(f"{variable}: item {index + 1} is not key=value (expected e.g. api-key=secret,tenant=a; the value is not shown, it may hold a secret)")
         headers[key] = urllib.parse.unquote(value.strip())
     return headers
 

@@ -59,7 +59,7 @@ class OTLPHTTPExporterConfig(DeliveryConfig):
     metrics_endpoint: str | None = option(None, "Full URL for metrics, used as is. Unset: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT.")
     encoding: Literal["proto", "json"] | None = option(None, "Body encoding: `proto` (application/x-protobuf) or `json` (OTLP-JSON). Unset: `json` when OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL is http/json, else proto.")
     compression: str | None = option(None, "`gzip`, `zstd` or `none`; unset: OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION, else gzip.")
-    headers: dict[str, str] | None = option(None, "HTTP headers sent with every request, e.g. `Authorization: Bearer ...` (use `${env:VAR}` for secrets). Unset: OTEL_EXPORTER_OTLP_[TRACES_]HEADERS.")
+    headers: dict[str, str] | None = option(None, "HTTP headers sent with every request, e.g. `Authorization: Bearer ...` (use `${env:VAR}` for secrets). Unset: OTEL_EXPORTER_OTLP_[TRACES_]HEADERS.", secret=True)
     tls: ClientTLSConfig | None = option(None, "Client TLS for `https://` URLs: ca_file, mTLS cert_file/key_file, insecure_skip_verify, server_name_override.")
     timeout: Duration | None = option(None, "Time limit of one HTTP request. Unset: OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds), else 30s.")
 

@@ -40,6 +40,21 @@ class FileStorageConfig:
             raise Invalid("must name a directory", "directory")
         if self.max_bytes_per_queue < 1024:
             raise Invalid("must be at least 1KiB", "max_bytes_per_queue")
+        problem = self.directory_problem()
+        if problem is not None:
+            raise Invalid(problem, "directory")
+
+    def directory_problem(self) -> str | None:
+        """Why `directory` cannot hold the queues, checked when the config is loaded (so `validate` rejects what
+        `run` would, as contrib's extension/storage/filestorage/config.go Validate does) and again at start."""
+        path = Path(self.directory)
+        if path.is_dir():
+            return None if os.access(path, os.W_OK | os.X_OK) else f"directory {path} is not writable"
+        if path.exists():
+            return f"{path} is not a directory"
+        if not self.create_directory:
+            return f"directory {path} does not exist (create it, or set create_directory: true)"
+        return None
 
 
 def queue_directory_name(owner: ComponentID) -> str:
@@ -69,14 +84,11 @@ class FileStorageExtension(Extension):
         )
 
     async def start(self, host: Host) -> None:
+        problem = self.config.directory_problem()  # again: the directory may have changed since the load
+        if problem is not None:
+            raise OSError(f"extension {self.id}: {problem}")
         if not self.directory.is_dir():
-            if self.directory.exists():
-                raise OSError(f"extension {self.id}: directory {self.directory} is not a directory")
-            if not self.config.create_directory:
-                raise OSError(f"extension {self.id}: directory {self.directory} does not exist (create it, or set create_directory: true)")
             self.directory.mkdir(mode=0o750, parents=True, exist_ok=True)
-        if not os.access(self.directory, os.W_OK | os.X_OK):
-            raise OSError(f"extension {self.id}: directory {self.directory} is not writable")
         self.log.info("file storage ready", directory=str(self.directory), fsync=self.config.fsync)
 
     def queue(self, owner: ComponentID, *, capacity: int, sizer: str, log: Any, **kwargs: Any) -> PersistentQueue:

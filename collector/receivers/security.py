@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Invalid, option
+from ..tlsfiles import check_certificates, check_key_pair
 
 
 @dataclass
@@ -21,10 +22,9 @@ class TLSConfig:
     client_ca_file: str | None = option(None, "CA bundle (PEM) that client certificates must chain to; setting it requires a client certificate (mTLS).")
 
     def validate(self) -> None:
-        for key in ("cert_file", "key_file", "client_ca_file"):
-            path = getattr(self, key)
-            if path is not None and not Path(path).is_file():
-                raise Invalid(f"file not found: {path}", key)
+        check_key_pair(self.cert_file, self.key_file)
+        if self.client_ca_file is not None:
+            check_certificates(self.client_ca_file, "client_ca_file")
 
     def read(self) -> tuple[bytes, bytes, bytes | None]:
         ca = Path(self.client_ca_file).read_bytes() if self.client_ca_file else None
