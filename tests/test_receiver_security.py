@@ -137,8 +137,26 @@ def test_bearer_tokens_and_no_secret_in_logs(daemon_factory: Any) -> None:
         assert sock.recv(64).startswith(b"HTTP/1.1 401")
         assert time.monotonic() - started < 2
 
+    # `Expect: 100-continue` without a token: the 401 comes instead of the invitation to upload; with the
+    # token, the 100 and then the export's 200.
+    body = request(1)
+    head = (f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n").encode()
+    with socket.create_connection(("127.0.0.1", daemon.ports["http"])) as sock:
+        sock.settimeout(5)
+        sock.sendall(head + b"\r\n")
+        first = sock.recv(4096)
+        assert first.startswith(b"HTTP/1.1 401"), first
+        assert b"100 Continue" not in first
+    with socket.create_connection(("127.0.0.1", daemon.ports["http"])) as sock:
+        sock.settimeout(5)
+        sock.sendall(head + b"Authorization: Bearer other-token\r\n\r\n")
+        assert sock.recv(4096) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+
     assert daemon.stop() == 0
-    assert written(daemon) == 2
+    assert written(daemon) == 3
     assert TOKEN not in daemon.logs()
 
 

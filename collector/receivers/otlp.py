@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 import zstandard
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
@@ -291,19 +291,22 @@ class OTLPReceiver(Receiver):
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "http")
             tokens = BearerTokens(cfg.auth) if cfg.auth is not None else None
-            app.router.add_route("*", paths[signal], self._http_handler(intake, int(cfg.max_request_body_size), tokens))
+            handle, expect = self._http_handler(intake, int(cfg.max_request_body_size), tokens)
+            app.router.add_route("*", paths[signal], handle, expect_handler=expect)
         ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
         # Decompression is done by hand so the size limit applies to the inflated body too.
         self._http_runner = await serve(app, cfg.endpoint, shutdown_timeout=self._grace, auto_decompress=False, ssl_context=ssl_context)
         self.log.info("OTLP HTTP server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers), tls=_tls_mode(cfg.tls), auth=cfg.auth is not None)
 
-    def _http_handler(self, intake: _Intake, limit: int, tokens: BearerTokens | None) -> Any:
+    def _http_handler(self, intake: _Intake, limit: int, tokens: BearerTokens | None) -> tuple[Any, Any]:
+        """The route's handler, and its `Expect: 100-continue` handler: both refuse from the headers alone."""
         signal = intake.signal
         request_type = pdata.REQUEST_TYPES[signal]
 
-        async def handle(request: web.Request) -> web.StreamResponse:
+        def refusal(request: web.Request) -> web.Response | None:
+            """The answer the headers alone decide (auth first), before any body byte is read."""
             if tokens is not None and not tokens.allows(request.headers.get("Authorization")):
-                # Answered before the body is read: an unauthenticated client costs no decoding.
+                # An unauthenticated client costs no reading and no decoding.
                 return web.Response(status=401, text="401 missing or invalid bearer token", headers={"WWW-Authenticate": 'Bearer realm="otlp"'})
             if request.method != "POST":
                 return web.Response(status=405, text="405 method not allowed, supported: [POST]", headers={"Allow": "POST"})
@@ -314,6 +317,26 @@ class OTLPReceiver(Receiver):
                 return web.Response(status=415, text=f"415 unsupported media type {what}, supported: [{JSON}, {PROTOBUF}]")
             if request.content_length is not None and request.content_length > limit:
                 return _status_response(ctype, 413, code_pb2.RESOURCE_EXHAUSTED, f"request body of {request.content_length} bytes exceeds max_request_body_size {limit}")
+            return None
+
+        async def expect(request: web.Request) -> web.Response | None:
+            # `Expect: 100-continue` invites the body; a request the headers already refuse gets its answer
+            # instead of the invitation (as Go's net/http, which sends 100 only when the handler reads).
+            refused = refusal(request)
+            if refused is not None:
+                return refused
+            if request.version == HttpVersion11:
+                if request.headers.get("Expect", "").lower() != "100-continue":
+                    return web.Response(status=417, text="417 expectation failed: only 100-continue is supported")
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                request.writer.output_size = 0  # the 100 is not part of the response proper
+            return None
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            refused = refusal(request)
+            if refused is not None:
+                return refused
+            ctype = request.content_type.lower()
             try:
                 body = await _read_body(request, limit)
                 body = _decompress(body, request.headers.get("Content-Encoding", ""), limit)
@@ -340,7 +363,7 @@ class OTLPReceiver(Receiver):
                 return web.Response(body=otlpjson.encode_response(pdata.response_message(signal, rejected)), content_type=JSON)
             return web.Response(body=pdata.response_bytes(signal, rejected), content_type=PROTOBUF)
 
-        return handle
+        return handle, expect
 
 
 def _tls_mode(tls: TLSConfig | None) -> str:
