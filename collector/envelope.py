@@ -106,6 +106,14 @@ class Envelope:
         self._views = None
         self._items = -1
 
+    def digest(self) -> bytes:
+        """A 128-bit digest of the request as it is now, read without taking it: of the attached wire bytes,
+        else of its serialization. Equal requests reaching the same point by the same path get equal digests."""
+        import hashlib
+
+        data = self._wire if self._wire is not None else self._request.SerializeToString(deterministic=True)
+        return hashlib.blake2b(data, digest_size=16).digest()
+
     def copy(self) -> Envelope:
         """A new envelope holding a deep copy of the request, for a consumer that changes it while others
         read the original. The copy is equal to the original, so the wire bytes hold for it too."""

@@ -9,6 +9,7 @@ reached every exporter; exporters that buffer flush on shutdown. Each request tr
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from enum import StrEnum
 from typing import Any
@@ -38,19 +39,56 @@ class StartupError(Exception):
 
 class FanOut:
     """Hands one request to several consumers. Consumers that mutate get their own copy, so neither
-    another branch's changes nor a slow branch still holding the data can affect what others see."""
+    another branch's changes nor a slow branch still holding the data can affect what others see.
 
-    def __init__(self, consumers: list[Consumer]):
+    What it acknowledges: a request succeeds only when every branch took it (as otelcol's fanoutconsumer,
+    which joins the branches' errors). When some branches took it and another failed retryably, the client
+    is told to retry, and the retry must not be written twice by the branches that already took it: the
+    fan-out remembers, by the request's digest, which branches did (up to RETRY_MEMORY requests, for
+    RETRY_TTL seconds), and hands the retry only to the others. Nothing is digested while no partial failure
+    is outstanding, so the common path costs nothing. A retry that differs from the first attempt (a client
+    that re-batches) cannot be recognised and may still duplicate."""
+
+    RETRY_MEMORY = 4096
+    RETRY_TTL = 600.0  # beyond the OTel SDKs' retry windows (~64 s of backoff)
+
+    def __init__(self, consumers: list[Consumer], skipped: Any = None):
         self.consumers = consumers
         self.capabilities = Capabilities(mutates_data=False)
+        self._skipped = skipped  # counter of items not handed again to a branch that had taken them
+        self._took: collections.OrderedDict[bytes, tuple[float, frozenset[int]]] = collections.OrderedDict()
 
     async def consume(self, envelope: Envelope) -> Rejected | None:
-        calls = [c.consume(envelope.copy() if c.capabilities.mutates_data else envelope) for c in self.consumers]
+        took: frozenset[int] = frozenset()
+        digest = None
+        if self._took:
+            digest = envelope.digest()
+            now = time.monotonic()
+            entry = self._took.pop(digest, None)
+            if entry is not None and now - entry[0] < self.RETRY_TTL:
+                took = entry[1]
+                if self._skipped is not None:
+                    self._skipped.inc(envelope.items * len(took))
+            while self._took and now - next(iter(self._took.values()))[0] >= self.RETRY_TTL:
+                self._took.popitem(last=False)
+        branches = [i for i in range(len(self.consumers)) if i not in took]
+        calls = [self._consume(self.consumers[i], envelope) for i in branches]
         results = await asyncio.gather(*calls, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
-            raise _combine(errors)
+            error = _combine(errors)
+            if isinstance(error, RetryableError):
+                now_took = took | {i for i, r in zip(branches, results, strict=True) if not isinstance(r, BaseException)}
+                if now_took:
+                    self._took[digest or envelope.digest()] = (time.monotonic(), now_took)
+                    while len(self._took) > self.RETRY_MEMORY:
+                        self._took.popitem(last=False)
+            raise error
         return Rejected.combine([r for r in results if not isinstance(r, BaseException)])
+
+    @staticmethod
+    def _consume(consumer: Consumer, envelope: Envelope) -> Any:
+        return consumer.consume(envelope.copy() if consumer.capabilities.mutates_data else envelope)
 
 
 def _combine(errors: list[BaseException]) -> BaseException:
@@ -117,8 +155,19 @@ def chain_processors(processors: list[tuple[ComponentID, type, Any]], downstream
     return _PipelineEntry(head, mutates), chain
 
 
-def fan_out(consumers: list[Consumer]) -> Consumer:
-    return consumers[0] if len(consumers) == 1 else FanOut(consumers)
+def fan_out(consumers: list[Consumer], telemetry: Telemetry | None = None, where: str = "") -> Consumer:
+    """`consumers` as one: itself when alone, else a FanOut. `where` labels its metric: the pipeline whose
+    exporters it feeds, or the receiver whose pipelines."""
+    if len(consumers) == 1:
+        return consumers[0]
+    skipped = None
+    if telemetry is not None:
+        skipped = telemetry.counter(
+            "llm_collector_fanout_retry_skipped_items",
+            "Items of a retried request not handed again to a branch that had already taken them (see FanOut).",
+            ("fanout",),
+        ).labels(where)
+    return FanOut(consumers, skipped)
 
 
 class State(StrEnum):
@@ -194,7 +243,7 @@ class Service:
                     c = cfg.component(Kind.EXPORTER, id)
                     self.exporters[id] = self._construct(Kind.EXPORTER, id, lambda c=c, id=id: c.cls(self._settings(Kind.EXPORTER, id), c.config))
                 exporters.append(self.exporters[id])  # type: ignore[arg-type]
-            head: Consumer = fan_out(exporters)
+            head: Consumer = fan_out(exporters, self.telemetry, f"pipeline/{name}")
             specs = [(id, cfg.component(Kind.PROCESSOR, id).cls, cfg.component(Kind.PROCESSOR, id).config) for id in pipeline.processors]
             entry, chain = chain_processors(specs, head, pipeline=name, signal=pipeline.signal, telemetry=self.telemetry, construct=self._construct,
                                            exporters_mutate=any(e.capabilities.mutates_data for e in exporters))
@@ -205,7 +254,7 @@ class Service:
 
         for id, by_signal in entries.items():
             c = cfg.component(Kind.RECEIVER, id)
-            consumers = {signal: fan_out(list(heads)) for signal, heads in by_signal.items()}
+            consumers = {signal: fan_out(list(heads), self.telemetry, f"receiver/{id}") for signal, heads in by_signal.items()}
             self.receivers[id] = self._construct(Kind.RECEIVER, id, lambda c=c, id=id, k=consumers: c.cls(self._settings(Kind.RECEIVER, id), c.config, k))
 
         used = {*self.extensions, *self.exporters, *self.receivers, *(p.id for chain in self.processors.values() for p in chain)}

@@ -6,12 +6,15 @@ test_redaction_workers.py and test_genai_view_native.py."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.component import Signal
 from collector.envelope import Envelope
+from collector.testing import spans_request
 
 
 def spans(n: int) -> ExportTraceServiceRequest:
@@ -101,3 +104,23 @@ def test_of_tells_the_signal_from_the_message_type() -> None:
     assert Envelope.of(spans(1)).signal is Signal.TRACES
     with pytest.raises(TypeError, match="not an OTLP export request"):
         Envelope.of(object())
+
+
+def test_digest_reads_without_taking_and_follows_the_content() -> None:
+    request = spans_request(3)
+    wire = request.SerializeToString()
+    received = Envelope(Signal.TRACES, request, wire)
+    received.attach_views(["view"])
+    same = Envelope(Signal.TRACES, traces_pb2_clone(request))
+    assert received.digest() == same.digest()  # the wire bytes and the serialization agree
+    assert received.wire() == wire and received.views() == ["view"]  # nothing was voided
+    changed = Envelope(Signal.TRACES, traces_pb2_clone(request))
+    changed.request.resource_spans[0].scope_spans[0].spans[0].name = "other"
+    assert changed.digest() != same.digest()
+    assert len(same.digest()) == 16
+
+
+def traces_pb2_clone(request: Any) -> Any:
+    twin = type(request)()
+    twin.CopyFrom(request)
+    return twin

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..component import ComponentID, Exporter, Host, Rejected, RetryableError, Signal
+from ..component import ComponentID, Exporter, Host, PermanentError, Rejected, RetryableError, Signal
 from ..config import Duration, Invalid, option
 from ..pdata import FIELDS, REQUEST_TYPES, count_items
 from ..registry import register
 from . import json_writer
-from .file_rotation import LENGTH, MEBIBYTE, Framing, OutputFiles, RotationPolicy
+from .file_rotation import LENGTH, MEBIBYTE, Framing, OutputFiles, RotationPolicy, is_permanent
 
 
 @dataclass
@@ -175,6 +175,8 @@ class _EncoderProcess:
                     continue
                 if error is None:
                     future.set_result(None)
+                elif status == json_writer.FAILED_PERMANENTLY:
+                    future.set_exception(PermanentError(f"exporter {self.exporter.id}: {error}"))
                 else:
                     future.set_exception(RetryableError(f"exporter {self.exporter.id}: {error}"))
         except asyncio.IncompleteReadError:
@@ -267,6 +269,12 @@ class _Grouping:
         rejected = Rejected(missing + unsafe, "; ".join(reasons)) if reasons else None
         return {path: b"".join(parts) for path, parts in groups.items()}, rejected
 
+    def unwritable(self, signal: Signal, path: str, payload: bytes, error: str) -> Rejected:
+        """The items of one group whose file cannot be written by any retry, refused."""
+        items = count_items(signal, REQUEST_TYPES[signal].FromString(payload))
+        error = error.removeprefix(f"exporter {self.exporter.id}: ")
+        return Rejected(items, self._refusal("unwritable", f"{items} item(s) for {path}: {error}; refused"))
+
     def _items(self, signal: Signal, resource: Any) -> int:
         return count_items(signal, REQUEST_TYPES[signal](**{FIELDS[signal][0]: [resource]}))
 
@@ -348,26 +356,37 @@ class FileExporter(Exporter):
                 self._write(path, json_writer.encode_message(signal, data) if self._json else data.SerializeToString())
             return None
         parts, rejected = self._grouping.split(signal, data)
+        # One file per value: a path no retry can write (a value naming a file where another value made a
+        # directory) refuses its own items as partial success; the other files are written, and a retry
+        # would only duplicate them, so the request is not failed for it.
+        unwritable: list[Rejected | None] = [rejected]
         if self._encoder is not None:
             encoder = self._encoder
             writes = [encoder.write(signal, payload, path.encode(), self._first_write(path)) for path, payload in parts.items()]
             results = await asyncio.gather(*writes, return_exceptions=True)
-            errors = [r for r in results if isinstance(r, BaseException)]
+            errors = [r for r in results if isinstance(r, BaseException) and not isinstance(r, PermanentError)]
             if errors:
                 raise errors[0]
+            for (path, payload), result in zip(parts.items(), results, strict=True):
+                if isinstance(result, PermanentError):
+                    unwritable.append(self._grouping.unwritable(signal, path, payload, str(result)))
         else:
             request_type = REQUEST_TYPES[signal]
             for path, payload in parts.items():
-                self._write(path, json_writer.encode(signal, request_type, payload) if self._json else payload)
-        return rejected
+                try:
+                    self._write(path, json_writer.encode(signal, request_type, payload) if self._json else payload)
+                except PermanentError as exc:
+                    unwritable.append(self._grouping.unwritable(signal, path, payload, str(exc)))
+        return Rejected.combine(unwritable)
 
     def _write(self, path: str, record: bytes) -> None:
         assert self._files is not None
         try:
             self._files.get(path, self._first_write(path)).write(self._framing.frame(record))
         except OSError as exc:
-            self.log.error("write failed", path=path, error=str(exc))
-            raise RetryableError(f"exporter {self.id}: cannot write {path}: {exc.strerror or exc}") from exc
+            self.log.error("write failed", path=path, error=str(exc), permanent=is_permanent(exc))
+            error = PermanentError if is_permanent(exc) else RetryableError
+            raise error(f"exporter {self.id}: cannot write {path}: {exc.strerror or exc}") from exc
 
     async def _flush_periodically(self) -> None:
         interval = float(self.config.flush_interval)

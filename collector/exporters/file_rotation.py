@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import errno
 import os
 import struct
 from dataclasses import dataclass
@@ -31,6 +32,17 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MEBIBYTE = 1 << 20
 _BUFFER = 1 << 20
 _STAMP = "%Y-%m-%dT%H-%M-%S"
+
+# Errors about the shape of a path that no retry can fix: a group_by value naming a file where a directory
+# is (tenant "dir1" after "dir1/file"), or the reverse, a name too long, a symlink loop. Retried, they fail
+# the same way forever, so they are permanent (counted drops); a full disk or a permission, which an
+# operator can fix while clients retry, stays retryable.
+_PERMANENT_ERRNOS = frozenset({errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP, errno.EINVAL})
+
+
+def is_permanent(exc: OSError) -> bool:
+    """Whether retrying the same write can never succeed (see _PERMANENT_ERRNOS)."""
+    return exc.errno in _PERMANENT_ERRNOS
 
 
 class Framing:

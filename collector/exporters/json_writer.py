@@ -10,7 +10,8 @@ in order:
               + 4-byte payload length (all big-endian), then the path (UTF-8; empty = the configured
               path), then the serialized Export*ServiceRequest. Flag TRUNCATE: the daemon's first
               record for this path since it started, with append: false.
-    answer:   b"\\x00" written, or b"\\x01" + 4-byte length + UTF-8 error message
+    answer:   b"\\x00" written, or b"\\x01" (retryable) / b"\\x02" (permanent: no retry can write it, e.g.
+              a path conflict or a payload that cannot be encoded) + 4-byte length + UTF-8 error message
 
 Each record is answered as soon as it is written. When no further input is waiting the files are
 flushed first, so an acknowledged request is already in its file; under constant load they are
@@ -35,7 +36,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector import otlpjson
-from collector.exporters.file_rotation import Framing, OutputFiles, RotationPolicy
+from collector.exporters.file_rotation import Framing, OutputFiles, RotationPolicy, is_permanent
 
 try:
     from collector.exporters._otlp_json import traces as _traces_in_c
@@ -48,15 +49,16 @@ CLOSE = b"C"
 TRUNCATE = 1
 OK = b"\x00"
 FAILED = b"\x01"
+FAILED_PERMANENTLY = b"\x02"
 
 
 def frame(kind: bytes, payload: bytes, path: bytes = b"", flags: int = 0) -> bytes:
     return HEADER.pack(kind, flags, len(path), len(payload)) + path + payload
 
 
-def _fail(message: str) -> bytes:
+def _fail(message: str, permanent: bool = False) -> bytes:
     encoded = message.encode("utf-8", "replace")
-    return FAILED + struct.pack(">I", len(encoded)) + encoded
+    return (FAILED_PERMANENTLY if permanent else FAILED) + struct.pack(">I", len(encoded)) + encoded
 
 
 def serve(path: str, options: dict, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
@@ -122,15 +124,15 @@ def _write(files: OutputFiles, framing: Framing, path: str, truncate: bool, kind
         # Opened before encoding, so a record that fails to encode still truncates a fresh file.
         file = files.get(path, truncate)
     except OSError as exc:
-        return _fail(f"cannot open {path}: {exc.strerror or exc}")
+        return _fail(f"cannot open {path}: {exc.strerror or exc}", is_permanent(exc))
     try:
         record = framing.frame(encode(signal, request_type, payload))
     except Exception as exc:  # a bad payload must cost only its own request
-        return _fail(f"cannot encode {signal} as OTLP-JSON: {exc}")
+        return _fail(f"cannot encode {signal} as OTLP-JSON: {exc}", permanent=True)
     try:
         file.write(record)
     except OSError as exc:
-        return _fail(f"cannot write {path}: {exc.strerror or exc}")
+        return _fail(f"cannot write {path}: {exc.strerror or exc}", is_permanent(exc))
     return OK
 
 
