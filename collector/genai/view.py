@@ -21,12 +21,8 @@ from typing import Any
 import orjson
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from ..wire import slots as wire_slots
 from .tokens import ChatMessage
-
-try:
-    from ..processors._wire_walks import genai_attributes as _genai_attributes_in_c
-except ImportError:  # built without a C compiler: every view is read from the parsed span
-    _genai_attributes_in_c = None
 
 # Operations that generate text (token counting applies) and those that are billed per input token.
 GENERATION_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "completion"})
@@ -87,15 +83,8 @@ _keys("mlflow_outputs", "mlflow.spanOutputs")
 _keys("reported_cost", "gen_ai.usage.cost")
 _keys("reported_oi_cost", "llm.cost.total")
 
-_SLOT_NAMES = tuple(dict.fromkeys(_SLOTS.values()))
-# The same key table for the C walk (_wire_walks.genai_attributes): keys, slot index, rank.
-_C_TABLE = (
-    tuple(key.encode() for key in _SLOTS),
-    tuple(_SLOTS),
-    tuple(_SLOT_NAMES.index(slot) for slot in _SLOTS.values()),
-    tuple(_PRIORITY[key] for key in _SLOTS),
-    _SLOT_NAMES,
-)
+# The same key table for the C walk (see `scan_request`).
+_C_TABLE = wire_slots.slot_table(_SLOTS, _PRIORITY)
 
 # Flattened per-message attributes (OpenLLMetry legacy gen_ai.prompt.N.*, OpenInference llm.*_messages.N.*).
 _INDEXED_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.output_messages.")
@@ -601,17 +590,8 @@ def _completion_messages(view: GenAIView) -> list[ChatMessage]:
 
 def scan_request(request: Any, payload: bytes | None) -> list[Any] | None:
     """Each span's slots (in iteration order) read in C from the bytes the request was decoded from, for
-    `GenAIView.from_slots`: reading a upb message builds a Python object for every attribute, the C walk
-    reads only the known keys' values. None when there are no bytes, no C module, or the bytes do not hold
-    the request's spans."""
-    if payload is None or _genai_attributes_in_c is None:
-        return None
-    try:
-        scanned = _genai_attributes_in_c(payload, _C_TABLE)
-    except ValueError:  # not a well-formed request after all: read the parsed spans
-        return None
-    spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
-    return scanned if len(scanned) == spans else None
+    `GenAIView.from_slots` (collector/wire/slots.py); None when the parsed spans must be read instead."""
+    return wire_slots.request_slots(request, payload, _C_TABLE)
 
 
 # A producer of views (token_count) attaches them to the request's envelope in span iteration order, with

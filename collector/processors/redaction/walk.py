@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ...wire.locate import LOGS, METRICS, TRACES
 from .edits import Edits, covered
-from .gate import LOGS, METRICS, TRACES, request_marks
+from .gate import request_marks
 from .json_values import JSON_START, JsonValues, looks_like_json
 from .scan_batch import (
     BODY_PREFIX,
