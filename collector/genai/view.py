@@ -20,7 +20,9 @@ from typing import Any
 
 import orjson
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
+from ..wire import fields
 from ..wire import slots as wire_slots
 from .tokens import ChatMessage
 
@@ -117,25 +119,29 @@ def _value(v: Any) -> Any:
 
 
 # A slot holds (key, member, value): the attribute key that supplied it, the AnyValue oneof member's field
-# number (0 for an unset value) and its value: the str, bool, int or float for members 1-4 and 8, the AnyValue
-# itself for arrays, kvlists and bytes (5-7), as a message from a parsed span or as bytes from the C walk.
-_MEMBER = {"string_value": 1, "bool_value": 2, "int_value": 3, "double_value": 4, "array_value": 5, "kvlist_value": 6, "bytes_value": 7, "string_value_strindex": 8}
+# number (collector/wire/fields.py; 0 for an unset value) and its value: the str, bool, int or float of a
+# scalar member, the AnyValue itself for arrays, kvlists and bytes (_AS_MESSAGE), as a message from a parsed
+# span or as bytes from the C walk (collector/wire/slots.py).
+_MEMBER = {field.name: field.number for field in AnyValue.DESCRIPTOR.fields}
+_STRING, _INT, _DOUBLE = fields.AnyValue.STRING_VALUE, fields.AnyValue.INT_VALUE, fields.AnyValue.DOUBLE_VALUE
+_AS_MESSAGE = frozenset({fields.AnyValue.ARRAY_VALUE, fields.AnyValue.KVLIST_VALUE, fields.AnyValue.BYTES_VALUE})
+_ERROR = Status.STATUS_CODE_ERROR
 
 
 def _entry(key: str, v: Any) -> tuple[str, int, Any]:
     s = v.string_value
     if s:
-        return (key, 1, s)
+        return (key, _STRING, s)
     name = v.WhichOneof("value")
     if name is None:
         return (key, 0, None)
     member = _MEMBER[name]
-    return (key, member, v if 5 <= member <= 7 else getattr(v, name))
+    return (key, member, v if member in _AS_MESSAGE else getattr(v, name))
 
 
 def _entry_value(entry: tuple[str, int, Any]) -> Any:
     """A slot's value as _value gives it."""
-    if 5 <= entry[1] <= 7:
+    if entry[1] in _AS_MESSAGE:
         v = entry[2]
         return _value(AnyValue.FromString(v) if isinstance(v, bytes) else v)
     return entry[2]
@@ -146,11 +152,11 @@ def _int(entry: tuple[str, int, Any] | None) -> int | None:
     if entry is None:
         return None
     member, v = entry[1], entry[2]
-    if member == 3:
+    if member == _INT:
         return v
-    if member == 4 and v == v:
+    if member == _DOUBLE and v == v:
         return int(v)
-    if member == 1:
+    if member == _STRING:
         try:
             return int(v.strip())
         except ValueError:
@@ -160,7 +166,7 @@ def _int(entry: tuple[str, int, Any] | None) -> int | None:
 
 def _str(entry: tuple[str, int, Any] | None) -> str | None:
     """The non-empty string a slot holds, else None."""
-    if entry is None or entry[1] != 1:
+    if entry is None or entry[1] != _STRING:
         return None
     return entry[2] or None
 
@@ -241,7 +247,7 @@ class GenAIView:
             return None
         for slot, is_not_a_call in _KIND_SLOTS.items():
             entry = values.get(slot)
-            if entry is not None and is_not_a_call(entry[2] if entry[1] == 1 else ""):
+            if entry is not None and is_not_a_call(entry[2] if entry[1] == _STRING else ""):
                 return None
         operation = _operation(values)
         if operation is None:
@@ -293,7 +299,7 @@ class GenAIView:
 
     @property
     def errored(self) -> bool:
-        return self.span.status.code == 2
+        return self.span.status.code == _ERROR
 
     # Content -----------------------------------------------------------------------------
     def prompt_messages(self) -> list[ChatMessage]:
