@@ -89,7 +89,8 @@ def _tool_calls(calls: Any) -> tuple[tuple[str, str], ...]:
     for call in calls or []:
         if not isinstance(call, dict):
             continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else call
+        nested = call.get("function")
+        function: dict[str, Any] = nested if isinstance(nested, dict) else call
         name = str(function.get("name") or "")
         arguments = function.get("arguments", "")
         if not isinstance(arguments, str):
