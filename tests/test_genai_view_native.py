@@ -1,4 +1,4 @@
-"""The GenAI view read from a request's bytes in C (`_wire_walks.genai_attributes`, through
+"""The GenAI view read from a request's bytes in C (`wire._walks.genai_attributes`, through
 `genai.view.scan_request` and `GenAIView.from_slots`) against `GenAIView.of` on the parsed spans, which it
 stands in for in token_count and cost: the same answers for every convention, library fixture and loadgen
 span, for duplicate and competing keys, for every AnyValue kind, and no answer at all (the parsed path) on

@@ -1,4 +1,4 @@
-"""The file exporter's OTLP-JSON of trace requests in C (`exporters._otlp_json.traces`, used by the encoder
+"""The file exporter's OTLP-JSON of trace requests in C (`wire._otlp_json.traces`, used by the encoder
 process through `json_writer.encode`) against `otlpjson.encode_traces`, the encoder it stands in for: the same
 bytes for the loadgen's and the SDK's requests and for every field, value kind, escape and number edge; bytes
 that are not upb's one-occurrence-per-field serialization are refused and encoded in Python; the daemon's file
@@ -20,8 +20,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from collector import otlpjson
 from collector.exporters import json_writer
-from collector.exporters._otlp_json import traces
 from collector.tools.loadgen import build_templates
+from collector.wire._otlp_json import traces
 from tests.test_jaeger_translate import any_value
 from tests.test_pipeline import InProcessService
 

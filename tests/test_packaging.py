@@ -34,8 +34,8 @@ def test_wheel_ships_the_embedded_default_config(wheel: Path) -> None:
     assert default == (REPO / "config" / "default.yaml").read_bytes()
     assert "collector/exporters/json_writer.py" in names
     # The C extensions, compiled for this platform (setup.py).
-    assert any(n.startswith("collector/processors/_wire_walks.") and n.endswith(".so") for n in names)
-    assert any(n.startswith("collector/exporters/_otlp_json.") and n.endswith(".so") for n in names)
+    assert any(n.startswith("collector/wire/_walks.") and n.endswith(".so") for n in names)
+    assert any(n.startswith("collector/wire/_otlp_json.") and n.endswith(".so") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
@@ -81,8 +81,8 @@ def test_without_a_c_compiler_the_install_works_and_redacts_in_python(tmp_path: 
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(path)],
                    check=True, capture_output=True)
     script = (
-        "from collector.processors.redaction import gate, json_values\n"
-        "assert gate._locate_in_c is None and json_values._json_tokens_in_c is None\n"
+        "from collector.wire import native\n"
+        "assert native.locate is None and native.json_tokens is None\n"
         "from collector.processors.redaction import RedactionConfig, build_redactor\n"
         "from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest\n"
         "r = ExportTraceServiceRequest()\n"
@@ -91,10 +91,8 @@ def test_without_a_c_compiler_the_install_works_and_redacts_in_python(tmp_path: 
         "a.value.string_value = '[{\"content\": \"mail maria.silva@example.com\"}]'\n"
         "build_redactor(RedactionConfig())[0].traces(r)\n"
         "print(r.resource_spans[0].scope_spans[0].spans[0].attributes[0].value.string_value)\n"
-        "from collector.genai import view\n"
-        "from collector.processors.tailsampling import wire as t\n"
         "from collector.exporters import json_writer as j\n"
-        "assert view._genai_attributes_in_c is t._number_sum_in_c is t._fnv1a64_in_c is j._traces_in_c is None\n"
+        "assert native.genai_attributes is native.number_sum is native.fnv1a64 is native.otlp_json_traces is None\n"
         "print(j.encode('traces', ExportTraceServiceRequest, r.SerializeToString()).decode()[:41])\n"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}

@@ -376,15 +376,17 @@ def test_encoded_attributes_merge_into_a_span_like_added_ones() -> None:
     from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
     from collector import pdata
+    from collector.wire import encode
+    from collector.wire.fields import Span as SpanFields
 
     long_key = "k" * 200
     merged = Span(name="s")
     merged.attributes.add(key="first").value.string_value = "x"
     merged.MergeFromString(
-        pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, "gen_ai.usage.cost") + pdata.pack_double(0.00123)
-        + pdata.encoded_str(pdata.SPAN_ATTRIBUTES, "gen_ai.usage.cost_source", "bundled")
-        + pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, long_key) + pdata.pack_double(-0.0)
-        + pdata.encoded_str(pdata.SPAN_ATTRIBUTES, "é", "ü" * 100)
+        encode.key_value_double_prefix(SpanFields.ATTRIBUTES, "gen_ai.usage.cost") + encode.pack_double(0.00123)
+        + encode.key_value_str(SpanFields.ATTRIBUTES, "gen_ai.usage.cost_source", "bundled")
+        + encode.key_value_double_prefix(SpanFields.ATTRIBUTES, long_key) + encode.pack_double(-0.0)
+        + encode.key_value_str(SpanFields.ATTRIBUTES, "é", "ü" * 100)
     )
     expected = Span(name="s")
     expected.attributes.add(key="first").value.string_value = "x"

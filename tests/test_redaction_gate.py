@@ -230,9 +230,9 @@ def test_through_the_daemon_traps_are_redacted_and_clean_spans_untouched(daemon_
 
 
 def _reference_span_marks(buf: bytes, hits: list[tuple[int, int]]) -> dict:
-    """What `_span_marks` must return, the slow obvious way: every length-delimited field of the span with
+    """What `span_marks` must return, the slow obvious way: every length-delimited field of the span with
     its byte range, marked where any hit overlaps it."""
-    from collector.processors.redaction.gate import _varint
+    from collector.wire.locate import read_varint as _varint
 
     out: dict[int, dict[int, Any]] = {}
     seen: dict[int, int] = {}
@@ -260,7 +260,7 @@ def shuffled_span_fields(rng: Any, rounds: int) -> Any:
     """A span with attributes of many sizes, an event, a link, a name and a status, serialized `rounds`
     times with its fields in the canonical order or shuffled as whole fields (attributes split by events, a
     name after them), as any sender may order them."""
-    from collector.processors.redaction.gate import _varint
+    from collector.wire.locate import read_varint as _varint
 
     base = span("op", {f"k{i}": "v" * rng.choice([1, 5, 120, 200, 20000]) for i in range(8)},
                 status=Status(message="not found"))
@@ -305,10 +305,10 @@ def test_span_marks_match_a_plain_walk_for_any_hits_and_field_order() -> None:
     with its index in the parsed span."""
     import random
 
-    from collector.processors.redaction.gate import _span_marks
+    from collector.wire.locate import span_marks
 
     rng = random.Random(7)
     for buf in shuffled_span_fields(rng, rounds=300):
         merged = random_hits(rng, len(buf))
         starts, ends = [s for s, _ in merged], [e for _, e in merged]
-        assert _span_marks(buf, 0, len(buf), starts, ends) == _reference_span_marks(buf, merged)
+        assert span_marks(buf, 0, len(buf), starts, ends) == _reference_span_marks(buf, merged)

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from collector.processors.redaction import json_values
+from collector.wire import json_lexer
 from tests.test_redaction import CARD, CPF, EMAIL, EMAIL2
 from tests.test_redaction_unit import config, request, span_attrs
 
@@ -97,17 +97,17 @@ def test_json_tokens_agree_with_a_parser_on_every_literal() -> None:
     ]
     for doc in docs:
         raw = json.dumps(doc).encode()
-        tokens = {start: (end, kind) for start, end, kind in json_values._json_tokens(raw, [(i, i + 1) for i in range(len(raw))])}
+        tokens = {start: (end, kind) for start, end, kind in json_lexer.json_tokens(raw, [(i, i + 1) for i in range(len(raw))])}
         for start, (end, kind) in tokens.items():
             piece = raw[start:end]
-            if kind == json_values._T_NUMBER:
+            if kind == json_lexer.T_NUMBER:
                 assert abs(int(piece)) >= 10**6
             else:
                 assert isinstance(orjson.loads(piece), str)
                 follows_colon = raw[end:].lstrip()[:1] == b":"
-                assert (kind == json_values._T_KEY) == follows_colon
+                assert (kind == json_lexer.T_KEY) == follows_colon
         literal_count = sum(1 for _ in _literals(doc))
-        assert sum(1 for _, kind in tokens.values() if kind != json_values._T_NUMBER) == literal_count
+        assert sum(1 for _, kind in tokens.values() if kind != json_lexer.T_NUMBER) == literal_count
 
 
 def _literals(node: Any) -> Any:

@@ -1,7 +1,7 @@
-"""The redaction gate's C walks (collector/processors/_wire_walks.c) against the Python ones they stand in
-for: `locate` for `_locate`/`_span_marks`, `json_tokens` for `_json_tokens`. The Python functions are the
-reference, and also what runs where the extension could not be built, so both must give the same answer on
-every input, and the C one must survive any bytes."""
+"""The redaction gate's C walks (collector/wire/_walks.c) against the Python ones they stand in
+for: `locate` for `wire.locate.locate`/`span_marks`, `json_tokens` for `wire.json_lexer.json_tokens`. The
+Python functions are the reference, and also what runs where the extension could not be built, so both must
+give the same answer on every input, and the C one must survive any bytes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
 
-from collector.processors.redaction import RedactionConfig, build_redactor, gate, json_values
+from collector.processors.redaction import RedactionConfig, build_redactor
+from collector.wire import json_lexer, locate, native
 from tests.test_redaction_gate import (
     _reference_span_marks,
     corpus_requests,
@@ -26,15 +27,15 @@ from tests.test_redaction_gate import (
     trap_request,
 )
 
-LAYOUTS = {ExportTraceServiceRequest: gate.TRACES, ExportLogsServiceRequest: gate.LOGS,
-           ExportMetricsServiceRequest: gate.METRICS}
+LAYOUTS = {ExportTraceServiceRequest: locate.TRACES, ExportLogsServiceRequest: locate.LOGS,
+           ExportMetricsServiceRequest: locate.METRICS}
 
 
 def test_the_c_walks_are_built() -> None:
     # `make venv` builds the extension; setup.py marks it optional so that a machine without a C compiler
     # still installs. Here, where a compiler exists, a silent build failure would leave the slow path on.
-    assert gate._locate_in_c is not None, "collector/processors/_wire_walks.c was not built (see setup.py)"
-    assert json_values._json_tokens_in_c is not None
+    assert native.locate is not None, "collector/wire/_walks.c was not built (see setup.py)"
+    assert native.json_tokens is not None
 
 
 def requests() -> list[Any]:
@@ -44,8 +45,8 @@ def requests() -> list[Any]:
 def locate_both(buf: bytes, layout: dict, starts: list[int], ends: list[int]) -> tuple[Any, Any]:
     """(Python's answer, C's answer), each the marks or the exception type raised."""
     answers = []
-    for run in (lambda: gate._locate(buf, 0, len(buf), layout, starts, ends),
-                lambda: gate._locate_in_c(buf, 0, len(buf), layout, starts, ends, gate._span_marks)):
+    for run in (lambda: locate.locate(buf, 0, len(buf), layout, starts, ends),
+                lambda: native.locate(buf, 0, len(buf), layout, starts, ends, locate.span_marks)):
         try:
             answers.append(run())
         except (ValueError, IndexError) as exc:
@@ -72,7 +73,7 @@ def test_locate_equals_python_for_any_hits_and_field_order() -> None:
         offset = len(buf) - len(buf_span)
         merged = random_hits(rng, len(buf))
         starts, ends = [s for s, _ in merged], [e for _, e in merged]
-        python, c = locate_both(buf, {2: gate._span_marks}, starts, ends)
+        python, c = locate_both(buf, {2: locate.span_marks}, starts, ends)
         assert c == python
         in_span = [(s - offset, e - offset) for s, e in merged if e > offset and s < offset + len(buf_span)]
         if in_span:
@@ -113,7 +114,7 @@ def test_locate_on_damaged_bytes_raises_where_python_does_and_never_crashes() ->
         starts, ends = redactor._wire_hits(data)
         if not starts:
             starts, ends = [0], [len(data)]
-        python, c = locate_both(data, gate.TRACES, starts, ends)
+        python, c = locate_both(data, locate.TRACES, starts, ends)
         if isinstance(python, type):
             assert isinstance(c, type), f"C accepted bytes Python refuses (round {round_})"
             raised += 1
@@ -124,11 +125,11 @@ def test_locate_on_damaged_bytes_raises_where_python_does_and_never_crashes() ->
 
 def test_locate_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="outside the buffer"):
-        gate._locate_in_c(b"\x0a\x00", 0, 3, gate.TRACES, [0], [1], gate._span_marks)
+        native.locate(b"\x0a\x00", 0, 3, locate.TRACES, [0], [1], locate.span_marks)
     with pytest.raises(ValueError, match="differ in length"):
-        gate._locate_in_c(b"\x0a\x00", 0, 2, gate.TRACES, [0], [], gate._span_marks)
+        native.locate(b"\x0a\x00", 0, 2, locate.TRACES, [0], [], locate.span_marks)
     with pytest.raises(TypeError):
-        gate._locate_in_c(b"\x0a\x00", 0, 2, gate.TRACES, (0,), (1,), gate._span_marks)
+        native.locate(b"\x0a\x00", 0, 2, locate.TRACES, (0,), (1,), locate.span_marks)
 
 
 def random_json(rng: random.Random, depth: int = 0) -> Any:
@@ -156,7 +157,7 @@ def test_json_tokens_equal_python_on_documents_full_of_escapes() -> None:
                 break
             hits.append((start, end))
             pos = end + 1
-        assert json_values._json_tokens_in_c(raw, hits) == json_values._json_tokens(raw, hits), (raw, hits)
+        assert native.json_tokens(raw, hits) == json_lexer.json_tokens(raw, hits), (raw, hits)
 
 
 def test_json_tokens_survive_text_that_is_not_json() -> None:
@@ -164,7 +165,7 @@ def test_json_tokens_survive_text_that_is_not_json() -> None:
     for _ in range(2000):
         raw = bytes(rng.choice(b'"\\:{}[], 0123456789-eaz') for _ in range(rng.randint(0, 60)))
         hits = sorted({(p, p + 1) for p in rng.sample(range(len(raw) + 1), min(len(raw) + 1, 5))})
-        tokens = json_values._json_tokens_in_c(raw, [(s, e) for s, e in hits])
+        tokens = native.json_tokens(raw, [(s, e) for s, e in hits])
         assert tokens == sorted(tokens) and all(0 <= s < e <= len(raw) for s, e, _ in tokens)
 
 
@@ -172,7 +173,7 @@ def test_the_processor_gives_the_same_bytes_with_and_without_the_c_walks(monkeyp
     sent = requests()
     redactor, _ = build_redactor(RedactionConfig())
     with_c = [redact(redactor, request)[0] for request in sent]
-    monkeypatch.setattr(gate, "_locate_in_c", None)
-    monkeypatch.setattr(json_values, "_json_tokens_in_c", None)
+    monkeypatch.setattr(native, "locate", None)
+    monkeypatch.setattr(native, "json_tokens", None)
     redactor, _ = build_redactor(RedactionConfig())
     assert [redact(redactor, request)[0] for request in sent] == with_c

@@ -1,4 +1,4 @@
-"""tail_sampling's attribute lookups in held spans in C (`_wire_walks.attribute_values`, and `number_sum` for
+"""tail_sampling's attribute lookups in held spans in C (`wire._walks.attribute_values`, and `number_sum` for
 llm_cost's trace total) against parsing the span, which is what they stand in for: the same values in the same
 order on the loadgen's spans and on awkward ones, an error or the parser's answer on damaged bytes, and the
 policies' answers unchanged. `fnv1a64` against the probabilistic policy's Python hash."""
@@ -18,10 +18,11 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from collector.component import Signal
 from collector.envelope import Envelope
 from collector.processors import tailsampling as ts
-from collector.processors._wire_walks import attribute_values, fnv1a64, number_sum
-from collector.processors.tailsampling import wire
 from collector.testing import build_chain
 from collector.tools.loadgen import build_templates
+from collector.wire import native
+from collector.wire import spans as wire_spans
+from collector.wire._walks import attribute_values, fnv1a64, number_sum
 
 KEYS = ["gen_ai.usage.cost", "gen_ai.request.model", "openinference.span.kind", "input.value", "no.such.key", ""]
 
@@ -122,8 +123,8 @@ def test_policies_decide_the_same_with_and_without_the_c_walk(monkeypatch: pytes
         trace = held.setdefault(Span.FromString(raw).trace_id, ts.TraceData(b"", ts.ALL_FACTS))
         trace._raw.append(raw)
     with_c = {tid: ts.trace_cost(t) for tid, t in held.items()}
-    monkeypatch.setattr(wire, "_attribute_values_in_c", None)
-    monkeypatch.setattr(wire, "_number_sum_in_c", None)
+    monkeypatch.setattr(native, "attribute_values", None)
+    monkeypatch.setattr(native, "number_sum", None)
     without = {tid: ts.trace_cost(t) for tid, t in held.items()}
     assert with_c == without and sum(1 for c in with_c.values() if c > 0) > len(held) // 2
 
@@ -132,7 +133,7 @@ def parsed_sum(raws: list[bytes], key: str) -> float:
     total = 0.0
     for raw in raws:
         for value in parsed_values(raw, key):
-            n = wire.number(value)
+            n = wire_spans.number(value)
             if n is not None:
                 total += n
     return total
@@ -208,8 +209,8 @@ def test_number_sum_on_damaged_bytes_raises_or_agrees_with_the_parser() -> None:
 
 def test_fnv1a64_is_the_probabilistic_policys_hash() -> None:
     rng = random.Random(1)
-    salted = wire.fnv1a64(b"default-hash-seed")
+    salted = wire_spans.fnv1a64(b"default-hash-seed")
     for _ in range(2000):
         data = rng.randbytes(rng.randrange(0, 40))
-        assert fnv1a64(data, salted) == wire.fnv1a64(data, salted)
-        assert fnv1a64(data, wire.FNV_OFFSET) == wire.fnv1a64(data)
+        assert fnv1a64(data, salted) == wire_spans.fnv1a64(data, salted)
+        assert fnv1a64(data, wire_spans.FNV_OFFSET) == wire_spans.fnv1a64(data)

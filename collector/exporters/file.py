@@ -18,6 +18,8 @@ from ..component import ComponentID, Exporter, Host, PermanentError, Rejected, R
 from ..config import Duration, Invalid, option
 from ..pdata import FIELDS, REQUEST_TYPES, count_items
 from ..registry import register
+from ..wire.encode import tag_bytes, varint
+from ..wire.fields import ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest
 from . import json_writer
 from .file_rotation import LENGTH, MEBIBYTE, Framing, OutputFiles, RotationPolicy, is_permanent
 
@@ -208,16 +210,18 @@ class _EncoderProcess:
             await child.reader
 
 
-def _field_1(message: bytes) -> bytes:
-    """`message` as an entry of field 1 (resource_spans/_logs/_metrics) of an Export*ServiceRequest:
-    concatenated entries of a repeated field are a valid serialization of the whole request."""
-    size = len(message)
-    prefix = bytearray(b"\x0a")
-    while size > 0x7F:
-        prefix.append((size & 0x7F) | 0x80)
-        size >>= 7
-    prefix.append(size)
-    return bytes(prefix) + message
+# The tag of each request's resources field (resource_spans, resource_logs, resource_metrics).
+_RESOURCES_TAG = {
+    Signal.TRACES: tag_bytes(ExportTraceServiceRequest.RESOURCE_SPANS),
+    Signal.LOGS: tag_bytes(ExportLogsServiceRequest.RESOURCE_LOGS),
+    Signal.METRICS: tag_bytes(ExportMetricsServiceRequest.RESOURCE_METRICS),
+}
+
+
+def _resources_entry(signal: Signal, message: bytes) -> bytes:
+    """`message` as an entry of the resources field of an Export*ServiceRequest: concatenated entries of a
+    repeated field are a valid serialization of the whole request."""
+    return _RESOURCES_TAG[signal] + varint(len(message)) + message
 
 
 class _Grouping:
@@ -259,7 +263,7 @@ class _Grouping:
                 unsafe += self._items(signal, resource)
                 bad_values.append(value)
                 continue
-            groups.setdefault(path, []).append(_field_1(resource.SerializeToString()))
+            groups.setdefault(path, []).append(_resources_entry(signal, resource.SerializeToString()))
         reasons = []
         if missing:
             reasons.append(self._refusal("missing", f"{missing} item(s) from resources without a string {self.attribute} resource attribute (group_by drops them)"))

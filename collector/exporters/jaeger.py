@@ -23,6 +23,8 @@ from ..config import ByteSize, Invalid, option
 from ..exporterhelper import DeliveryConfig, QueuedExporter
 from ..pdata import count_spans
 from ..registry import register
+from ..wire.encode import tag_bytes, varint
+from ..wire.fields import PostSpansRequest
 from .jaeger_proto.api_v2_pb2 import Batch
 from .jaeger_translate import batches_from_request
 from .otlp import RETRYABLE_CODES, OTLPExporter, OTLPExporterConfig, parse_endpoint, retry_delay
@@ -33,6 +35,7 @@ COMPRESSIONS = ("gzip", "none")
 # otelcol's defaults: its otlp exporter compresses, its (former) jaeger exporter did not.
 DEFAULT_COMPRESSION = {"otlp": "gzip", "grpc": "none"}
 _GRPC_COMPRESSION = {"gzip": grpc.Compression.Gzip, "none": grpc.Compression.NoCompression}
+_BATCH = tag_bytes(PostSpansRequest.BATCH)
 
 
 @dataclass(kw_only=True)
@@ -66,9 +69,9 @@ class _Post:
     __slots__ = ("payload", "spans")
 
     def __init__(self, body: bytes, spans: int):
-        # PostSpansRequest{batch = 1} is the tag byte, the length and the Batch: framing it here avoids
+        # PostSpansRequest{batch} is the batch field's tag, the length and the Batch: framing it here avoids
         # copying the translated Batch into a request message.
-        self.payload = b"\x0a" + _varint(len(body)) + body
+        self.payload = _BATCH + varint(len(body)) + body
         self.spans = spans
 
 
@@ -215,12 +218,3 @@ def otlp_config(cfg: JaegerExporterConfig) -> OTLPExporterConfig:
         sending_queue=cfg.sending_queue,
         retry_on_failure=cfg.retry_on_failure,
     )
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)

@@ -37,11 +37,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from collector import otlpjson
 from collector.exporters.file_rotation import Framing, OutputFiles, RotationPolicy, is_permanent
-
-try:
-    from collector.exporters._otlp_json import traces as _traces_in_c
-except ImportError:  # built without a C compiler: every record is encoded by otlpjson
-    _traces_in_c = None
+from collector.wire import native
 
 HEADER = struct.Struct(">cBHI")
 KINDS = {b"T": ("traces", ExportTraceServiceRequest), b"L": ("logs", ExportLogsServiceRequest), b"M": ("metrics", ExportMetricsServiceRequest)}
@@ -139,9 +135,10 @@ def _write(files: OutputFiles, framing: Framing, path: str, truncate: bool, kind
 def encode(signal: str, request_type: type, payload: bytes) -> bytes:
     """OTLP-JSON of a serialized request: traces in C where the bytes are upb's own serialization (the
     daemon's always are), the same bytes otlpjson would write ~5x faster; anything else in Python."""
-    if signal == "traces" and _traces_in_c is not None:
+    traces_in_c = native.otlp_json_traces
+    if signal == "traces" and traces_in_c is not None:
         try:
-            return _traces_in_c(payload, orjson.dumps)
+            return traces_in_c(payload, orjson.dumps)
         except ValueError:
             pass  # e.g. a field twice, which a parser merges: let it
     return otlpjson.encode(signal, request_type.FromString(payload))
@@ -150,7 +147,7 @@ def encode(signal: str, request_type: type, payload: bytes) -> bytes:
 def encode_message(signal: str, message: Any) -> bytes:
     """OTLP-JSON of a request object (the file exporter without its encoder process): serializing a trace
     request for the C encoder costs much less than the Python encoder's walk over it."""
-    if signal == "traces" and _traces_in_c is not None:
+    if signal == "traces" and native.otlp_json_traces is not None:
         return encode(signal, type(message), message.SerializeToString())
     return otlpjson.encode(signal, message)
 

@@ -8,25 +8,23 @@ cache-write tokens, `output_tokens` INCLUDES reasoning tokens. Sources whose raw
 the cache (Anthropic's API, as passed through by older instrumentations under the underscore
 `gen_ai.usage.cache_*_input_tokens` keys) are converted.
 
-The view is built in one pass over the span's attributes that only picks out known keys; message
-content (needed only for counting tokens) is parsed lazily.
+The view is built in one pass over the span's attributes that only picks out known keys (or from the same
+slots read in C from the request's bytes, `scan_request`); message content (needed only for counting
+tokens) is parsed lazily, by messages.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
+from ..wire import fields
+from ..wire import slots as wire_slots
+from . import messages
 from .tokens import ChatMessage
-
-try:
-    from ..processors._wire_walks import genai_attributes as _genai_attributes_in_c
-except ImportError:  # built without a C compiler: every view is read from the parsed span
-    _genai_attributes_in_c = None
 
 # Operations that generate text (token counting applies) and those that are billed per input token.
 GENERATION_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "completion"})
@@ -87,18 +85,8 @@ _keys("mlflow_outputs", "mlflow.spanOutputs")
 _keys("reported_cost", "gen_ai.usage.cost")
 _keys("reported_oi_cost", "llm.cost.total")
 
-_SLOT_NAMES = tuple(dict.fromkeys(_SLOTS.values()))
-# The same key table for the C walk (_wire_walks.genai_attributes): keys, slot index, rank.
-_C_TABLE = (
-    tuple(key.encode() for key in _SLOTS),
-    tuple(_SLOTS),
-    tuple(_SLOT_NAMES.index(slot) for slot in _SLOTS.values()),
-    tuple(_PRIORITY[key] for key in _SLOTS),
-    _SLOT_NAMES,
-)
-
-# Flattened per-message attributes (OpenLLMetry legacy gen_ai.prompt.N.*, OpenInference llm.*_messages.N.*).
-_INDEXED_PREFIXES = ("gen_ai.prompt.", "gen_ai.completion.", "llm.input_messages.", "llm.output_messages.")
+# The same key table for the C walk (see `scan_request`).
+_C_TABLE = wire_slots.slot_table(_SLOTS, _PRIORITY)
 
 _PROVIDER_ALIASES = {
     "az.ai.openai": "azure.ai.openai",
@@ -115,40 +103,32 @@ _PROVIDER_ALIASES = {
 }
 
 
-def _value(v: Any) -> Any:
-    """AnyValue -> Python scalar (or list of scalars); None when unset."""
-    kind = v.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [_value(x) for x in v.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: _value(kv.value) for kv in v.kvlist_value.values}
-    return getattr(v, kind)
-
-
 # A slot holds (key, member, value): the attribute key that supplied it, the AnyValue oneof member's field
-# number (0 for an unset value) and its value: the str, bool, int or float for members 1-4 and 8, the AnyValue
-# itself for arrays, kvlists and bytes (5-7), as a message from a parsed span or as bytes from the C walk.
-_MEMBER = {"string_value": 1, "bool_value": 2, "int_value": 3, "double_value": 4, "array_value": 5, "kvlist_value": 6, "bytes_value": 7, "string_value_strindex": 8}
+# number (collector/wire/fields.py; 0 for an unset value) and its value: the str, bool, int or float of a
+# scalar member, the AnyValue itself for arrays, kvlists and bytes (_AS_MESSAGE), as a message from a parsed
+# span or as bytes from the C walk (collector/wire/slots.py).
+_MEMBER = {field.name: field.number for field in AnyValue.DESCRIPTOR.fields}
+_STRING, _INT, _DOUBLE = fields.AnyValue.STRING_VALUE, fields.AnyValue.INT_VALUE, fields.AnyValue.DOUBLE_VALUE
+_AS_MESSAGE = frozenset({fields.AnyValue.ARRAY_VALUE, fields.AnyValue.KVLIST_VALUE, fields.AnyValue.BYTES_VALUE})
+_ERROR = Status.STATUS_CODE_ERROR
 
 
 def _entry(key: str, v: Any) -> tuple[str, int, Any]:
     s = v.string_value
     if s:
-        return (key, 1, s)
+        return (key, _STRING, s)
     name = v.WhichOneof("value")
     if name is None:
         return (key, 0, None)
     member = _MEMBER[name]
-    return (key, member, v if 5 <= member <= 7 else getattr(v, name))
+    return (key, member, v if member in _AS_MESSAGE else getattr(v, name))
 
 
 def _entry_value(entry: tuple[str, int, Any]) -> Any:
-    """A slot's value as _value gives it."""
-    if 5 <= entry[1] <= 7:
+    """A slot's value as messages.value_of gives it."""
+    if entry[1] in _AS_MESSAGE:
         v = entry[2]
-        return _value(AnyValue.FromString(v) if isinstance(v, bytes) else v)
+        return messages.value_of(AnyValue.FromString(v) if isinstance(v, bytes) else v)
     return entry[2]
 
 
@@ -157,11 +137,11 @@ def _int(entry: tuple[str, int, Any] | None) -> int | None:
     if entry is None:
         return None
     member, v = entry[1], entry[2]
-    if member == 3:
+    if member == _INT:
         return v
-    if member == 4 and v == v:
+    if member == _DOUBLE and v == v:
         return int(v)
-    if member == 1:
+    if member == _STRING:
         try:
             return int(v.strip())
         except ValueError:
@@ -171,18 +151,9 @@ def _int(entry: tuple[str, int, Any] | None) -> int | None:
 
 def _str(entry: tuple[str, int, Any] | None) -> str | None:
     """The non-empty string a slot holds, else None."""
-    if entry is None or entry[1] != 1:
+    if entry is None or entry[1] != _STRING:
         return None
     return entry[2] or None
-
-
-def _json(text: str | None) -> Any:
-    if not text:
-        return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
 
 
 @dataclass(slots=True)
@@ -252,7 +223,7 @@ class GenAIView:
             return None
         for slot, is_not_a_call in _KIND_SLOTS.items():
             entry = values.get(slot)
-            if entry is not None and is_not_a_call(entry[2] if entry[1] == 1 else ""):
+            if entry is not None and is_not_a_call(entry[2] if entry[1] == _STRING else ""):
                 return None
         operation = _operation(values)
         if operation is None:
@@ -266,6 +237,10 @@ class GenAIView:
 
     def has(self, slot: str) -> bool:
         return slot in self._v
+
+    def text(self, slot: str) -> str | None:
+        """The non-empty string a slot holds, else None."""
+        return _str(self._v.get(slot))
 
     @property
     def model(self) -> str | None:
@@ -294,32 +269,28 @@ class GenAIView:
             if isinstance(value, str):
                 return [value]
         out = []
-        for message in self._output_json() or []:
+        for message in messages.output_json(self.text) or []:
             if isinstance(message, dict) and message.get("finish_reason"):
                 out.append(str(message["finish_reason"]))
-        for key, value in _indexed(self.span, "gen_ai.completion."):
+        for key, value in messages.indexed(self.span, "gen_ai.completion."):
             if key.endswith(".finish_reason") and value:
                 out.append(str(value))
         return out
 
     @property
     def errored(self) -> bool:
-        return self.span.status.code == 2
+        return self.span.status.code == _ERROR
 
     # Content -----------------------------------------------------------------------------
     def prompt_messages(self) -> list[ChatMessage]:
         if self._messages is None:
-            self._messages = _prompt_messages(self)
+            self._messages = messages.prompt_messages(self.span, self.text)
         return self._messages
 
     def completion_messages(self) -> list[ChatMessage]:
         if self._completion is None:
-            self._completion = _completion_messages(self)
+            self._completion = messages.completion_messages(self.span, self.text)
         return self._completion
-
-    def _output_json(self) -> Any:
-        parsed = _json(_str(self._v.get("output_messages")))
-        return parsed if isinstance(parsed, list) else None
 
 
 def _operation(values: dict[str, Any]) -> str | None:
@@ -381,7 +352,7 @@ def _usage(values: dict[str, Any], provider: str | None) -> Usage:
     cache_write = _int(get("cache_write"))
     legacy_read = _int(get("legacy_cache_read"))
     legacy_write = _int(get("legacy_cache_write"))
-    mlflow = _json(_str(get("mlflow_usage")))
+    mlflow = messages.parse_json(_str(get("mlflow_usage")))
     if isinstance(mlflow, dict):
         u.input_tokens = u.input_tokens if u.input_tokens is not None else _as_int(mlflow.get("input_tokens"))
         u.output_tokens = u.output_tokens if u.output_tokens is not None else _as_int(mlflow.get("output_tokens"))
@@ -420,198 +391,10 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
-def _indexed(span: Any, prefix: str) -> Iterable[tuple[str, Any]]:
-    for kv in span.attributes:
-        if kv.key.startswith(prefix):
-            yield kv.key, _value(kv.value)
-
-
-def _group_indexed(span: Any, prefix: str) -> list[dict[str, Any]]:
-    """`prefix.N.rest` attributes -> [ {rest: value} ] ordered by N."""
-    groups: dict[int, dict[str, Any]] = {}
-    for key, value in _indexed(span, prefix):
-        index, _, rest = key[len(prefix) :].partition(".")
-        if index.isdigit() and rest:
-            groups.setdefault(int(index), {})[rest] = value
-    return [groups[i] for i in sorted(groups)]
-
-
-def _text(content: Any) -> str:
-    """Message content in any of the shapes the conventions use -> plain text."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(_text(part) for part in content)
-    if isinstance(content, dict):
-        for key in ("content", "text", "value"):
-            if key in content:
-                return _text(content[key])
-        return ""
-    return str(content)
-
-
-def _tool_calls(calls: Any) -> tuple[tuple[str, str], ...]:
-    out = []
-    for call in calls or []:
-        if not isinstance(call, dict):
-            continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else call
-        name = str(function.get("name") or "")
-        arguments = function.get("arguments", "")
-        if not isinstance(arguments, str):
-            arguments = orjson.dumps(arguments).decode()
-        out.append((name, arguments))
-    return tuple(out)
-
-
-def _from_parts_message(message: dict[str, Any]) -> ChatMessage:
-    """OTel GenAI >=1.37 message: {role, parts:[{type:text, content} | {type:tool_call, name, arguments} ...]}."""
-    texts, calls = [], []
-    for part in message.get("parts") or []:
-        if not isinstance(part, dict):
-            continue
-        kind = part.get("type")
-        if kind == "tool_call":
-            args = part.get("arguments", "")
-            calls.append((str(part.get("name") or ""), args if isinstance(args, str) else orjson.dumps(args).decode()))
-        elif kind == "tool_call_response":
-            texts.append(_text(part.get("response") if "response" in part else part.get("result")))
-        else:
-            texts.append(_text(part.get("content")))
-    return ChatMessage(role=str(message.get("role") or ""), content="".join(texts), name=message.get("name"), tool_calls=tuple(calls))
-
-
-def _from_openai_message(message: dict[str, Any]) -> ChatMessage:
-    if "parts" in message:
-        return _from_parts_message(message)
-    calls = _tool_calls(message.get("tool_calls"))
-    return ChatMessage(role=str(message.get("role") or ""), content=_text(message.get("content")), name=message.get("name"), tool_calls=calls)
-
-
-def _from_flat(group: dict[str, Any]) -> ChatMessage:
-    """OpenInference `message.role` / OpenLLMetry `role` flattened attributes."""
-    get = lambda k: group.get(f"message.{k}", group.get(k))  # noqa: E731
-    calls = []
-    i = 0
-    while True:
-        name = group.get(f"message.tool_calls.{i}.tool_call.function.name", group.get(f"tool_calls.{i}.name"))
-        if name is None:
-            break
-        args = group.get(f"message.tool_calls.{i}.tool_call.function.arguments", group.get(f"tool_calls.{i}.arguments", ""))
-        calls.append((str(name), args if isinstance(args, str) else orjson.dumps(args).decode()))
-        i += 1
-    content = get("content")
-    if content is None:
-        # OpenInference multimodal contents: message.contents.N.message_content.text
-        texts = [v for k, v in sorted(group.items()) if k.endswith("message_content.text") and isinstance(v, str)]
-        content = "".join(texts)
-    return ChatMessage(role=str(get("role") or ""), content=_text(content), name=get("name"), tool_calls=tuple(calls))
-
-
-def _messages_from_json(value: Any) -> list[ChatMessage] | None:
-    if isinstance(value, dict):
-        if isinstance(value.get("messages"), list):
-            value = value["messages"]
-        elif isinstance(value.get("prompt"), str):
-            return [ChatMessage(role="user", content=value["prompt"])]
-        else:
-            return None
-    if isinstance(value, list):
-        return [_from_openai_message(m) if isinstance(m, dict) else ChatMessage(role="user", content=_text(m)) for m in value]
-    if isinstance(value, str):
-        return [ChatMessage(role="user", content=value)]
-    return None
-
-
-def _prompt_messages(view: GenAIView) -> list[ChatMessage]:
-    v = view._v
-    system = _json(_str(v.get("system_instructions")))
-    messages = _messages_from_json(_json(_str(v.get("input_messages"))))
-    if messages is not None:
-        if isinstance(system, list) and system:
-            messages.insert(0, ChatMessage(role="system", content=_text(system)))
-        return messages
-    for prefix in ("llm.input_messages.", "gen_ai.prompt."):
-        groups = _group_indexed(view.span, prefix)
-        if groups:
-            return [_from_flat(g) for g in groups]
-    prompt = _str(v.get("prompt"))
-    if prompt is not None:
-        parsed = _json(prompt)
-        return _messages_from_json(parsed if parsed is not None else prompt) or []
-    for slot in ("input_value", "mlflow_inputs"):
-        parsed = _json(_str(v.get(slot)))
-        found = _messages_from_json(parsed) if parsed is not None else None
-        if found is not None:
-            return found
-    # Deprecated OTel GenAI per-message span events.
-    events = []
-    for event in view.span.events:
-        if event.name in ("gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message"):
-            attrs = {kv.key: _value(kv.value) for kv in event.attributes}
-            role = event.name.split(".")[1]
-            events.append(ChatMessage(role=role, content=_text(attrs.get("content")), tool_calls=_tool_calls(attrs.get("tool_calls"))))
-    if events:
-        return events
-    text = _str(v.get("input_value"))
-    return [ChatMessage(role="user", content=text)] if text else []
-
-
-def _completion_messages(view: GenAIView) -> list[ChatMessage]:
-    v = view._v
-    output = view._output_json()
-    if output is not None:
-        return [_from_openai_message(m) for m in output if isinstance(m, dict)]
-    for prefix in ("llm.output_messages.", "gen_ai.completion."):
-        groups = _group_indexed(view.span, prefix)
-        if groups:
-            return [_from_flat(g) for g in groups]
-    completion = _str(v.get("completion"))
-    if completion is None:
-        # Langtrace puts the completion in an event.
-        for event in view.span.events:
-            if event.name == "gen_ai.content.completion":
-                for kv in event.attributes:
-                    if kv.key == "gen_ai.completion":
-                        completion = kv.value.string_value or None
-            elif event.name == "gen_ai.choice":
-                attrs = {kv.key: _value(kv.value) for kv in event.attributes}
-                message = attrs.get("message")
-                parsed = _json(message) if isinstance(message, str) else message
-                if isinstance(parsed, dict):
-                    return [_from_openai_message(parsed)]
-    if completion is not None:
-        parsed = _json(completion)
-        found = _messages_from_json(parsed) if parsed is not None else None
-        return found if found is not None else [ChatMessage(role="assistant", content=completion)]
-    for slot in ("output_value", "mlflow_outputs"):
-        parsed = _json(_str(v.get(slot)))
-        if isinstance(parsed, dict) and isinstance(parsed.get("choices"), list):
-            out = []
-            for choice in parsed["choices"]:
-                if isinstance(choice, dict):
-                    message = choice.get("message") or {"role": "assistant", "content": choice.get("text", "")}
-                    out.append(_from_openai_message(message))
-            return out
-    text = _str(v.get("output_value"))
-    return [ChatMessage(role="assistant", content=text)] if text else []
-
-
 def scan_request(request: Any, payload: bytes | None) -> list[Any] | None:
     """Each span's slots (in iteration order) read in C from the bytes the request was decoded from, for
-    `GenAIView.from_slots`: reading a upb message builds a Python object for every attribute, the C walk
-    reads only the known keys' values. None when there are no bytes, no C module, or the bytes do not hold
-    the request's spans."""
-    if payload is None or _genai_attributes_in_c is None:
-        return None
-    try:
-        scanned = _genai_attributes_in_c(payload, _C_TABLE)
-    except ValueError:  # not a well-formed request after all: read the parsed spans
-        return None
-    spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
-    return scanned if len(scanned) == spans else None
+    `GenAIView.from_slots` (collector/wire/slots.py); None when the parsed spans must be read instead."""
+    return wire_slots.request_slots(request, payload, _C_TABLE)
 
 
 # A producer of views (token_count) attaches them to the request's envelope in span iteration order, with

@@ -23,6 +23,8 @@ from ..genai import prices
 from ..genai import view as view_module
 from ..genai.view import GenAIView
 from ..registry import register
+from ..wire import encode
+from ..wire.fields import Span
 
 COST = "gen_ai.usage.cost"
 COST_SOURCE = "gen_ai.usage.cost_source"
@@ -31,12 +33,13 @@ UNPRICED_REASON = "gen_ai.usage.cost_unpriced_reason"
 OI_PROMPT, OI_COMPLETION, OI_TOTAL = "llm.cost.prompt", "llm.cost.completion", "llm.cost.total"
 OTHER = "other"
 
-_COST = pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, COST)
-_OI_PROMPT = pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, OI_PROMPT)
-_OI_COMPLETION = pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, OI_COMPLETION)
-_OI_TOTAL = pdata.encoded_double_prefix(pdata.SPAN_ATTRIBUTES, OI_TOTAL)
-_COST_SOURCES = {source: pdata.encoded_str(pdata.SPAN_ATTRIBUTES, COST_SOURCE, source) for source in ("bundled", "override")}
-_pack = pdata.pack_double
+# The attributes written on a priced span, as wire bytes to merge into it (collector/wire/encode.py).
+_COST = encode.key_value_double_prefix(Span.ATTRIBUTES, COST)
+_OI_PROMPT = encode.key_value_double_prefix(Span.ATTRIBUTES, OI_PROMPT)
+_OI_COMPLETION = encode.key_value_double_prefix(Span.ATTRIBUTES, OI_COMPLETION)
+_OI_TOTAL = encode.key_value_double_prefix(Span.ATTRIBUTES, OI_TOTAL)
+_COST_SOURCES = {source: encode.key_value_str(Span.ATTRIBUTES, COST_SOURCE, source) for source in ("bundled", "override")}
+_pack = encode.pack_double
 
 
 @dataclass
@@ -159,7 +162,7 @@ class CostProcessor(Processor):
         if cost is not None:
             parts: list[bytes] = []
             if not view.has("reported_cost"):
-                source = _COST_SOURCES.get(cost.source) or pdata.encoded_str(pdata.SPAN_ATTRIBUTES, COST_SOURCE, cost.source)
+                source = _COST_SOURCES.get(cost.source) or encode.key_value_str(Span.ATTRIBUTES, COST_SOURCE, cost.source)
                 parts += (_COST, _pack(cost.total_usd), source)
             if self.config.openinference_attributes and not view.has("reported_oi_cost"):
                 parts += (_OI_PROMPT, _pack(cost.input_usd), _OI_COMPLETION, _pack(cost.output_usd), _OI_TOTAL, _pack(cost.total_usd))

@@ -21,6 +21,8 @@ from ..genai import tokens
 from ..genai import view as view_module
 from ..genai.view import GenAIView
 from ..registry import register
+from ..wire import encode
+from ..wire.fields import Span
 
 EncodingName = Literal["o200k_base", "cl100k_base", "o200k_harmony"]
 SpanKindName = Literal["internal", "server", "client", "producer", "consumer", "unspecified"]
@@ -35,7 +37,7 @@ CANONICAL = {
 }
 SOURCE = "gen_ai.usage.token_source"
 SKIPPED = "gen_ai.usage.token_count_skipped"
-_SOURCE_REPORTED = pdata.encoded_str(pdata.SPAN_ATTRIBUTES, SOURCE, "reported")
+_SOURCE_REPORTED = encode.key_value_str(Span.ATTRIBUTES, SOURCE, "reported")
 
 
 @dataclass

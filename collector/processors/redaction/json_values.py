@@ -4,9 +4,9 @@ Only the string literals (object keys too) and large integers that a prefilter h
 decoded, so `\\uXXXX`-escaped PII is found (an escape that can decode into part of a match is itself a
 hit); a literal with a finding is replaced in place by its redacted text as a JSON string, so the value
 stays valid JSON and keeps the sender's layout (`JsonValues._splice`, `SpliceDoc`). Where the literals are
-is found over the bytes (`_json_tokens`, in C when `_wire_walks` is built). A finding in an object key, and
-configs whose rules cannot run over raw bytes, take the parse path: every decoded leaf and key is scanned
-and a value with an edit is re-serialised (`JsonDoc`). A value that does not parse as JSON is scanned as
+is found over the bytes (collector/wire/json_lexer.py, in C when it is built). A finding in an object key,
+and configs whose rules cannot run over raw bytes, take the parse path: every decoded leaf and key is
+scanned and a value with an edit is re-serialised (`JsonDoc`). A value that does not parse as JSON is scanned as
 text.
 """
 
@@ -17,13 +17,10 @@ from typing import Any
 
 import orjson
 
+from ...wire import native
+from ...wire.json_lexer import T_KEY, T_NUMBER, json_tokens
 from .gate import clip
 from .scan_batch import L_JSONKEY, L_LEAF, L_SPLICE, L_VALUE, Batch, Loc
-
-try:
-    from collector.processors._wire_walks import json_tokens as _json_tokens_in_c
-except ImportError:  # built without a C compiler: the same walk in Python
-    _json_tokens_in_c = None
 
 # The JSON values the walk looks into start with one of these (after optional whitespace).
 JSON_START = frozenset("{[")
@@ -113,11 +110,11 @@ class JsonValues:
             return False  # not JSON after all: scanned as text
         if type(obj) is not dict and type(obj) is not list:
             return False
-        spans = (_json_tokens_in_c or _json_tokens)(raw, hits)
+        spans = (native.json_tokens or json_tokens)(raw, hits)
         min_len, clean = self.min_length, self._clean
         queued: list[tuple[int, int, str]] = []
         for start, end, kind in spans:
-            if kind == _T_NUMBER:
+            if kind == T_NUMBER:
                 text = raw[start:end].decode()
                 if len(text) >= min_len:
                     queued.append((start, end, text))
@@ -126,7 +123,7 @@ class JsonValues:
             text = orjson.loads(raw[start:end]) if b"\\" in literal else literal.decode()
             if len(text) < min_len or text in clean:
                 continue
-            if kind == _T_KEY:
+            if kind == T_KEY:
                 # A key with a finding is renamed, and a renamed key may collide with another: the parse
                 # path handles that (the value is then re-serialised). Keys rarely hold anything.
                 try:
@@ -176,89 +173,6 @@ class JsonValues:
                 elif t is int and (item >= _SMALLEST_PII_INT or item <= -_SMALLEST_PII_INT):
                     texts.append(str(item))
                     owners.append((leaf, node, k))
-
-
-
-# What `_json_tokens` found: a string literal that is a value (or array item), an object key, an integer.
-_T_STRING, _T_KEY, _T_NUMBER = range(3)
-_BACKSLASH, _COLON = 0x5C, 0x3A
-_JSON_BLANK = b" \t\r\n"
-_NUMBER_BYTES = frozenset(b"-+.eE0123456789")
-
-
-def _json_tokens(raw: bytes, hits: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
-    """The string literals (quotes included) and integer tokens of valid JSON text `raw` that overlap the
-    hits, as sorted (start, end, kind).
-
-    Whether a position is inside a literal is the parity of the unescaped quotes before it, counted at C
-    speed: with no `\\"` in the text every quote counts, else every quote preceded by a backslash is escaped
-    once each escaped backslash (`\\\\`, paired left to right as a JSON parser reads them) is blanked out."""
-    n = len(raw)
-    escaped = b'\\"' in raw
-    if escaped and b"\\\\" in raw:
-        raw = raw.replace(b"\\\\", b"__")  # same length, so offsets still point into the caller's text
-    out: dict[int, tuple[int, int, int]] = {}
-    done = 0  # everything before this was looked at (hits are sorted)
-    counted = quotes = 0  # unescaped quotes in raw[:counted]
-    for hit_start, hit_end in hits:
-        if hit_end <= done:
-            continue  # inside the literal the previous hit was in
-        pos = max(hit_start, done)
-        while pos < hit_end:
-            quotes += raw.count(b'"', counted, pos)
-            if escaped:
-                # From counted - 1: a `\\"` whose backslash is just before `counted` has its quote after it.
-                quotes -= raw.count(b'\\"', counted - 1 if counted else 0, pos)
-            counted = pos
-            if quotes & 1:
-                open_ = raw.rfind(b'"', 0, pos)
-                while escaped and open_ > 0 and raw[open_ - 1] == _BACKSLASH:
-                    open_ = raw.rfind(b'"', 0, open_)
-                close = _next_quote(raw, pos, escaped)
-            else:
-                close = _next_quote(raw, pos, escaped)  # outside a literal: the next one's opening quote
-                if close == pos:
-                    open_, close = pos, _next_quote(raw, pos + 1, escaped)
-                else:
-                    open_ = -1
-                    if close < 0:
-                        close = n
-            if open_ >= 0:
-                after = close + 1
-                while after < n and raw[after] in _JSON_BLANK:
-                    after += 1
-                kind = _T_KEY if after < n and raw[after] == _COLON else _T_STRING
-                out[open_] = (open_, close + 1, kind)
-                pos = done = close + 1
-                continue
-            # Outside every literal up to `close`: of what is there the parse path scans only integers of 7
-            # digits or more (`_leaves`); a hit on a float, a brace or `true` holds nothing it would scan.
-            stop = min(hit_end, close)
-            while pos < stop:
-                if raw[pos] not in _NUMBER_BYTES:
-                    pos += 1
-                    continue
-                start = pos
-                while start > 0 and raw[start - 1] in _NUMBER_BYTES:
-                    start -= 1
-                end = pos
-                while end < n and raw[end] in _NUMBER_BYTES:
-                    end += 1
-                token = raw[start:end]
-                digits = token[1:] if token[:1] == b"-" else token
-                if digits.isdigit() and len(digits) >= 7:
-                    out[start] = (start, end, _T_NUMBER)
-                pos = end
-            done = pos
-    return [out[k] for k in sorted(out)]
-
-
-def _next_quote(raw: bytes, pos: int, escaped: bool) -> int:
-    """The first quote at or after pos that is not escaped (no `\\\\` in raw: a backslash before it escapes it)."""
-    quote = raw.find(b'"', pos)
-    while escaped and quote > 0 and raw[quote - 1] == _BACKSLASH:
-        quote = raw.find(b'"', quote + 1)
-    return quote
 
 
 def spliced(raw: bytes, edits: list[tuple[int, int, str]]) -> str:

@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ...wire import fields
+from ...wire.locate import LOGS, METRICS, TRACES
 from .edits import Edits, covered
-from .gate import LOGS, METRICS, TRACES, request_marks
+from .gate import request_marks
 from .json_values import JSON_START, JsonValues, looks_like_json
 from .scan_batch import (
     BODY_PREFIX,
@@ -43,6 +45,22 @@ from .scan_batch import (
     Loc,
     Rule,
     Stats,
+)
+
+# The fields request_marks' marks are keyed by (collector/wire/locate.py's layouts), bound to locals once per
+# request: (resources, resource, scopes, scope, items) of each request, and the fields of a hit span's marks.
+_TRACE_FIELDS = (
+    fields.ExportTraceServiceRequest.RESOURCE_SPANS, fields.ResourceSpans.RESOURCE, fields.ResourceSpans.SCOPE_SPANS,
+    fields.ScopeSpans.SCOPE, fields.ScopeSpans.SPANS,
+)
+_SPAN_FIELDS = (fields.Span.NAME, fields.Span.ATTRIBUTES, fields.Span.EVENTS, fields.Span.LINKS, fields.Span.STATUS)
+_LOG_FIELDS = (
+    fields.ExportLogsServiceRequest.RESOURCE_LOGS, fields.ResourceLogs.RESOURCE, fields.ResourceLogs.SCOPE_LOGS,
+    fields.ScopeLogs.SCOPE, fields.ScopeLogs.LOG_RECORDS,
+)
+_METRIC_FIELDS = (
+    fields.ExportMetricsServiceRequest.RESOURCE_METRICS, fields.ResourceMetrics.RESOURCE, fields.ResourceMetrics.SCOPE_METRICS,
+    fields.ScopeMetrics.SCOPE, fields.ScopeMetrics.METRICS,
 )
 
 
@@ -107,35 +125,37 @@ class Redactor(JsonValues, Edits):
         names = self.span_names
         min_len = self.min_length
         texts, owners = b.texts, b.owners
+        f_resource_spans, f_resource, f_scope_spans, f_scope, f_spans = _TRACE_FIELDS
+        f_name, f_attributes, f_events, f_links, f_status = _SPAN_FIELDS
         resource_spans = request.resource_spans
-        for ri, rmark in marks.get(1, {}).items():
+        for ri, rmark in marks.get(f_resource_spans, {}).items():
             rs = resource_spans[ri]
-            if 1 in rmark:
+            if f_resource in rmark:
                 attrs = rs.resource.attributes
                 collect(b, attrs, b.map(attrs, attrs))
             scope_spans = rs.scope_spans
-            for si, smark in rmark.get(2, {}).items():
+            for si, smark in rmark.get(f_scope_spans, {}).items():
                 ss = scope_spans[si]
-                if 1 in smark:
+                if f_scope in smark:
                     attrs = ss.scope.attributes
                     collect(b, attrs, b.map(attrs, attrs))
                 spans = ss.spans
-                for pi, pmark in smark.get(2, {}).items():
+                for pi, pmark in smark.get(f_spans, {}).items():
                     span = spans[pi]
                     attrs = span.attributes
                     mi = b.map(attrs, attrs)
-                    hit_attrs = pmark.get(9)
+                    hit_attrs = pmark.get(f_attributes)
                     if hit_attrs:
                         self._collect_hit(b, attrs, mi, hit_attrs, wire)
-                    if names and 5 in pmark and len(span.name) >= min_len:
+                    if names and f_name in pmark and len(span.name) >= min_len:
                         texts.append(span.name)
                         owners.append(Loc(L_NAME, mi, None, span, NAME_KEY))
-                    if 15 in pmark:
+                    if f_status in pmark:
                         message = span.status.message
                         if message and len(message) >= min_len:
                             texts.append(message)
                             owners.append(Loc(L_STATUS, mi, None, span.status, STATUS_KEY))
-                    for number, items in ((11, span.events), (13, span.links)):
+                    for number, items in ((f_events, span.events), (f_links, span.links)):
                         for index in pmark.get(number, ()):
                             attrs = items[index].attributes
                             if attrs:
@@ -199,7 +219,7 @@ class Redactor(JsonValues, Edits):
         return self._finish(b)
 
     def logs(self, request: Any, payload: bytes | None = None) -> Stats:
-        return self._resources_of(request, LOGS, "resource_logs", "scope_logs", "log_records", self._log_record, payload)
+        return self._resources_of(request, LOGS, _LOG_FIELDS, "resource_logs", "scope_logs", "log_records", self._log_record, payload)
 
     def _log_record(self, b: Batch, record: Any) -> None:
         attrs = record.attributes
@@ -208,11 +228,14 @@ class Redactor(JsonValues, Edits):
             self._body(b, record, b.map(record, attrs, BODY_PREFIX))
 
     def metrics(self, request: Any, payload: bytes | None = None) -> Stats:
-        return self._resources_of(request, METRICS, "resource_metrics", "scope_metrics", "metrics", self._metric, payload)
+        return self._resources_of(request, METRICS, _METRIC_FIELDS, "resource_metrics", "scope_metrics", "metrics", self._metric, payload)
 
-    def _resources_of(self, request: Any, layout: Any, resources_field: str, scopes_field: str, items_field: str, visit: Any, payload: bytes | None = None) -> Stats:
+    def _resources_of(
+        self, request: Any, layout: Any, numbers: tuple[int, ...], resources_field: str, scopes_field: str, items_field: str, visit: Any, payload: bytes | None = None
+    ) -> Stats:
         """Logs and metrics: resource and scope attributes, then `visit(batch, item)` for each log record
-        or metric; only those the request-level prefilter marked, unless the config needs every one."""
+        or metric; only those the request-level prefilter marked, unless the config needs every one. `numbers`:
+        the field numbers the marks of `layout` are keyed by (resources, resource, scopes, scope, items)."""
         gate = Stats()
         marks, b_summaries, _ = request_marks(self._wire_hits, request, layout, gate, payload)
         b = Batch()
@@ -230,19 +253,20 @@ class Redactor(JsonValues, Edits):
             return self._finish(b)
         b.summaries = b_summaries
         b.marked = True
-        for ri, rmark in marks.get(1, {}).items():
+        f_resources, f_resource, f_scopes, f_scope, f_items = numbers
+        for ri, rmark in marks.get(f_resources, {}).items():
             entry = entries[ri]
-            if 1 in rmark:
+            if f_resource in rmark:
                 attrs = entry.resource.attributes
                 collect(b, attrs, b.map(attrs, attrs))
             scopes = getattr(entry, scopes_field)
-            for si, smark in rmark.get(2, {}).items():
+            for si, smark in rmark.get(f_scopes, {}).items():
                 scoped = scopes[si]
-                if 1 in smark:
+                if f_scope in smark:
                     attrs = scoped.scope.attributes
                     collect(b, attrs, b.map(attrs, attrs))
                 items = getattr(scoped, items_field)
-                for index in smark.get(2, ()):
+                for index in smark.get(f_items, ()):
                     visit(b, items[index])
         return self._finish(b, gate)
 

@@ -7,7 +7,7 @@ Laid out like otelcol-contrib's tailsamplingprocessor:
     sampler.py    the decision rule over the policies
     policies/     one module per policy type, and the registry keyed by `type`
     rollup.py     a trace's LLM totals (cost, tokens), and the rollup onto its root span
-    wire.py       the request cut into spans, attribute lookups in held bytes, the C walks
+    lookups.py    attribute lookups on a pending trace, parsed or held as bytes (over collector/wire/)
 Importing the package registers the processor.
 """
 
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from .buffer import ALL_FACTS, TraceData, build_request, group_by_trace
 from .config import TailSamplingConfig
+from .lookups import span_attribute_values
 from .processor import TailSamplingProcessor
 from .rollup import trace_cost
 from .sampler import Sampler
-from .wire import span_attribute_values
 
 __all__ = [
     "ALL_FACTS",

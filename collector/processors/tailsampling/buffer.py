@@ -18,7 +18,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from ... import pdata
 from ...component import Signal
 from ...genai.view import GenAIView
-from . import wire
+from ...wire.spans import cut
 
 Group = tuple[Any, Any, Any, Any]  # (resource_key, ResourceSpans shell, scope_key, ScopeSpans shell)
 
@@ -36,7 +36,7 @@ class TraceData:
 
     While a trace waits for its decision its spans are held serialized: a parsed Span costs several times
     its wire size in memory, a bytes object barely more than it. Policies read the facts gathered at
-    intake or search the bytes (wire.span_attribute_values); `spans` parses them back (upb, ~1.5M
+    intake or search the bytes (lookups.span_attribute_values); `spans` parses them back (upb, ~1.5M
     spans/s) only for the policies and the rollup that need whole spans. Released spans are parsed
     straight into the outgoing request.
 
@@ -156,7 +156,7 @@ def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None, i
     statuses = facts & STATUSES
     roots = facts & ROOTS
     status_bit = _STATUS_BIT.get
-    for rs, resource, scopes in wire.cut(request, payload):
+    for rs, resource, scopes in cut(request, payload):
         rkey = (resource, rs.schema_url)
         rshell = None
         for ss, scope, raws in scopes:

@@ -32,6 +32,8 @@ from ... import pdata
 from ...component import Capabilities, Processor, Rejected, RetryableError, Signal
 from ...envelope import Envelope
 from ...registry import register
+from ...wire import encode
+from ...wire.fields import Span
 from .buffer import ROOTS, DecisionCache, Group, TraceData, build_request, group_by_trace
 from .config import TailSamplingConfig
 from .policies import SAMPLED
@@ -269,7 +271,7 @@ class TailSamplingProcessor(Processor):
             return
         encoded = self._policy_attributes.get(policy)
         if encoded is None:
-            encoded = self._policy_attributes[policy] = pdata.encoded_str(pdata.SPAN_ATTRIBUTES, "tailsampling.policy", policy)
+            encoded = self._policy_attributes[policy] = encode.key_value_str(Span.ATTRIBUTES, "tailsampling.policy", policy)
         trace._raw = [raw + encoded for raw in trace._raw]  # appended on the wire = appended attribute
 
     def _drop_stale_heads(self) -> None:

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 from ... import pdata
-from . import wire
+from . import lookups
 from .buffer import TraceData
 from .config import COST
 
 
 def trace_cost(trace: TraceData) -> float:
     """The sum of the spans' `gen_ai.usage.cost`."""
-    return wire.number_sum(trace, COST)
+    return lookups.number_sum(trace, COST)
 
 
 def trace_tokens(trace: TraceData) -> tuple[int, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import wire
+from .. import lookups
 from ..buffer import TraceData
 from ..config import BooleanAttributeConfig
 from .base import Match
@@ -19,4 +19,4 @@ class BooleanAttribute(Match):
 
     def matches(self, trace: TraceData) -> bool:
         value = self.value
-        return any(v.WhichOneof("value") == "bool_value" and v.bool_value == value for v in wire.attribute_values(trace, self.key))
+        return any(v.WhichOneof("value") == "bool_value" and v.bool_value == value for v in lookups.attribute_values(trace, self.key))

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from .. import wire
+from ....wire.spans import number
+from .. import lookups
 from ..buffer import TraceData
 from ..config import NumericAttributeConfig
 from .base import Match
@@ -21,8 +22,8 @@ class NumericAttribute(Match):
 
     def matches(self, trace: TraceData) -> bool:
         lo, hi = self.lo, self.hi
-        for v in wire.attribute_values(trace, self.key):
-            n = wire.number(v)
+        for v in lookups.attribute_values(trace, self.key):
+            n = number(v)
             if n is not None and lo <= n <= hi:
                 return True
         return False

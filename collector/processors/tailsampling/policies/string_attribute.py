@@ -3,7 +3,7 @@ matches one, with enabled_regex_matching)."""
 
 from __future__ import annotations
 
-from .. import wire
+from .. import lookups
 from ..buffer import TraceData
 from ..config import StringAttributeConfig
 from .base import Match, string_matcher
@@ -20,7 +20,7 @@ class StringAttribute(Match):
 
     def matches(self, trace: TraceData) -> bool:
         match_string = self.match_string
-        for v in wire.attribute_values(trace, self.key):
+        for v in lookups.attribute_values(trace, self.key):
             if v.WhichOneof("value") == "string_value" and match_string(v.string_value):
                 return True
         return False

@@ -1,22 +1,23 @@
 /* Walks over bytes, in C: the redaction gate's over a serialized OTLP request and a JSON-string value,
  * tail_sampling's attribute lookups in the spans it holds serialized, and the GenAI view's over a request.
  *
- * `locate` is `redaction.gate._locate` (with `_span_marks` for spans) written out: it maps the
+ * `locate` is `wire.locate.locate` (with `span_marks` for spans) written out: it maps the
  * request-level prefilter's hits, given as byte offsets into the request, to the items of the request
  * they fall in, reading only tags and lengths. The Python functions stay the reference: the processor uses
  * them when this module is not built, and tests/test_redaction_native.py checks that both give the same
  * answers. In Python this walk was ~12% of the redaction processor's CPU on the loadgen's LLM profile.
- * `json_tokens` is `redaction.json_values._json_tokens` (~6%): the string literals and integers of a JSON
+ * `json_tokens` is `wire.json_lexer.json_tokens` (~6%): the string literals and integers of a JSON
  * text that the prefilter's hits overlap, found by a lexer that hops from quote to quote.
  * `attribute_values` reads one attribute's values out of a serialized span without parsing it: the policies
  * that read attributes (llm_cost's trace total, string_attribute, ...) evaluate every pending trace, and a
- * parse of a ~1 KB span to read one value cost ~2 µs (tailsampling/wire.py's span_attribute_values
- * is the reference).
- * `number_sum` is llm_cost's whole trace total in one call (tailsampling/wire.py's number_sum is the
- * reference), and `fnv1a64` the probabilistic policy's hash of each trace id (tailsampling/wire.py's fnv1a64).
+ * parse of a ~1 KB span to read one value cost ~2 µs (wire.spans.attribute_values is the reference).
+ * `number_sum` is llm_cost's whole trace total in one call (wire.spans.number_sum is the reference), and
+ * `fnv1a64` the probabilistic policy's hash of each trace id (wire.spans.fnv1a64).
  * `genai_attributes` reads the GenAI view's attributes of every span of a request (genai.view.GenAIView.of is
  * the reference): token_count and cost used to spend ~4.5 µs a span building a Python object for each
  * attribute of each span to find the dozen they read.
+ *
+ * Python imports this module only through collector/wire/native.py, which also names each fallback.
  *
  * The bytes are untrusted: every read is bounds-checked against the buffer, and anything that is not a
  * well-formed message raises ValueError, on which the caller walks the whole request instead. */
@@ -289,8 +290,8 @@ static Py_ssize_t *offsets(PyObject *list, Py_ssize_t *count) {
 
 PyDoc_STRVAR(locate_doc,
 "locate(buf, start, end, layout, starts, ends, span_layout) -> dict\n\n"
-"redaction.gate._locate over buf[start:end]: the items of the fields `layout` names that the sorted,\n"
-"disjoint hits [starts[i], ends[i]) overlap. A layout entry that is `span_layout` gets _span_marks.");
+"wire.locate.locate over buf[start:end]: the items of the fields `layout` names that the sorted,\n"
+"disjoint hits [starts[i], ends[i]) overlap. A layout entry that is `span_layout` gets span_marks.");
 
 static PyObject *locate(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 7) {
@@ -326,7 +327,7 @@ done:
     return result;
 }
 
-/* What json_tokens reports, as redaction.json_values' _T_STRING, _T_KEY, _T_NUMBER. */
+/* What json_tokens reports, as wire.json_lexer's T_STRING, T_KEY, T_NUMBER. */
 enum { T_STRING, T_KEY, T_NUMBER };
 
 static int is_number_byte(unsigned char c) {
@@ -370,7 +371,7 @@ static int numbers_in(PyObject *out, const unsigned char *raw, Py_ssize_t a, Py_
 
 PyDoc_STRVAR(json_tokens_doc,
 "json_tokens(raw, hits) -> list\n\n"
-"redaction.json_values._json_tokens: the string literals (quotes included) and integers of the valid\n"
+"wire.json_lexer.json_tokens: the string literals (quotes included) and integers of the valid\n"
 "JSON text `raw` that the sorted, disjoint (start, end) hits overlap, as sorted (start, end, kind).");
 
 static PyObject *json_tokens(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
@@ -673,7 +674,7 @@ static PyObject *fnv1a64(PyObject *module, PyObject *const *args, Py_ssize_t nar
 #define MAX_KEYS 64
 #define HASH_SIZE 128
 
-/* genai_attributes' table, read from the tuple the caller built once (collector/genai/view.py). */
+/* genai_attributes' table, read from the tuple the caller built once (wire.slots.slot_table). */
 typedef struct {
     Py_ssize_t keys, slots;
     const char *key[MAX_KEYS];
@@ -873,10 +874,10 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_wire_walks",
-    "Walks over protobuf and JSON bytes, in C: the redaction gate's (redaction.gate._locate,\n"
-    "redaction.json_values._json_tokens), "
+    PyModuleDef_HEAD_INIT, "_walks",
+    "Walks over protobuf and JSON bytes, in C: the redaction gate's (wire.locate.locate,\n"
+    "wire.json_lexer.json_tokens), "
     "tail_sampling's attribute lookups in held spans and the GenAI view's attributes (genai.view).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__wire_walks(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__walks(void) { return PyModule_Create(&module); }

@@ -1,38 +1,31 @@
-"""tail_sampling's hot-path machinery on OTLP bytes: the request cut into per-span bytes, attribute lookups
-in held spans, number sums and the trace id hash, done by upb or the C walks (`_wire_walks`) where they are
-built and by the same logic in Python where they are not.
+"""Serialized spans read without parsing them: a trace request cut into per-span bytes, the values of one
+attribute in span bytes, their numeric sum, and the FNV-1a hash of trace ids. tail_sampling holds the spans
+of pending traces as bytes and evaluates its policies over them with these.
 
-OTLP bytes are read through message types of our own (built here at import), so upb does in C what would
-otherwise be Python per span or per attribute. Nothing here knows about policies: they call these lookups.
+The request is cut and single attributes are read through message types of our own (built here at import),
+so upb does in C what would otherwise be Python per span or per attribute; `_walks.c`'s `attribute_values`,
+`number_sum` and `fnv1a64` (collector.wire.native) go further where they are built, with the functions here
+as their reference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from ... import pdata
-
-if TYPE_CHECKING:
-    from .buffer import TraceData
-
-try:
-    from .._wire_walks import attribute_values as _attribute_values_in_c
-    from .._wire_walks import fnv1a64 as _fnv1a64_in_c
-    from .._wire_walks import number_sum as _number_sum_in_c
-except ImportError:  # built without a C compiler: the Python functions below do the same, slower
-    _attribute_values_in_c = _fnv1a64_in_c = _number_sum_in_c = None
+from . import fields, native
+from .encode import tag_bytes, varint
 
 
 def _wire_views() -> tuple[Any, Any]:
     """(RequestCut, SpanAttributes).
 
     RequestCut reads an ExportTraceServiceRequest with its resources, scopes and spans as `bytes`: the
-    request cut at its field boundaries. SpanAttributes reads a Span with only field 9, as
+    request cut at its field boundaries. SpanAttributes reads a Span with only its attributes, as
     map<string, bytes>: a KeyValue and a map entry are the same on the wire (key = 1, value = 2), so
     upb builds the key -> serialized AnyValue table and skips every other field. A map keeps the last
     of duplicate keys, so it is only read where the key occurs once."""
@@ -50,11 +43,15 @@ def _wire_views() -> tuple[Any, Any]:
                 f.type_name = type_name
         return m
 
-    message("ScopeSpansCut", [("scope", 1, field.TYPE_BYTES, optional, ""), ("spans", 2, field.TYPE_BYTES, repeated, "")])
-    message("ResourceSpansCut", [("resource", 1, field.TYPE_BYTES, optional, ""), ("scope_spans", 2, field.TYPE_MESSAGE, repeated, f".{package}.ScopeSpansCut")])
-    message("RequestCut", [("resource_spans", 1, field.TYPE_MESSAGE, repeated, f".{package}.ResourceSpansCut")])
-    attributes = message("SpanAttributes", [("attributes", 9, field.TYPE_MESSAGE, repeated, f".{package}.SpanAttributes.AttributesEntry")])
-    entry = message("AttributesEntry", [("key", 1, field.TYPE_STRING, optional, ""), ("value", 2, field.TYPE_BYTES, optional, "")], attributes)
+    scope_spans, resource_spans, request = fields.ScopeSpans, fields.ResourceSpans, fields.ExportTraceServiceRequest
+    message("ScopeSpansCut", [("scope", scope_spans.SCOPE, field.TYPE_BYTES, optional, ""), ("spans", scope_spans.SPANS, field.TYPE_BYTES, repeated, "")])
+    message("ResourceSpansCut", [
+        ("resource", resource_spans.RESOURCE, field.TYPE_BYTES, optional, ""),
+        ("scope_spans", resource_spans.SCOPE_SPANS, field.TYPE_MESSAGE, repeated, f".{package}.ScopeSpansCut"),
+    ])
+    message("RequestCut", [("resource_spans", request.RESOURCE_SPANS, field.TYPE_MESSAGE, repeated, f".{package}.ResourceSpansCut")])
+    attributes = message("SpanAttributes", [("attributes", fields.Span.ATTRIBUTES, field.TYPE_MESSAGE, repeated, f".{package}.SpanAttributes.AttributesEntry")])
+    entry = message("AttributesEntry", [("key", fields.KeyValue.KEY, field.TYPE_STRING, optional, ""), ("value", fields.KeyValue.VALUE, field.TYPE_BYTES, optional, "")], attributes)
     entry.options.map_entry = True
     pool.Add(file)
     return tuple(message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.{name}")) for name in ("RequestCut", "SpanAttributes"))  # type: ignore[return-value]
@@ -84,44 +81,41 @@ def cut(request: Any, payload: bytes | None = None) -> Cut:
 
 
 # --------------------------------------------------------------------------------------------------
-# Attribute lookups on held spans
+# Attribute lookups in span bytes
 # --------------------------------------------------------------------------------------------------
 
+_KEY = tag_bytes(fields.KeyValue.KEY)
 _NEEDLES: dict[str, bytes] = {}
 
 
-def _needle(key: str) -> bytes:
-    """The wire bytes of a KeyValue's key field: in a serialized span wherever an attribute has that key."""
+def key_needle(key: str) -> bytes:
+    """The wire bytes of a KeyValue's key field: in a serialized span (or resource) wherever an attribute
+    has that key."""
     needle = _NEEDLES.get(key)
     if needle is None:
         encoded = key.encode()
-        needle = _NEEDLES[key] = b"\x0a" + pdata.encode_varint(len(encoded)) + encoded
+        needle = _NEEDLES[key] = _KEY + varint(len(encoded)) + encoded
     return needle
 
 
-def span_attribute_values(trace: TraceData, key: str) -> Any:
-    """Every value of the span attribute `key` in the trace (AnyValue messages).
+def attribute_values(spans: Iterable[bytes], key: str) -> Iterator[Any]:
+    """Every value of the attribute `key` in the serialized spans (AnyValue messages), in order.
 
-    Held spans are searched as bytes first: a span whose bytes lack the key's wire form has no such
-    attribute (most spans, for most keys). A span with a hit is read by the C walk of its fields
-    (`_wire_walks.attribute_values`) when it is built; else one occurrence is read through the C-built
-    map, and several (a duplicate key, or the bytes inside some value) take the exact walk."""
-    if trace._spans is not None:
-        for entry in trace._spans:
-            for kv in entry[4].attributes:
-                if kv.key == key:
-                    yield kv.value
-        return
-    needle = _needle(key)
+    The bytes are searched first: a span whose bytes lack the key's wire form has no such attribute (most
+    spans, for most keys). A span with a hit is read by the C walk of its fields (`attribute_values`) when
+    it is built; else one occurrence is read through the C-built map, and several (a duplicate key, or the
+    bytes inside some value) take the exact walk."""
+    needle = key_needle(key)
     width = len(needle)
     key_bytes = key.encode()
-    for raw in trace._raw:
+    in_c = native.attribute_values
+    for raw in spans:
         at = raw.find(needle)
         if at < 0:
             continue
-        if _attribute_values_in_c is not None:
+        if in_c is not None:
             try:
-                values = _attribute_values_in_c(raw, key_bytes)
+                values = in_c(raw, key_bytes)
             except ValueError:
                 values = None  # not a well-formed span: the parser below says how
             if values is not None:
@@ -138,27 +132,6 @@ def span_attribute_values(trace: TraceData, key: str) -> Any:
                     yield kv.value
 
 
-def resource_attribute_values(trace: TraceData, key: str) -> Any:
-    """Every value of the resource attribute `key` over the trace's distinct resources."""
-    needle = _needle(key)
-    seen: set[int] = set()
-    for group in trace.held_groups() if trace._spans is None else trace._spans:
-        rshell = group[1]
-        if id(rshell) in seen:
-            continue
-        seen.add(id(rshell))
-        if needle in group[0][0]:  # the resource's wire bytes
-            for kv in rshell.resource.attributes:
-                if kv.key == key:
-                    yield kv.value
-
-
-def attribute_values(trace: TraceData, key: str) -> Any:
-    """Every value of `key` on the trace's spans and their resources (AnyValue messages)."""
-    yield from resource_attribute_values(trace, key)
-    yield from span_attribute_values(trace, key)
-
-
 def number(value: Any) -> float | None:
     """An AnyValue's number (int or double), else None."""
     kind = value.WhichOneof("value")
@@ -169,16 +142,17 @@ def number(value: Any) -> float | None:
     return None
 
 
-def number_sum(trace: TraceData, key: str) -> float:
-    """The sum of the numeric values of the span attribute `key` over the trace: one C walk over the held
-    spans (`_wire_walks.number_sum`) when it is built, else the lookups above."""
-    if trace._spans is None and _number_sum_in_c is not None:
+def number_sum(spans: list[bytes], key: str) -> float:
+    """The sum of the numeric values of the attribute `key` over the serialized spans: one C walk
+    (`number_sum`) when it is built, else the lookups above."""
+    in_c = native.number_sum
+    if in_c is not None:
         try:
-            return _number_sum_in_c(trace._raw, key.encode())
+            return in_c(spans, key.encode())
         except ValueError:
             pass  # a damaged span: the lookups below fall back to the parser span by span
     total = 0.0
-    for value in span_attribute_values(trace, key):
+    for value in attribute_values(spans, key):
         n = number(value)
         if n is not None:
             total += n
@@ -200,5 +174,5 @@ def fnv1a64(data: bytes, h: int = FNV_OFFSET) -> int:
 
 
 def fnv1a64_hasher() -> Callable[[bytes, int], int]:
-    """`fnv1a64` as the C walk computes it (`_wire_walks.fnv1a64`) when it is built, else the function above."""
-    return _fnv1a64_in_c or fnv1a64
+    """`fnv1a64` as the C walk computes it (`fnv1a64`) when it is built, else the function above."""
+    return native.fnv1a64 or fnv1a64
