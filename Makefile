@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NATIVE := setup.py $(wildcard collector/*/*.c)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE) | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast lint bench venv docs clean phoenix
+.PHONY: run test test-fast lint typecheck bench venv docs clean phoenix
 
 $(STAMP): pyproject.toml $(NATIVE)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test-fast: $(STAMP)
 ## Static checks (ruff: pyflakes, import order, bugbear, pyupgrade; configured in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+## Type checks (mypy over collector/, the generated Jaeger protobuf code excepted; configured in pyproject.toml).
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 ## Arize Phoenix, a real third-party OTLP server for tests/test_phoenix.py (~1 min, ~850 MB), kept
 ## out of the project's venv; without it that test is skipped. CI installs it.

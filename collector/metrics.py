@@ -144,7 +144,7 @@ class Registry:
     def get_or_create(self, cls: type[Family], name: str, doc: str, labelnames: tuple[str, ...], **kwargs: object) -> Family:
         family = self._families.get(name)
         if family is None:
-            family = self._families[name] = cls(name, doc, labelnames, **kwargs)  # type: ignore[arg-type]
+            family = self._families[name] = cls(name, doc, labelnames, **kwargs)
         elif type(family) is not cls or family.labelnames != labelnames:
             raise ValueError(f"metric {name} already registered as {family.kind}{family.labelnames}")
         return family

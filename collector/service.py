@@ -247,7 +247,7 @@ class Service:
             specs = [(id, cfg.component(Kind.PROCESSOR, id).cls, cfg.component(Kind.PROCESSOR, id).config) for id in pipeline.processors]
             entry, chain = chain_processors(specs, head, pipeline=name, signal=pipeline.signal, telemetry=self.telemetry, construct=self._construct,
                                            exporters_mutate=any(e.capabilities.mutates_data for e in exporters))
-            self.processors[name] = chain  # type: ignore[assignment]
+            self.processors[name] = chain
             self.pipeline_entries[name] = entry
             for id in pipeline.receivers:
                 entries.setdefault(id, {}).setdefault(pipeline.signal, []).append(entry)

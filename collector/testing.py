@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from .component import Capabilities, ComponentID, Consumer, Kind, Processor, Signal
+from .component import Capabilities, Component, ComponentID, Consumer, Kind, Processor, Signal
 from .config.source import Document
 from .config.typed import Decoder
 from .envelope import Envelope
@@ -66,7 +66,7 @@ class Sink:
 # Building ---------------------------------------------------------------------------------------------
 
 
-def decode_config(type_name: str, value: Any, kind: Kind = Kind.PROCESSOR) -> tuple[type, Any]:
+def decode_config(type_name: str, value: Any, kind: Kind = Kind.PROCESSOR) -> tuple[type[Component], Any]:
     """The component class and its config decoded from `value` (a mapping, YAML text or None) as the
     config loader decodes a component's block."""
     cls = lookup(kind, type_name)

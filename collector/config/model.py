@@ -147,8 +147,8 @@ def build_config(document: Document, sources: list[str]) -> Config:
     extensions = _check_extensions(decoder, service, components)
     for kind, table in components.items():
         for id, component in table.items():
-            for key, problem in component.cls.validate_references(id, component.config, components[Kind.EXTENSION], extensions):
-                decoder.error((kind.section, str(id), *key), problem)
+            for subpath, problem in component.cls.validate_references(id, component.config, components[Kind.EXTENSION], extensions):
+                decoder.error((kind.section, str(id), *subpath), problem)
     if decoder.errors:
         raise ConfigErrors(decoder.errors)
     return Config(components, service, pipelines, extensions, sources)

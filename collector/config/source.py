@@ -258,7 +258,7 @@ def parse_set(expr: str) -> Document:
     except yaml.YAMLError:
         value = raw
     errors: list[ConfigError] = []
-    path = tuple(parts)
+    path: KeyPath = tuple(parts)
     value = substitute(value, {path: where}, errors, path)
     if errors:
         raise ConfigErrors(errors)

@@ -196,7 +196,7 @@ class Decoder:
         custom = getattr(tp, "from_config", None)
         if custom is not None:
             return custom(self, value, path)
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             return self.decode_fields(tp, value, path)
         origin = get_origin(tp)
         if origin in (Union, types.UnionType):

@@ -523,9 +523,9 @@ class ElasticsearchExporter(QueuedExporter):
                 payload = orjson.loads(raw) if raw else {}
             except orjson.JSONDecodeError:
                 raise RetryableError(f"exporter {self.id}: {url}/_bulk answered 200 with a body that is not JSON") from None
-            results = []
+            results: list[dict[str, Any]] = []
             for entry in payload.get("items", []) if isinstance(payload, dict) else []:
-                result = next(iter(entry.values()), {}) if isinstance(entry, dict) and entry else {}
+                result: Any = next(iter(entry.values()), {}) if isinstance(entry, dict) and entry else {}
                 results.append(result if isinstance(result, dict) else {})
             return results
         reason = _error_reason(raw)

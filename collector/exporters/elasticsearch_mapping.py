@@ -85,7 +85,8 @@ _ECS_OS_TYPE = {"windows": "windows", "linux": "linux", "darwin": "macos", "aix"
 
 
 class Document(NamedTuple):
-    index: str
+    # The field shadows tuple.index(), which nothing here calls; mypy flags any such override.
+    index: str  # type: ignore[assignment]
     source: dict[str, Any]
     primary: bool
 
@@ -93,7 +94,7 @@ class Document(NamedTuple):
 class Routing(NamedTuple):
     """Where a signal's documents go: a fixed index, or data streams of `type`."""
 
-    index: str | None
+    index: str | None  # type: ignore[assignment]  # shadows tuple.index(), as in Document
     type: str
 
 

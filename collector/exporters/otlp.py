@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
 
 from ..component import PermanentError, Rejected, RetryableError, Signal
@@ -60,7 +60,7 @@ class OTLPExporterConfig(DeliveryConfig):
     tls: ClientTLSConfig | None = option(None, "Client TLS (otelcol's configtls keys). Without `insecure: true` or an `http://` endpoint the connection uses TLS.")
     headers: dict[str, str] | None = option(None, "gRPC metadata sent with every request, e.g. `authorization: Bearer ...` (use `${env:VAR}` for secrets). Unset: OTEL_EXPORTER_OTLP_[TRACES_]HEADERS.", secret=True)
     compression: str | None = option(None, "`gzip` or `none`; unset: OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION, else gzip. (zstd is not in Python's gRPC core; the `otlphttp` exporter has it.)")
-    timeout: Duration | None = option(None, "Time limit of one export call, also sent to the server as the gRPC deadline. Unset: OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds), else 5s.")
+    timeout: Duration | None = option(None, "Time limit of one export call, also sent to the server as the gRPC deadline. Unset: OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds), else 5s.")  # type: ignore[assignment]  # None until with_timeout() resolves it, before the delivery machinery reads it
 
     def validate(self) -> None:
         if self.endpoint is not None:
@@ -159,7 +159,7 @@ def retry_delay(trailers: Any) -> float | None:
 class _Route:
     __slots__ = ("call", "metadata", "response_type")
 
-    def __init__(self, call: Any, metadata: tuple[tuple[str, str], ...], response_type: type):
+    def __init__(self, call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes], metadata: tuple[tuple[str, str], ...], response_type: type[Message]):
         self.call = call
         self.metadata = metadata
         self.response_type = response_type
@@ -176,6 +176,7 @@ class OTLPExporter(QueuedExporter):
         super().__init__(settings, with_timeout(config, DEFAULT_TIMEOUT))
         self._channels: dict[tuple[str, TLSSettings | None, str], grpc.aio.Channel] = {}
         self._routes: dict[Signal, _Route] = {}
+        assert self.config.timeout is not None  # resolved by with_timeout
         self._deadline = float(self.config.timeout)
 
     @classmethod
@@ -212,7 +213,7 @@ class OTLPExporter(QueuedExporter):
                 channel = grpc.aio.secure_channel(dest.target, dest.tls.grpc_credentials(), options=options, compression=compression)
             self._channels[key] = channel
         # No (de)serializers: the request goes out as the bytes we hand over, the reply comes back as bytes.
-        call = channel.unary_unary(f"/{GRPC_SERVICES[signal]}/Export")
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(f"/{GRPC_SERVICES[signal]}/Export")
         route = self._routes[signal] = _Route(call, dest.metadata, response_type(signal))
         self.log.info("exporting over OTLP/gRPC", exporter=str(self.id), signal=str(signal), target=dest.target, tls=dest.tls is not None, compression=dest.compression, headers=sorted(k for k, _ in dest.metadata))
         return route

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.message import Message
+
 from .. import __version__
 from ..component import ComponentID, Rejected, Signal
 from ..config import Duration, Invalid, option
@@ -231,7 +233,7 @@ def partial_success(signal: Signal, response: Any, exporter: ComponentID, log: A
     return None
 
 
-def response_type(signal: Signal) -> type:
+def response_type(signal: Signal) -> type[Message]:
     return RESPONSE_TYPES[signal]
 
 

@@ -61,7 +61,7 @@ class OTLPHTTPExporterConfig(DeliveryConfig):
     compression: str | None = option(None, "`gzip`, `zstd` or `none`; unset: OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION, else gzip.")
     headers: dict[str, str] | None = option(None, "HTTP headers sent with every request, e.g. `Authorization: Bearer ...` (use `${env:VAR}` for secrets). Unset: OTEL_EXPORTER_OTLP_[TRACES_]HEADERS.", secret=True)
     tls: ClientTLSConfig | None = option(None, "Client TLS for `https://` URLs: ca_file, mTLS cert_file/key_file, insecure_skip_verify, server_name_override.")
-    timeout: Duration | None = option(None, "Time limit of one HTTP request. Unset: OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds), else 30s.")
+    timeout: Duration | None = option(None, "Time limit of one HTTP request. Unset: OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds), else 30s.")  # type: ignore[assignment]  # None until with_timeout() resolves it, before the delivery machinery reads it
 
     def validate(self) -> None:
         for key in ("endpoint", "traces_endpoint", "logs_endpoint", "metrics_endpoint"):
@@ -223,6 +223,7 @@ class OTLPHTTPExporter(QueuedExporter):
 
     async def start_sending(self, host: Any) -> None:
         # One pooled, keep-alive session for every signal; the per-request timeout is the attempt's.
+        assert self.config.timeout is not None  # resolved by with_timeout
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=max(1, self.config.sending_queue.num_consumers)),
             timeout=aiohttp.ClientTimeout(total=float(self.config.timeout)),

@@ -382,7 +382,7 @@ def encoding_name_for_model(
     (Claude, Gemini, Llama, Mistral, unknown, None) gives ``(proxy, False)``: an estimate.
     Unknown encoding names in ``proxy`` or ``overrides`` raise ValueError. Results are memoised."""
     try:
-        return _encoding_name_for_model(model, overrides, proxy)  # type: ignore[arg-type]
+        return _encoding_name_for_model(model, overrides, proxy)
     except TypeError:  # unhashable overrides (a list of lists, ...)
         return _encoding_name_for_model(model, tuple((str(p), str(e)) for p, e in overrides), proxy)
 

@@ -188,6 +188,7 @@ _HEX_ID_BYTES = {"trace_id": 16, "span_id": 8, "parent_span_id": 8}
 
 def _enum_converter(field: FieldDescriptor) -> Converter:
     enum = field.enum_type
+    assert enum is not None  # only called for TYPE_ENUM fields, which always have their enum descriptor
     by_name = {v.name: v.number for v in enum.values}
     closed = bool(getattr(enum, "is_closed", False))
     known = frozenset(v.number for v in enum.values)

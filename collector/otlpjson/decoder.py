@@ -133,20 +133,24 @@ def _spec_for(desc: Descriptor) -> _MessageSpec:
         nested = field.type == _T.TYPE_MESSAGE
         conv: Callable[..., Any]
         if nested:
-            if field.message_type.GetOptions().map_entry:
+            message_type = field.message_type
+            assert message_type is not None  # a TYPE_MESSAGE field always has its message descriptor
+            if message_type.GetOptions().map_entry:
                 raise TypeError(f"map fields are not supported ({field.full_name})")
-            conv = _message_converter(_spec_for(field.message_type))
-        elif field.type == _T.TYPE_ENUM:
-            conv = _enum_converter(field)
-        elif field.type == _T.TYPE_BYTES and field.name in _HEX_ID_BYTES:
-            conv = _hex_id_converter(_HEX_ID_BYTES[field.name])
+            message_conv = _message_converter(_spec_for(message_type))
+            conv = _repeated_message_converter(message_conv) if field.is_repeated else message_conv
         else:
-            try:
-                conv = _SCALAR_CONVERTERS[field.type]
-            except KeyError:
-                raise TypeError(f"unsupported field type {field.type} for {field.full_name}") from None
-        if field.is_repeated:
-            conv = _repeated_message_converter(conv) if nested else _repeated_converter(conv)
+            scalar_conv: Converter
+            if field.type == _T.TYPE_ENUM:
+                scalar_conv = _enum_converter(field)
+            elif field.type == _T.TYPE_BYTES and field.name in _HEX_ID_BYTES:
+                scalar_conv = _hex_id_converter(_HEX_ID_BYTES[field.name])
+            else:
+                try:
+                    scalar_conv = _SCALAR_CONVERTERS[field.type]
+                except KeyError:
+                    raise TypeError(f"unsupported field type {field.type} for {field.full_name}") from None
+            conv = _repeated_converter(scalar_conv) if field.is_repeated else scalar_conv
         oneof = field.containing_oneof
         # Synthetic oneofs of proto3 `optional` fields cannot conflict with anything.
         oneof_name = oneof.name if oneof is not None and len(oneof.fields) > 1 else None

@@ -26,7 +26,7 @@ def _f64(x: float) -> float | str:
     return x if x - x == 0.0 else _nonfinite(x)
 
 
-def _f64_list(xs: Iterable[float]) -> list[float | str]:
+def _f64_list(xs: Iterable[float]) -> list[float] | list[float | str]:
     values = list(xs)
     total = sum(values)
     # A finite sum proves every element is finite (inf/NaN are absorbing).

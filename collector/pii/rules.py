@@ -9,7 +9,7 @@ one RE2 regex with an optional checksum validator, always scanned over the whole
 from __future__ import annotations
 
 import re
-import re._parser as sre_parse
+import re._parser as sre_parse  # type: ignore[import-not-found]  # typeshed has only the deprecated sre_parse alias
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -155,7 +155,7 @@ def _builtin_finder(name: str) -> Callable[..., list[tuple[int, int]] | None]:
     return find
 
 
-def match_span(m: Any, group: str | None, accept: Callable[[str], tuple[int, int] | None] | None) -> tuple[int, int] | None:
+def match_span(m: Any, group: str | int | None, accept: Callable[[str], tuple[int, int] | None] | None) -> tuple[int, int] | None:
     """A detector match's finding as (start, end) in ``m.string``: the detector's named group when it
     took part (else the whole match), narrowed by its acceptor; None when rejected or empty. An
     acceptor's exception propagates (the callers fail closed)."""
@@ -194,7 +194,7 @@ def _windows(rule: Rule, text: str, raw: bytes) -> list[tuple[int, int]] | None:
             ms, me = len(raw[:ms].decode("utf-8", "surrogatepass")), len(raw[:me].decode("utf-8", "surrogatepass"))
         if run is not None:
             bound = max(0, ms - _RUN_LOOKBACK)
-            ws = run[1].search(text, bound, ms).start()  # type: ignore[union-attr]
+            ws = run[1].search(text, bound, ms).start()
             if ws == bound and bound > 0:
                 return None  # a run this long is no e-mail address worth windowing
             end = run[0].match(text, me)

@@ -32,7 +32,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import re2
 from re2 import _re2
@@ -50,6 +50,9 @@ from collector.pii.rules import (
     windowed,
 )
 from collector.pii.validators import VALIDATORS
+
+if TYPE_CHECKING:
+    import hyperscan
 
 __all__ = ["DETECTORS", "ENGINES", "CustomPattern", "DetectorInfo", "Finding", "Scanner", "available_engines"]
 
@@ -147,10 +150,12 @@ class Scanner:
         self._min_len = min((r.min_len for r in rules), default=1 << 62)
         self._always = [k for k, r in enumerate(rules) if r.anchored]
         self._filtered = [k for k, r in enumerate(rules) if not r.anchored]
-        self._hs_db = None
-        self._re2_alt = None
-        self._re2_set = None
-        self._wire = None
+        # The prefilters, one engine's (hyperscan's database, or RE2's alternation and set), and the
+        # request-level one; each None until compiled.
+        self._hs_db: hyperscan.Database | None = None
+        self._re2_alt: _re2.RE2 | None = None
+        self._re2_set: _re2.Set | None = None
+        self._wire: _re2.RE2 | None = None
         if self._filtered:
             self._compile_wire(has_custom=bool(custom))
             if engine == "hyperscan":
@@ -189,15 +194,16 @@ class Scanner:
         options.never_capture = True
         options.log_errors = False
         alternation = "|".join(f"(?:{self._rules[k].prefilter})" for k in self._filtered)
-        self._re2_alt = _re2.RE2(alternation.encode(), options)
-        if not self._re2_alt.ok():
-            raise ValueError(f"prefilter does not compile: {self._re2_alt.error()}")
-        self._re2_set = _re2.Set(UNANCHORED, options)
+        alt = _re2.RE2(alternation.encode(), options)
+        if not alt.ok():
+            raise ValueError(f"prefilter does not compile: {alt.error()}")
+        prefilter_set = _re2.Set(UNANCHORED, options)
         for k in self._filtered:
-            if self._re2_set.Add(self._rules[k].prefilter.encode()) < 0:
+            if prefilter_set.Add(self._rules[k].prefilter.encode()) < 0:
                 raise ValueError(f"detector {self._rules[k].name!r}: prefilter does not compile")
-        if not self._re2_set.Compile():
+        if not prefilter_set.Compile():
             raise ValueError("prefilter set does not compile")
+        self._re2_alt, self._re2_set = alt, prefilter_set
 
     def _compile_wire(self, has_custom: bool) -> None:
         # Every value the walk scans is verbatim in the serialized request except JSON text, whose escapes
@@ -228,7 +234,8 @@ class Scanner:
         A value whose own scan would find something has a hit overlapping its bytes (the argument of the
         module doc, with the request's other bytes in place of the separators); a hit in an id or a length
         prefix only costs a walk of the item it lands in."""
-        match = self._wire.Match  # type: ignore[union-attr]
+        assert self._wire is not None, "wire_hits without scans_wire"
+        match = self._wire.Match
         starts: list[int] = []
         ends: list[int] = []
         n = len(buf)
@@ -302,8 +309,8 @@ class Scanner:
             for i in cand:
                 if i not in todo:
                     todo[i] = self._always
-                elif todo[i] is not None:
-                    todo[i] = sorted({*todo[i], *self._always})
+                elif (ks := todo[i]) is not None:
+                    todo[i] = sorted({*ks, *self._always})
         rules = self._rules
         joined: dict[int, list[int]] = {}  # rule index -> values it scans in one joined pass
         for i, ks in todo.items():
@@ -360,12 +367,13 @@ class Scanner:
                 ends.append(pos)
                 pos += 1
         if self._hs_db is not None:
-            self._prefilter_hyperscan(buf, starts, ends, cand, todo)
+            self._prefilter_hyperscan(self._hs_db, buf, starts, ends, cand, todo)
         else:
             self._prefilter_re2(buf, parts, starts, ends, cand, todo)
 
     def _prefilter_re2(self, buf: bytes, parts, starts, ends, cand, todo) -> None:
-        alt = self._re2_alt
+        alt, prefilter_set = self._re2_alt, self._re2_set
+        assert alt is not None and prefilter_set is not None  # the engine is re2, so _compile_re2 ran
         n = len(buf)
         last = len(starts) - 1
         marked: list[int] = []
@@ -389,7 +397,7 @@ class Scanner:
         if not marked:
             return
         filtered = self._filtered
-        match_set = self._re2_set.Match
+        match_set = prefilter_set.Match
         for k in marked:
             hit = match_set(buf[starts[k] : ends[k]])
             if hit:
@@ -397,7 +405,8 @@ class Scanner:
 
     def _prefilter_each(self, parts: list[str], cand: list[int], todo: dict) -> None:
         filtered = self._filtered
-        match_set = self._re2_set.Match  # type: ignore[union-attr]
+        assert self._re2_set is not None  # the caller checked
+        match_set = self._re2_set.Match
         for p, i in zip(parts, cand, strict=True):
             try:
                 raw = p.encode("utf-8")
@@ -408,7 +417,7 @@ class Scanner:
             if hit:
                 todo[i] = [filtered[h] for h in hit]
 
-    def _prefilter_hyperscan(self, buf: bytes, starts, ends, cand, todo) -> None:
+    def _prefilter_hyperscan(self, db: hyperscan.Database, buf: bytes, starts, ends, cand, todo) -> None:
         hits: set[tuple[int, int]] = set()
         add = hits.add
 
@@ -417,7 +426,7 @@ class Scanner:
             # a match ending in a separator is only a partial view of the next one.
             add((to, rule))
 
-        self._hs_db.scan(buf, match_event_handler=on_match)
+        db.scan(buf, match_event_handler=on_match)
         per_value: dict[int, set[int]] = {}
         for to, rule in hits:
             k = bisect_right(starts, to - 1) - 1
@@ -446,7 +455,7 @@ class Scanner:
             else:
                 # Only the branches whose own prefilter matched a value run over it (phone has twelve).
                 by_branch: dict[int, list[int]] = {}
-                select = rules[k].branches.Match  # type: ignore[union-attr]
+                select = rules[k].branches.Match
                 for i in values:
                     for b in select(texts[i].encode("utf-8", "surrogatepass")):
                         by_branch.setdefault(b, []).append(i)

@@ -75,7 +75,7 @@ def _mod11_dv(total: int) -> int:
 
 
 # Positions of the 11 digits inside "ddd.ddd.ddd-dd".
-_CPF_FORMATTED_POS = (0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13)
+_CPF_FORMATTED_POS: tuple[int, ...] = (0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13)
 _CPF_BARE_POS = tuple(range(11))
 
 
@@ -115,7 +115,7 @@ def cpf(text: str) -> bool:
 
 
 # Positions of the 14 characters inside "XX.XXX.XXX/XXXX-DD".
-_CNPJ_FORMATTED_POS = (0, 1, 3, 4, 5, 7, 8, 9, 11, 12, 13, 14, 16, 17)
+_CNPJ_FORMATTED_POS: tuple[int, ...] = (0, 1, 3, 4, 5, 7, 8, 9, 11, 12, 13, 14, 16, 17)
 _CNPJ_BARE_POS = tuple(range(14))
 _CNPJ_W1 = (5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
 _CNPJ_W2 = (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)

@@ -237,7 +237,7 @@ class OTLPReceiver(Receiver):
         server = grpc.aio.server(options=options, interceptors=interceptors)
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "grpc")
-            handler = grpc.unary_unary_rpc_method_handler(self._grpc_handler(intake))
+            handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(self._grpc_handler(intake))
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(GRPC_SERVICES[signal], {"Export": handler}),))
         try:
             if cfg.tls is not None:
@@ -382,7 +382,7 @@ class _BearerInterceptor(grpc.aio.ServerInterceptor):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
             return b""
 
-        self.deny = grpc.unary_unary_rpc_method_handler(deny)
+        self.deny: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(deny)
 
     async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
         for key, value in details.invocation_metadata or ():

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
 import signal as signals
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..component import Signal
 from ..envelope import Envelope
@@ -76,7 +77,8 @@ class RecordReader:
 
     def __iter__(self) -> Iterator[Record]:
         try:
-            file = open(self.path, "rb", buffering=1 << 20)
+            # A buffered binary file is a BufferedReader (typeshed knows that only for buffering -1 or 1).
+            file = cast(io.BufferedReader, open(self.path, "rb", buffering=1 << 20))
         except OSError as exc:
             raise ReplayError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
         with file:
@@ -532,7 +534,7 @@ class _Replay:
 
     def _report(self, service: Any, used: set[Signal], failure: ReplayError | None, drained: bool, seconds: float) -> int:
         t = self.totals
-        exporters = []
+        exporters: list[dict[str, Any]] = []
         undelivered = []
         for id in self._exporters(used):
             for signal in used:

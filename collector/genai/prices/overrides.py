@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NoReturn
 
 from .names import provider_key
 from .rates import _TOKEN_KEYS, PriceValue
@@ -90,11 +90,11 @@ def _load_overrides(path: str) -> _Overrides:
                 out.by_name.setdefault(name, []).append(entry[1])
         for name, entries in out.by_name.items():
             seen: set[str | None] = set()
-            for e in entries:
-                if e.provider in seen:
-                    where = "any provider" if e.provider is None else f"provider {e.provider!r}"
+            for override in entries:
+                if override.provider in seen:
+                    where = "any provider" if override.provider is None else f"provider {override.provider!r}"
                     raise PriceConfigError(f"{path}: models: {name!r} is defined twice for {where}")
-                seen.add(e.provider)
+                seen.add(override.provider)
     if "markups" in top:
         _, vnode = top["markups"]
         if not isinstance(vnode, yaml.MappingNode):
@@ -114,7 +114,7 @@ class _NodeParser:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def fail(self, node: Any, key: str, message: str) -> None:
+    def fail(self, node: Any, key: str, message: str) -> NoReturn:
         line = node.start_mark.line + 1 if node is not None and node.start_mark is not None else 0
         where = f"{self.path}:{line}" if line else self.path
         raise PriceConfigError(f"{where}: {key}: {message}" if key else f"{where}: {message}")
@@ -183,7 +183,7 @@ class _NodeParser:
             tnode = m["tiers"][1]
             if not isinstance(tnode, yaml.SequenceNode) or not tnode.value:
                 self.fail(tnode, f"{key}.tiers", "expected a non-empty list of {start: prompt_tokens, price: usd}")
-            tiers = []
+            tiers: list[tuple[int, Decimal]] = []
             for i, t in enumerate(tnode.value):
                 tk = f"{key}.tiers[{i}]"
                 tm = self.mapping(t, tk, ("start", "price"))

@@ -71,7 +71,7 @@ class TraceData:
         groups = self._groups
         if groups is None:
             self._groups = group
-        elif type(groups) is list:
+        elif isinstance(groups, list):
             groups.append(group)
         elif groups is not group:
             self._groups = [groups] * len(self._raw) + [group]
@@ -177,7 +177,7 @@ def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None, i
                     trace.has_root = True
                 if times:
                     start = span.start_time_unix_nano
-                    if start < trace.start:  # type: ignore[operator]
+                    if start < trace.start:
                         trace.start = start
                     end = span.end_time_unix_nano
                     if end > trace.end:

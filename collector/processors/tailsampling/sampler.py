@@ -32,11 +32,11 @@ class Sampler:
 
     def decide(self, trace: TraceData) -> Decision:
         votes: dict[str, str] = {}
-        for p in self.drops:
-            vote = p.evaluate(trace)
-            votes[p.name] = vote
+        for drop in self.drops:
+            vote = drop.evaluate(trace)
+            votes[drop.name] = vote
             if vote == DROPPED:
-                return Decision(False, p.name, votes)
+                return Decision(False, drop.name, votes)
         first = None
         for p in self.others:
             vote = p.evaluate(trace)

@@ -401,7 +401,7 @@ class LlmProfile(Profile):
         def at(ms: float) -> int:
             return start_ns + int(ms * 1e6)
 
-        def span(i: int, parent: int | None, name: str, kind: int, t0: float, dur: float,
+        def span(i: int, parent: int | None, name: str, kind: trace_pb2.Span.SpanKind.ValueType, t0: float, dur: float,
                  attributes: dict[str, Any]) -> trace_pb2.Span:
             return trace_pb2.Span(
                 trace_id=trace_id, span_id=span_ids[i], parent_span_id=span_ids[parent] if parent is not None else b"",

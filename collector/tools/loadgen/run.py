@@ -162,6 +162,7 @@ class LoadRun:
         t0 = time.perf_counter()
         progress = asyncio.create_task(self._report_progress(t0)) if self.progress is not None else None
         try:
+            pending: set[asyncio.Task[Any]]
             if self.opts.rate is None:
                 pending = await self._closed_loop()
             else:
@@ -187,8 +188,8 @@ class LoadRun:
         finally:
             if progress is not None:
                 progress.cancel()
-                if self.progress.isatty():
-                    self.progress.write("\n")
+            if self.progress is not None and self.progress.isatty():
+                self.progress.write("\n")
         end = time.perf_counter()
         return build_report(self, start_unix, t0, send_end, end, time.process_time() - cpu0)
 
@@ -230,7 +231,7 @@ async def run_async(opts: Options, *, progress: TextIO | None = None, handle_sig
     await transport.start()
     run = LoadRun(opts, PayloadSource(templates, opts.seed), transport, progress)
     loop = asyncio.get_running_loop()
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     if handle_signals:
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:

@@ -18,7 +18,7 @@ GRPC_METHODS = {
     "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
     "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
 }
-_RESPONSES = {
+_RESPONSES: dict[str, type[trace_service_pb2.ExportTraceServiceResponse] | type[logs_service_pb2.ExportLogsServiceResponse]] = {
     "traces": trace_service_pb2.ExportTraceServiceResponse,
     "logs": logs_service_pb2.ExportLogsServiceResponse,
 }
@@ -69,7 +69,7 @@ class GrpcTransport(Transport):
         else:
             self._channel = grpc.aio.insecure_channel(target, options=options)
         # No (de)serializers: requests go out as the pre-built bytes, responses come back raw.
-        self._call = self._channel.unary_unary(GRPC_METHODS[signal_name], request_serializer=None,
+        self._call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = self._channel.unary_unary(GRPC_METHODS[signal_name], request_serializer=None,
                                                response_deserializer=None)
         self._timeout = timeout
         self._response = _RESPONSES[signal_name]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import reduce
 from operator import or_
-from typing import Any
+from typing import Any, ClassVar
 
 from ..buffer import TraceData
 from ..config import AndConfig
@@ -14,7 +14,7 @@ from .base import NOT_SAMPLED, SAMPLED, Policy
 
 class And(Policy):
     type_name = "and"
-    config_class = AndConfig
+    config_class: ClassVar[type] = AndConfig  # declared as the base's: drop subclasses it with its own config
 
     def __init__(self, subs: list[Policy]):
         self.subs = subs
