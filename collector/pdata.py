@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -13,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from .component import Rejected, Signal
 
-REQUEST_TYPES: dict[Signal, type] = {
+REQUEST_TYPES: dict[Signal, type[Message]] = {
     Signal.TRACES: ExportTraceServiceRequest,
     Signal.LOGS: ExportLogsServiceRequest,
     Signal.METRICS: ExportMetricsServiceRequest,
@@ -51,7 +53,7 @@ def count_data_points(req: ExportMetricsServiceRequest) -> int:
     return total
 
 
-_COUNTERS = {Signal.TRACES: count_spans, Signal.LOGS: count_log_records, Signal.METRICS: count_data_points}
+_COUNTERS: dict[Signal, Callable[[Any], int]] = {Signal.TRACES: count_spans, Signal.LOGS: count_log_records, Signal.METRICS: count_data_points}
 
 
 def count_items(signal: Signal, data: Any) -> int:
@@ -121,7 +123,7 @@ class RequestBuilder:
     (resource, schema_url) and one scope entry per distinct (scope, schema_url) under it."""
 
     def __init__(self, signal: Signal):
-        self.request = REQUEST_TYPES[signal]()
+        self.request: Any = REQUEST_TYPES[signal]()  # the signal's request type; callers know which
         self._resources_field, self._scopes_field, self._items_field = FIELDS[signal]
         self._resources: dict[tuple[bytes, str], tuple[Any, dict[tuple[bytes, str], Any]]] = {}
 

@@ -382,7 +382,7 @@ class PersistentQueue:
         if found is None or found[0] is not request.signal:
             raise ValueError("checksum or header mismatch")
         message = REQUEST_TYPES[request.signal]()
-        message.ParseFromString(memoryview(buf)[HEADER_SIZE:])
+        message.ParseFromString(memoryview(buf)[HEADER_SIZE:])  # type: ignore[arg-type]  # upb parses any buffer; the stub says bytes
         return message
 
     def done(self, request: Request) -> None:
