@@ -15,6 +15,7 @@ tokens) is parsed lazily, by messages.py.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,14 +133,18 @@ def _entry_value(entry: tuple[str, int, Any]) -> Any:
     return entry[2]
 
 
+# A token count above this is no count: ~1,000x the largest context window.
+MAX_TOKENS = 10**12
+
+
 def _int(entry: tuple[str, int, Any] | None) -> int | None:
-    """The integer a slot holds (ints, whole doubles, numeric strings); None if unset."""
+    """The integer a slot holds (ints, finite doubles, numeric strings); None if unset or not a number."""
     if entry is None:
         return None
     member, v = entry[1], entry[2]
     if member == _INT:
         return v
-    if member == _DOUBLE and v == v:
+    if member == _DOUBLE and math.isfinite(v):
         return int(v)
     if member == _STRING:
         try:
@@ -147,6 +152,22 @@ def _int(entry: tuple[str, int, Any] | None) -> int | None:
         except ValueError:
             return None
     return None
+
+
+def _count(entry: tuple[str, int, Any] | None, invalid: list[str]) -> int | None:
+    """`_int` for a token count: a value that is present but no count (negative, not finite, past
+    MAX_TOKENS, a double or string that is not a number) is None and its attribute key goes to `invalid`."""
+    if entry is None:
+        return None
+    value = _int(entry)
+    if value is None:
+        if entry[1] in (_INT, _DOUBLE, _STRING):
+            invalid.append(entry[0])
+        return None
+    if not 0 <= value <= MAX_TOKENS:
+        invalid.append(entry[0])
+        return None
+    return value
 
 
 def _str(entry: tuple[str, int, Any] | None) -> str | None:
@@ -165,6 +186,7 @@ class Usage:
     reasoning_tokens: int | None = None
     total_tokens: int | None = None
     convention: str | None = None  # where the input/output counts came from
+    invalid: tuple[str, ...] = ()  # keys of usage attributes present but holding no valid count
 
     @property
     def complete(self) -> bool:
@@ -335,31 +357,46 @@ USAGE_EXTRAS = frozenset({"total_tokens", "reasoning", "cache_read", "cache_writ
 
 def _usage(values: dict[str, Any], provider: str | None) -> Usage:
     get = values.get
+    invalid: list[str] = []
     if values.keys().isdisjoint(USAGE_EXTRAS):
-        u = Usage(_int(get("input_tokens")), _int(get("output_tokens")))
+        u = Usage(_count(get("input_tokens"), invalid), _count(get("output_tokens"), invalid))
         if u.input_tokens is not None or u.output_tokens is not None:
             u.convention = "attributes"
+        if invalid:
+            u.invalid = tuple(invalid)
         return u
     u = Usage(
-        input_tokens=_int(get("input_tokens")),
-        output_tokens=_int(get("output_tokens")),
-        total_tokens=_int(get("total_tokens")),
-        reasoning_tokens=_int(get("reasoning")),
+        input_tokens=_count(get("input_tokens"), invalid),
+        output_tokens=_count(get("output_tokens"), invalid),
+        total_tokens=_count(get("total_tokens"), invalid),
+        reasoning_tokens=_count(get("reasoning"), invalid),
     )
     if u.input_tokens is not None or u.output_tokens is not None:
         u.convention = "attributes"
-    cache_read = _int(get("cache_read"))
-    cache_write = _int(get("cache_write"))
-    legacy_read = _int(get("legacy_cache_read"))
-    legacy_write = _int(get("legacy_cache_write"))
-    mlflow = messages.parse_json(_str(get("mlflow_usage")))
-    if isinstance(mlflow, dict):
-        u.input_tokens = u.input_tokens if u.input_tokens is not None else _as_int(mlflow.get("input_tokens"))
-        u.output_tokens = u.output_tokens if u.output_tokens is not None else _as_int(mlflow.get("output_tokens"))
-        u.total_tokens = u.total_tokens if u.total_tokens is not None else _as_int(mlflow.get("total_tokens"))
-        legacy_read = legacy_read if legacy_read is not None else _as_int(mlflow.get("cache_read_input_tokens"))
-        legacy_write = legacy_write if legacy_write is not None else _as_int(mlflow.get("cache_creation_input_tokens"))
+    cache_read = _count(get("cache_read"), invalid)
+    cache_write = _count(get("cache_write"), invalid)
+    legacy_read = _count(get("legacy_cache_read"), invalid)
+    legacy_write = _count(get("legacy_cache_write"), invalid)
+    mlflow_usage = get("mlflow_usage")
+    mlflow = messages.parse_json(_str(mlflow_usage))
+    if isinstance(mlflow, dict) and mlflow_usage is not None:
+        key = mlflow_usage[0]
+
+        def json_count(name: str) -> int | None:
+            value = _as_int(mlflow.get(name))
+            if (value is None and name in mlflow) or (value is not None and not 0 <= value <= MAX_TOKENS):
+                invalid.append(f"{key}.{name}")
+                return None
+            return value
+
+        u.input_tokens = u.input_tokens if u.input_tokens is not None else json_count("input_tokens")
+        u.output_tokens = u.output_tokens if u.output_tokens is not None else json_count("output_tokens")
+        u.total_tokens = u.total_tokens if u.total_tokens is not None else json_count("total_tokens")
+        legacy_read = legacy_read if legacy_read is not None else json_count("cache_read_input_tokens")
+        legacy_write = legacy_write if legacy_write is not None else json_count("cache_creation_input_tokens")
         u.convention = u.convention or "mlflow"
+    if invalid:
+        u.invalid = tuple(invalid)
     u.cache_read_tokens = cache_read if cache_read is not None else legacy_read
     u.cache_write_tokens = cache_write if cache_write is not None else legacy_write
     # Only totals reported: recover the missing side.
@@ -381,7 +418,7 @@ def _as_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value == value:
+    if isinstance(value, float) and math.isfinite(value):
         return int(value)
     if isinstance(value, str):
         try:

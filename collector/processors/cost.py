@@ -30,6 +30,9 @@ COST = "gen_ai.usage.cost"
 COST_SOURCE = "gen_ai.usage.cost_source"
 UNPRICED = "gen_ai.usage.cost_unpriced"
 UNPRICED_REASON = "gen_ai.usage.cost_unpriced_reason"
+# On a span whose usage attributes hold no valid count (negative, not finite, not a number): their keys,
+# comma-separated. The span goes on unpriced (reason invalid_usage); the rest of its request is unaffected.
+INVALID_USAGE = "gen_ai.usage.invalid"
 OI_PROMPT, OI_COMPLETION, OI_TOTAL = "llm.cost.prompt", "llm.cost.completion", "llm.cost.total"
 OTHER = "other"
 
@@ -107,6 +110,7 @@ class CostProcessor(Processor):
         self.m_cost = t.counter("llm_cost_usd_total", "USD cost of priced LLM calls.", labels)
         self.m_latency = t.histogram("llm_latency_seconds", "Duration of LLM call spans.", labels, tuple(m.latency_buckets))
         self.m_unpriced = t.counter("llm_unpriced_requests_total", "LLM calls that could not be priced.", ("model",))
+        self.m_invalid = t.counter("llm_invalid_usage_total", "LLM call spans with a usage attribute holding no valid token count, by attribute; left unpriced.", ("attribute",))
         self._bound: dict[tuple[str, str, str], _Series] = {}
         self._by_raw: dict[tuple[str, str, str], _Series] = {}  # the same, by uncapped labels: one lookup per span
 
@@ -150,7 +154,13 @@ class CostProcessor(Processor):
         cost: prices.Cost | None = None
         reason = "no_usage"
         inp, out = u.input_tokens, u.output_tokens
-        if inp is not None and (out is not None or view.is_embedding):
+        if u.invalid:
+            # Client input: one span's bad counts flag that span, never fail its request.
+            reason = "invalid_usage"
+            pdata.add_str(span.attributes, INVALID_USAGE, ",".join(u.invalid))
+            for key in u.invalid:
+                self.m_invalid.labels(key).inc()
+        elif inp is not None and (out is not None or view.is_embedding):
             out = out or 0
             cr, cw, rs = u.cache_read_tokens or 0, u.cache_write_tokens or 0, u.reasoning_tokens or 0
             reason = "unknown_model"

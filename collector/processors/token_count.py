@@ -114,7 +114,10 @@ class TokenCountProcessor(Processor):
                     keep(view)
                     if view is None or view.operation not in operations:
                         continue
-                    if view.usage.complete:
+                    if view.usage.invalid:
+                        # Reported but unusable counts: not overwritten by counted ones (cost flags them).
+                        self._skip(span, "invalid_usage")
+                    elif view.usage.complete:
                         self._reported(span, view)
                         reported += 1
                     else:
