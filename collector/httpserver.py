@@ -1,25 +1,323 @@
-"""Shared aiohttp listener set-up for the OTLP/HTTP receiver, health check and metrics endpoints."""
+"""Shared aiohttp listener for the OTLP/HTTP receiver, the health check and the metrics endpoint.
+
+Every connection is bounded the way Go's net/http bounds otelcol's HTTP servers (confighttp.ServerConfig):
+a request head must arrive within `read_header_timeout`, a whole request within `read_timeout`, its
+response must be written within `write_timeout` of its head, and a keep-alive connection may wait
+`idle_timeout` for its next request. On top of that a listener keeps at most `max_connections` open, so
+clients that connect and stall cannot exhaust the process's file descriptors: at the cap a new connection
+closes the longest-waiting idle ones (as nginx reuses its idle keep-alive connections), and only when every
+connection is in the middle of a request is the new one closed at once and counted.
+
+aiohttp has a keep-alive timer but no head or body read timeout, so `_Handler` (a RequestHandler subclass)
+keeps the request's phase in a few floats updated where aiohttp already does work (connection_made,
+data_received) and turns aiohttp's per-connection keep-alive timer into its only timer: nothing is
+scheduled per request.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import math
 import os
+import resource
+from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aiohttp import web
+from aiohttp.streams import StreamReader
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_server import Server
 
 from .config import Endpoint
+from .telemetry import ConnectionCounters
+
+# max_connections 0: a quarter of the open-file limit, so idle clients of one listener can take at most a
+# quarter of the descriptors the process has (gRPC, exporters, files and the other listeners need the rest).
+AUTO_MAX_CONNECTIONS_SHARE = 4
+AUTO_MAX_CONNECTIONS_FLOOR = 64
+AUTO_MAX_CONNECTIONS_CEILING = 16_384
+# At the cap, one scan of the open connections closes this fraction of the cap's worth of idle ones, so a
+# burst of new connections does not pay a scan each.
+EVICT_FRACTION = 16
+# After a scan found every connection busy, new connections are refused without scanning for this long.
+REFUSE_BACKOFF = 0.1
+# asyncio's TLS handshake limit when Go's rule gives none (no timeout configured).
+DEFAULT_HANDSHAKE_TIMEOUT = 60.0
 
 
-async def serve(app: web.Application, endpoint: Endpoint, *, shutdown_timeout: float = 10.0, ssl_context: Any = None, **runner_kwargs: Any) -> web.AppRunner:
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """Seconds, 0 = no limit, with otelcol's meaning (confighttp.ServerConfig, i.e. Go's http.Server):
+    read_header_timeout and idle_timeout fall back to read_timeout when 0. max_connections 0 = derived
+    from the open-file limit (auto_max_connections)."""
+
+    read_timeout: float = 0.0
+    read_header_timeout: float = 60.0
+    write_timeout: float = 30.0
+    idle_timeout: float = 60.0
+    max_connections: int = 0
+
+
+# The health check and the metrics endpoint: otelcol's default timeouts and a small cap of their own.
+INTERNAL_LIMITS = ConnectionLimits(max_connections=32)
+
+
+class BodyReadTimeout(TimeoutError):
+    """Set on a request's body when it has not fully arrived within read_timeout of the request's first byte.
+    The handler's read raises it (the OTLP receiver answers 408) and the connection closes after the answer;
+    being a TimeoutError, aiohttp's lingering read after the response treats it as the end of the body."""
+
+
+def auto_max_connections() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return AUTO_MAX_CONNECTIONS_CEILING
+    return max(AUTO_MAX_CONNECTIONS_FLOOR, min(AUTO_MAX_CONNECTIONS_CEILING, soft // AUTO_MAX_CONNECTIONS_SHARE))
+
+
+async def serve(
+    app: web.Application,
+    endpoint: Endpoint,
+    *,
+    limits: ConnectionLimits = INTERNAL_LIMITS,
+    log: Any = None,
+    counters: ConnectionCounters | None = None,
+    shutdown_timeout: float = 10.0,
+    ssl_context: Any = None,
+    **runner_kwargs: Any,
+) -> web.AppRunner:
     """Bind and start serving; raises OSError (e.g. address in use) before anything is half-started."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout, **runner_kwargs)
+    # keepalive_timeout=0: aiohttp's keep-alive timer is the guard's own (see _Handler), so aiohttp never
+    # closes an idle connection by itself; it still records when each request ended.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout, keepalive_timeout=0, **runner_kwargs)
     await runner.setup()
+    assert runner.server is not None
+    if log is None:
+        log = structlog.get_logger().bind(component="http", endpoint=str(endpoint))
+    listener = _Listener(runner.server, limits, log, counters or ConnectionCounters.unregistered())
     host = endpoint.host or None  # empty host: every interface, only when the config says so
     try:
-        site = web.TCPSite(runner, host, endpoint.port, reuse_address=True, backlog=1024, ssl_context=ssl_context)
-        await site.start()
+        await _Site(runner, listener, host, endpoint.port, ssl_context).start()
     except OSError as exc:
         await runner.cleanup()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise OSError(f"cannot listen on {endpoint}: {reason}") from None
     return runner
+
+
+class _Site(web.BaseSite):
+    """aiohttp's TCPSite with the listener as protocol factory, and the TLS handshake bounded as Go bounds it."""
+
+    __slots__ = ("_listener", "_host", "_port")
+
+    def __init__(self, runner: web.AppRunner, listener: _Listener, host: str | None, port: int, ssl_context: Any):
+        super().__init__(runner, ssl_context=ssl_context, backlog=1024)
+        self._listener, self._host, self._port = listener, host, port
+
+    @property
+    def name(self) -> str:
+        return f"{'https' if self._ssl_context else 'http'}://{self._host or '0.0.0.0'}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        tls = {"ssl_handshake_timeout": self._listener.handshake_timeout} if self._ssl_context is not None else {}
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._listener, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog, reuse_address=True, **tls)
+
+
+class _Refused(asyncio.Protocol):
+    """What a connection past max_connections gets when no idle one can make room: closed once made."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.abort()
+
+
+class _Listener:
+    """The protocol factory of one listening socket: its open connections, their cap and their timeouts."""
+
+    def __init__(self, server: Server, limits: ConnectionLimits, log: Any, counters: ConnectionCounters):
+        self.server = server
+        self.loop = asyncio.get_running_loop()
+        # What aiohttp's own Server.__call__ passes every RequestHandler it makes.
+        self.handler_kwargs = server._kwargs
+        self.log = log
+        self.counters = counters
+        self.read_timeout = limits.read_timeout
+        self.write_timeout = limits.write_timeout
+        # Go's Server.readHeaderTimeout and Server.idleTimeout: 0 falls back to ReadTimeout.
+        self.header_timeout = limits.read_header_timeout or limits.read_timeout
+        self.idle_timeout = limits.idle_timeout or limits.read_timeout
+        timeouts = [t for t in (limits.read_timeout, limits.read_header_timeout, limits.write_timeout, limits.idle_timeout) if t > 0]
+        # A connection's timer fires at least this often, so a phase change that aiohttp makes without telling
+        # the guard (a response finished) is never noticed later than its own, longer or equal, timeout.
+        self.tick = min(timeouts, default=0.0)
+        # Go's Server.tlsHandshakeTimeout: the smallest of ReadHeaderTimeout, ReadTimeout and WriteTimeout set.
+        handshake = [t for t in (limits.read_header_timeout, limits.read_timeout, limits.write_timeout) if t > 0]
+        self.handshake_timeout = min(handshake, default=DEFAULT_HANDSHAKE_TIMEOUT)
+        self.max_connections = limits.max_connections or auto_max_connections()
+        self.evict_batch = max(1, self.max_connections // EVICT_FRACTION)
+        self.open: set[_Handler] = set()
+        self._scan_after = 0.0
+
+    def __call__(self) -> asyncio.BaseProtocol:
+        if len(self.open) >= self.max_connections and not self._make_room():
+            self.counters.refused.inc()
+            self.log.warning("max_connections reached with every connection busy: new connection refused", max_connections=self.max_connections, rate_limit=True)
+            return _Refused()
+        handler = _Handler(self.server, self, loop=self.loop, **self.handler_kwargs)
+        self.open.add(handler)
+        self.counters.open.inc()
+        return handler
+
+    def lost(self, handler: _Handler) -> None:
+        if handler in self.open:
+            self.open.discard(handler)
+            self.counters.open.dec()
+
+    def close(self, handler: _Handler, reason: str) -> None:
+        self.counters.closed[reason].inc()
+        self.log.debug("connection closed", reason=reason, peer=str(handler.peername), rate_limit=True)
+        handler.force_close()
+        self.lost(handler)
+
+    def _make_room(self) -> bool:
+        """Close the connections that have waited longest for a request (none in progress); False if all are busy."""
+        now = self.loop.time()
+        if now < self._scan_after:
+            return False
+        waiting: list[tuple[float, int, _Handler]] = []
+        handshake_expired = []
+        for handler in self.open:
+            since = handler.waiting_since()
+            if since is not None:
+                waiting.append((since, id(handler), handler))
+            elif not handler.connected_once and now - handler.accepted > self.handshake_timeout + 1.0:
+                # A TLS handshake that failed or timed out: asyncio never tells the application protocol.
+                handshake_expired.append(handler)
+        for handler in handshake_expired:
+            self.lost(handler)
+        if not waiting:
+            if handshake_expired:
+                return True
+            self._scan_after = now + REFUSE_BACKOFF
+            return False
+        oldest = heapq.nsmallest(self.evict_batch, waiting)
+        for _, _, handler in oldest:
+            self.close(handler, "evicted")
+        self.log.warning("max_connections reached: closed the connections waiting longest for a request", evicted=len(oldest), max_connections=self.max_connections, rate_limit=True)
+        return True
+
+
+class _Handler(RequestHandler):
+    """aiohttp's RequestHandler with Go's server timeouts. The phase of the connection at any moment:
+
+    - reading a head: `_head_t0` >= 0, when its first byte came (for a new connection: when it was made,
+      as Go's conn.serve reads the first request at once);
+    - idle between requests: aiohttp waits for the next message; `_next_keepalive_close_time` is when the
+      last response ended (aiohttp's keep-alive bookkeeping, with keepalive_timeout 0);
+    - busy otherwise: `_head_done` is when its head was complete (write_timeout counts from it, as Go resets
+      the write deadline there), `_request_t0` when it began (read_timeout counts from it while `_body` is
+      still arriving).
+
+    The keep-alive timer callback (`_process_keepalive`) closes the connection whose phase's deadline has
+    passed and otherwise reschedules itself, at most `tick` ahead. Pipelined requests queued behind a busy
+    one are timed from when their head was parsed."""
+
+    __slots__ = ("_listener", "accepted", "connected_once", "_head_t0", "_request_t0", "_head_done", "_body")
+
+    def __init__(self, manager: Server, listener: _Listener, **kwargs: Any):
+        super().__init__(manager, **kwargs)
+        self._listener = listener
+        self.accepted = self._loop.time()
+        self.connected_once = False
+        self._head_t0 = -1.0
+        self._request_t0 = 0.0
+        self._head_done = 0.0
+        self._body: StreamReader | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        now = self._loop.time()
+        self.connected_once = True
+        self._head_t0 = now
+        self._next_keepalive_close_time = now
+        self._schedule(now, self._deadline()[0])
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        super().connection_lost(exc)
+        self._body = None
+        self._listener.lost(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._head_t0 < 0.0:
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                self._head_t0 = self._loop.time()  # the first bytes of the next request after an idle wait
+        count = self._request_count
+        super().data_received(data)
+        if self._request_count != count:
+            # A head is complete (or could not be parsed, which aiohttp answers with 400).
+            now = self._loop.time()
+            self._request_t0 = self._head_t0 if self._head_t0 >= 0.0 else now
+            self._head_t0 = -1.0
+            self._head_done = now
+            self._body = self._messages[-1][1] if self._messages else None
+
+    def waiting_since(self) -> float | None:
+        """When this connection began waiting for (the rest of) a request head; None if a request is in
+        progress or the connection is not open."""
+        if self.transport is None:
+            return None
+        if self._head_t0 >= 0.0:
+            return self._head_t0
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            return self._next_keepalive_close_time
+        return None
+
+    def _deadline(self) -> tuple[float, str]:
+        listener = self._listener
+        if self._head_t0 >= 0.0:
+            when, reason = math.inf, "read_header_timeout"
+            if listener.header_timeout:
+                when = self._head_t0 + listener.header_timeout
+            if listener.read_timeout and self._head_t0 + listener.read_timeout < when:
+                when, reason = self._head_t0 + listener.read_timeout, "read_timeout"
+            return when, reason
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            return (self._next_keepalive_close_time + listener.idle_timeout if listener.idle_timeout else math.inf), "idle_timeout"
+        when, reason = math.inf, ""
+        body = self._body
+        if listener.read_timeout and body is not None and not body.is_eof():
+            when, reason = self._request_t0 + listener.read_timeout, "read_timeout"
+        if listener.write_timeout and self._head_done + listener.write_timeout < when:
+            when, reason = self._head_done + listener.write_timeout, "write_timeout"
+        return when, reason
+
+    def _schedule(self, now: float, when: float) -> None:
+        tick = self._listener.tick
+        if tick:
+            self._keepalive_handle = self._loop.call_at(min(when, now + tick), self._process_keepalive)
+
+    def _process_keepalive(self) -> None:
+        self._keepalive_handle = None
+        if self._force_close or self.transport is None:
+            return
+        now = self._loop.time()
+        when, reason = self._deadline()
+        if when <= now:
+            if reason == "read_timeout" and self._head_t0 < 0.0 and self._body is not None:
+                # The body is late: the handler's read fails and it answers; no further byte is read, and the
+                # connection closes after the answer, which write_timeout still bounds.
+                self._listener.counters.closed[reason].inc()
+                self._body.set_exception(BodyReadTimeout(f"request body not received within read_timeout ({self._listener.read_timeout:g}s)"))
+                self._body = None
+                self.close()
+                when, reason = self._deadline()
+            else:
+                self._listener.close(self, reason)
+                return
+        self._schedule(now, when)
