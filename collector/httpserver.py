@@ -41,6 +41,13 @@ AUTO_MAX_CONNECTIONS_CEILING = 16_384
 # At the cap, one scan of the open connections closes this fraction of the cap's worth of idle ones, so a
 # burst of new connections does not pay a scan each.
 EVICT_FRACTION = 16
+# Connections the kernel queues for accept().
+LISTEN_BACKLOG = 1024
+# asyncio accepts up to its `backlog` sockets per wake-up before the protocol factory sees any of them (and,
+# once descriptors run out, retries accept() and logs that many times), so it is given half the cap, at most
+# LISTEN_BACKLOG: a burst then holds about twice the cap in descriptors while the evicted ones close. The
+# kernel's queue is set back to LISTEN_BACKLOG, so a burst of connects waits there instead of being dropped.
+MIN_ACCEPT_BATCH = 16
 # After a scan found every connection busy, new connections are refused without scanning for this long.
 REFUSE_BACKOFF = 0.1
 # asyncio's TLS handshake limit when Go's rule gives none (no timeout configured).
@@ -96,7 +103,7 @@ async def serve(
     assert runner.server is not None
     if log is None:
         log = structlog.get_logger().bind(component="http", endpoint=str(endpoint))
-    listener = _Listener(runner.server, limits, log, counters or ConnectionCounters.unregistered())
+    listener = _Listener(runner.server, limits, log, counters or ConnectionCounters.unregistered(), tls=ssl_context is not None)
     host = endpoint.host or None  # empty host: every interface, only when the config says so
     try:
         await _Site(runner, listener, host, endpoint.port, ssl_context).start()
@@ -113,7 +120,7 @@ class _Site(web.BaseSite):
     __slots__ = ("_listener", "_host", "_port")
 
     def __init__(self, runner: web.AppRunner, listener: _Listener, host: str | None, port: int, ssl_context: Any):
-        super().__init__(runner, ssl_context=ssl_context, backlog=1024)
+        super().__init__(runner, ssl_context=ssl_context, backlog=listener.accept_batch)
         self._listener, self._host, self._port = listener, host, port
 
     @property
@@ -125,6 +132,9 @@ class _Site(web.BaseSite):
         tls = {"ssl_handshake_timeout": self._listener.handshake_timeout} if self._ssl_context is not None else {}
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._listener, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog, reuse_address=True, **tls)
+        for sock in self._server.sockets:
+            with sock.dup() as listening:  # the same socket: listen() again only resizes the kernel's queue
+                listening.listen(LISTEN_BACKLOG)
 
 
 class _Refused(asyncio.Protocol):
@@ -137,8 +147,9 @@ class _Refused(asyncio.Protocol):
 class _Listener:
     """The protocol factory of one listening socket: its open connections, their cap and their timeouts."""
 
-    def __init__(self, server: Server, limits: ConnectionLimits, log: Any, counters: ConnectionCounters):
+    def __init__(self, server: Server, limits: ConnectionLimits, log: Any, counters: ConnectionCounters, tls: bool):
         self.server = server
+        self.tls = tls
         self.loop = asyncio.get_running_loop()
         # What aiohttp's own Server.__call__ passes every RequestHandler it makes.
         self.handler_kwargs = server._kwargs
@@ -158,6 +169,7 @@ class _Listener:
         self.handshake_timeout = min(handshake, default=DEFAULT_HANDSHAKE_TIMEOUT)
         self.max_connections = limits.max_connections or auto_max_connections()
         self.evict_batch = max(1, self.max_connections // EVICT_FRACTION)
+        self.accept_batch = max(MIN_ACCEPT_BATCH, min(LISTEN_BACKLOG, self.max_connections // 2))
         self.open: set[_Handler] = set()
         self._scan_after = 0.0
 
@@ -169,6 +181,8 @@ class _Listener:
         handler = _Handler(self.server, self, loop=self.loop, **self.handler_kwargs)
         self.open.add(handler)
         self.counters.open.inc()
+        if self.tls:
+            handler.await_handshake()
         return handler
 
     def lost(self, handler: _Handler) -> None:
@@ -176,10 +190,16 @@ class _Listener:
             self.open.discard(handler)
             self.counters.open.dec()
 
-    def close(self, handler: _Handler, reason: str) -> None:
+    def timed_out(self, handler: _Handler, reason: str) -> None:
         self.counters.closed[reason].inc()
-        self.log.debug("connection closed", reason=reason, peer=str(handler.peername), rate_limit=True)
-        handler.force_close()
+        self.log.debug("connection timed out", reason=reason, peer=str(handler.peername), rate_limit=True)
+
+    def close(self, handler: _Handler, reason: str) -> None:
+        if reason != "evicted":
+            self.timed_out(handler, reason)
+        else:
+            self.counters.closed[reason].inc()
+        handler.drop()
         self.lost(handler)
 
     def _make_room(self) -> bool:
@@ -187,20 +207,8 @@ class _Listener:
         now = self.loop.time()
         if now < self._scan_after:
             return False
-        waiting: list[tuple[float, int, _Handler]] = []
-        handshake_expired = []
-        for handler in self.open:
-            since = handler.waiting_since()
-            if since is not None:
-                waiting.append((since, id(handler), handler))
-            elif not handler.connected_once and now - handler.accepted > self.handshake_timeout + 1.0:
-                # A TLS handshake that failed or timed out: asyncio never tells the application protocol.
-                handshake_expired.append(handler)
-        for handler in handshake_expired:
-            self.lost(handler)
+        waiting = [(since, id(h), h) for h in self.open if (since := h.waiting_since()) is not None]
         if not waiting:
-            if handshake_expired:
-                return True
             self._scan_after = now + REFUSE_BACKOFF
             return False
         oldest = heapq.nsmallest(self.evict_batch, waiting)
@@ -225,22 +233,34 @@ class _Handler(RequestHandler):
     passed and otherwise reschedules itself, at most `tick` ahead. Pipelined requests queued behind a busy
     one are timed from when their head was parsed."""
 
-    __slots__ = ("_listener", "accepted", "connected_once", "_head_t0", "_request_t0", "_head_done", "_body")
+    __slots__ = ("_listener", "_accepted", "_connected", "_dropped", "_head_t0", "_request_t0", "_head_done", "_body")
 
     def __init__(self, manager: Server, listener: _Listener, **kwargs: Any):
         super().__init__(manager, **kwargs)
         self._listener = listener
-        self.accepted = self._loop.time()
-        self.connected_once = False
+        self._accepted = self._loop.time()
+        self._connected = False  # connection_made comes on the next loop turn (after the handshake with TLS)
+        self._dropped = False
         self._head_t0 = -1.0
         self._request_t0 = 0.0
         self._head_done = 0.0
         self._body: StreamReader | None = None
 
+    def await_handshake(self) -> None:
+        """A TLS connection: asyncio tells its protocol nothing of a failed handshake, so a timer forgets it."""
+        when = self._accepted + self._listener.handshake_timeout + 1.0
+        self._keepalive_handle = self._loop.call_at(when, self._process_keepalive)
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._keepalive_handle is not None:
+            self._keepalive_handle.cancel()
+            self._keepalive_handle = None
+        if self._dropped:
+            transport.abort()  # evicted while accepted but not yet connected; aiohttp never sees it
+            return
         super().connection_made(transport)
         now = self._loop.time()
-        self.connected_once = True
+        self._connected = True
         self._head_t0 = now
         self._next_keepalive_close_time = now
         self._schedule(now, self._deadline()[0])
@@ -265,9 +285,18 @@ class _Handler(RequestHandler):
             self._head_done = now
             self._body = self._messages[-1][1] if self._messages else None
 
+    def drop(self) -> None:
+        if self._connected:
+            self.force_close()
+        else:
+            self._dropped = True
+
     def waiting_since(self) -> float | None:
         """When this connection began waiting for (the rest of) a request head; None if a request is in
-        progress or the connection is not open."""
+        progress or the connection is closing. One accepted but not yet connected (a burst of accepts, a TLS
+        handshake) counts from its accept, so a burst can make room among its own."""
+        if not self._connected:
+            return None if self._dropped else self._accepted
         if self.transport is None:
             return None
         if self._head_t0 >= 0.0:
@@ -304,6 +333,9 @@ class _Handler(RequestHandler):
 
     def _process_keepalive(self) -> None:
         self._keepalive_handle = None
+        if not self._connected:
+            self._listener.lost(self)  # its TLS handshake failed or timed out
+            return
         if self._force_close or self.transport is None:
             return
         now = self._loop.time()
@@ -312,7 +344,7 @@ class _Handler(RequestHandler):
             if reason == "read_timeout" and self._head_t0 < 0.0 and self._body is not None:
                 # The body is late: the handler's read fails and it answers; no further byte is read, and the
                 # connection closes after the answer, which write_timeout still bounds.
-                self._listener.counters.closed[reason].inc()
+                self._listener.timed_out(self, reason)
                 self._body.set_exception(BodyReadTimeout(f"request body not received within read_timeout ({self._listener.read_timeout:g}s)"))
                 self._body = None
                 self.close()
