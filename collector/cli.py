@@ -180,19 +180,19 @@ async def _serve(config: Any) -> int:
     from google.protobuf.internal import api_implementation
 
     from .service import Service, StartupError
-    from .telemetry import RATE_LIMIT_WINDOW, component_logger, log_loop_exception, rate_limiter
+    from .telemetry import RATE_LIMIT_REPORT_INTERVAL, component_logger, log_loop_exception, rate_limiter
 
     log = component_logger("service", "service")
     loop = asyncio.get_running_loop()
     # asyncio's own reports (e.g. "socket.accept() out of system resource", retried every second while
-    # descriptors are exhausted) as rate-limited JSON lines, and suppressed counts reported every window.
+    # descriptors are exhausted) as rate-limited JSON lines; what a window suppressed is reported once it ends.
     loop.set_exception_handler(log_loop_exception)
 
     def report_suppressed() -> None:
         rate_limiter.flush()
-        loop.call_later(RATE_LIMIT_WINDOW, report_suppressed)
+        loop.call_later(RATE_LIMIT_REPORT_INTERVAL, report_suppressed)
 
-    loop.call_later(RATE_LIMIT_WINDOW, report_suppressed)
+    loop.call_later(RATE_LIMIT_REPORT_INTERVAL, report_suppressed)
     backend = api_implementation.Type()
     if backend != "upb":
         log.warning("protobuf is not using the upb backend; expect far lower throughput", backend=backend)

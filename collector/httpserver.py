@@ -17,10 +17,12 @@ scheduled per request.
 from __future__ import annotations
 
 import asyncio
+import errno
 import heapq
 import math
 import os
 import resource
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,13 +117,16 @@ async def serve(
 
 
 class _Site(web.BaseSite):
-    """aiohttp's TCPSite with the listener as protocol factory, and the TLS handshake bounded as Go bounds it."""
+    """aiohttp's TCPSite with the listener as protocol factory, its own listening sockets (_ListeningSocket,
+    one per address the host resolves to, as asyncio's create_server binds them) and the TLS handshake
+    bounded as Go bounds it."""
 
-    __slots__ = ("_listener", "_host", "_port")
+    __slots__ = ("_listener", "_host", "_port", "_servers")
 
     def __init__(self, runner: web.AppRunner, listener: _Listener, host: str | None, port: int, ssl_context: Any):
         super().__init__(runner, ssl_context=ssl_context, backlog=listener.accept_batch)
         self._listener, self._host, self._port = listener, host, port
+        self._servers: list[asyncio.AbstractServer] = []
 
     @property
     def name(self) -> str:
@@ -131,10 +136,73 @@ class _Site(web.BaseSite):
         await super().start()
         tls = {"ssl_handshake_timeout": self._listener.handshake_timeout} if self._ssl_context is not None else {}
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._listener, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog, reuse_address=True, **tls)
-        for sock in self._server.sockets:
-            with sock.dup() as listening:  # the same socket: listen() again only resizes the kernel's queue
-                listening.listen(LISTEN_BACKLOG)
+        sockets = await _bind(self._host, self._port)
+        for sock in sockets:
+            sock.on_exhausted = self._listener.out_of_descriptors
+        try:
+            while sockets:
+                sock = sockets[0]
+                self._servers.append(await loop.create_server(self._listener, sock=sock, ssl=self._ssl_context, backlog=self._backlog, **tls))
+                sockets.pop(0)
+                sock.listen(LISTEN_BACKLOG)  # asyncio listened with its accept batch; this resizes the kernel's queue
+        finally:
+            for sock in sockets:
+                sock.close()
+        self._server = self._servers[0]
+
+    async def stop(self) -> None:
+        for server in self._servers[1:]:
+            server.close()
+        await super().stop()
+
+
+# accept() errors that mean the process or the system is out of descriptors or memory (asyncio's own list).
+_RESOURCE_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+
+
+class _ListeningSocket(socket.socket):
+    """A listening socket that reports running out of descriptors once per asyncio wake-up. asyncio's accept
+    loop (BaseSelectorEventLoop._accept_connection) logs such an error, stops watching the socket and retries
+    a second later, but then goes on calling accept() up to its backlog times in the same wake-up, logging and
+    scheduling another retry each time: after the first such error this raises BlockingIOError, which ends it."""
+
+    __slots__ = ("_exhausted", "on_exhausted")
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._exhausted = False
+        self.on_exhausted: Any = None  # called when accept() finds no descriptor left
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if self._exhausted:
+            self._exhausted = False
+            raise BlockingIOError(errno.EAGAIN, "accept paused until asyncio retries")
+        try:
+            return super().accept()
+        except OSError as exc:
+            self._exhausted = exc.errno in _RESOURCE_ERRNOS
+            if self._exhausted and self.on_exhausted is not None:
+                self.on_exhausted()
+            raise
+
+
+async def _bind(host: str | None, port: int) -> list[_ListeningSocket]:
+    """Bound listening sockets for every address of `host` (None: every interface), as create_server makes them."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=socket.AF_UNSPEC, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[_ListeningSocket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = _ListeningSocket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # the IPv4 address has its own socket
+            sock.bind(address)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 class _Refused(asyncio.Protocol):
@@ -174,7 +242,7 @@ class _Listener:
         self._scan_after = 0.0
 
     def __call__(self) -> asyncio.BaseProtocol:
-        if len(self.open) >= self.max_connections and not self._make_room():
+        if len(self.open) >= self.max_connections and not self._room_at_cap():
             self.counters.refused.inc()
             self.log.warning("max_connections reached with every connection busy: new connection refused", max_connections=self.max_connections, rate_limit=True)
             return _Refused()
@@ -202,20 +270,30 @@ class _Listener:
         handler.drop()
         self.lost(handler)
 
-    def _make_room(self) -> bool:
-        """Close the connections that have waited longest for a request (none in progress); False if all are busy."""
+    def _room_at_cap(self) -> bool:
         now = self.loop.time()
         if now < self._scan_after:
             return False
-        waiting = [(since, id(h), h) for h in self.open if (since := h.waiting_since()) is not None]
-        if not waiting:
+        evicted = self._evict(self.evict_batch)
+        if not evicted:
             self._scan_after = now + REFUSE_BACKOFF
             return False
-        oldest = heapq.nsmallest(self.evict_batch, waiting)
+        self.log.warning("max_connections reached: closed the connections waiting longest for a request", evicted=evicted, max_connections=self.max_connections, rate_limit=True)
+        return True
+
+    def out_of_descriptors(self) -> None:
+        """accept() failed for want of descriptors (max_connections is above what the process has, or something
+        else took them): a quarter of the idle connections make room; asyncio retries accepting a second later."""
+        evicted = self._evict(max(1, len(self.open) // 4))
+        self.log.warning("out of file descriptors: closed the connections waiting longest for a request", evicted=evicted, open=len(self.open), rate_limit=True)
+
+    def _evict(self, count: int) -> int:
+        """Close up to `count` of the connections that have waited longest for a request (none in progress)."""
+        waiting = [(since, id(h), h) for h in self.open if (since := h.waiting_since()) is not None]
+        oldest = heapq.nsmallest(count, waiting)
         for _, _, handler in oldest:
             self.close(handler, "evicted")
-        self.log.warning("max_connections reached: closed the connections waiting longest for a request", evicted=len(oldest), max_connections=self.max_connections, rate_limit=True)
-        return True
+        return len(oldest)
 
 
 class _Handler(RequestHandler):

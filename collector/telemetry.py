@@ -30,6 +30,8 @@ def _json_renderer(_: Any, __: str, event: dict[str, Any]) -> str:
 # An event logged with `rate_limit=` passes at most this many times per window and key.
 RATE_LIMIT_BURST = 5
 RATE_LIMIT_WINDOW = 10.0
+# How often the daemon looks for windows that are over, to report what they suppressed.
+RATE_LIMIT_REPORT_INTERVAL = 1.0
 _RATE_LIMIT_MAX_KEYS = 10_000
 
 
@@ -91,6 +93,8 @@ class RateLimiter:
     def flush(self, now: float | None = None, everything: bool = False) -> None:
         """Report the windows that are over (all with `everything`) and forget them."""
         now = self.clock() if now is None else now
+        if now < self._next_due and not everything:
+            return
         with self._lock:
             ended = self._sweep(float("inf") if everything else now)
         for window in ended:
