@@ -134,7 +134,7 @@ class _Site(web.BaseSite):
 
     async def start(self) -> None:
         await super().start()
-        tls = {"ssl_handshake_timeout": self._listener.handshake_timeout} if self._ssl_context is not None else {}
+        handshake = self._listener.handshake_timeout if self._ssl_context is not None else None
         loop = asyncio.get_running_loop()
         sockets = await _bind(self._host, self._port)
         for sock in sockets:
@@ -142,7 +142,7 @@ class _Site(web.BaseSite):
         try:
             while sockets:
                 sock = sockets[0]
-                self._servers.append(await loop.create_server(self._listener, sock=sock, ssl=self._ssl_context, backlog=self._backlog, **tls))
+                self._servers.append(await loop.create_server(self._listener, sock=sock, ssl=self._ssl_context, backlog=self._backlog, ssl_handshake_timeout=handshake))
                 sockets.pop(0)
                 sock.listen(LISTEN_BACKLOG)  # asyncio listened with its accept batch; this resizes the kernel's queue
         finally:
@@ -209,6 +209,7 @@ class _Refused(asyncio.Protocol):
     """What a connection past max_connections gets when no idle one can make room: closed once made."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
         transport.abort()
 
 
@@ -334,6 +335,7 @@ class _Handler(RequestHandler):
             self._keepalive_handle.cancel()
             self._keepalive_handle = None
         if self._dropped:
+            assert isinstance(transport, asyncio.Transport)
             transport.abort()  # evicted while accepted but not yet connected; aiohttp never sees it
             return
         super().connection_made(transport)

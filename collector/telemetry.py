@@ -10,7 +10,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, MutableMapping
 from typing import Any
 
 import orjson
@@ -58,7 +58,7 @@ class RateLimiter:
         self._windows: dict[Hashable, _Window] = {}
         self._next_due = float("inf")
 
-    def __call__(self, _: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, _: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         key = event.pop("rate_limit", None)
         now = self.clock()
         if now >= self._next_due:
