@@ -119,11 +119,41 @@ def _run(args: argparse.Namespace) -> int:
         for error in errors:
             print(f"  {error}", file=sys.stderr)
         return 1
-    from .telemetry import setup_logging
+    from .telemetry import log_uncaught_exceptions, rate_limiter, setup_logging
 
     logs = config.service.telemetry.logs
     setup_logging(logs.level, logs.encoding)
-    return asyncio.run(_serve(config))
+    log_uncaught_exceptions()
+    raise_open_file_limit()
+    try:
+        return asyncio.run(_serve(config))
+    finally:
+        rate_limiter.flush(everything=True)
+
+
+# The soft limit on open files is raised to the hard limit, up to this: every connection is a descriptor,
+# and the usual soft default (1,024) is what a thousand idle clients take.
+OPEN_FILES_TARGET = 65_536
+
+
+def raise_open_file_limit() -> None:
+    """Raise the soft RLIMIT_NOFILE towards the hard one at start-up, logging both values."""
+    import resource
+
+    from .telemetry import component_logger
+
+    log = component_logger("service", "service")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = OPEN_FILES_TARGET if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_TARGET)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit", soft=soft, hard=hard, error=str(exc))
+            return
+        log.info("raised the open-file limit", previous=soft, soft=target, hard=hard)
+    else:
+        log.info("open-file limit", soft=soft, hard=hard)
 
 
 # Python's default first threshold (700 net allocations) suits short programs. The daemon keeps hundreds of
@@ -150,9 +180,19 @@ async def _serve(config: Any) -> int:
     from google.protobuf.internal import api_implementation
 
     from .service import Service, StartupError
-    from .telemetry import component_logger
+    from .telemetry import RATE_LIMIT_REPORT_INTERVAL, component_logger, log_loop_exception, rate_limiter
 
     log = component_logger("service", "service")
+    loop = asyncio.get_running_loop()
+    # asyncio's own reports (e.g. "socket.accept() out of system resource", retried every second while
+    # descriptors are exhausted) as rate-limited JSON lines; what a window suppressed is reported once it ends.
+    loop.set_exception_handler(log_loop_exception)
+
+    def report_suppressed() -> None:
+        rate_limiter.flush()
+        loop.call_later(RATE_LIMIT_REPORT_INTERVAL, report_suppressed)
+
+    loop.call_later(RATE_LIMIT_REPORT_INTERVAL, report_suppressed)
     backend = api_implementation.Type()
     if backend != "upb":
         log.warning("protobuf is not using the upb backend; expect far lower throughput", backend=backend)
@@ -163,7 +203,6 @@ async def _serve(config: Any) -> int:
         log.error("start-up failed", error=str(exc))
         return 1
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     received: list[int] = []
 
     def on_signal(signum: int) -> None:

@@ -18,9 +18,9 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from .. import otlpjson, pdata
 from ..client import client_metadata, metadata_from_pairs
 from ..component import ConsumeError, Consumer, Host, Receiver, Rejected, Settings, Signal
-from ..config import ByteSize, Endpoint, Invalid, option
+from ..config import ByteSize, Duration, Endpoint, Invalid, option
 from ..envelope import Envelope
-from ..httpserver import serve
+from ..httpserver import BodyReadTimeout, ConnectionLimits, serve
 from ..registry import register
 from .security import AuthConfig, BearerTokens, TLSConfig
 
@@ -55,11 +55,28 @@ class HTTPConfig:
     metrics_url_path: str = option("/v1/metrics", "Path for metrics.")
     tls: TLSConfig | None = option(None, "Serve HTTPS; with client_ca_file, require client certificates (mTLS).")
     auth: AuthConfig | None = option(None, "Require `Authorization: Bearer <token>`; others get 401 before their body is read.")
+    # otelcol's confighttp.ServerConfig timeouts, with NewDefaultServerConfig's defaults and Go's meaning.
+    read_timeout: Duration = option(Duration(0.0), "otelcol: the longest a whole request (head and body) may take to arrive, from its first byte; a body still arriving then gets 408 and the connection closes. 0 = no limit.")
+    read_header_timeout: Duration = option(Duration(60.0), "otelcol: the longest a request head may take to arrive, from its first byte (on a new connection, from the connect); then the connection is closed unanswered, so a client that sends half a request cannot hold it. 0 = read_timeout's value; both 0 = no limit.")
+    write_timeout: Duration = option(Duration(30.0), "otelcol: the longest from a request's complete head to its response written, pipeline time included; then the connection is closed. 0 = no limit.")
+    idle_timeout: Duration = option(Duration(60.0), "otelcol: how long a keep-alive connection may wait for its next request before it is closed. 0 = read_timeout's value; both 0 = no limit.")
+    max_connections: int = option(0, "Open connections kept (not in otelcol). At the cap, a new connection closes those that have waited longest for a request; only when every connection has a request in progress is it closed at once (counted in llm_collector_receiver_refused_connections). 0 = a quarter of the process's open-file limit, 64 to 16,384, so stalled clients cannot exhaust file descriptors.")
 
     def validate(self) -> None:
         for key in ("traces_url_path", "logs_url_path", "metrics_url_path"):
             if not getattr(self, key).startswith("/"):
                 raise Invalid('expected a path starting with "/"', key)
+        if self.max_connections < 0:
+            raise Invalid("must be 0 (derived from the open-file limit) or a positive number", "max_connections")
+
+    def connection_limits(self) -> ConnectionLimits:
+        return ConnectionLimits(
+            read_timeout=float(self.read_timeout),
+            read_header_timeout=float(self.read_header_timeout),
+            write_timeout=float(self.write_timeout),
+            idle_timeout=float(self.idle_timeout),
+            max_connections=self.max_connections,
+        )
 
 
 @dataclass
@@ -295,7 +312,16 @@ class OTLPReceiver(Receiver):
             app.router.add_route("*", paths[signal], handle, expect_handler=expect)
         ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
         # Decompression is done by hand so the size limit applies to the inflated body too.
-        self._http_runner = await serve(app, cfg.endpoint, shutdown_timeout=self._grace, auto_decompress=False, ssl_context=ssl_context)
+        self._http_runner = await serve(
+            app,
+            cfg.endpoint,
+            limits=cfg.connection_limits(),
+            log=self.log,
+            counters=self.telemetry.connection_counters(self.id, "http"),
+            shutdown_timeout=self._grace,
+            auto_decompress=False,
+            ssl_context=ssl_context,
+        )
         self.log.info("OTLP HTTP server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers), tls=_tls_mode(cfg.tls), auth=cfg.auth is not None)
 
     def _http_handler(self, intake: _Intake, limit: int, tokens: BearerTokens | None) -> tuple[Any, Any]:
@@ -341,7 +367,10 @@ class OTLPReceiver(Receiver):
                 body = await _read_body(request, limit)
                 body = _decompress(body, request.headers.get("Content-Encoding", ""), limit)
             except _HTTPProblem as problem:
-                return _status_response(ctype, problem.status, problem.code, problem.message)
+                response = _status_response(ctype, problem.status, problem.code, problem.message)
+                if problem.status == 408:
+                    response.force_close()
+                return response
             try:
                 message = otlpjson.decode(signal, body) if ctype == JSON else request_type.FromString(body)
             except (DecodeError, otlpjson.OTLPJSONError) as exc:
@@ -398,13 +427,20 @@ class _HTTPProblem(Exception):
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The body, within max_request_body_size. The listener bounds the wait (read_timeout: 408); a connection
+    that is gone (the client left, or write_timeout closed it) ends the request quietly: no one hears an answer."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise _HTTPProblem(413, code_pb2.RESOURCE_EXHAUSTED, f"request body exceeds max_request_body_size {limit}")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                raise _HTTPProblem(413, code_pb2.RESOURCE_EXHAUSTED, f"request body exceeds max_request_body_size {limit}")
+            chunks.append(chunk)
+    except BodyReadTimeout as exc:
+        raise _HTTPProblem(408, code_pb2.DEADLINE_EXCEEDED, str(exc)) from None
+    except ConnectionError:
+        raise _HTTPProblem(400, code_pb2.CANCELLED, "connection lost while reading the request body") from None
     return b"".join(chunks)
 
 
