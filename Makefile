@@ -33,7 +33,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-## Arize Phoenix, a real third-party OTLP server for tests/test_phoenix.py (~1 min, ~850 MB), kept
+## Arize Phoenix, a real third-party OTLP server for tests/integration/test_phoenix.py (~1 min, ~850 MB), kept
 ## out of the project's venv; without it that test is skipped. CI installs it.
 phoenix: .phoenix-venv/bin/phoenix
 .phoenix-venv/bin/phoenix:

@@ -12,7 +12,7 @@ opentelemetry-instrumentation-openai (OpenLLMetry) 0.62.4, openai 3.52.
 
 The fixtures in tests/fixtures/genai/ hold the same spans for unit tests that must not run the libraries.
 Regenerate them with `.venv/bin/python tests/instrumented_app.py --write-fixtures`, or from this test run with
-`GENAI_WRITE_FIXTURES=1 .venv/bin/python -m pytest tests/test_llm_instrumentation.py`.
+`GENAI_WRITE_FIXTURES=1 .venv/bin/python -m pytest tests/integration/test_llm_instrumentation.py`.
 """
 
 from __future__ import annotations

@@ -730,7 +730,7 @@ def test_http_corrupt_compression_is_400(c: Collector) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("encoding", ["br", "snappy", "compress"])  # zstd is decoded: tests/test_otlp_exporter_zstd.py
+@pytest.mark.parametrize("encoding", ["br", "snappy", "compress"])  # zstd is decoded: tests/receivers/test_otlp_exporter_zstd.py
 def test_http_unsupported_content_encoding_is_415(c: Collector, encoding: str) -> None:
     for ctype in (PROTOBUF, JSON):
         reply = c.http("/v1/traces", b"\x00\x01\x02", content_type=ctype, headers={"Content-Encoding": encoding})
