@@ -1,9 +1,13 @@
-"""Shared fixtures: a real daemon started as a subprocess on free ports, the way a user runs it."""
+"""What tests of every area share: a real daemon started as a subprocess on free ports, the way a user runs
+it (`Daemon`, the `daemon` / `daemon_factory` fixtures, `BASIC_CONFIG`), and damaged copies of wire bytes
+for the tests that hold a C walk to the parser (`damaged_copies`). Helpers that benchmarks and tools use too (`kv`,
+request builders, `wait_for`, `Sink`, `build_chain`) are in collector/testing.py."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -12,7 +16,7 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +189,24 @@ def daemon_factory(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def daemon(daemon_factory: Any) -> Daemon:
     return daemon_factory()
+
+
+def damaged_copies(rng: random.Random, originals: Sequence[bytes], rounds: int, *, cut: bool = False, overwrite: int = 3,
+                   insert: bool = False) -> Iterator[bytes]:
+    """`rounds` damaged copies of `originals` (each one chosen with `rng`), for checking that a walk over wire
+    bytes fails where the parser does and otherwise answers as the parser reads them. The kinds of damage take
+    turns: cut short at a random offset (`cut`), 1 to `overwrite` random bytes overwritten, 1 to 12 random
+    bytes inserted (`insert`)."""
+    kinds = [kind for kind, wanted in (("cut", cut), ("overwrite", True), ("insert", insert)) if wanted]
+    for round_ in range(rounds):
+        buf = bytearray(rng.choice(originals))
+        kind = kinds[round_ % len(kinds)]
+        if kind == "cut":
+            del buf[rng.randrange(len(buf)):]
+        elif kind == "overwrite":
+            for _ in range(rng.randint(1, overwrite)):
+                buf[rng.randrange(len(buf))] = rng.randrange(256)
+        else:
+            at = rng.randrange(len(buf))
+            buf[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 12)))
+        yield bytes(buf)

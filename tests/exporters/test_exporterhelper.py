@@ -26,6 +26,7 @@ from collector.exporterhelper import DeliveryConfig, QueueConfig, QueuedExporter
 from collector.exporterhelper.retry import backoff_delays
 from collector.service import FanOut
 from collector.telemetry import Telemetry, component_logger, setup_logging
+from collector.testing import wait_for_async
 
 _span_ids = iter(range(1, 1 << 62))
 
@@ -125,14 +126,6 @@ def logs() -> Any:
     setup_logging("info")
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
-
-
 # --- retry ------------------------------------------------------------------------------------
 
 
@@ -159,7 +152,7 @@ def test_retry_waits_grow_and_are_capped_in_real_time() -> None:
         )
         await exporter.start(FakeHost())
         await exporter.consume(Envelope(Signal.TRACES, spans_request(3)))
-        await wait_for(lambda: len(exporter.delivered) == 3)
+        await wait_for_async(lambda: len(exporter.delivered) == 3)
         await exporter.shutdown()
         return exporter
 
@@ -180,7 +173,7 @@ def test_server_retry_after_overrides_the_backoff() -> None:
         exporter = make_exporter(telemetry, lambda n: RetryableError("RESOURCE_EXHAUSTED", retry_after=0.5) if n == 1 else None)
         await exporter.start(FakeHost())
         await exporter.consume(Envelope(Signal.TRACES, spans_request(2)))
-        await wait_for(lambda: len(exporter.delivered) == 2)
+        await wait_for_async(lambda: len(exporter.delivered) == 2)
         await exporter.shutdown()
         return exporter
 
@@ -197,7 +190,7 @@ def test_retry_after_longer_than_max_elapsed_time_drops_at_once(logs: Any) -> No
         await exporter.start(FakeHost())
         started = time.monotonic()
         await exporter.consume(Envelope(Signal.TRACES, spans_request(4)))
-        await wait_for(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 4)
+        await wait_for_async(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 4)
         took = time.monotonic() - started
         await exporter.shutdown()
         return exporter, took
@@ -216,7 +209,7 @@ def test_retries_stop_at_max_elapsed_time_and_the_drop_is_counted_and_logged(log
         await exporter.start(FakeHost())
         started = time.monotonic()
         await exporter.consume(Envelope(Signal.TRACES, spans_request(5)))  # queued: the client is answered at once
-        await wait_for(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 5)
+        await wait_for_async(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 5)
         took = time.monotonic() - started
         await exporter.shutdown()
         return exporter, took
@@ -244,7 +237,7 @@ def test_attempt_timeout_is_retried() -> None:
         exporter = make_exporter(telemetry, timeout=0.1, cls=Slow)
         await exporter.start(FakeHost())
         await exporter.consume(Envelope(Signal.TRACES, spans_request(2)))
-        await wait_for(lambda: len(exporter.delivered) == 2)
+        await wait_for_async(lambda: len(exporter.delivered) == 2)
         await exporter.shutdown()
         return exporter
 
@@ -260,7 +253,7 @@ def test_permanent_error_is_dropped_at_once_and_counted(logs: Any) -> None:
         exporter = make_exporter(telemetry, lambda n: PermanentError("INVALID_ARGUMENT: bad span"))
         await exporter.start(FakeHost())
         await exporter.consume(Envelope(Signal.TRACES, spans_request(7)))
-        await wait_for(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 7)
+        await wait_for_async(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 7)
         await asyncio.sleep(0.1)  # would-be retries after 10 ms
         await exporter.shutdown()
         return exporter
@@ -279,7 +272,7 @@ def test_partial_success_is_counted_and_not_retried() -> None:
         exporter = make_exporter(telemetry, lambda n: Rejected(3, "3 spans too old"))
         await exporter.start(FakeHost())
         await exporter.consume(Envelope(Signal.TRACES, spans_request(10)))
-        await wait_for(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 3)
+        await wait_for_async(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 3)
         await asyncio.sleep(0.1)
         await exporter.shutdown()
         return exporter
@@ -296,7 +289,7 @@ def test_retry_disabled_drops_after_the_first_failure() -> None:
         exporter = make_exporter(telemetry, lambda n: RetryableError("UNAVAILABLE"), retry={"enabled": False})
         await exporter.start(FakeHost())
         await exporter.consume(Envelope(Signal.TRACES, spans_request(2)))
-        await wait_for(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 2)
+        await wait_for_async(lambda: metric(telemetry, "otelcol_exporter_send_failed_spans", exporter="scripted") == 2)
         await exporter.shutdown()
         return exporter
 
@@ -331,7 +324,7 @@ def test_full_queue_refuses_with_a_retryable_error_and_counts_enqueue_failed(siz
         expected_size = {"requests": fits, "items": fits * spans, "bytes": sum(r.ByteSize() for r in requests[:fits])}[sizer]
         assert metric(telemetry, "otelcol_exporter_queue_size", exporter="scripted") == expected_size
         exporter.gate.set()
-        await wait_for(lambda: len(exporter.delivered) == fits * spans)
+        await wait_for_async(lambda: len(exporter.delivered) == fits * spans)
         assert metric(telemetry, "otelcol_exporter_queue_size", exporter="scripted") == 0
         await exporter.shutdown()
         return exporter, refused
@@ -370,7 +363,7 @@ def test_block_on_overflow_makes_the_client_wait_for_room() -> None:
         assert not third.done(), "a full queue with block_on_overflow must hold the client"
         exporter.gate.set()
         await asyncio.wait_for(third, 5)
-        await wait_for(lambda: len(exporter.delivered) == 3)
+        await wait_for_async(lambda: len(exporter.delivered) == 3)
         await exporter.shutdown()
         return exporter
 
@@ -411,7 +404,7 @@ def test_one_slow_exporter_does_not_stall_another() -> None:
                 await fan_out.consume(Envelope(Signal.TRACES, spans_request(10)))
             except RetryableError:
                 refused += 1
-        await wait_for(lambda: len(fast.delivered) == 2000)
+        await wait_for_async(lambda: len(fast.delivered) == 2000)
         took = time.monotonic() - started
         for exporter in (slow, fast):
             exporter._drain_budget = 0.1

@@ -17,12 +17,12 @@ import grpc
 import pytest
 import zstandard
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from collector import otlpjson
 from collector.component import Signal
+from collector.testing import kv
 from tests.conftest import REPO
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -52,10 +52,6 @@ def config(exporter: str) -> str:
     """The daemon config around one file exporter's YAML, in which only {data} is a placeholder."""
     escaped = exporter.replace("{", "{{").replace("}", "}}").replace("{{data}}", "{data}")
     return CONFIG % textwrap.indent(textwrap.dedent(escaped).strip(), "    ")
-
-
-def kv(key: str, value: str) -> KeyValue:
-    return KeyValue(key=key, value=AnyValue(string_value=value))
 
 
 def request(number: int, spans: int = 10, padding: int = 0, resource: dict[str, str] | None = None, random: bool = False) -> ExportTraceServiceRequest:

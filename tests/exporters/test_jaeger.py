@@ -5,12 +5,12 @@ RetryInfo come from the fake; the counts come from the daemon's /metrics."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
+from collector import testing
 from collector.exporters.jaeger_proto import api_v2_pb2 as jaeger
 from collector.exporters.jaeger_translate import batches_from_request
+from collector.testing import kv
 from tests.conftest import REPO
-from tests.exporters.test_jaeger_translate import kv, llm_request, request, span
+from tests.exporters.test_jaeger_translate import llm_request, request, span
 from tests.fakes.jaeger import FakeJaegerCollector
 from tests.receivers.test_receiver_security import pki  # noqa: F401  (module-scoped certificate fixture)
 
@@ -86,13 +88,8 @@ def export(daemon: Any, req: ExportTraceServiceRequest) -> None:
         channel.unary_unary(EXPORT)(req.SerializeToString(), timeout=10)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+# Deliveries between daemons and backends, on a machine that may be busy: twice the shared default.
+wait_for = functools.partial(testing.wait_for, timeout=20.0)
 
 
 def metric(daemon: Any, name: str) -> float:

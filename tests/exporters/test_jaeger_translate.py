@@ -10,39 +10,16 @@ from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from collector.exporters.jaeger_proto import api_v2_pb2 as jaeger
 from collector.exporters.jaeger_translate import NO_SERVICE_NAME, batches_from_request
+from collector.testing import kv
 
 TRACE_ID = bytes.fromhex("0102030405060708090a0b0c0d0e0f10")
 SPAN_ID = bytes.fromhex("1112131415161718")
 PARENT_ID = bytes.fromhex("2122232425262728")
-
-
-def kv(key: str, value: Any) -> KeyValue:
-    return KeyValue(key=key, value=any_value(value))
-
-
-def any_value(value: Any) -> AnyValue:
-    if isinstance(value, AnyValue):
-        return value
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, str):
-        return AnyValue(string_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    if isinstance(value, list):
-        return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
-    if isinstance(value, dict):
-        return AnyValue(kvlist_value=KeyValueList(values=[kv(k, v) for k, v in value.items()]))
-    raise TypeError(value)
 
 
 def request(*resources: tuple[dict[str, Any] | None, list[tuple[tuple[str, str], list[Span]]]]) -> ExportTraceServiceRequest:

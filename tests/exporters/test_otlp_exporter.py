@@ -5,12 +5,11 @@ encoding, all three signals, TLS/mTLS with bearer auth, and the OTEL_EXPORTER_OT
 from __future__ import annotations
 
 import email.utils
+import functools
 import os
 import struct
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from opentelemetry.sdk.resources import Resource as SDKResource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from collector import testing
 from tests.conftest import REPO
 from tests.receivers.test_receiver_security import pki  # noqa: F401  (module-scoped certificate fixture)
 
@@ -83,13 +83,8 @@ def count_spans(records: list[bytes]) -> int:
     return total
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+# Deliveries between daemons and backends, on a machine that may be busy: twice the shared default.
+wait_for = functools.partial(testing.wait_for, timeout=20.0)
 
 
 def sdk_spans(endpoint: str, count: int, service_name: str = "shop", resource: dict[str, str] | None = None, **exporter_args: Any) -> None:

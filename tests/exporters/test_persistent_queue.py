@@ -24,8 +24,9 @@ from collector.envelope import Envelope
 from collector.exporterhelper.persistent import HEADER_SIZE, PersistentQueue, segment_name
 from collector.extensions.file_storage import FileStorageConfig, FileStorageExtension, queue_directory_name
 from collector.telemetry import Telemetry, component_logger, setup_logging
+from collector.testing import wait_for_async
 from tests.conftest import REPO
-from tests.exporters.test_exporterhelper import FakeHost, Scripted, make_exporter, metric, span_ids, spans_request, wait_for
+from tests.exporters.test_exporterhelper import FakeHost, Scripted, make_exporter, metric, span_ids, spans_request
 
 STORAGE = ComponentID("file_storage", "q")
 
@@ -227,7 +228,7 @@ def test_corrupt_records_are_counted_in_metrics_through_the_extension(tmp_path: 
         await ext.start(FakeHost())
         exporter = make_exporter(telemetry, queue={"storage": "file_storage/q"})
         await exporter.start(FakeHost({STORAGE: ext}))
-        await wait_for(lambda: len(exporter.delivered) == 9)
+        await wait_for_async(lambda: len(exporter.delivered) == 9)
         await exporter.shutdown()
         return exporter
 
@@ -436,7 +437,7 @@ def test_persistent_exporter_shuts_down_at_once_with_the_backend_down_and_sends_
         await exporter.start(FakeHost({STORAGE: ext}, grace=10.0))
         for r in sent:
             await exporter.consume(Envelope(Signal.TRACES, r))
-        await wait_for(lambda: len(exporter.attempts) >= 10)
+        await wait_for_async(lambda: len(exporter.attempts) >= 10)
         started = time.monotonic()
         await exporter.shutdown()
         return time.monotonic() - started
@@ -450,7 +451,7 @@ def test_persistent_exporter_shuts_down_at_once_with_the_backend_down_and_sends_
     async def second_run() -> Scripted:
         exporter = make_exporter(telemetry, queue={"storage": "file_storage/q"})
         await exporter.start(FakeHost({STORAGE: ext}))
-        await wait_for(lambda: len(exporter.delivered) == 30)
+        await wait_for_async(lambda: len(exporter.delivered) == 30)
         await exporter.shutdown()
         return exporter
 

@@ -19,7 +19,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector import otlpjson
 from collector.genai import view as view_module
 from collector.genai.view import GenAIView
+from collector.testing import kv
 from collector.tools.loadgen import build_templates
+from tests.conftest import damaged_copies
 from tests.genai import test_genai_view as conventions
 from tests.service.test_pipeline import InProcessService
 
@@ -78,10 +80,6 @@ def test_the_loadgens_spans_read_the_same(usage: str) -> None:
         request = ExportTraceServiceRequest.FromString(template.payload)
         seen += assert_same_views(request, template.payload)
     assert seen > 100
-
-
-def kv(key: str, value: AnyValue | None = None) -> KeyValue:
-    return KeyValue(key=key, value=value) if value is not None else KeyValue(key=key)
 
 
 def test_competing_keys_duplicates_and_every_value_kind() -> None:
@@ -143,15 +141,12 @@ def test_damaged_bytes_raise_or_read_as_the_parser_reads() -> None:
     rng = random.Random(4)
     templates = build_templates(batch_size=10, count=6, seed=2, pii_share=0.5)
     agreed = 0
-    for _ in range(1500):
-        raw = bytearray(rng.choice(templates).payload)
-        for _ in range(rng.randint(1, 3)):
-            raw[rng.randrange(len(raw))] = rng.randrange(256)
+    for raw in damaged_copies(rng, [t.payload for t in templates], 1500):
         try:
-            request = ExportTraceServiceRequest.FromString(bytes(raw))
+            request = ExportTraceServiceRequest.FromString(raw)
         except Exception:  # noqa: BLE001 - the receiver would have refused these bytes
             continue
-        scanned = view_module.scan_request(request, bytes(raw))
+        scanned = view_module.scan_request(request, raw)
         if scanned is None:
             continue
         spans = [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]

@@ -21,8 +21,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector import otlpjson
 from collector.exporters import json_writer
 from collector.exporters._otlp_json import traces
+from collector.testing import any_value
 from collector.tools.loadgen import build_templates
-from tests.exporters.test_jaeger_translate import any_value
+from tests.conftest import damaged_copies
 from tests.service.test_pipeline import InProcessService
 
 
@@ -123,16 +124,13 @@ def test_damaged_bytes_are_refused_or_encode_as_the_parser_reads_them() -> None:
     rng = random.Random(6)
     payloads = [t.payload for t in build_templates(batch_size=5, count=10, seed=4, pii_share=0.5)] + [edge_request().SerializeToString()]
     agreed = 0
-    for _ in range(2000):
-        raw = bytearray(rng.choice(payloads))
-        for _ in range(rng.randint(1, 3)):
-            raw[rng.randrange(len(raw))] = rng.randrange(256)
+    for raw in damaged_copies(rng, payloads, 2000):
         try:
-            got = traces(bytes(raw), orjson.dumps)
+            got = traces(raw, orjson.dumps)
         except ValueError:
             continue
         try:
-            expected = otlpjson.encode_traces(ExportTraceServiceRequest.FromString(bytes(raw)))
+            expected = otlpjson.encode_traces(ExportTraceServiceRequest.FromString(raw))
         except Exception:  # noqa: BLE001 - upb refuses what the walk skips (e.g. inside an unknown field)
             continue
         assert got == expected

@@ -16,12 +16,13 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValueList
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as m
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+from collector.testing import kv
 from tests.pii.test_pii_corpus import report
 from tests.pii_corpus import Item, generate
 
@@ -59,10 +60,6 @@ LOCATIONS = (
 
 def s(text: str) -> AnyValue:
     return AnyValue(string_value=text)
-
-
-def kv(key: str, v: AnyValue) -> KeyValue:
-    return KeyValue(key=key, value=v)
 
 
 def escaped_json(text: str) -> str:

@@ -15,7 +15,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
 
+from collector.pdata import encode_varint
 from collector.processors.redaction import RedactionConfig, build_redactor, gate, json_values
+from tests.conftest import damaged_copies
 from tests.processors.test_redaction_gate import (
     _reference_span_marks,
     corpus_requests,
@@ -67,7 +69,7 @@ def test_locate_equals_python_for_any_hits_and_field_order() -> None:
     # A span inside a ScopeSpans (field 2), so that `locate` reaches it through a layout as in a request.
     rng = random.Random(11)
     for buf_span in shuffled_span_fields(rng, rounds=300):
-        buf = b"\x12" + _varint_bytes(len(buf_span)) + buf_span  # field 2, length-delimited: the span as sent
+        buf = b"\x12" + encode_varint(len(buf_span)) + buf_span  # field 2, length-delimited: the span as sent
         assert ScopeSpans.FromString(buf).spans[0] == Span.FromString(buf_span)
         offset = len(buf) - len(buf_span)
         merged = random_hits(rng, len(buf))
@@ -82,15 +84,6 @@ def test_locate_equals_python_for_any_hits_and_field_order() -> None:
             assert c[2][0] == want
 
 
-def _varint_bytes(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def test_locate_on_damaged_bytes_raises_where_python_does_and_never_crashes() -> None:
     # The caller walks the whole request when the gate raises, so C may refuse what Python accepts (an
     # over-long varint), but never the other way round, and an answer must be Python's.
@@ -98,18 +91,7 @@ def test_locate_on_damaged_bytes_raises_where_python_does_and_never_crashes() ->
     redactor, _ = build_redactor(RedactionConfig())
     originals = [r.SerializeToString() for r in requests()[:6]]
     raised = 0
-    for round_ in range(3000):
-        buf = bytearray(rng.choice(originals))
-        kind = round_ % 3
-        if kind == 0:
-            del buf[rng.randrange(len(buf)):]
-        elif kind == 1:
-            for _ in range(rng.randint(1, 4)):
-                buf[rng.randrange(len(buf))] = rng.randrange(256)
-        else:
-            at = rng.randrange(len(buf))
-            buf[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 12)))
-        data = bytes(buf)
+    for round_, data in enumerate(damaged_copies(rng, originals, 3000, cut=True, overwrite=4, insert=True)):
         starts, ends = redactor._wire_hits(data)
         if not starts:
             starts, ends = [0], [len(data)]

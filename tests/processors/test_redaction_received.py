@@ -21,6 +21,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector import otlpjson, registry
 from collector.component import Capabilities, Kind, Signal
 from collector.envelope import Envelope
+from collector.pdata import encode_varint
 from tests.processors.test_redaction import CPF, EMAIL, as_dict, attrs, read_json
 from tests.service.test_pipeline import TRACE_EXPORT, InProcessService, TagProcessor
 
@@ -132,18 +133,6 @@ def test_a_request_validation_changed_is_not_lent(tmp_path: Path, tag_processor:
     assert spans["pii"]["note"] == "mail <EMAIL>" and "invalid" not in {s.name for s in svc.spans("traces.jsonl")}
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def reordered(message: Any) -> bytes:
     """The message's protobuf encoding with its fields written last to first (and repeated items in
     reverse), recursively: legal protobuf that parses to the same data with repeated fields reversed, but
@@ -154,7 +143,7 @@ def reordered(message: Any) -> bytes:
         for item in items:
             if field.message_type is not None:
                 body = reordered(item)
-                parts.append(_varint(field.number << 3 | 2) + _varint(len(body)) + body)
+                parts.append(encode_varint(field.number << 3 | 2) + encode_varint(len(body)) + body)
             else:
                 single = type(message)()
                 if field.is_repeated:

@@ -11,7 +11,6 @@ from typing import Any
 import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
@@ -22,6 +21,7 @@ from collector.config.source import load_text
 from collector.config.typed import Decoder
 from collector.envelope import Envelope
 from collector.processors.tailsampling import Sampler, TailSamplingConfig, TraceData, build_request, group_by_trace
+from collector.testing import kv, wait_for
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 MS = 1_000_000
@@ -30,18 +30,6 @@ MS = 1_000_000
 # ------------------------------------------------------------------------------------------------
 # Helpers
 # ------------------------------------------------------------------------------------------------
-
-
-def kv(key: str, value: Any) -> KeyValue:
-    if isinstance(value, bool):
-        v = AnyValue(bool_value=value)
-    elif isinstance(value, int):
-        v = AnyValue(int_value=value)
-    elif isinstance(value, float):
-        v = AnyValue(double_value=value)
-    else:
-        v = AnyValue(string_value=value)
-    return KeyValue(key=key, value=v)
 
 
 def span(tid: int, sid: int, *, parent: int = 0, start_ms: int = 0, end_ms: int = 1, status: int = 0, trace_state: str = "", **attrs: Any) -> Span:
@@ -763,15 +751,6 @@ def exported(daemon: Any) -> list[ExportTraceServiceRequest]:
 
 def span_ids(reqs: list[ExportTraceServiceRequest]) -> list[tuple[int, int]]:
     return sorted((int.from_bytes(s.trace_id, "big"), int.from_bytes(s.span_id, "big")) for r in reqs for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans)
-
-
-def wait_for(check: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    assert check()
 
 
 @pytest.mark.slow

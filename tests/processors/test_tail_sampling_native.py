@@ -20,8 +20,9 @@ from collector.envelope import Envelope
 from collector.processors import tailsampling as ts
 from collector.processors._wire_walks import attribute_values, fnv1a64, number_sum
 from collector.processors.tailsampling import wire
-from collector.testing import build_chain
+from collector.testing import build_chain, kv
 from collector.tools.loadgen import build_templates
+from tests.conftest import damaged_copies
 
 KEYS = ["gen_ai.usage.cost", "gen_ai.request.model", "openinference.span.kind", "input.value", "no.such.key", ""]
 
@@ -60,10 +61,6 @@ def test_the_c_walk_reads_what_a_parse_reads_on_the_loadgens_spans() -> None:
     assert found > len(spans)  # the keys are there, not only absent
 
 
-def kv(key: str, value: AnyValue | None) -> KeyValue:
-    return KeyValue(key=key, value=value) if value is not None else KeyValue(key=key)
-
-
 def test_duplicates_lookalikes_missing_values_and_non_ascii_keys() -> None:
     needle_in_a_value = "\x0a\x11gen_ai.usage.cost\x12\x09\x21" + "\x00" * 8
     span = Span(name="x", attributes=[
@@ -96,20 +93,14 @@ def test_a_value_split_over_two_occurrences_is_left_to_the_parser() -> None:
 def test_damaged_bytes_raise_or_agree_with_the_parser() -> None:
     rng = random.Random(5)
     spans = costed_spans()
-    for _ in range(3000):
-        raw = bytearray(rng.choice(spans))
-        if rng.random() < 0.5:
-            del raw[rng.randrange(len(raw)):]
-        else:
-            for _ in range(rng.randint(1, 4)):
-                raw[rng.randrange(len(raw))] = rng.randrange(256)
+    for raw in damaged_copies(rng, spans, 3000, cut=True, overwrite=4):
         key = rng.choice(KEYS)
         try:
-            got = c_values(bytes(raw), key)
+            got = c_values(raw, key)
         except (ValueError, DecodeError):  # the walk's own check, or a damaged value read by upb
             continue
         try:
-            expected = parsed_values(bytes(raw), key)
+            expected = parsed_values(raw, key)
         except Exception:  # noqa: BLE001 - the parser checks nested fields the walk never reads
             continue
         assert got == expected
@@ -189,16 +180,13 @@ def test_number_sum_on_damaged_bytes_raises_or_agrees_with_the_parser() -> None:
     rng = random.Random(9)
     spans = costed_spans()
     agreed = 0
-    for _ in range(3000):
-        raw = bytearray(rng.choice(spans))
-        for _ in range(rng.randint(1, 3)):
-            raw[rng.randrange(len(raw))] = rng.randrange(256)
+    for raw in damaged_copies(rng, spans, 3000):
         try:
-            got = number_sum([bytes(raw)], b"gen_ai.usage.cost")
+            got = number_sum([raw], b"gen_ai.usage.cost")
         except ValueError:
             continue
         try:
-            expected = parsed_sum([bytes(raw)], "gen_ai.usage.cost")
+            expected = parsed_sum([raw], "gen_ai.usage.cost")
         except Exception:  # noqa: BLE001 - the parser checks fields the walk never reads
             continue
         assert got == expected or (got != got and expected != expected)

@@ -35,6 +35,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from collector.pdata import encode_varint
 from collector.receivers import otlp as otlp_receiver
 from tests.conftest import Daemon
 
@@ -739,16 +740,8 @@ def test_http_unsupported_content_encoding_is_415(c: Collector, encoding: str) -
         assert encoding in reply.rpc_status().message
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    return bytes(out) + bytes([n])
-
-
 def _field(tag: int, payload: bytes) -> bytes:
-    return bytes([tag]) + _varint(len(payload)) + payload
+    return bytes([tag]) + encode_varint(len(payload)) + payload
 
 
 def deeply_nested_protobuf(depth: int) -> bytes:

@@ -14,12 +14,12 @@ from typing import Any
 import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from collector import otlpjson
 from collector.component import Signal
+from collector.testing import kv
 from tests.conftest import BASIC_CONFIG, REPO, Daemon
 
 pytestmark = pytest.mark.slow
@@ -72,10 +72,6 @@ def replay_config(path: Path, ports: dict[str, int], exporters: str, pipeline_ex
 
 def replay(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "collector.cli", "replay", *args], capture_output=True, text=True, cwd=REPO, timeout=timeout)
-
-
-def kv(key: str, value: str) -> KeyValue:
-    return KeyValue(key=key, value=AnyValue(string_value=value))
 
 
 def requests(count: int, spans: int = 25) -> list[ExportTraceServiceRequest]:
