@@ -146,7 +146,28 @@ class Daemon:
         return total
 
 
-BASIC_CONFIG = """
+# What `Daemon` needs of every config: the health_check extension it waits for on {health} and the
+# self-metrics it reads on {metrics}.
+_DAEMON_SERVICE = """\
+extensions:
+  health_check: {{endpoint: "127.0.0.1:{health}"}}
+service:
+  extensions: [health_check]
+  telemetry:
+    metrics: {{address: "127.0.0.1:{metrics}"}}
+"""
+
+
+def daemon_yaml(components: str, pipelines: str) -> str:
+    """A config for `Daemon`: `components` (the receivers, processors and exporters sections), the health_check
+    extension and self-metrics `Daemon` relies on, then `pipelines`, the entries of service.pipelines. Both are
+    YAML text at any indentation, with `Daemon`'s placeholders (so literal braces are doubled)."""
+    body = textwrap.dedent(components).strip("\n")
+    entries = textwrap.indent(textwrap.dedent(pipelines).strip("\n"), "    ")
+    return f"\n{body}\n{_DAEMON_SERVICE}  pipelines:\n{entries}\n"
+
+
+BASIC_CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -156,17 +177,11 @@ exporters:
   file/traces: {{path: "{data}/traces.jsonl"}}
   file/logs: {{path: "{data}/logs.jsonl"}}
   file/metrics: {{path: "{data}/metrics.jsonl"}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry:
-    metrics: {{address: "127.0.0.1:{metrics}"}}
-  pipelines:
-    traces: {{receivers: [otlp], exporters: [file/traces]}}
-    logs: {{receivers: [otlp], exporters: [file/logs]}}
-    metrics: {{receivers: [otlp], exporters: [file/metrics]}}
-"""
+""", """
+traces: {{receivers: [otlp], exporters: [file/traces]}}
+logs: {{receivers: [otlp], exporters: [file/logs]}}
+metrics: {{receivers: [otlp], exporters: [file/metrics]}}
+""")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
+from tests.conftest import daemon_yaml
 from tests.fakes.elasticsearch import ElasticsearchFake
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.slow
 TRACES_STREAM = "traces-generic.otel-default"
 LOGS_STREAM = "logs-generic.otel-default"
 
-CONFIG = """
+CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -34,16 +35,10 @@ exporters:
   elasticsearch:
     endpoints: ["ES_URL"]
 EXPORTER
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry:
-    metrics: {{address: "127.0.0.1:{metrics}"}}
-  pipelines:
-    traces: {{receivers: [otlp], exporters: [elasticsearch]}}
-    logs: {{receivers: [otlp], exporters: [elasticsearch]}}
-"""
+""", """
+traces: {{receivers: [otlp], exporters: [elasticsearch]}}
+logs: {{receivers: [otlp], exporters: [elasticsearch]}}
+""")
 
 FAST = """
     flush: {{interval: 50ms}}

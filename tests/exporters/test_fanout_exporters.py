@@ -18,6 +18,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from tests.conftest import daemon_yaml
 from tests.fakes.elasticsearch import ElasticsearchFake
 from tests.fakes.jaeger import FakeJaegerCollector
 
@@ -38,7 +39,7 @@ service:
     traces: {{receivers: [otlp], exporters: [file]}}
 """
 
-FANOUT = """
+FANOUT = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -58,15 +59,9 @@ exporters:
     endpoints: ["ES_URL"]
     flush: {{interval: 50ms}}
     retry_on_failure: *fast
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry:
-    metrics: {{address: "127.0.0.1:{metrics}"}}
-  pipelines:
-    traces: {{receivers: [otlp], exporters: [file, otlp, jaeger, elasticsearch]}}
-"""
+""", """
+traces: {{receivers: [otlp], exporters: [file, otlp, jaeger, elasticsearch]}}
+""")
 
 
 def file_names(path: Path) -> list[str]:

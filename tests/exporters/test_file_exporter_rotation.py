@@ -23,13 +23,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector import otlpjson
 from collector.component import Signal
 from collector.testing import kv
-from tests.conftest import REPO
+from tests.conftest import REPO, daemon_yaml
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 BACKUP = re.compile(r"^traces-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}\.(jsonl|bin)$")
 MIB = 1 << 20
 
-CONFIG = """
+CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -37,15 +37,9 @@ receivers:
 exporters:
   file/traces:
 %s
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry:
-    metrics: {{address: "127.0.0.1:{metrics}"}}
-  pipelines:
-    traces: {{receivers: [otlp], exporters: [file/traces]}}
-"""
+""", """
+traces: {{receivers: [otlp], exporters: [file/traces]}}
+""")
 
 
 def config(exporter: str) -> str:

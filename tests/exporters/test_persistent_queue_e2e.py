@@ -15,28 +15,23 @@ import grpc
 import orjson
 import pytest
 
-from tests.conftest import Daemon, free_ports
+from tests.conftest import Daemon, daemon_yaml, free_ports
 from tests.exporters.test_exporterhelper import span_ids, spans_request
 
 pytestmark = pytest.mark.slow
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
-SINK = """
+SINK = daemon_yaml("""
 receivers:
   otlp:
     protocols:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
 exporters:
   file/traces: {{path: "{data}/traces.jsonl", flush_interval: 10ms}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], exporters: [file/traces]}}
-"""
+""", """
+traces: {{receivers: [otlp], exporters: [file/traces]}}
+""")
 
 FORWARDER = """
 receivers:

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from collector.genai import tokens
+from tests.conftest import daemon_yaml
 from tests.instrumented_app import LIBRARIES, SCENARIOS, SYSTEM_PROMPT, USER_PROMPT, run_matrix
 from tests.integration.test_llm_instrumentation import attrs
 from tests.llm_stub import StubConfig
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """
+CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -26,14 +27,9 @@ processors:
   cost: {{}}
 exporters:
   file/traces: {{path: "{data}/traces.jsonl"}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [token_count, cost], exporters: [file/traces]}}
-"""
+""", """
+traces: {{receivers: [otlp], processors: [token_count, cost], exporters: [file/traces]}}
+""")
 
 # gpt-4o-mini's published prices, USD per token; OpenAI has no cache-write or reasoning rate.
 INPUT, CACHED, OUTPUT = 0.15e-6, 0.075e-6, 0.60e-6

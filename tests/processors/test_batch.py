@@ -18,6 +18,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector import otlpjson
 from collector.component import Signal
 from collector.config import ConfigErrors, load_config
+from tests.conftest import daemon_yaml
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +26,7 @@ EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 def config(batch: str) -> str:
-    return (
-        """
+    return daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -36,15 +36,9 @@ processors:
   batch: BATCH
 exporters:
   file/traces: {{path: "{data}/traces.jsonl", flush_interval: 10ms}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [batch], exporters: [file/traces]}}
-""".replace("BATCH", batch)
-    )
+""", """
+traces: {{receivers: [otlp], processors: [batch], exporters: [file/traces]}}
+""").replace("BATCH", batch)
 
 
 _next_id = [1]

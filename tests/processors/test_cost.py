@@ -15,11 +15,12 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
 
 from collector import otlpjson
 from collector.component import Signal
+from tests.conftest import daemon_yaml
 from tests.genai.test_genai_view import span
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """
+CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -31,14 +32,9 @@ processors:
     metrics: {{max_series: 4}}
 exporters:
   file/traces: {{path: "{data}/traces.jsonl"}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [token_count, cost], exporters: [file/traces]}}
-"""
+""", """
+traces: {{receivers: [otlp], processors: [token_count, cost], exporters: [file/traces]}}
+""")
 
 PRICES = """
 models:

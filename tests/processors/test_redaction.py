@@ -24,7 +24,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from collector import otlpjson
 from collector.component import Signal
-from tests.conftest import Daemon
+from tests.conftest import Daemon, daemon_yaml
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ processors:
       iban: {{placeholder: "[iban removed]"}}
 """
 
-CONFIG = """
+CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -71,16 +71,11 @@ exporters:
   file/logs_proto: {{path: "{data}/logs.pb", format: proto}}
   file/metrics: {{path: "{data}/metrics.jsonl"}}
   file/metrics_proto: {{path: "{data}/metrics.pb", format: proto}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [redaction], exporters: [file/traces, file/traces_proto]}}
-    logs: {{receivers: [otlp], processors: [redaction], exporters: [file/logs, file/logs_proto]}}
-    metrics: {{receivers: [otlp], processors: [redaction], exporters: [file/metrics, file/metrics_proto]}}
-"""
+""", """
+traces: {{receivers: [otlp], processors: [redaction], exporters: [file/traces, file/traces_proto]}}
+logs: {{receivers: [otlp], processors: [redaction], exporters: [file/logs, file/logs_proto]}}
+metrics: {{receivers: [otlp], processors: [redaction], exporters: [file/metrics, file/metrics_proto]}}
+""")
 
 METHODS = {
     Signal.TRACES: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -376,7 +371,7 @@ def test_hash_key_never_in_logs(run: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------------------------------ restart, otelcol
 
-HASH_ONLY = """
+HASH_ONLY = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -387,14 +382,9 @@ processors:
     hash_key: ${{env:REDACTION_HASH_KEY}}
 exporters:
   file/traces: {{path: "{data}/traces.jsonl"}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [redaction], exporters: [file/traces]}}
-"""
+""", """
+traces: {{receivers: [otlp], processors: [redaction], exporters: [file/traces]}}
+""")
 
 
 def _token_after_run(daemon_factory: Any, key: str, subdir: str) -> str:

@@ -23,6 +23,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from collector.testing import kv
+from tests.conftest import daemon_yaml
 from tests.pii.test_pii_corpus import report
 from tests.pii_corpus import Item, generate
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 ITEMS = 1200
 
-CONFIG = """
+CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -41,16 +42,11 @@ exporters:
   file/traces: {{path: "{data}/traces.jsonl"}}
   file/logs: {{path: "{data}/logs.jsonl"}}
   file/metrics: {{path: "{data}/metrics.jsonl"}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [redaction], exporters: [file/traces]}}
-    logs: {{receivers: [otlp], processors: [redaction], exporters: [file/logs]}}
-    metrics: {{receivers: [otlp], processors: [redaction], exporters: [file/metrics]}}
-"""
+""", """
+traces: {{receivers: [otlp], processors: [redaction], exporters: [file/traces]}}
+logs: {{receivers: [otlp], processors: [redaction], exporters: [file/logs]}}
+metrics: {{receivers: [otlp], processors: [redaction], exporters: [file/metrics]}}
+""")
 
 LOCATIONS = (
     "span_attr", "span_array", "span_kvlist", "span_json", "span_event", "span_link", "resource", "scope",

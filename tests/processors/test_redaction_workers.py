@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import daemon_yaml
+
 # A whole address (the loadgen's retriever query cuts one prompt's address to "...@acme-corp.c", which no
 # e-mail detector takes for one, in the daemon or in a worker).
 EMAIL = re.compile(rb"[\w.+-]+@[\w-]+\.[A-Za-z]{2,}")
@@ -49,7 +51,7 @@ def worker_pids(daemon: Any) -> list[int]:
     return [r["pid"] for r in daemon.log_records() if r.get("event") == "started redaction worker process"]
 
 
-SIDE_BY_SIDE = """
+SIDE_BY_SIDE = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -64,15 +66,10 @@ processors:
 exporters:
   file/daemon: {{path: "{data}/daemon.jsonl"}}
   file/workers: {{path: "{data}/workers.jsonl"}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces/daemon: {{receivers: [otlp], processors: [token_count, cost, redaction, tail_sampling, batch], exporters: [file/daemon]}}
-    traces/workers: {{receivers: [otlp], processors: [token_count, cost, redaction/workers, tail_sampling, batch], exporters: [file/workers]}}
-"""
+""", """
+traces/daemon: {{receivers: [otlp], processors: [token_count, cost, redaction, tail_sampling, batch], exporters: [file/daemon]}}
+traces/workers: {{receivers: [otlp], processors: [token_count, cost, redaction/workers, tail_sampling, batch], exporters: [file/workers]}}
+""")
 
 
 @pytest.mark.slow
@@ -108,7 +105,7 @@ def test_workers_redact_and_count_exactly_as_the_daemon_does(daemon_factory: Any
     assert b"<EMAIL>" in raw and not EMAIL.search(raw)
 
 
-ONE_WORKER = """
+ONE_WORKER = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -117,14 +114,9 @@ processors:
   redaction: {{workers: 1}}
 exporters:
   file: {{path: "{data}/traces.jsonl"}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [redaction], exporters: [file]}}
-"""
+""", """
+traces: {{receivers: [otlp], processors: [redaction], exporters: [file]}}
+""")
 
 
 @pytest.mark.slow

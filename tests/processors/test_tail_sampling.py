@@ -22,6 +22,7 @@ from collector.config.typed import Decoder
 from collector.envelope import Envelope
 from collector.processors.tailsampling import Sampler, TailSamplingConfig, TraceData, build_request, group_by_trace
 from collector.testing import kv, wait_for
+from tests.conftest import daemon_yaml
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 MS = 1_000_000
@@ -708,7 +709,7 @@ def test_record_policy_on_held_spans_appends_the_attribute_on_the_wire() -> None
 
 
 def daemon_config(tail: str) -> str:
-    return """
+    return daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -718,14 +719,9 @@ processors:
   tail_sampling: TAIL
 exporters:
   file/traces: {{path: "{data}/traces.jsonl", flush_interval: 10ms}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [tail_sampling], exporters: [file/traces]}}
-""".replace("TAIL", tail)
+""", """
+traces: {{receivers: [otlp], processors: [tail_sampling], exporters: [file/traces]}}
+""").replace("TAIL", tail)
 
 
 def esc(block: str) -> str:

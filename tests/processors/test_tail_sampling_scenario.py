@@ -25,7 +25,7 @@ import pytest
 
 from collector.component import Signal
 from collector.envelope import Envelope
-from tests.conftest import REPO
+from tests.conftest import REPO, daemon_yaml
 
 TS = "otelcol_processor_tail_sampling_"
 
@@ -105,7 +105,7 @@ TAIL = esc(
     "{name: sample, type: probabilistic, probabilistic: {sampling_percentage: 10}}]}"
 )
 
-SCENARIO_CONFIG = """
+SCENARIO_CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -117,15 +117,10 @@ processors:
 exporters:
   file/all: {{path: "{data}/all.jsonl", flush_interval: 50ms}}
   file/sampled: {{path: "{data}/sampled.jsonl", flush_interval: 50ms}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces/all: {{receivers: [otlp], processors: [token_count, cost], exporters: [file/all]}}
-    traces/sampled: {{receivers: [otlp], processors: [token_count, cost, tail_sampling], exporters: [file/sampled]}}
-""".replace("TAIL", TAIL)
+""", """
+traces/all: {{receivers: [otlp], processors: [token_count, cost], exporters: [file/all]}}
+traces/sampled: {{receivers: [otlp], processors: [token_count, cost, tail_sampling], exporters: [file/sampled]}}
+""").replace("TAIL", TAIL)
 
 SPANS_PER_TRACE = 5
 
@@ -185,7 +180,7 @@ def test_llm_stream_keeps_errors_expensive_slow_whole_and_samples_ten_percent(da
 # 2. Memory: 200k traces offered, num_traces 10000
 # ------------------------------------------------------------------------------------------------
 
-MEMORY_CONFIG = """
+MEMORY_CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -194,14 +189,9 @@ processors:
   tail_sampling: TAIL
 exporters:
   file/sampled: {{path: "{data}/sampled.jsonl"}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [tail_sampling], exporters: [file/sampled]}}
-""".replace(
+""", """
+traces: {{receivers: [otlp], processors: [tail_sampling], exporters: [file/sampled]}}
+""").replace(
     "TAIL",
     esc(
         "{decision_wait: 1h, num_traces: 10000, decide_on_shutdown: false, policies: ["

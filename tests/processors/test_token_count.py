@@ -13,12 +13,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans
 
 from collector import otlpjson
 from collector.component import Signal
+from tests.conftest import daemon_yaml
 from tests.genai.test_genai_view import OPENINFERENCE, OTEL_CURRENT, span
 from tests.genai.test_tokens import COOKBOOK
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """
+CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -30,14 +31,9 @@ processors:
       - {{pattern: "house-model-*", encoding: cl100k_base}}
 exporters:
   file/traces: {{path: "{data}/traces.jsonl"}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [token_count], exporters: [file/traces]}}
-"""
+""", """
+traces: {{receivers: [otlp], processors: [token_count], exporters: [file/traces]}}
+""")
 
 COOKBOOK_JSON = json.dumps([{"role": m.role, "content": m.content, **({"name": m.name} if m.name else {})} for m in COOKBOOK])
 

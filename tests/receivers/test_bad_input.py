@@ -37,7 +37,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.pdata import encode_varint
 from collector.receivers import otlp as otlp_receiver
-from tests.conftest import Daemon
+from tests.conftest import Daemon, daemon_yaml
 
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 LOGS = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
@@ -51,7 +51,7 @@ GRPC_LIMIT = 2 * 2**20  # max_recv_msg_size_mib: 2
 RSS_BUDGET = 100 * 2**20
 
 # No metrics pipeline: /v1/metrics and MetricsService must be "not found", not a crash.
-CONFIG = """
+CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -63,16 +63,10 @@ receivers:
 exporters:
   file/traces: {{path: "{data}/traces.jsonl", flush_interval: 20ms}}
   file/logs: {{path: "{data}/logs.jsonl", flush_interval: 20ms}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry:
-    metrics: {{address: "127.0.0.1:{metrics}"}}
-  pipelines:
-    traces: {{receivers: [otlp, otlp/big], exporters: [file/traces]}}
-    logs: {{receivers: [otlp], exporters: [file/logs]}}
-"""
+""", """
+traces: {{receivers: [otlp, otlp/big], exporters: [file/traces]}}
+logs: {{receivers: [otlp], exporters: [file/logs]}}
+""")
 
 
 # ---------------------------------------------------------------------------------------------

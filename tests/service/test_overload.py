@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, daemon_yaml
 
 MIB = 1 << 20
 TS = "otelcol_processor_tail_sampling_"
@@ -52,7 +52,7 @@ SPIKE_MIB = 30
 #   process on top of everything held; released in requests of <= 256 KiB held bytes, a few MiB.
 # Before: peaks 8-28 MiB above the hard limit; after: 15-20 MiB below it (peak within ~10 MiB of soft).
 
-CONFIG = """
+CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -62,14 +62,9 @@ processors:
   tail_sampling: {{decision_wait: 3s, num_traces: 1000000, policies: [{{name: half, type: probabilistic, probabilistic: {{sampling_percentage: 50}}}}]}}
 exporters:
   file/traces: {{path: "{data}/traces.jsonl", flush_interval: 100ms}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [memory_limiter, tail_sampling], exporters: [file/traces]}}
-"""
+""", """
+traces: {{receivers: [otlp], processors: [memory_limiter, tail_sampling], exporters: [file/traces]}}
+""")
 
 
 def config(limit_mib: int, spike_mib: int) -> str:

@@ -20,27 +20,21 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector import otlpjson
 from collector.component import Signal
 from collector.testing import kv
-from tests.conftest import BASIC_CONFIG, REPO, Daemon
+from tests.conftest import BASIC_CONFIG, REPO, Daemon, daemon_yaml
 
 pytestmark = pytest.mark.slow
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
-WRITER = """
+WRITER = daemon_yaml("""
 receivers:
   otlp:
     protocols:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
 exporters:
   file/traces: {{path: "{data}/%s", format: %s, compression: "%s"%s}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry:
-    metrics: {{address: "127.0.0.1:{metrics}"}}
-  pipelines:
-    traces: {{receivers: [otlp], exporters: [file/traces]}}
-"""
+""", """
+traces: {{receivers: [otlp], exporters: [file/traces]}}
+""")
 
 
 def replay_config(path: Path, ports: dict[str, int], exporters: str, pipeline_exporters: str) -> Path:
