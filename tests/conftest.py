@@ -1,10 +1,13 @@
 """What tests of every area share: a real daemon started as a subprocess on free ports, the way a user runs
-it (`Daemon`, the `daemon` / `daemon_factory` fixtures, `BASIC_CONFIG`), and damaged copies of wire bytes
-for the tests that hold a C walk to the parser (`damaged_copies`). Helpers that benchmarks and tools use too (`kv`,
-request builders, `wait_for`, `Sink`, `build_chain`) are in collector/testing.py."""
+it (`Daemon`, the `daemon` / `daemon_factory` fixtures, `BASIC_CONFIG`, `daemon_yaml`), a command's
+`main` run in this process (`run_in_process`), and damaged copies of wire bytes for the tests that hold
+a C walk to the parser (`damaged_copies`). Helpers that benchmarks and tools use too (`kv`, request
+builders, `wait_for`, `Sink`, `build_chain`) are in collector/testing.py."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import random
@@ -16,7 +19,7 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +208,29 @@ def daemon_factory(tmp_path: Path) -> Iterator[Any]:
 def daemon(daemon_factory: Any) -> Daemon:
     return daemon_factory()
 
+
+def run_in_process(main: Callable[[list[str]], int], *args: str, cwd: Path | None = None,
+                   env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A command line's `main(ARGS)` (`collector.cli.main` for `llm-collector validate`, `collector.docs.main`)
+    run in this process, in `cwd` and with `env` as the whole environment (as subprocess.run takes them):
+    the exit code, stdout and stderr the command gives, without the ~1 s start of a process. For commands
+    that return; the command line itself is tested as a user runs it, in a subprocess
+    (tests/config/test_cli.py)."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+    try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        with contextlib.chdir(cwd or Path.cwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess([getattr(main, "__module__", "main"), *args], code, out.getvalue(), err.getvalue())
 
 def damaged_copies(rng: random.Random, originals: Sequence[bytes], rounds: int, *, cut: bool = False, overwrite: int = 3,
                    insert: bool = False) -> Iterator[bytes]:

@@ -23,7 +23,7 @@ import pytest
 import collector
 from collector import registry
 from collector.component import Kind
-from tests.conftest import free_ports
+from tests.conftest import free_ports, run_in_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,8 +39,19 @@ def cli(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float
     return subprocess.run([sys.executable, "-m", "collector.cli", *args], cwd=cwd, env=_env(env), capture_output=True, text=True, timeout=timeout)
 
 
-def docs(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def docs_command(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m collector.docs ARGS` (what `make docs` runs) in a subprocess."""
     return subprocess.run([sys.executable, "-m", "collector.docs", *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=60)
+
+
+def docs(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The same by `collector.docs.main` in this process. The drift tests compare what it writes with what it
+    prints and need no process start per call; the `__main__` entry, and the reference of a process that
+    registered only the real components, go through `docs_command` (test_docs_reference_covers_every_registered_type,
+    test_configuration_reference_is_up_to_date)."""
+    from collector.docs import main
+
+    return run_in_process(main, *args, cwd=cwd)
 
 
 GOOD = """\
@@ -392,7 +403,7 @@ def _json_records_lenient(text: str) -> list[dict[str, Any]]:
 def test_docs_reference_covers_every_registered_type(tmp_path: Path) -> None:
     from collector.docs import KIND_TITLES
 
-    result = docs(tmp_path)
+    result = docs_command(tmp_path)
     assert result.returncode == 0, result.stderr
     text = result.stdout
     sections = re.split(r"^### ", text, flags=re.M)
@@ -486,7 +497,7 @@ def test_docs_write_refuses_a_file_it_did_not_generate(tmp_path: Path) -> None:
 
 
 def test_configuration_reference_is_up_to_date(tmp_path: Path) -> None:
-    result = docs(tmp_path, "--check", str(REPO / "docs" / "configuration.md"))
+    result = docs_command(tmp_path, "--check", str(REPO / "docs" / "configuration.md"))
     assert result.returncode == 0, result.stderr + "\nrun `make docs`"
 
 

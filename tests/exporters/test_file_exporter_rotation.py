@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -20,10 +18,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from collector import otlpjson
+from collector import cli, otlpjson
 from collector.component import Signal
 from collector.testing import kv
-from tests.conftest import REPO, daemon_yaml
+from tests.conftest import REPO, daemon_yaml, run_in_process
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 BACKUP = re.compile(r"^traces-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}\.(jsonl|bin)$")
@@ -292,7 +290,7 @@ def test_invalid_combinations_are_reported_with_file_line_and_key(tmp_path: Path
                 traces: {receivers: [otlp], exporters: [file/a, file/b, file/c, file/d]}
         """)
     )
-    result = subprocess.run([sys.executable, "-m", "collector.cli", "validate", "--config", str(path)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    result = run_in_process(cli.main, "validate", "--config", str(path), cwd=REPO)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
 

@@ -23,11 +23,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from collector import testing
+from collector import cli, testing
 from collector.exporters.jaeger_proto import api_v2_pb2 as jaeger
 from collector.exporters.jaeger_translate import batches_from_request
 from collector.testing import kv
-from tests.conftest import REPO
+from tests.conftest import REPO, run_in_process
 from tests.exporters.test_jaeger_translate import llm_request, request, span
 from tests.fakes.jaeger import FakeJaegerCollector
 from tests.receivers.test_receiver_security import pki  # noqa: F401  (module-scoped certificate fixture)
@@ -422,7 +422,7 @@ def test_protocol_otlp_delivers_to_an_otlp_receiver(daemon_factory: Any) -> None
 def validate(tmp_path: Path, config: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "config.yaml").write_text(config)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_EXPORTER_OTLP_")}
-    return subprocess.run([sys.executable, "-m", "collector.cli", "validate", "--config", "config.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=60, env={**env, "PYTHONPATH": str(REPO)})
+    return run_in_process(cli.main, "validate", "--config", "config.yaml", cwd=tmp_path, env=env)
 
 
 def test_config_errors_name_the_file_line_and_key(tmp_path: Path) -> None:

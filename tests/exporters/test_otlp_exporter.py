@@ -9,7 +9,6 @@ import functools
 import os
 import struct
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,8 @@ from opentelemetry.sdk.resources import Resource as SDKResource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from collector import testing
-from tests.conftest import REPO
+from collector import cli, testing
+from tests.conftest import run_in_process
 from tests.receivers.test_receiver_security import pki  # noqa: F401  (module-scoped certificate fixture)
 
 TOKEN = "exporter-test-token"
@@ -381,7 +380,7 @@ def test_otel_exporter_otlp_environment_fills_what_the_config_leaves_unset(daemo
 def validate(tmp_path: Path, config: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     (tmp_path / "config.yaml").write_text(config)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_EXPORTER_OTLP_")}
-    return subprocess.run([sys.executable, "-m", "collector.cli", "validate", "--config", "config.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=60, env={**clean, **(env or {}), "PYTHONPATH": str(REPO)})
+    return run_in_process(cli.main, "validate", "--config", "config.yaml", cwd=tmp_path, env={**clean, **(env or {})})
 
 
 def pipeline(exporters: str) -> str:

@@ -462,11 +462,13 @@ def test_speed_on_cache_hit(book):
     cost = book.cost
     n = 100_000
     best = 0.0
-    for _ in range(5):
+    for _ in range(5):  # the best of up to 5 rounds; one above the floor settles it
         t = time.perf_counter()
         for _ in range(n):
             cost("anthropic", "claude-sonnet-4-5-20250929", u)
         best = max(best, n / (time.perf_counter() - t))
+        if best > 150_000:
+            break
     print(f"PriceBook.cost cache hit: {best:,.0f} calls/s")
     # The target is >= 300k/s (typically ~800k/s); the floor leaves room for a loaded CI machine.
     assert best > 150_000

@@ -5,6 +5,7 @@ other characters (\\u, \\t, \\/), and next to a length prefix a value's edge is 
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -118,9 +119,17 @@ def trap_request() -> ExportTraceServiceRequest:
 
 
 def corpus_requests() -> tuple[ExportTraceServiceRequest, ExportLogsServiceRequest, ExportMetricsServiceRequest]:
+    """Fresh copies of the corpus requests (parsed from bytes made once: generating them takes ~0.3 s)."""
+    traces, logs, metrics = _corpus_bytes()
+    return ExportTraceServiceRequest.FromString(traces), ExportLogsServiceRequest.FromString(logs), ExportMetricsServiceRequest.FromString(metrics)
+
+
+@functools.cache
+def _corpus_bytes() -> tuple[bytes, bytes, bytes]:
     from tests.processors.test_redaction_corpus import build
 
-    return build(generate(240, seed=99))
+    traces, logs, metrics = build(generate(240, seed=99))
+    return traces.SerializeToString(), logs.SerializeToString(), metrics.SerializeToString()
 
 
 def loadgen_requests() -> list[ExportTraceServiceRequest]:

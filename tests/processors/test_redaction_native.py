@@ -86,12 +86,14 @@ def test_locate_equals_python_for_any_hits_and_field_order() -> None:
 
 def test_locate_on_damaged_bytes_raises_where_python_does_and_never_crashes() -> None:
     # The caller walks the whole request when the gate raises, so C may refuse what Python accepts (an
-    # over-long varint), but never the other way round, and an answer must be Python's.
+    # over-long varint), but never the other way round, and an answer must be Python's. With this seed the
+    # first 300 rounds already reach every line of the Python walk (gate.py) and each of its six errors
+    # (traced with sys.settrace); 1000 keep a margin, 3000 only repeated them.
     rng = random.Random(3)
     redactor, _ = build_redactor(RedactionConfig())
     originals = [r.SerializeToString() for r in requests()[:6]]
     raised = 0
-    for round_, data in enumerate(damaged_copies(rng, originals, 3000, cut=True, overwrite=4, insert=True)):
+    for round_, data in enumerate(damaged_copies(rng, originals, 1000, cut=True, overwrite=4, insert=True)):
         starts, ends = redactor._wire_hits(data)
         if not starts:
             starts, ends = [0], [len(data)]

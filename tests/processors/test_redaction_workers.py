@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import daemon_yaml
+from collector import cli
+from tests.conftest import daemon_yaml, run_in_process
 
 # A whole address (the loadgen's retriever query cuts one prompt's address to "...@acme-corp.c", which no
 # e-mail detector takes for one, in the daemon or in a worker).
@@ -157,7 +158,7 @@ def test_shutdown_answers_every_request_then_stops_the_workers(daemon_factory: A
 def test_workers_must_be_a_small_count(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(ONE_WORKER.replace("{{workers: 1}}", "{{workers: -1}}").format(grpc=4317, data=tmp_path, health=13133, metrics=8888))
-    done = subprocess.run([sys.executable, "-m", "collector.cli", "validate", "--config", str(path)], capture_output=True, text=True)
+    done = run_in_process(cli.main, "validate", "--config", str(path))
     assert done.returncode == 1
     assert f"{path}:7" in done.stdout + done.stderr
     assert "processors::redaction::workers" in done.stdout + done.stderr or "workers" in done.stdout + done.stderr
