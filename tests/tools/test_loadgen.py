@@ -466,7 +466,8 @@ def test_usage_missing_over_grpc(servers: Servers) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Sending
+# Sending. What is counted does not depend on how many distinct templates are re-sent, so most of these
+# build 2 (the default 32 take ~0.5 s to build); test_main_prints_json_report runs the defaults.
 # ---------------------------------------------------------------------------------------------------------
 
 def test_grpc_acknowledged_equals_server_count_and_ids_are_unique(servers: Servers) -> None:
@@ -493,7 +494,7 @@ def test_partial_success_is_subtracted(servers: Servers) -> None:
 
 def test_unavailable_is_counted_by_code(servers: Servers) -> None:
     servers.sink.mode = "unavailable"
-    report = run(Options(endpoint=f"127.0.0.1:{servers.grpc_port}", duration=0.5, quiet=True))
+    report = run(Options(endpoint=f"127.0.0.1:{servers.grpc_port}", duration=0.5, templates=2, quiet=True))
     assert report["requests_ok"] == 0 and report["spans_acknowledged"] == 0
     assert set(report["failed_by_code"]) == {"UNAVAILABLE"}
     assert report["failed_by_code"]["UNAVAILABLE"] == report["requests_failed"] > 0
@@ -501,7 +502,7 @@ def test_unavailable_is_counted_by_code(servers: Servers) -> None:
 
 
 def test_connection_refused_fails_fast(unused_tcp_port: int) -> None:
-    report = run(Options(endpoint=f"127.0.0.1:{unused_tcp_port}", duration=0.3, quiet=True))
+    report = run(Options(endpoint=f"127.0.0.1:{unused_tcp_port}", duration=0.3, templates=2, quiet=True))
     assert report["requests_ok"] == 0 and set(report["failed_by_code"]) == {"UNAVAILABLE"}
 
 
@@ -517,7 +518,7 @@ def unused_tcp_port() -> int:
 def test_in_flight_requests_are_drained(servers: Servers) -> None:
     servers.sink.delay = 0.4
     started = time.monotonic()
-    report = run(Options(endpoint=f"127.0.0.1:{servers.grpc_port}", duration=0.5, concurrency=4, quiet=True))
+    report = run(Options(endpoint=f"127.0.0.1:{servers.grpc_port}", duration=0.5, concurrency=4, templates=2, quiet=True))
     assert time.monotonic() - started < 3
     assert report["abandoned_in_flight"] == 0 and report["requests_failed"] == 0
     assert report["spans_acknowledged"] == servers.sink.items == report["spans_sent"]
@@ -528,14 +529,14 @@ def test_drain_timeout_abandons_stuck_requests(servers: Servers) -> None:
     servers.sink.delay = 5.0
     started = time.monotonic()
     report = run(Options(endpoint=f"127.0.0.1:{servers.grpc_port}", duration=0.2, drain_timeout=0.3,
-                         concurrency=2, quiet=True))
+                         concurrency=2, templates=2, quiet=True))
     assert time.monotonic() - started < 2
     assert report["abandoned_in_flight"] == 2
     assert report["failed_by_code"] == {"CANCELLED": 2} and report["spans_acknowledged"] == 0
 
 
 def test_logs_over_grpc(servers: Servers) -> None:
-    report = run(Options(endpoint=f"127.0.0.1:{servers.grpc_port}", signal="logs", duration=0.5, quiet=True))
+    report = run(Options(endpoint=f"127.0.0.1:{servers.grpc_port}", signal="logs", duration=0.5, templates=2, quiet=True))
     assert report["unit"] == "log_records"
     assert report["log_records_acknowledged"] == servers.sink.items == report["log_records_sent"] > 0
 
@@ -554,7 +555,7 @@ def test_http_acknowledged_equals_server_count(servers: Servers, protocol: str) 
 
 def test_http_errors_are_counted_by_status(servers: Servers) -> None:
     servers.sink.mode = "http503"
-    report = run(Options(endpoint=f"127.0.0.1:{servers.http_port}", protocol="http", duration=0.3, quiet=True))
+    report = run(Options(endpoint=f"127.0.0.1:{servers.http_port}", protocol="http", duration=0.3, templates=2, quiet=True))
     assert report["requests_ok"] == 0 and set(report["failed_by_code"]) == {"HTTP 503"}
 
 
@@ -576,7 +577,7 @@ def test_rate_is_open_loop_paced(servers: Servers) -> None:
 def test_rate_reports_when_it_cannot_keep_up(servers: Servers) -> None:
     servers.sink.delay = 0.2  # 1 in flight x 0.2 s = at most 5 requests/s, far below the 100/s asked for
     report = run(Options(endpoint=f"127.0.0.1:{servers.grpc_port}", rate=10_000, duration=1.0, concurrency=1,
-                         quiet=True))
+                         templates=2, quiet=True))
     assert report["schedule"]["kept_up"] is False
     assert report["schedule"]["requests_not_sent"] > 50
 
@@ -595,6 +596,7 @@ def test_main_prints_json_report(servers: Servers, capsys: pytest.CaptureFixture
     assert "loadgen:" in err
 
 
+@pytest.mark.slow  # a loadgen process of its own, run for ~2 s before the signal
 def test_sigint_stops_early_and_still_reports(servers: Servers) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "collector.tools.loadgen", "--endpoint", f"127.0.0.1:{servers.grpc_port}",
