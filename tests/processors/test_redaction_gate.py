@@ -133,12 +133,14 @@ def _corpus_bytes() -> tuple[bytes, bytes, bytes]:
 
 
 def loadgen_requests() -> list[ExportTraceServiceRequest]:
-    out = []
-    for template in build_templates(batch_size=100, count=4, seed=5, pii_share=0.5):
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(template.payload)
-        out.append(request)
-    return out
+    """Fresh copies of the same loadgen requests on every call (their timestamps come from the clock when
+    they are first built)."""
+    return [ExportTraceServiceRequest.FromString(payload) for payload in _loadgen_payloads()]
+
+
+@functools.cache
+def _loadgen_payloads() -> tuple[bytes, ...]:
+    return tuple(template.payload for template in build_templates(batch_size=100, count=4, seed=5, pii_share=0.5))
 
 
 def redact(redactor: Any, request: Any) -> tuple[bytes, Any]:
@@ -150,14 +152,22 @@ def redact(redactor: Any, request: Any) -> tuple[bytes, Any]:
     return copy.SerializeToString(deterministic=True), stats
 
 
+@functools.cache
+def re2_redacted(name: str) -> list[tuple[tuple[bytes, Any], tuple[bytes, Any]]]:
+    """For each of the trap, corpus and loadgen requests (in that order): what the re2 engine configured as
+    CONFIGS[name] gives, gated and walking everything (`redactors`). Both tests below compare with these,
+    so they are made once."""
+    with pytest.MonkeyPatch.context() as patch:
+        gated, full = redactors(CONFIGS[name], patch)
+    return [(redact(gated, request), redact(full, request)) for request in [trap_request(), *corpus_requests(), *loadgen_requests()]]
+
+
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_gated_walk_equals_the_full_walk(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    gated, full = redactors(CONFIGS[name], monkeypatch)
+def test_gated_walk_equals_the_full_walk(name: str) -> None:
     in_place = ungated(CONFIGS[name])
     loadgen = loadgen_requests()
-    for request in [trap_request(), *corpus_requests(), *loadgen]:
-        got, stats = redact(gated, request)
-        want, full_stats = redact(full, request)
+    requests = [trap_request(), *corpus_requests(), *loadgen]
+    for request, ((got, stats), (want, full_stats)) in zip(requests, re2_redacted(name), strict=True):
         assert got == redact(in_place, request)[0]
         assert normalized(got, type(request)) == normalized(want, type(request))
         assert got != request.SerializeToString(deterministic=True)  # every request here has something to redact
@@ -170,12 +180,12 @@ def test_gated_walk_equals_the_full_walk(name: str, monkeypatch: pytest.MonkeyPa
 def test_engine_hyperscan_redacts_and_counts_as_re2_does(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """`engine: hyperscan` (the `hyperscan` extra) changes only the prefilter over the strings a walk
     collects: gated or walking everything, every request comes out, and is counted, exactly as with re2."""
-    re2_gated, re2_full = redactors(CONFIGS[name], monkeypatch)
     hs_gated, hs_full = redactors({**CONFIGS[name], "engine": "hyperscan"}, monkeypatch)
     assert hs_gated._scan_many.__self__.engine == "hyperscan"
-    for request in [trap_request(), *corpus_requests(), *loadgen_requests()]:
-        assert redact(hs_gated, request) == redact(re2_gated, request)
-        assert redact(hs_full, request) == redact(re2_full, request)
+    requests = [trap_request(), *corpus_requests(), *loadgen_requests()]
+    for request, (re2_gated, re2_full) in zip(requests, re2_redacted(name), strict=True):
+        assert redact(hs_gated, request) == re2_gated
+        assert redact(hs_full, request) == re2_full
 
 
 @pytest.mark.parametrize("text", list(TRAPS))

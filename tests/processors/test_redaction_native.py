@@ -129,8 +129,10 @@ def random_json(rng: random.Random, depth: int = 0) -> Any:
 
 
 def test_json_tokens_equal_python_on_documents_full_of_escapes() -> None:
+    # With this seed the first 200 documents already reach every line of the Python tokenizer
+    # (json_values.py, traced with sys.settrace); 1500 keep a margin, 5000 only repeated them.
     rng = random.Random(5)
-    for _ in range(5000):
+    for _ in range(1500):
         raw = json.dumps(random_json(rng), ensure_ascii=rng.random() < 0.5, indent=rng.choice([None, 1])).encode()
         hits, pos = [], 0
         while pos < len(raw):
