@@ -248,12 +248,13 @@ def test_probabilistic_is_deterministic_and_close_to_rate() -> None:
     rng = random.Random(7)
     ids = [rng.getrandbits(128) | 1 for _ in range(5000)]
     s = sampler("- {name: p, type: probabilistic, probabilistic: {sampling_percentage: 10}}")
-    hits = [s.decide(trace(span(i, 1))).sampled for i in ids]
+    traces = [trace(span(i, 1)) for i in ids]
+    hits = [s.decide(t).sampled for t in traces]
     assert 0.08 < sum(hits) / len(hits) < 0.12
-    again = [s.decide(trace(span(i, 1))).sampled for i in ids]
+    again = [s.decide(trace(span(i, 1))).sampled for i in ids]  # traces built anew: nothing kept on them
     assert hits == again
     salted = sampler("- {name: p, type: probabilistic, probabilistic: {sampling_percentage: 10, hash_salt: other}}")
-    assert [salted.decide(trace(span(i, 1))).sampled for i in ids] != hits
+    assert [salted.decide(t).sampled for t in traces] != hits
 
 
 def test_rate_limiting_counts_spans_per_second() -> None:
