@@ -310,11 +310,12 @@ def llm_request(spans: int) -> ExportTraceServiceRequest:
 
 
 def test_translator_throughput_is_reported() -> None:
-    """Not a pass/fail figure (the machine is shared): prints spans/s, to compare versions of the translation."""
+    """Not a pass/fail figure (the machine is shared): prints spans/s, to compare versions of the translation
+    over 0.3 s of translating requests of 512 spans."""
     req = llm_request(512)
     batches_from_request(req)
     done, started = 0, time.perf_counter()
-    while time.perf_counter() - started < 1.0:
+    while time.perf_counter() - started < 0.3:
         batches_from_request(req)
         done += 512
     rate = done / (time.perf_counter() - started)
