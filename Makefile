@@ -37,7 +37,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-## Arize Phoenix, a real third-party OTLP server for tests/test_phoenix.py (~1 min, ~850 MB), kept
+## Arize Phoenix, a real third-party OTLP server for tests/integration/test_phoenix.py (~1 min, ~850 MB), kept
 ## out of the project's venv; without it that test is skipped. CI installs it.
 phoenix: .phoenix-venv/bin/phoenix
 .phoenix-venv/bin/phoenix:

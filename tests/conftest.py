@@ -1,9 +1,16 @@
-"""Shared fixtures: a real daemon started as a subprocess on free ports, the way a user runs it."""
+"""What tests of every area share: a real daemon started as a subprocess on free ports, the way a user runs
+it (`Daemon`, the `daemon` / `daemon_factory` fixtures, `BASIC_CONFIG`, `daemon_yaml`), a command's
+`main` run in this process (`run_in_process`), and damaged copies of wire bytes for the tests that hold
+a C walk to the parser (`damaged_copies`). Helpers that benchmarks and tools use too (`kv`, request
+builders, `wait_for`, `Sink`, `build_chain`) are in collector/testing.py."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -12,7 +19,7 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +149,28 @@ class Daemon:
         return total
 
 
-BASIC_CONFIG = """
+# What `Daemon` needs of every config: the health_check extension it waits for on {health} and the
+# self-metrics it reads on {metrics}.
+_DAEMON_SERVICE = """\
+extensions:
+  health_check: {{endpoint: "127.0.0.1:{health}"}}
+service:
+  extensions: [health_check]
+  telemetry:
+    metrics: {{address: "127.0.0.1:{metrics}"}}
+"""
+
+
+def daemon_yaml(components: str, pipelines: str) -> str:
+    """A config for `Daemon`: `components` (the receivers, processors and exporters sections), the health_check
+    extension and self-metrics `Daemon` relies on, then `pipelines`, the entries of service.pipelines. Both are
+    YAML text at any indentation, with `Daemon`'s placeholders (so literal braces are doubled)."""
+    body = textwrap.dedent(components).strip("\n")
+    entries = textwrap.indent(textwrap.dedent(pipelines).strip("\n"), "    ")
+    return f"\n{body}\n{_DAEMON_SERVICE}  pipelines:\n{entries}\n"
+
+
+BASIC_CONFIG = daemon_yaml("""
 receivers:
   otlp:
     protocols:
@@ -152,17 +180,11 @@ exporters:
   file/traces: {{path: "{data}/traces.jsonl"}}
   file/logs: {{path: "{data}/logs.jsonl"}}
   file/metrics: {{path: "{data}/metrics.jsonl"}}
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry:
-    metrics: {{address: "127.0.0.1:{metrics}"}}
-  pipelines:
-    traces: {{receivers: [otlp], exporters: [file/traces]}}
-    logs: {{receivers: [otlp], exporters: [file/logs]}}
-    metrics: {{receivers: [otlp], exporters: [file/metrics]}}
-"""
+""", """
+traces: {{receivers: [otlp], exporters: [file/traces]}}
+logs: {{receivers: [otlp], exporters: [file/logs]}}
+metrics: {{receivers: [otlp], exporters: [file/metrics]}}
+""")
 
 
 @pytest.fixture
@@ -185,3 +207,47 @@ def daemon_factory(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def daemon(daemon_factory: Any) -> Daemon:
     return daemon_factory()
+
+
+def run_in_process(main: Callable[[list[str]], int], *args: str, cwd: Path | None = None,
+                   env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A command line's `main(ARGS)` (`collector.cli.main` for `llm-collector validate`, `collector.docs.main`)
+    run in this process, in `cwd` and with `env` as the whole environment (as subprocess.run takes them):
+    the exit code, stdout and stderr the command gives, without the ~1 s start of a process. For commands
+    that return; the command line itself is tested as a user runs it, in a subprocess
+    (tests/config/test_cli.py)."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+    try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        with contextlib.chdir(cwd or Path.cwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess([getattr(main, "__module__", "main"), *args], code, out.getvalue(), err.getvalue())
+
+def damaged_copies(rng: random.Random, originals: Sequence[bytes], rounds: int, *, cut: bool = False, overwrite: int = 3,
+                   insert: bool = False) -> Iterator[bytes]:
+    """`rounds` damaged copies of `originals` (each one chosen with `rng`), for checking that a walk over wire
+    bytes fails where the parser does and otherwise answers as the parser reads them. The kinds of damage take
+    turns: cut short at a random offset (`cut`), 1 to `overwrite` random bytes overwritten, 1 to 12 random
+    bytes inserted (`insert`)."""
+    kinds = [kind for kind, wanted in (("cut", cut), ("overwrite", True), ("insert", insert)) if wanted]
+    for round_ in range(rounds):
+        buf = bytearray(rng.choice(originals))
+        kind = kinds[round_ % len(kinds)]
+        if kind == "cut":
+            del buf[rng.randrange(len(buf)):]
+        elif kind == "overwrite":
+            for _ in range(rng.randint(1, overwrite)):
+                buf[rng.randrange(len(buf))] = rng.randrange(256)
+        else:
+            at = rng.randrange(len(buf))
+            buf[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 12)))
+        yield bytes(buf)

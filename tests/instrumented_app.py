@@ -22,7 +22,7 @@ daemon's file exporter wrote it, holding only that run's spans):
     .venv/bin/python tests/instrumented_app.py --write-fixtures
 
 That starts the stub and a real daemon (tests/conftest.py BASIC_CONFIG), runs the whole matrix through them
-exactly as tests/test_llm_instrumentation.py does, and rewrites the fixture files. Regenerate after upgrading
+exactly as tests/integration/test_llm_instrumentation.py does, and rewrites the fixture files. Regenerate after upgrading
 any of the instrumentation libraries; test_fixtures_match_live_libraries tells you when they are stale.
 """
 

@@ -4,7 +4,7 @@
  * `locate` is `wire.locate.locate` (with `span_marks` for spans) written out: it maps the
  * request-level prefilter's hits, given as byte offsets into the request, to the items of the request
  * they fall in, reading only tags and lengths. The Python functions stay the reference: the processor uses
- * them when this module is not built, and tests/test_redaction_native.py checks that both give the same
+ * them when this module is not built, and tests/processors/test_redaction_native.py checks that both give the same
  * answers. In Python this walk was ~12% of the redaction processor's CPU on the loadgen's LLM profile.
  * `json_tokens` is `wire.json_lexer.json_tokens` (~6%): the string literals and integers of a JSON
  * text that the prefilter's hits overlap, found by a lexer that hops from quote to quote.

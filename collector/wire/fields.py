@@ -1,7 +1,7 @@
 """The protobuf field numbers and wire types that code reading or writing OTLP bytes uses, by name.
 
 Each class is a message of opentelemetry-proto v1 (or Jaeger's api_v2), each constant one of its fields,
-named as in the .proto (upper-cased); tests/test_wire.py checks every constant against the generated
+named as in the .proto (upper-cased); tests/wire/test_wire.py checks every constant against the generated
 message's descriptor. Only fields some walk or encoder in collector/ names are here. Hot code binds the
 ones it compares against to module-level names at import.
 """

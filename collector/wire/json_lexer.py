@@ -2,7 +2,7 @@
 redaction walk's in-place edits of JSON string values (`json_tokens`).
 
 `_walks.c`'s `json_tokens` is the same lexer in C (collector.wire.native); this one is its reference, run
-where it is not built, and tests/test_redaction_native.py holds both to the same answers.
+where it is not built, and tests/processors/test_redaction_native.py holds both to the same answers.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 The prefilter's hits are byte offsets into the request; a walk of a layout (which length-delimited fields
 to descend into) maps them to items by their index in the parsed message's repeated fields. `_walks.c`'s
 `locate` is the same walk in C (collector.wire.native); these functions are its reference, run where it is
-not built, and tests/test_redaction_native.py holds both to the same answers. What the walk then does with
+not built, and tests/processors/test_redaction_native.py holds both to the same answers. What the walk then does with
 the marked items is collector/processors/redaction's.
 """
 
