@@ -19,7 +19,8 @@ class OTLPJSONError(ValueError):
     """Invalid OTLP-JSON input (or a message that cannot be encoded).
 
     The message starts with the JSON path of the offending value when known, e.g.
-    ``resourceSpans[0].scopeSpans[0].spans[3].traceId: expected 32 hex characters, got 'abc'``.
+    ``resourceSpans[0].scopeSpans[0].spans[3].traceId: expected 32 hex characters, got a string of 3 characters``.
+    The value itself is never shown (it may be personal data or a secret).
     """
 
 

@@ -38,7 +38,9 @@ class _Invalid(Exception):
 
 
 def _got(value: Any) -> str:
-    """Describe a parsed JSON value for an error message, e.g. "got 'abc'"."""
+    """Describe a parsed JSON value for an error message by its kind, never its content (a payload's value
+    can be anyone's e-mail or key, and the message reaches logs and the client), e.g. "got a string of 3
+    characters"."""
     t = type(value)
     if t is dict:
         return "got an object"
@@ -48,11 +50,11 @@ def _got(value: Any) -> str:
         return "got true" if value else "got false"
     if value is None:
         return "got null"
-    return f"got {_short(repr(value))}"
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 60 else text[:57] + "..."
+    if t is str:
+        return f"got a string of {len(value)} character{'s' if len(value) != 1 else ''}"
+    if t is float:
+        return "got a fractional number"
+    return "got a number"
 
 
 Converter = Callable[[Any], Any]
@@ -70,7 +72,7 @@ def _int_converter(lo: int, hi: int, type_name: str) -> Converter:
             if _INT_RE.match(v):
                 # Bounded before int(): a megabyte of digits must not cost real time.
                 if len(v.lstrip("-").lstrip("0")) > 20:
-                    raise _Invalid(f"{_short(v)} is out of range for {type_name}")
+                    raise _Invalid(f"a number out of range for {type_name}")
                 n = int(v)
             elif _NUMBER_RE.match(v):
                 # Exponent/fraction notation is allowed by proto3 JSON if the value is integral.
@@ -79,7 +81,7 @@ def _int_converter(lo: int, hi: int, type_name: str) -> Converter:
                 except InvalidOperation:
                     raise _Invalid(f"expected an integer, {_got(v)}") from None
                 if dec.adjusted() > 20:
-                    raise _Invalid(f"{_short(v)} is out of range for {type_name}")
+                    raise _Invalid(f"a number out of range for {type_name}")
                 if dec != dec.to_integral_value():
                     raise _Invalid(f"expected an integer, {_got(v)}")
                 n = int(dec)
@@ -93,7 +95,7 @@ def _int_converter(lo: int, hi: int, type_name: str) -> Converter:
         else:
             raise _Invalid(f"expected an integer, {_got(v)}")
         if n < lo or n > hi:
-            raise _Invalid(f"{n} is out of range for {type_name}")
+            raise _Invalid(f"a number out of range for {type_name}")
         return n
 
     return conv
@@ -107,7 +109,7 @@ def _double(v: Any) -> float:
         try:
             return float(v)
         except OverflowError:
-            raise _Invalid(f"{_short(str(v))} is out of range for double") from None
+            raise _Invalid("a number out of range for double") from None
     if t is str:
         if v == "NaN":
             return math.nan
@@ -119,7 +121,7 @@ def _double(v: Any) -> float:
             f = float(v)
             if f - f == 0.0:
                 return f
-            raise _Invalid(f"{_short(v)} is out of range for double")
+            raise _Invalid("a number out of range for double")
         raise _Invalid(f'expected a number or "NaN"/"Infinity"/"-Infinity", {_got(v)}')
     raise _Invalid(f"expected a number, {_got(v)}")
 
@@ -130,7 +132,7 @@ _FLOAT_MAX = 3.4028234663852886e38
 def _float(v: Any) -> float:
     f = _double(v)
     if f - f == 0.0 and abs(f) > _FLOAT_MAX:
-        raise _Invalid(f"{v} is out of range for float")
+        raise _Invalid("a number out of range for float")
     return f
 
 
@@ -202,14 +204,14 @@ def _enum_converter(field: FieldDescriptor) -> Converter:
                 return by_name[v]
             except KeyError:
                 if len(v) > 12 or not _INT_RE.match(v):
-                    raise _Invalid(f"unknown {enum.full_name} value {_short(repr(v))}") from None
+                    raise _Invalid(f"unknown {enum.full_name} value ({_got(v)[4:]})") from None
                 n = int(v)
         elif t is float and v.is_integer():
             n = int(v)
         else:
             raise _Invalid(f"expected an enum number or name, {_got(v)}")
         if n < -(2**31) or n >= 2**31:
-            raise _Invalid(f"{n} is out of range for enum {enum.full_name}")
+            raise _Invalid(f"a number out of range for enum {enum.full_name}")
         if closed and n not in known:
             raise _Invalid(f"unknown {enum.full_name} value {n}")
         return n

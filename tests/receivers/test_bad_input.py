@@ -1167,3 +1167,26 @@ def test_refused_spans_metric_counts_rejections_only(c: Collector) -> None:
     assert c.refused("spans", "http") == refused
     c.http("/v1/traces", traces(span(marker(), trace_id=bytes(16)), span(marker())).SerializeToString())
     assert c.refused("spans", "http") == refused + 1
+
+
+@pytest.mark.slow
+def test_a_malformed_payload_never_echoes_its_values_in_the_answer_or_the_debug_log(daemon_factory: Any) -> None:
+    """An e-mail as traceId, an API key as kind: the 400 names the field and the problem, and the debug-level
+    `malformed HTTP request` line says the same, never the values."""
+    from tests.conftest import BASIC_CONFIG
+
+    daemon = daemon_factory(BASIC_CONFIG.replace("  telemetry:\n", "  telemetry:\n    logs: {{level: debug}}\n", 1))
+    secrets = {"traceId": "alice@example.com", "kind": "sk-live-0123456789abcdef", "startTimeUnixNano": "+55 11 98765-4321"}
+    for field, value in secrets.items():
+        body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{field: value, "name": "s"}]}]}]}).encode()
+        connection = http.client.HTTPConnection("127.0.0.1", daemon.ports["http"], timeout=10)
+        connection.request("POST", "/v1/traces", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        answer = response.read().decode()
+        connection.close()
+        assert response.status == 400
+        assert field in answer and value not in answer, answer
+    assert daemon.stop() == 0
+    logs = daemon.logs()
+    assert "malformed HTTP request" in logs
+    assert not any(value in logs for value in secrets.values())
