@@ -25,87 +25,42 @@ import time
 from pathlib import Path
 from typing import Any
 
-import structlog
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
 from collector import components  # noqa: E402,F401  (registers the component types)
-from collector.component import ComponentID, Kind, Settings, Signal  # noqa: E402
-from collector.config.source import Document  # noqa: E402
-from collector.config.typed import Decoder  # noqa: E402
+from collector.component import ComponentID, Kind, Signal  # noqa: E402
 from collector.envelope import Envelope  # noqa: E402
-from collector.processors import tailsampling  # noqa: E402
-from collector.registry import lookup  # noqa: E402
-from collector.telemetry import Telemetry  # noqa: E402
+from collector.testing import Sink, build_chain, build_processor  # noqa: E402
 from collector.tools.loadgen import PayloadSource, build_templates  # noqa: E402
 
 PIPELINE = Path(__file__).resolve().parent / "configs" / "full-pipeline.yaml"
-
-
-class Sink:
-    """The next consumer: counts the spans it is handed and keeps nothing."""
-
-    capabilities = None
-
-    def __init__(self) -> None:
-        self.spans = 0
-
-    async def consume(self, envelope: Envelope) -> None:
-        for rs in envelope.request.resource_spans:
-            for ss in rs.scope_spans:
-                self.spans += len(ss.spans)
-
-
-class Capture:
-    def __init__(self) -> None:
-        self.requests: list[Any] = []
-
-    async def consume(self, envelope: Envelope) -> None:
-        self.requests.append(envelope.request)
-
-
-def _settings(name: str) -> Settings:
-    id = ComponentID(name)
-    return Settings(id=id, kind=Kind.PROCESSOR, log=structlog.get_logger(), telemetry=Telemetry(), pipeline="traces", signal=Signal.TRACES)
-
-
-def _decode(cls: type, value: Any, name: str) -> Any:
-    decoder = Decoder(Document({}, {}))
-    config = decoder.decode(cls.config_class, value or {}, (name,))  # type: ignore[attr-defined]
-    if decoder.errors:
-        raise SystemExit(f"{name}: {decoder.errors[0]}")
-    return config
 
 
 async def upstream_payloads(payloads: list[bytes], names: list[str]) -> list[bytes]:
     """The payloads as tail_sampling sees them in the full pipeline: after the processors before it."""
     if not names:
         return payloads
-    capture = Capture()
-    consumer: Any = capture
-    for name in reversed(names):
-        cls = lookup(Kind.PROCESSOR, name)
-        if cls is None:
-            raise SystemExit(f"no processor type {name!r}")
-        consumer = cls(_settings(name), _decode(cls, {}, name), consumer)
-        await consumer.start(None)
+    capture = Sink()
+    chain = await build_chain(names, capture)
     for payload in payloads:
-        await consumer.consume(Envelope(Signal.TRACES, ExportTraceServiceRequest.FromString(payload)))
+        await chain.consume(ExportTraceServiceRequest.FromString(payload))
+    await chain.shutdown()
     return [r.SerializeToString() for r in capture.requests]
 
 
 def tail_sampling_config() -> Any:
-    block = yaml.safe_load(PIPELINE.read_text())["processors"]["tail_sampling"]
-    return _decode(tailsampling.TailSamplingProcessor, block, "tail_sampling")
+    """The pipeline's tail_sampling block as the daemon loads it (its ${env:...} defaults expanded)."""
+    from collector.config import load_config
+
+    return load_config([str(PIPELINE)]).component(Kind.PROCESSOR, ComponentID("tail_sampling")).config
 
 
 async def one_round(config: Any, payloads: list[bytes]) -> tuple[float, float, int, int]:
     """(intake seconds, decision + release seconds, spans in, spans released) of one fresh processor."""
-    sink = Sink()
-    processor = tailsampling.TailSamplingProcessor(_settings("tail_sampling"), config, sink)
+    sink = Sink(keep=False)
+    processor: Any = build_processor("tail_sampling", config, sink)  # as the service builds it; not started: no timer
     requests = [ExportTraceServiceRequest.FromString(p) for p in payloads]  # the receiver's parse: not measured
     spans_in = sum(len(ss.spans) for r in requests for rs in r.resource_spans for ss in rs.scope_spans)
     start = time.process_time()
@@ -121,7 +76,7 @@ async def one_round(config: Any, payloads: list[bytes]) -> tuple[float, float, i
             await processor._send(sampled)
     decide = time.process_time() - start
     assert not processor.pending_traces
-    return intake, decide, spans_in, sink.spans
+    return intake, decide, spans_in, sink.items
 
 
 async def main() -> None:

@@ -68,10 +68,12 @@ class Sink:
 
 def decode_config(type_name: str, value: Any, kind: Kind = Kind.PROCESSOR) -> tuple[type[Component], Any]:
     """The component class and its config decoded from `value` (a mapping, YAML text or None) as the
-    config loader decodes a component's block."""
+    config loader decodes a component's block; a config object of the class's own config type is taken as is."""
     cls = lookup(kind, type_name)
     if cls is None:
         raise BuildError(f"no {kind} type {type_name!r}")
+    if isinstance(value, cls.config_class):  # already decoded, e.g. taken from a loaded config file
+        return cls, value
     if isinstance(value, str):
         value = yaml.safe_load(value)
     decoder = Decoder(Document({}, {}))

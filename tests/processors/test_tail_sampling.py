@@ -21,7 +21,7 @@ from collector.config.source import load_text
 from collector.config.typed import Decoder
 from collector.envelope import Envelope
 from collector.processors.tailsampling import Sampler, TailSamplingConfig, TraceData, build_request, group_by_trace
-from collector.testing import kv, wait_for
+from collector.testing import Sink, build_processor, kv, wait_for
 from tests.conftest import daemon_yaml
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -381,32 +381,13 @@ def test_unknown_policy_type_error_names_file_line_and_key(tmp_path: Any) -> Non
 # ------------------------------------------------------------------------------------------------
 
 
-class _Sink:
-    capabilities = None
-
-    def __init__(self) -> None:
-        self.requests: list[ExportTraceServiceRequest] = []
-
-    async def consume(self, envelope: Envelope) -> None:
-        data = envelope.request
-        self.requests.append(data)
-
-    def spans(self) -> list[Span]:
-        return [s for r in self.requests for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
-
-
-def _processor(yaml_text: str) -> tuple[Any, _Sink]:
-    import structlog
-
-    from collector.component import ComponentID, Kind, Settings
-    from collector.processors.tailsampling import TailSamplingProcessor
-    from collector.telemetry import Telemetry
-
+def _processor(yaml_text: str) -> tuple[Any, Sink]:
+    """A tail_sampling processor as the service builds it (collector.testing), not started: the tests drive
+    its decisions themselves."""
     cfg, errors = decode(yaml_text)
     assert not errors, errors
-    sink = _Sink()
-    settings = Settings(id=ComponentID("tail_sampling"), kind=Kind.PROCESSOR, log=structlog.get_logger(), telemetry=Telemetry(), pipeline="traces", signal=Signal.TRACES)
-    return TailSamplingProcessor(settings, cfg, sink), sink
+    sink = Sink()
+    return build_processor("tail_sampling", cfg, sink), sink
 
 
 def test_eviction_counts_dropped_too_early_and_late_spans_follow_decision() -> None:
@@ -421,7 +402,7 @@ def test_eviction_counts_dropped_too_early_and_late_spans_follow_decision() -> N
         assert sorted(t.trace_id[-1] for t in sampled) == [2, 3]
         # late span of a decided (still held) trace goes straight through
         await p.consume(Envelope(Signal.TRACES, req([span(3, 2)])))
-        assert [s.span_id[-1] for s in sink.spans()] == [2]
+        assert [s.span_id[-1] for s in sink.spans] == [2]
 
     asyncio.run(run())
 
@@ -441,7 +422,7 @@ def test_non_sampled_cache_drops_late_spans_after_eviction() -> None:
         await p.consume(Envelope(Signal.TRACES, req([span(4, 1)])))  # evicts 3 (pending) -> dropped too early
         # Late spans: trace 1 is only in the sampled cache, trace 2 only in the non-sampled cache.
         await p.consume(Envelope(Signal.TRACES, req([span(1, 9), span(2, 9)])))
-        assert sorted((s.trace_id[-1], s.span_id[-1]) for s in sink.spans()) == [(1, 9)]
+        assert sorted((s.trace_id[-1], s.span_id[-1]) for s in sink.spans) == [(1, 9)]
         assert p.m_too_early.value == 1
 
     asyncio.run(run())
@@ -460,7 +441,7 @@ def test_record_policy_and_rollup_on_root_span() -> None:
         await p.consume(Envelope(Signal.TRACES, req(spans)))
         sampled, _ = p.decide_due(float("inf"))
         await p._send(sampled)
-        out = {s.span_id[-1]: {a.key: a.value for a in s.attributes} for s in sink.spans()}
+        out = {s.span_id[-1]: {a.key: a.value for a in s.attributes} for s in sink.spans}
         assert all(a["tailsampling.policy"].string_value == "pricey" for a in out.values())
         root = out[1]
         assert root["gen_ai.trace.cost"].double_value == pytest.approx(0.025)
@@ -521,7 +502,7 @@ def test_maximum_trace_size_drops_a_runaway_trace_only() -> None:
         await p.consume(Envelope(Signal.TRACES, req([span(1, 9)])))  # late spans of the dropped trace stay dropped
         sampled, _ = p.decide_due(float("inf"))
         await p._send(sampled)
-        assert sorted({s.trace_id[-1] for s in sink.spans()}) == [2, 3]
+        assert sorted({s.trace_id[-1] for s in sink.spans}) == [2, 3]
 
     asyncio.run(run())
 
@@ -553,7 +534,7 @@ def test_a_trace_decided_early_lets_go_of_its_spans_while_it_waits_in_the_arriva
         sampled, _ = p.decide_due(time.monotonic() + 2)
         assert [t.trace_id[-1] for t in sampled] == [1]
         await p._send(sampled)
-        assert len(sink.spans()) == 2
+        assert len(sink.spans) == 2
         # Trace 1 is still queued behind trace 2 (arrival order), decided and without its spans.
         assert [t.trace_id[-1] for t in p.queue] == [2, 1]
         assert p.queue[1].sampled is True and not p.queue[1]._raw and p.queue[1]._groups is None
@@ -632,7 +613,7 @@ def test_released_traces_go_out_whole_in_requests_of_bounded_size() -> None:
             for tid in in_request:
                 assert tid not in seen, "a trace was split across requests"
                 seen[tid] = 1
-        assert len(seen) == 400 and len(sink.spans()) == 1200
+        assert len(seen) == 400 and len(sink.spans) == 1200
 
     asyncio.run(run())
 
@@ -694,7 +675,7 @@ def test_record_policy_on_held_spans_appends_the_attribute_on_the_wire() -> None
         await p.consume(Envelope(Signal.TRACES, req([span(2, 1)])))
         sampled, _ = p.decide_due(float("inf"))
         await p._send(sampled)
-        out = sink.spans()
+        out = sink.spans
         assert [s.trace_id[-1] for s in out] == [1, 1]
         for s in out:
             attrs = [(a.key, a.value.string_value) for a in s.attributes]
