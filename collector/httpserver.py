@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import heapq
+import ipaddress
 import math
 import os
 import resource
@@ -187,8 +188,18 @@ class _ListeningSocket(socket.socket):
 
 
 async def _bind(host: str | None, port: int) -> list[_ListeningSocket]:
-    """Bound listening sockets for every address of `host` (None: every interface), as create_server makes them."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=socket.AF_UNSPEC, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    """Bound listening sockets for every address of `host` (None: every interface), as create_server makes them.
+    A literal IP address is bound without a resolver lookup (as asyncio's create_server does)."""
+    try:
+        literal = ipaddress.ip_address(host) if host else None
+    except ValueError:
+        literal = None
+    if literal is not None:
+        family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
+        address: tuple[Any, ...] = (host, port, 0, 0) if literal.version == 6 else (host, port)
+        infos: list[tuple[Any, ...]] = [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", address)]
+    else:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=socket.AF_UNSPEC, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     sockets: list[_ListeningSocket] = []
     try:
         for family, kind, proto, _, address in dict.fromkeys(infos):
