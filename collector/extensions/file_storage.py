@@ -9,7 +9,9 @@ collector/exporterhelper/persistent.py. What is guaranteed:
   kernel crash (the last writes may still be in the OS page cache).
 - `fsync: true`: the client is answered only after an fsync covering its request; concurrent requests
   share one fsync (group commit), so throughput stays high but each answer waits for the disk.
-Either way delivery is at-least-once: requests in flight at a crash are sent again after restart.
+Either way delivery is at-least-once: requests in flight at a crash are sent again after restart. What
+is sent twice after a crash is bounded by `ack_every`: at most the exporter's num_consumers requests (in
+flight at the crash) plus ack_every - 1 (delivered since deliveries were last recorded).
 """
 
 from __future__ import annotations
@@ -34,12 +36,19 @@ class FileStorageConfig:
     create_directory: bool = option(False, "Create `directory` (mode 0750) when it does not exist.")
     fsync: bool = option(False, "fsync each request before the client is answered (group commit). false: survives a crash or kill -9 of the daemon, not a power loss.")
     max_bytes_per_queue: ByteSize = option(ByteSize(1 << 30), "Disk bound of each exporter's queue: past it new data is refused with a retryable error, whatever the exporter's queue_size.")
+    ack_every: int = option(
+        1,
+        "Record deliveries in the queue's `ack` file after every this many delivered requests (and whenever none is left in flight): one write of at most 4 KiB each time, "
+        "never an fsync. After a crash or kill -9 at most the exporter's `num_consumers` + ack_every - 1 requests already delivered are sent again.",
+    )
 
     def validate(self) -> None:
         if not self.directory:
             raise Invalid("must name a directory", "directory")
         if self.max_bytes_per_queue < 1024:
             raise Invalid("must be at least 1KiB", "max_bytes_per_queue")
+        if self.ack_every < 1:
+            raise Invalid("must be at least 1", "ack_every")
         problem = self.directory_problem()
         if problem is not None:
             raise Invalid(problem, "directory")
@@ -106,6 +115,7 @@ class FileStorageExtension(Extension):
             sizer=sizer,
             max_bytes=int(self.config.max_bytes_per_queue),
             fsync=self.config.fsync,
+            ack_every=self.config.ack_every,
             log=log.bind(storage=str(self.id)),
             on_corrupt=on_corrupt,
             **kwargs,
