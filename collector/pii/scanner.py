@@ -236,7 +236,18 @@ class Scanner:
         A value whose own scan would find something has a hit overlapping its bytes (the argument of the
         module doc, with the request's other bytes in place of the separators); a hit in an id or a length
         prefix only costs a walk of the item it lands in."""
-        assert self._wire is not None, "wire_hits without scans_wire"
+        hits = self.wire_hits_upto(buf, None)
+        assert hits is not None  # no limit
+        return hits
+
+    @property
+    def has_wire_prefilter(self) -> bool:
+        """Whether ``wire_hits`` can run (it cannot where a rule's pattern has ``\\Q``, or every rule is anchored)."""
+        return self._wire is not None
+
+    def wire_hits_upto(self, buf: bytes, limit: int | None) -> tuple[list[int], list[int]] | None:
+        """``wire_hits``, or None as soon as there are more than ``limit`` hits."""
+        assert self._wire is not None, "wire_hits without a wire prefilter"
         match = self._wire.Match
         starts: list[int] = []
         ends: list[int] = []
@@ -246,6 +257,8 @@ class Scanner:
             ms, me = match(UNANCHORED, buf, pos, n)[0]
             if ms < 0:
                 break
+            if limit is not None and len(starts) == limit:
+                return None
             starts.append(ms)
             ends.append(me)
             pos = me if me > ms else ms + 1
