@@ -81,7 +81,9 @@ def builtin_rule(name: str) -> Rule:
     options.never_capture = True
     options.log_errors = False
     locate = _re2.RE2(det.prefilter.encode(), options)
-    run = (re.compile(f"{det.alphabet}+"), re.compile(f"{det.alphabet}*\\Z")) if det.alphabet else None
+    # The run of the alphabet's characters from a position on, and the last character before a position
+    # that is not in it (greedy, so the match backs off from the position only as far as that character).
+    run = (re.compile(f"{det.alphabet}+"), re.compile(f"(?s:.*(?!{det.alphabet}).)")) if det.alphabet else None
     branches = None
     if len(det.exact) > 1:
         branches = _re2.Set(UNANCHORED, options)
@@ -185,16 +187,20 @@ def _windows(rule: Rule, text: str, raw: bytes) -> list[tuple[int, int]] | None:
     reach, run = rule.reach, rule.run
     out: list[tuple[int, int]] = []
     pos = 0
+    byte = char = 0  # a byte offset into raw already mapped to its char offset, so each byte is decoded once
     while pos < size:
         ms, me = locate(UNANCHORED, raw, pos, size)[0]
         if ms < 0:
             break
         pos = me if me > ms else ms + 1
         if not ascii_only:
-            ms, me = len(raw[:ms].decode("utf-8", "surrogatepass")), len(raw[:me].decode("utf-8", "surrogatepass"))
+            char += len(raw[byte:ms].decode("utf-8", "surrogatepass"))
+            me_char = char + len(raw[ms:me].decode("utf-8", "surrogatepass"))
+            byte, ms, me = ms, char, me_char
         if run is not None:
             bound = max(0, ms - _RUN_LOOKBACK)
-            ws = run[1].search(text, bound, ms).start()
+            last = run[1].match(text, bound, ms)
+            ws = last.end() if last is not None else bound
             if ws == bound and bound > 0:
                 return None  # a run this long is no e-mail address worth windowing
             end = run[0].match(text, me)

@@ -29,9 +29,11 @@ finding with ``error=True`` so the caller masks it instead of passing it through
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import re2
@@ -234,7 +236,18 @@ class Scanner:
         A value whose own scan would find something has a hit overlapping its bytes (the argument of the
         module doc, with the request's other bytes in place of the separators); a hit in an id or a length
         prefix only costs a walk of the item it lands in."""
-        assert self._wire is not None, "wire_hits without scans_wire"
+        hits = self.wire_hits_upto(buf, None)
+        assert hits is not None  # no limit
+        return hits
+
+    @property
+    def has_wire_prefilter(self) -> bool:
+        """Whether ``wire_hits`` can run (it cannot where a rule's pattern has ``\\Q``, or every rule is anchored)."""
+        return self._wire is not None
+
+    def wire_hits_upto(self, buf: bytes, limit: int | None) -> tuple[list[int], list[int]] | None:
+        """``wire_hits``, or None as soon as there are more than ``limit`` hits."""
+        assert self._wire is not None, "wire_hits without a wire prefilter"
         match = self._wire.Match
         starts: list[int] = []
         ends: list[int] = []
@@ -244,6 +257,8 @@ class Scanner:
             ms, me = match(UNANCHORED, buf, pos, n)[0]
             if ms < 0:
                 break
+            if limit is not None and len(starts) == limit:
+                return None
             starts.append(ms)
             ends.append(me)
             pos = me if me > ms else ms + 1
@@ -545,15 +560,50 @@ class Scanner:
 
 def _resolve(found: list[tuple[int, int, int]], rules: Sequence[Rule]) -> list[Finding]:
     """(rule index, start, end) spans -> sorted, non-overlapping findings. On an overlap the higher-priority
-    rule wins, then the longer span, then the earlier one."""
+    rule wins, then the longer span, then the earlier one: greedily in that order, a span is kept unless it
+    overlaps one kept before it.
+
+    O(n log n), and no sort calls back into Python (a sort holds the GIL throughout). Spans that overlap
+    nowhere, the usual case, are all kept; the spans of one rule come sorted by start, which the sort only
+    has to confirm. Otherwise the test against the spans kept so far is a prefix maximum (``_Kept``)."""
     if len(found) == 1:
         k, s, e = found[0]
         return [Finding(s, e, rules[k].name)]
-    found.sort(key=lambda f: (f[0], f[1] - f[2], f[1]))
-    kept: list[tuple[int, int, int]] = []
-    for f in found:
-        s, e = f[1], f[2]
-        if all(e <= ks or s >= ke for _, ks, ke in kept):
-            kept.append(f)
-    kept.sort(key=lambda f: f[1])
+    by_start = sorted(found, key=itemgetter(1))
+    if all(a[1] < b[1] and a[2] <= b[1] for a, b in pairwise(by_start)):
+        kept = by_start  # pairwise disjoint (starts all differ, so the order is the one the greedy pass gives)
+    else:
+        add = _Kept(by_start).add_unless_overlapping
+        kept = []
+        for k, shorter, s in sorted([(k, s - e, s) for k, s, e in found]):  # the priority order
+            if add(s, s - shorter):
+                kept.append((k, s, s - shorter))
+        kept.sort(key=itemgetter(1))  # stable: spans starting together (empty ones) stay in priority order
     return [Finding(s, e, rules[k].name) for k, s, e in kept]
+
+
+class _Kept:
+    """The spans kept so far, as a Fenwick tree over the candidates' distinct starts holding the largest end
+    among the kept spans at or below each: [s, e) overlaps a kept [ks, ke) exactly when some ks < e has
+    ke > s, so one prefix maximum answers it. Both operations are O(log n)."""
+
+    __slots__ = ("starts", "slot", "tree")
+
+    def __init__(self, by_start: list[tuple[int, int, int]]):
+        self.starts = list(dict.fromkeys(f[1] for f in by_start))  # sorted, distinct
+        self.slot = {s: i + 1 for i, s in enumerate(self.starts)}
+        self.tree = [-1] * (len(self.starts) + 1)  # every end is >= 0, so -1 overlaps nothing
+
+    def add_unless_overlapping(self, s: int, e: int) -> bool:
+        tree = self.tree
+        i = bisect_left(self.starts, e)  # the kept spans with ks < e sit in slots 1..i
+        while i:
+            if tree[i] > s:
+                return False
+            i &= i - 1
+        i, size = self.slot[s], len(tree)
+        while i < size:
+            if tree[i] < e:
+                tree[i] = e
+            i += i & -i
+        return True

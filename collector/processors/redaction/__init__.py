@@ -4,8 +4,9 @@ leaves the daemon unless the config allows it.
 Policy: config.py (what to redact and how: the detectors, otelcol's keys, validation) and build.py (what a
 config turns into). Machinery: walk.py (the Redactor's per-signal walks), gate.py (the request-level
 prefilter over wire bytes), json_values.py (inside JSON-string values), edits.py (scan, edits, summary),
-scan_batch.py (what a walk collects), worker.py (redaction in worker processes). processor.py is the
-processor itself and its metrics; importing this package registers it as `redaction`.
+scan_batch.py (what a walk collects), worker.py (redaction in worker processes), offload.py (which requests
+are redacted on the event loop, and the thread for the others). processor.py is the processor itself and
+its metrics; importing this package registers it as `redaction`.
 """
 
 from .build import build_redactor, make_hasher

@@ -32,24 +32,36 @@ def _label(placeholder: str, name: str) -> str:
     return name.upper()
 
 
-def build_redactor(config: RedactionConfig, on_error: Any = None) -> tuple[Redactor, Any]:
-    """The engine and the scanner for a config (also used by the unit tests)."""
-    from ...pii.detectors import BUILTIN, DETECTORS
+def build_scanner(config: RedactionConfig) -> Any:
+    """The PII `Scanner` with the detectors and blocked_values the config enables."""
     from ...pii.scanner import CustomPattern, Scanner
+
+    custom = [CustomPattern(_blocked_name(i, b.name), b.pattern, b.validator) for i, b in enumerate(config.blocked_values)]
+    return Scanner(list(config.enabled_detectors()), custom, engine=config.engine)
+
+
+def _blocked_name(index: int, name: str | None) -> str:
+    return name or f"blocked_value_{index}"
+
+
+def build_redactor(config: RedactionConfig, on_error: Any = None, scanner: Any = None, wire_hits: Any = None) -> tuple[Redactor, Any]:
+    """The engine and the scanner for a config (also used by the unit tests). `scanner`: one already built
+    with `build_scanner`; `wire_hits`: the request-level prefilter to gate with in place of the scanner's
+    own (the processor's, which hands back the hits it counted to decide where to redact)."""
+    from ...pii.detectors import BUILTIN, DETECTORS
 
     enabled = config.enabled_detectors()
     rules: dict[str, Rule] = {}
     for name, detector in enabled.items():
         placeholder = detector.placeholder if detector.placeholder is not None else DETECTORS[name].placeholder
         rules[name] = Rule(detector.action, placeholder, _label(placeholder, name))
-    custom = []
     for i, blocked in enumerate(config.blocked_values):
-        name = blocked.name or f"blocked_value_{i}"
+        name = _blocked_name(i, blocked.name)
         action = blocked.action or (A_DIGEST if config.hash_function is not None else A_MASK)
         rules[name] = Rule(action, blocked.placeholder, _label(blocked.placeholder, name))
-        custom.append(CustomPattern(name, blocked.pattern, blocked.validator))
-    scanner = Scanner(list(enabled), custom, engine=config.engine)
-    min_length = 1 if custom else min((BUILTIN[n].min_len for n in enabled), default=1 << 30)
+    if scanner is None:
+        scanner = build_scanner(config)
+    min_length = 1 if config.blocked_values else min((BUILTIN[n].min_len for n in enabled), default=1 << 30)
     keys = KeyPolicy(
         restrict=config.restricts_keys,
         allowed=frozenset(config.allowed_keys or ()),
@@ -72,7 +84,7 @@ def build_redactor(config: RedactionConfig, on_error: Any = None) -> tuple[Redac
         summary=config.summary,
         min_length=min_length,
         on_error=on_error,
-        wire_hits=scanner.wire_hits if scanner.scans_wire else None,
+        wire_hits=(wire_hits or scanner.wire_hits) if scanner.scans_wire else None,
     )
     return redactor, scanner
 

@@ -160,10 +160,16 @@ class RedactionConfig:
     summary: Literal["debug", "info", "silent"] = option("info", "otelcol: attributes added where something changed. `info`: `redaction.masked.count`, `redaction.redacted.count`, `redaction.allowed.count`, `redaction.ignored.count` (log bodies: `redaction.body.*`). `debug`: also the `.keys` lists and `redaction.masked.<detector>.count`. `silent`: none.")
     engine: Literal["re2", "hyperscan"] = option("re2", "Prefilter engine: one RE2 alternation over the request's strings, or a Hyperscan database.")
     workers: int = option(0, "Redact in this many worker processes instead of on the daemon's event loop, so redaction runs on other cores (each worker is ~40 MB). 0: in the daemon. A worker that dies fails its requests with a retryable error and is restarted; nothing passes unredacted.")
+    inline_max_bytes: int = option(262144, "The largest request (protobuf bytes) redacted on the daemon's event loop; with `inline_max_hits`, what keeps one request from holding up the others (and the health endpoint) for more than ~20 ms. A larger request is redacted in a thread of its own (workers 0); with workers, no request waits in a worker behind a larger one (where every worker has one, a request within both limits is redacted on the loop). 0: every request off the loop.")
+    inline_max_hits: int = option(200, "The most prefilter hits (likely PII, each ~25-50 µs of exact patterns and validators) a request redacted on the event loop may have; one with more is redacted as one larger than `inline_max_bytes`. Counted on the loop, up to this many, by the pass the redaction starts with anyway.")
 
     def validate(self) -> None:
         if not 0 <= self.workers <= 64:
             raise Invalid(f"expected 0 (redact in the daemon) to 64 worker processes, got {self.workers}", "workers")
+        if self.inline_max_bytes < 0:
+            raise Invalid(f"expected a size in bytes, 0 or more, got {self.inline_max_bytes}", "inline_max_bytes")
+        if self.inline_max_hits < 0:
+            raise Invalid(f"expected a number of hits, 0 or more, got {self.inline_max_hits}", "inline_max_hits")
         for name in ("blocked_key_patterns", "allowed_values", "ignored_key_patterns"):
             for i, pattern in enumerate(getattr(self, name)):
                 problem = _regex_problem(pattern)

@@ -186,14 +186,14 @@ class Edits:
         """The text with its findings replaced; None if every finding was allowed; _DROP or _FAILED."""
         pieces: list[str] = []
         pos = 0
-        allowed_values = self.allowed_values
+        allowed = Allowed(self.allowed_values, text) if self.allowed_values else None
         rules = self.rules
         counts = stats.matches
         for f in found:
             if f.error:
                 return _FAILED
             start, end = f.start, f.end
-            if allowed_values and covered(allowed_values, text, start, end):
+            if allowed is not None and allowed.covers(start, end):
                 changes.allowed[key] = None
                 continue
             detector = f.detector
@@ -247,16 +247,41 @@ class Edits:
 
 
 
+class Allowed:
+    """The matches of the allowed_values patterns in one text, for every finding in it: each pattern's
+    ``finditer`` runs over the text once, and only as far as the findings asked about so far need, instead
+    of from the start of the text for each finding."""
+
+    __slots__ = ("matches", "starts", "ends")
+
+    def __init__(self, patterns: Sequence[Any], text: str):
+        self.matches: list[Any] = [pattern.finditer(text) for pattern in patterns]  # None once exhausted
+        self.starts: list[list[int]] = [[] for _ in patterns]  # per pattern, the matches read so far
+        self.ends: list[list[int]] = [[] for _ in patterns]
+
+    def covers(self, start: int, end: int) -> bool:
+        """Whether some match of an allowed_values pattern contains [start, end) of the text."""
+        for j, matches in enumerate(self.matches):
+            starts, ends = self.starts[j], self.ends[j]
+            while matches is not None and (not starts or starts[-1] <= start):
+                m = next(matches, None)
+                if m is None:
+                    self.matches[j] = matches = None
+                    break
+                s, e = m.span()
+                starts.append(s)
+                ends.append(e)
+            # finditer's matches follow one another, so their ends never decrease: of the matches starting
+            # at or before `start`, the last one reaches furthest.
+            i = bisect.bisect_right(starts, start) - 1
+            if i >= 0 and end <= ends[i]:
+                return True
+        return False
+
+
 def covered(patterns: Sequence[Any], text: str, start: int, end: int) -> bool:
     """Whether some match of an allowed_values pattern contains [start, end) of text."""
-    for pattern in patterns:
-        for m in pattern.finditer(text):
-            s, e = m.span()
-            if s <= start and end <= e:
-                return True
-            if s > start:
-                break
-    return False
+    return Allowed(patterns, text).covers(start, end)
 
 
 def _keep_last_four(match: str) -> str:

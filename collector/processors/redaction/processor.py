@@ -1,5 +1,10 @@
 """The `redaction` processor: redacts each request with the `Redactor` its config builds (build.py), on the
 event loop or in worker processes (worker.py), and turns what each request cost and found into metrics.
+
+A request above `inline_max_bytes` or `inline_max_hits` is never redacted on the event loop (offload.py):
+without workers it goes to a thread; with workers, requests above `inline_max_bytes` never wait in a worker
+in front of a smaller one (worker.py). So no request holds up the others, or the health endpoint, for
+longer than a request within those limits costs.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from ...component import Capabilities, Processor, Rejected, Signal
 from ...envelope import Envelope
 from ...pdata import REQUEST_TYPES
 from ...registry import register
-from .build import build_redactor
+from .build import build_redactor, build_scanner
 from .config import RedactionConfig
+from .offload import LoopBudget, ThreadLane
 
 if TYPE_CHECKING:
     from .worker import WorkerPool
@@ -30,7 +36,9 @@ class RedactionProcessor(Processor):
     def __init__(self, settings: Any, config: RedactionConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
         self._last_error_log = 0.0
-        self.redactor, self.scanner = build_redactor(config, on_error=self._on_error)
+        scanner = build_scanner(config)
+        self._budget = LoopBudget(scanner, config.inline_max_bytes, config.inline_max_hits)
+        self.redactor, self.scanner = build_redactor(config, on_error=self._on_error, scanner=scanner, wire_hits=self._budget.hits)
         self._walk = {Signal.TRACES: self.redactor.traces, Signal.LOGS: self.redactor.logs, Signal.METRICS: self.redactor.metrics}[self.signal]
         processor = str(self.id)
         t = self.telemetry
@@ -39,8 +47,11 @@ class RedactionProcessor(Processor):
         self._values = t.counter("redaction_values_scanned_total", "String values (and JSON leaves) handed to the scanner.", ("processor",)).labels(processor)
         self._characters = t.counter("redaction_scanned_characters_total", "Characters of text handed to the scanner, plus the bytes of each serialized request the request-level prefilter read.", ("processor",)).labels(processor)
         self._errors = t.counter("redaction_errors_total", "Values masked whole because scanning them failed (fail closed).", ("processor",)).labels(processor)
+        self._lane: ThreadLane | None = None
         self._pool: WorkerPool | None = None
-        if config.workers:
+        if not config.workers:
+            self._lane = ThreadLane(config)
+        else:
             # Imported here, not at the top: a worker process runs worker.py as `python -m`, which imports
             # this package first, and a worker.py already imported by then would be loaded a second time.
             from . import worker
@@ -73,6 +84,8 @@ class RedactionProcessor(Processor):
     async def shutdown(self) -> None:
         if self._pool is not None:
             await self._pool.close()
+        if self._lane is not None:
+            await self._lane.close()
 
     def _record(self, values: int, characters: int, matches: dict[str, int]) -> None:
         if values:
@@ -81,13 +94,27 @@ class RedactionProcessor(Processor):
         for detector, count in matches.items():
             self._count(detector).inc(count)
 
+    def _record_errors(self, count: int, key: str | None, error: str | None) -> None:
+        """Fail-closed errors counted elsewhere (a worker, the thread); those on the loop count themselves."""
+        if count:
+            self._errors.inc(count)
+            self._log_error(key or "", error or "detector error")
+
     async def consume(self, envelope: Envelope) -> Rejected | None:
         # The prefilter reads the request's wire bytes where the envelope still has them (no one took the
         # request since they were attached), save serializing the request again.
         payload = envelope.wire()
         if self._pool is not None:
             return await self._consume_in_worker(envelope, payload)
-        stats = self._walk(envelope.request, payload)
+        if payload is None:
+            payload = envelope.request.SerializeToString()  # what the walk's gate would do; the budget reads it first
+        if self._budget.inline(payload):
+            stats = self._walk(envelope.request, payload)
+        else:
+            assert self._lane is not None  # no workers, so there is the thread
+            outcome = await self._lane.redact(envelope.signal, envelope.request, payload)
+            stats = outcome.stats
+            self._record_errors(outcome.errors, outcome.error_key, outcome.error_type)
         self._record(stats.values, stats.characters, stats.matches)
         return await self.next.consume(envelope)
 
@@ -96,11 +123,19 @@ class RedactionProcessor(Processor):
         canonical = payload is None or envelope.wire(canonical=True) is not None
         if payload is None:
             payload = envelope.request.SerializeToString()
-        answer = await self._pool.redact(signal, payload)  # type: ignore[union-attr]
+        large = len(payload) > self._budget.max_bytes
+        answer = await self._pool.redact(signal, payload, large)  # type: ignore[union-attr]
+        if answer is None:
+            # Every worker is busy with a large request: this one is redacted on the loop if it is cheap
+            # enough, else it waits for a worker as a large one.
+            if self._budget.inline(payload):
+                stats = self._walk(envelope.request, payload)
+                self._record(stats.values, stats.characters, stats.matches)
+                return await self.next.consume(envelope)
+            answer = await self._pool.redact(signal, payload, True)  # type: ignore[union-attr]
+            assert answer is not None  # a large request always gets a worker
         self._record(answer.values, answer.characters, answer.matches)
-        if answer.errors:
-            self._errors.inc(answer.errors)
-            self._log_error(answer.error_key or "", answer.error_type or "detector error")
+        self._record_errors(answer.errors, answer.error_key, answer.error_type)
         if answer.payload is not None:
             # The worker's serialization of the redacted request, which is decoded from exactly these bytes.
             envelope.replace(REQUEST_TYPES[signal].FromString(answer.payload), answer.payload, canonical=True)

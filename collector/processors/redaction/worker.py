@@ -9,6 +9,10 @@ them), so the worker's prefilter reads them as they are and never serializes the
 Nothing passes unredacted: a worker that dies or cannot answer fails its requests with a retryable error
 (the client sends them again), and the next request starts a new worker.
 
+A large request (above `inline_max_bytes`) takes a worker for long: a smaller one goes to a worker without
+one in flight, and where every worker has one, `redact` answers None and the processor redacts the smaller
+request on its event loop (what it may cost there is what `inline_max_bytes` bounds).
+
 Protocol on the child's stdin/stdout (lengths 4-byte big-endian):
 
     first frame:  4-byte length + the pickled RedactionConfig (the pipe is private to the two processes;
@@ -135,10 +139,12 @@ class _Worker:
         self.pending: collections.deque[asyncio.Future[Answer]] = collections.deque()
         self.finished = False
         self.reader: asyncio.Task[None] | None = None
+        self.large = 0  # large requests in flight
 
 
 class WorkerPool:
-    """The daemon's end: `workers` child processes, each request to the one with the fewest in flight."""
+    """The daemon's end: `workers` child processes, each request to the one with the fewest in flight (a
+    large one to the one with the fewest large ones in flight, a smaller one only to one with none)."""
 
     def __init__(self, processor: Any, config: Any, workers: int):
         self.processor = processor
@@ -161,36 +167,42 @@ class WorkerPool:
         self.processor.log.info("started redaction worker process", pid=proc.pid)
         return worker
 
-    async def _pick(self) -> _Worker:
-        best: _Worker | None = None
+    async def _pick(self, large: bool) -> _Worker | None:
+        workers = []
         for i, worker in enumerate(self.slots):
             if worker is None or worker.finished:
                 async with self.lock:  # concurrent requests must not start two workers for one slot
                     worker = self.slots[i]
                     if worker is None or worker.finished:
                         worker = self.slots[i] = await self._spawn()
-            if best is None or len(worker.pending) < len(best.pending):
-                best = worker
-        assert best is not None
-        return best
+            if large or not worker.large:
+                workers.append(worker)
+        return min(workers, key=lambda w: (w.large, len(w.pending)), default=None)
 
-    async def redact(self, signal: Signal, payload: bytes) -> Answer:
+    async def redact(self, signal: Signal, payload: bytes, large: bool = False) -> Answer | None:
+        """None: the request is not large and every worker has a large one in flight; redact it elsewhere."""
         if self.closed:
             raise RetryableError(f"processor {self.processor.id}: shutting down")
-        worker = await self._pick()
+        worker = await self._pick(large)
+        if worker is None:
+            return None
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         worker.pending.append(future)
-        stdin = worker.proc.stdin
-        assert stdin is not None
+        worker.large += large
         try:
-            stdin.write(KINDS[signal] + LENGTH.pack(len(payload)))
-            stdin.write(payload)
-            await stdin.drain()
-        except (ConnectionError, RuntimeError):
-            pass  # a dead worker: its reader fails every pending future, this one included
-        if worker.finished and not future.done():
-            future.set_exception(RetryableError(f"processor {self.processor.id}: redaction worker is not running"))
-        return await future
+            stdin = worker.proc.stdin
+            assert stdin is not None
+            try:
+                stdin.write(KINDS[signal] + LENGTH.pack(len(payload)))
+                stdin.write(payload)
+                await stdin.drain()
+            except (ConnectionError, RuntimeError):
+                pass  # a dead worker: its reader fails every pending future, this one included
+            if worker.finished and not future.done():
+                future.set_exception(RetryableError(f"processor {self.processor.id}: redaction worker is not running"))
+            return await future
+        finally:
+            worker.large -= large
 
     async def _read_answers(self, worker: _Worker) -> None:
         stdout = worker.proc.stdout
