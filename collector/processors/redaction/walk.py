@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...wire import fields
+from ...wire import fields, schema
 from ...wire.locate import LOGS, METRICS, TRACES
 from .edits import Edits, covered
 from .gate import request_marks
@@ -115,7 +115,7 @@ class Redactor(JsonValues, Edits):
 
     def traces(self, request: Any, payload: bytes | None = None) -> Stats:
         gate = Stats()
-        marks, b_summaries, wire = request_marks(self._wire_hits, request, TRACES, gate, payload)
+        marks, b_summaries, wire = request_marks(self._wire_hits, request, TRACES, schema.TRACES, gate, payload)
         if marks is None:
             return self._traces_all(request)
         b = Batch()
@@ -219,7 +219,7 @@ class Redactor(JsonValues, Edits):
         return self._finish(b)
 
     def logs(self, request: Any, payload: bytes | None = None) -> Stats:
-        return self._resources_of(request, LOGS, _LOG_FIELDS, "resource_logs", "scope_logs", "log_records", self._log_record, payload)
+        return self._resources_of(request, LOGS, schema.LOGS, _LOG_FIELDS, "resource_logs", "scope_logs", "log_records", self._log_record, payload)
 
     def _log_record(self, b: Batch, record: Any) -> None:
         attrs = record.attributes
@@ -228,16 +228,18 @@ class Redactor(JsonValues, Edits):
             self._body(b, record, b.map(record, attrs, BODY_PREFIX))
 
     def metrics(self, request: Any, payload: bytes | None = None) -> Stats:
-        return self._resources_of(request, METRICS, _METRIC_FIELDS, "resource_metrics", "scope_metrics", "metrics", self._metric, payload)
+        return self._resources_of(request, METRICS, schema.METRICS, _METRIC_FIELDS, "resource_metrics", "scope_metrics", "metrics", self._metric, payload)
 
     def _resources_of(
-        self, request: Any, layout: Any, numbers: tuple[int, ...], resources_field: str, scopes_field: str, items_field: str, visit: Any, payload: bytes | None = None
+        self, request: Any, layout: Any, table: Any, numbers: tuple[int, ...], resources_field: str, scopes_field: str, items_field: str, visit: Any,
+        payload: bytes | None = None,
     ) -> Stats:
         """Logs and metrics: resource and scope attributes, then `visit(batch, item)` for each log record
         or metric; only those the request-level prefilter marked, unless the config needs every one. `numbers`:
-        the field numbers the marks of `layout` are keyed by (resources, resource, scopes, scope, items)."""
+        the field numbers the marks of `layout` are keyed by (resources, resource, scopes, scope, items);
+        `table`: the request's schema table (collector.wire.schema)."""
         gate = Stats()
-        marks, b_summaries, _ = request_marks(self._wire_hits, request, layout, gate, payload)
+        marks, b_summaries, _ = request_marks(self._wire_hits, request, layout, table, gate, payload)
         b = Batch()
         collect = self._collect
         entries = getattr(request, resources_field)
