@@ -149,8 +149,8 @@ static int set_field(PyObject *out, long field, PyObject *value) {
     return failed;
 }
 
-/* `_span_marks`: a span's name (5), attributes (9, by index, with each one's byte range), events (11),
- * links (13) and status (15) that a hit overlaps. */
+/* `_span_marks`: a span's trace_state (3), name (5), attributes (9, by index, with each one's byte range),
+ * events (11), links (13) and status (15) that a hit overlaps. */
 static PyObject *span_marks(const Walk *w, Py_ssize_t start, Py_ssize_t end) {
     PyObject *out = PyDict_New(), *attributes = PyDict_New(), *events = PyDict_New(), *links = PyDict_New();
     if (!out || !attributes || !events || !links) goto fail;
@@ -181,7 +181,7 @@ static PyObject *span_marks(const Walk *w, Py_ssize_t start, Py_ssize_t end) {
         } else if (field == 13) {
             if (hit && set_index(links, n_links, Py_None) < 0) goto fail;
             n_links++;
-        } else if (hit && (field == 5 || field == 15)) {
+        } else if (hit && (field == 3 || field == 5 || field == 15)) {
             PyObject *whole = PyDict_New();
             if (whole == NULL) goto fail;
             if (set_index(whole, 0, Py_None) < 0 || set_field(out, (long)field, whole) < 0) {

@@ -274,6 +274,72 @@ def test_full_walk_configs_drop_unknown_fields_too() -> None:
     assert_clean(request.SerializeToString())
 
 
+def _one_span(values: dict[str, Any]) -> ExportTraceServiceRequest:
+    span = Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="s", attributes=attrs(values))
+    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])])
+
+
+def _redacted(redactor: Any, request: Any, payload: bytes | None = None) -> dict[str, Any]:
+    redactor.traces(request, payload)
+    return as_dict(request.resource_spans[0].scope_spans[0].spans[0].attributes)
+
+
+@pytest.mark.parametrize("layout", ["canonical", "reordered"])
+def test_a_key_is_found_in_any_layout_and_at_any_length(redactor: Any, layout: str) -> None:
+    from tests.processors.test_redaction_received import reordered
+
+    long_key = "k" * 200 + " " + leak("long")  # a two-byte length before the key's bytes
+    request = _one_span({"case": "x", f"mail {leak('short')}": "v", long_key: "w", "clean": leak("value")})
+    payload = reordered(request) if layout == "reordered" else request.SerializeToString()
+    parsed = ExportTraceServiceRequest.FromString(payload)
+    a = _redacted(redactor, parsed, payload)
+    assert a["mail <EMAIL>"] == "v" and a["k" * 200 + " <EMAIL>"] == "w" and a["clean"] == "<EMAIL>"
+
+
+def test_a_key_takes_its_detectors_action() -> None:
+    cfg, errors = config({"summary": "debug", "hash_key": "k" * 32, "detectors": {"email": {"action": "hash"}, "us_ssn": {"action": "drop_attribute"}}})
+    assert not errors and cfg is not None
+    redactor = build_redactor(cfg)[0]
+    a = _redacted(redactor, _one_span({f"to {leak('hash')}": "v", "ssn": f"ssn {SSN}"}))
+    (hashed,) = [k for k in a if k.startswith("to ")]
+    assert hashed.startswith("to <EMAIL:") and "@" not in hashed
+    assert "ssn" not in a and a["redaction.redacted.keys"] == "ssn"
+    assert a["redaction.masked.keys"] == hashed
+    again = _redacted(redactor, _one_span({f"to {leak('hash')}": "other"}))
+    assert hashed in again  # the same key gets the same token
+
+
+def test_a_key_in_a_log_body_whose_detector_drops_takes_the_body() -> None:
+    cfg, errors = config({"summary": "debug", "detectors": {"us_ssn": {"action": "drop_attribute"}}})
+    assert not errors and cfg is not None
+    redactor = build_redactor(cfg)[0]
+    record = LogRecord(attributes=attrs({"case": "body"}), body=AnyValue(kvlist_value=KeyValueList(values=attrs({"user": {f"id {SSN}": "x"}}))))
+    request = ExportLogsServiceRequest(resource_logs=[ResourceLogs(scope_logs=[ScopeLogs(log_records=[record])])])
+    redactor.logs(request)
+    out = request.resource_logs[0].scope_logs[0].log_records[0]
+    assert not out.HasField("body")
+    assert as_dict(out.attributes)["redaction.body.redacted.keys"] == "user.id <US_SSN>"
+
+
+def test_a_key_whose_scan_fails_becomes_the_mask() -> None:
+    from collector.processors.redaction import walk
+
+    def scan_many(texts: Any, marked: bool = False) -> Any:
+        raise RuntimeError("scanner down")
+
+    def scan_one(text: str) -> list[Any]:
+        if "@" in text:
+            raise RuntimeError("scanner down")
+        return []
+
+    failures: list[str] = []
+    redactor = walk.Redactor(scan_many, scan_one, {}, summary="debug", on_error=lambda where, exc: failures.append(where))
+    a = _redacted(redactor, _one_span({f"to {leak('fail')}": "v", "other": "fine"}))
+    assert a["****"] == "v" and a["other"] == "fine"
+    assert failures == ["an attribute key"]  # the log names no key that may hold PII
+    assert a["redaction.masked.keys"] == "****"
+
+
 # ------------------------------------------------------------------------------------------- the daemon
 
 CONFIG = daemon_yaml("""
@@ -412,7 +478,8 @@ def test_metric_fields_and_keys(run: Path, fmt: str) -> None:
     (rm,) = [rm for r in requests for rm in r.resource_metrics if rm.schema_url]
     sm = rm.scope_metrics[0]
     metric = sm.metrics[0]
-    assert (metric.name, metric.description, metric.unit) == ("requests.<EMAIL>", "owner <EMAIL>", "owner <EMAIL>")
+    # The address takes the name's dots as its own: the whole name goes (and with it the metric's identity).
+    assert (metric.name, metric.description, metric.unit) == ("<EMAIL>", "owner <EMAIL>", "owner <EMAIL>")
     assert (sm.scope.name, sm.scope.version) == ("owner <EMAIL>", "owner <EMAIL>")
     assert rm.schema_url == sm.schema_url == "https://example.com/<EMAIL>"
     metadata = as_dict(metric.metadata)
