@@ -43,8 +43,8 @@ from .scan_batch import (
 )
 
 # Short texts whose scan found nothing are remembered (Redactor._clean), up to this length and this many.
-_CLEAN_LEN = 64
-_CLEAN_MAX = 50_000
+CLEAN_LEN = 64
+CLEAN_MAX = 50_000
 
 
 class _Error:
@@ -94,9 +94,9 @@ class Edits:
             results = self._scan(b.texts, stats, b.marked)
             self._apply(b, b.texts, b.owners, results, stats)
             clean = self._clean
-            if len(clean) > _CLEAN_MAX:
+            if len(clean) > CLEAN_MAX:
                 clean.clear()
-            clean.update([t for t, found in zip(b.texts, results, strict=True) if not found and len(t) <= _CLEAN_LEN])
+            clean.update([t for t, found in zip(b.texts, results, strict=True) if not found and len(t) <= CLEAN_LEN])
         for doc in b.docs:
             if doc.failed:
                 doc.value.string_value = MASK

@@ -11,7 +11,8 @@ Every field of a request that can hold text is scanned: attribute values (string
 and keys, span names (opt-in) and status messages, trace_state (spans and links), event names, scope
 names and versions, schema URLs, entity references, log bodies, severity_text and event_name, metric
 names, descriptions, units and metadata. In a hit span a key is scanned only where a hit overlaps its own
-bytes; elsewhere keys are memoised like short values (`_clean`): the same few keys recur in every request.
+bytes; elsewhere only a key the prefilter has a hit in, and keys are memoised like short values (`_clean`):
+the same few keys recur in every request.
 
 Before any of that, the request-level gate (gate.py) maps the prefilter's hits over the request's wire
 bytes to the items that hold them, and only those are walked; a request without a hit is not walked at
@@ -30,7 +31,7 @@ from typing import Any
 
 from ...wire import fields, schema
 from ...wire.locate import LOGS, METRICS, TRACES
-from .edits import Edits, covered
+from .edits import CLEAN_LEN, CLEAN_MAX, Edits, covered
 from .gate import request_marks
 from .json_values import JSON_START, JsonValues, looks_like_json
 from .scan_batch import (
@@ -131,6 +132,8 @@ class Redactor(JsonValues, Edits):
         # The same prefilter over one JSON-string value's text says which of its string literals can hold a
         # finding, whatever the key rules: JSON leaves only ever get the detectors.
         self._doc_hits = wire_hits if json_values else None
+        # And over one key: a key it has no hit in cannot hold a finding, and is remembered as clean unscanned.
+        self._key_hits = wire_hits
         # Short strings whose scan found nothing: JSON keys, roles and part types recur in every request.
         # Only texts without findings are kept, so this never holds what a detector would redact.
         self._clean: set[str] = set()
@@ -201,7 +204,7 @@ class Redactor(JsonValues, Edits):
                     else:
                         for kv in attrs:
                             key = kv.key
-                            if len(key) >= min_len and key not in clean:
+                            if len(key) >= min_len and key not in clean and self._unclear(key):
                                 texts.append(key)
                                 owners.append(Loc(L_KEY, mi, kv, kv, key, attrs))
                             value = kv.value
@@ -362,9 +365,23 @@ class Redactor(JsonValues, Edits):
             b.texts.append(text)
             b.owners.append(Loc(L_FIELD, mi, None, message, key, name))
 
+    def _unclear(self, key: str) -> bool:
+        """Whether a key must be scanned: the prefilter has a hit in it (or cannot say). One it has none in is
+        remembered as clean (`_clean`, as a scan without findings would be), so each key costs one prefilter
+        pass per process, and keys do not crowd the texts handed to the scanner."""
+        prefilter = self._key_hits
+        if prefilter is None or prefilter(key.encode())[0]:
+            return True
+        if len(key) <= CLEAN_LEN:
+            clean = self._clean
+            if len(clean) > CLEAN_MAX:
+                clean.clear()
+            clean.add(key)
+        return False
+
     def _key(self, b: Batch, kv: Any, mi: int, top: Any, path: str, container: Any) -> None:
         key = kv.key
-        if len(key) >= self.min_length and key not in self._clean:
+        if len(key) >= self.min_length and key not in self._clean and self._unclear(key):
             b.texts.append(key)
             b.owners.append(Loc(L_KEY, mi, top, kv, path, container))
 
@@ -377,7 +394,7 @@ class Redactor(JsonValues, Edits):
         min_len, json_on, clean = self.min_length, self.json_values, self._clean
         for kv in attrs:
             key = kv.key
-            if len(key) >= min_len and key not in clean:
+            if len(key) >= min_len and key not in clean and self._unclear(key):
                 texts.append(key)
                 owners.append(Loc(L_KEY, mi, kv, kv, key, attrs))
             value = kv.value
