@@ -12,7 +12,8 @@ The gate is also where the processor fails closed on fields the schema does not 
 a sender's own fields would be parsed into unknown fields, which no walk looks at and the parser writes out
 again. A C walk of tags against the schema (collector/wire/schema.py) says whether the bytes hold any, and
 only then are they discarded (upb's DiscardUnknownFields walks every message of the request by reflection,
-~2.5 µs a span; the check ~0.35). Where the check cannot run, they are discarded from every request.
+~2.5 µs a span; the check ~0.35). Where the check cannot run (no C walk, or a config that walks every item
+of a request whose bytes it was not given), they are discarded from every request.
 
 What the walk then does with the marked items is walk.py's.
 """
@@ -43,7 +44,8 @@ def request_marks(
     collector/envelope.py); else it is serialized. On return the request holds no unknown field (`schema`:
     the request's table in collector.wire.schema)."""
     if wire_hits is None:
-        request.DiscardUnknownFields()
+        if payload is None or not known_only(payload, schema):
+            request.DiscardUnknownFields()
         return None, True, None
     try:
         if payload is None:
