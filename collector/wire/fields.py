@@ -41,14 +41,17 @@ class ExportMetricsServiceRequest:
 class ResourceSpans:
     RESOURCE = 1
     SCOPE_SPANS = 2
+    SCHEMA_URL = 3
 
 
 class ScopeSpans:
     SCOPE = 1
     SPANS = 2
+    SCHEMA_URL = 3
 
 
 class Span:
+    TRACE_STATE = 3
     NAME = 5
     ATTRIBUTES = 9
     EVENTS = 11
@@ -62,11 +65,13 @@ class Span:
 class ResourceLogs:
     RESOURCE = 1
     SCOPE_LOGS = 2
+    SCHEMA_URL = 3
 
 
 class ScopeLogs:
     SCOPE = 1
     LOG_RECORDS = 2
+    SCHEMA_URL = 3
 
 
 # opentelemetry.proto.metrics.v1
@@ -75,11 +80,13 @@ class ScopeLogs:
 class ResourceMetrics:
     RESOURCE = 1
     SCOPE_METRICS = 2
+    SCHEMA_URL = 3
 
 
 class ScopeMetrics:
     SCOPE = 1
     METRICS = 2
+    SCHEMA_URL = 3
 
 
 # opentelemetry.proto.common.v1

@@ -34,7 +34,7 @@ _MAX_FIELD = 32  # the layouts name fields below 32 (so does the C walk's MAX_FI
 
 # The fields of a span that span_marks marks (by index for the repeated ones, {0: None} for the others),
 # and the attributes' tag: bound to locals at each call, as fast to compare with as literals.
-_SPAN_FIELDS = (tag(Span.ATTRIBUTES, LEN), Span.ATTRIBUTES, Span.EVENTS, Span.LINKS, Span.NAME, Span.STATUS)
+_SPAN_FIELDS = (tag(Span.ATTRIBUTES, LEN), Span.ATTRIBUTES, Span.EVENTS, Span.LINKS, Span.NAME, Span.STATUS, Span.TRACE_STATE)
 
 
 def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -114,8 +114,8 @@ def locate(buf: bytes, start: int, end: int, spec: dict[int, Any], starts: list[
 
 def span_marks(buf: bytes, start: int, end: int, starts: list[int], ends: list[int]) -> dict:
     """`locate` for one span, written out (a hit span's fields are most of the gate's walking): marks its
-    name, attributes (by index, with each one's byte range, for the JSON values' splice path), events, links
-    and status."""
+    name, trace_state, attributes (by index, with each one's byte range, for the JSON values' splice path),
+    events, links and status."""
     out: dict[int, dict[int, Any]] = {}
     attributes: dict[int, Any] = {}
     events: dict[int, Any] = {}
@@ -125,7 +125,7 @@ def span_marks(buf: bytes, start: int, end: int, starts: list[int], ends: list[i
     count = len(starts)
     next_hit = starts[h] if h < count else end
     pos = start
-    attributes_tag, attributes_field, events_field, links_field, name_field, status_field = _SPAN_FIELDS
+    attributes_tag, attributes_field, events_field, links_field, name_field, status_field, trace_state_field = _SPAN_FIELDS
     while pos < end and next_hit < end:
         key = buf[pos]
         if key == attributes_tag:
@@ -188,7 +188,7 @@ def span_marks(buf: bytes, start: int, end: int, starts: list[int], ends: list[i
                 if hit:
                     links[n_links] = None
                 n_links += 1
-            elif hit and (field == name_field or field == status_field):
+            elif hit and (field == name_field or field == status_field or field == trace_state_field):
                 out[field] = {0: None}
         elif wire_type == 0:
             while buf[pos] >= 0x80:
@@ -211,24 +211,27 @@ def span_marks(buf: bytes, start: int, end: int, starts: list[int], ends: list[i
     return out
 
 
-# The layouts of the three requests: resources and scopes are marked whole, log records and metrics as
-# items, spans down to single attributes, events and links (span_marks).
+# The layouts of the three requests: resources, scopes and the schema URLs beside them are marked whole,
+# log records and metrics as items, spans down to single attributes, events and links (span_marks).
 TRACES: dict[int, Any] = {
     ExportTraceServiceRequest.RESOURCE_SPANS: {
         ResourceSpans.RESOURCE: None,
-        ResourceSpans.SCOPE_SPANS: {ScopeSpans.SCOPE: None, ScopeSpans.SPANS: span_marks},
+        ResourceSpans.SCHEMA_URL: None,
+        ResourceSpans.SCOPE_SPANS: {ScopeSpans.SCOPE: None, ScopeSpans.SCHEMA_URL: None, ScopeSpans.SPANS: span_marks},
     },
 }
 LOGS: dict[int, Any] = {
     ExportLogsServiceRequest.RESOURCE_LOGS: {
         ResourceLogs.RESOURCE: None,
-        ResourceLogs.SCOPE_LOGS: {ScopeLogs.SCOPE: None, ScopeLogs.LOG_RECORDS: None},
+        ResourceLogs.SCHEMA_URL: None,
+        ResourceLogs.SCOPE_LOGS: {ScopeLogs.SCOPE: None, ScopeLogs.SCHEMA_URL: None, ScopeLogs.LOG_RECORDS: None},
     },
 }
 METRICS: dict[int, Any] = {
     ExportMetricsServiceRequest.RESOURCE_METRICS: {
         ResourceMetrics.RESOURCE: None,
-        ResourceMetrics.SCOPE_METRICS: {ScopeMetrics.SCOPE: None, ScopeMetrics.METRICS: None},
+        ResourceMetrics.SCHEMA_URL: None,
+        ResourceMetrics.SCOPE_METRICS: {ScopeMetrics.SCOPE: None, ScopeMetrics.SCHEMA_URL: None, ScopeMetrics.METRICS: None},
     },
 }
 

@@ -269,20 +269,21 @@ def _reference_span_marks(buf: bytes, hits: list[tuple[int, int]]) -> dict:
         start, pos = pos, pos + size
         index = seen.get(field, 0)
         seen[field] = index + 1
-        if field in (5, 9, 11, 13, 15) and any(s < pos and e > start for s, e in hits):
+        if field in (3, 5, 9, 11, 13, 15) and any(s < pos and e > start for s, e in hits):
             marks = out.setdefault(field, {})
-            marks[0 if field in (5, 15) else index] = (start, pos) if field == 9 else None
+            marks[0 if field in (3, 5, 15) else index] = (start, pos) if field == 9 else None
     return out
 
 
 def shuffled_span_fields(rng: Any, rounds: int) -> Any:
-    """A span with attributes of many sizes, an event, a link, a name and a status, serialized `rounds`
+    """A span with attributes of many sizes, an event, a link, a name, a trace_state and a status, serialized `rounds`
     times with its fields in the canonical order or shuffled as whole fields (attributes split by events, a
     name after them), as any sender may order them."""
     from collector.wire.locate import read_varint as _varint
 
     base = span("op", {f"k{i}": "v" * rng.choice([1, 5, 120, 200, 20000]) for i in range(8)},
                 status=Status(message="not found"))
+    base.trace_state = "rojo=00f067aa0ba902b7"
     base.events.add(name="e", attributes=attrs({"content": "x" * 30}))
     base.links.add(trace_id=b"\x03" * 16, span_id=b"\x04" * 8, attributes=attrs({"note": "y"}))
     canonical = base.SerializeToString()

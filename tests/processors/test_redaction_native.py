@@ -1,7 +1,8 @@
 """The redaction gate's C walks (collector/wire/_walks.c) against the Python ones they stand in
 for: `locate` for `wire.locate.locate`/`span_marks`, `json_tokens` for `wire.json_lexer.json_tokens`. The
 Python functions are the reference, and also what runs where the extension could not be built, so both must
-give the same answer on every input, and the C one must survive any bytes."""
+give the same answer on every input, and the C one must survive any bytes. `unknown_fields` has the parser
+itself for its reference: on any bytes upb parses, it must say "unknown fields" exactly where upb keeps some."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
 
 from collector.processors.redaction import RedactionConfig, build_redactor
-from collector.wire import json_lexer, locate, native
+from collector.wire import json_lexer, locate, native, schema
 from collector.wire.encode import varint as encode_varint
 from tests.conftest import damaged_copies
 from tests.processors.test_redaction_gate import (
@@ -38,6 +39,7 @@ def test_the_c_walks_are_built() -> None:
     # still installs. Here, where a compiler exists, a silent build failure would leave the slow path on.
     assert native.locate is not None, "collector/wire/_walks.c was not built (see setup.py)"
     assert native.json_tokens is not None
+    assert native.unknown_fields is not None
 
 
 def requests() -> list[Any]:
@@ -161,5 +163,74 @@ def test_the_processor_gives_the_same_bytes_with_and_without_the_c_walks(monkeyp
     with_c = [redact(redactor, request)[0] for request in sent]
     monkeypatch.setattr(native, "locate", None)
     monkeypatch.setattr(native, "json_tokens", None)
+    monkeypatch.setattr(native, "unknown_fields", None)
     redactor, _ = build_redactor(RedactionConfig())
     assert [redact(redactor, request)[0] for request in sent] == with_c
+
+
+SCHEMAS = {ExportTraceServiceRequest: schema.TRACES, ExportLogsServiceRequest: schema.LOGS, ExportMetricsServiceRequest: schema.METRICS}
+
+
+def parser_keeps_unknown_fields(request_type: Any, data: bytes) -> bool | None:
+    """Whether upb keeps unknown fields when it parses `data` (None: it does not parse)."""
+    from google.protobuf.message import DecodeError
+
+    try:
+        parsed = request_type.FromString(data)
+    except DecodeError:
+        return None
+    bare = request_type()
+    bare.CopyFrom(parsed)
+    bare.DiscardUnknownFields()
+    return bare.SerializeToString() != parsed.SerializeToString()
+
+
+def unknown_requests() -> list[Any]:
+    from tests.processors.test_redaction_fields import REQUESTS
+
+    return [build() for builders in REQUESTS.values() for build in builders]
+
+
+def test_unknown_fields_agrees_with_the_parser_on_every_request_of_the_redaction_tests() -> None:
+    for request in [*requests(), *unknown_requests()]:
+        data = request.SerializeToString()
+        table = SCHEMAS[type(request)]
+        assert native.unknown_fields(data, table.table, table.stride) == parser_keeps_unknown_fields(type(request), data)
+    assert schema.known_only(trap_request().SerializeToString(), schema.TRACES)
+
+
+def test_unknown_fields_agrees_with_the_parser_on_damaged_bytes() -> None:
+    # Overwritten and inserted bytes turn known fields into unknown ones (a changed number or wire type), cut
+    # ones into bytes the parser refuses; wherever the parser reads them, the C walk must answer as it does.
+    rng = random.Random(7)
+    originals = [(type(r), r.SerializeToString()) for r in [trap_request(), *corpus_requests(), *unknown_requests()]]
+    counts = {True: 0, False: 0, None: 0}
+    for _ in range(3000):
+        request_type, data = rng.choice(originals)
+        (damaged,) = damaged_copies(rng, [data], 1, overwrite=3, insert=True)
+        want = parser_keeps_unknown_fields(request_type, damaged)
+        counts[want] += 1
+        table = SCHEMAS[request_type]
+        got = native.unknown_fields(damaged, table.table, table.stride)
+        if want is not None:
+            assert got == want, damaged
+    assert min(counts.values()) > 200  # the damage reached all three answers
+
+
+def test_unknown_fields_on_what_the_parser_takes_in_more_than_one_form() -> None:
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, Metric
+
+    tag = encode_varint
+    packed = HistogramDataPoint(bucket_counts=[1, 2], explicit_bounds=[0.5]).SerializeToString()
+    unpacked = tag(6 << 3 | 1) + bytes(8) + tag(6 << 3 | 1) + bytes(8) + tag(7 << 3 | 1) + bytes(8)
+    as_fixed32 = tag(5 << 3 | 5) + bytes(4)  # `sum` is a double: a 4-byte value is not it
+    group = tag(60 << 3 | 3) + tag(60 << 3 | 4)
+    for point, unknown in ((packed, False), (unpacked, False), (as_fixed32, True), (group, True)):
+        metric = Metric(name="m").SerializeToString() + _wrap(_wrap(point, 1), 9)  # histogram, its data point
+        request = _wrap(_wrap(_wrap(metric, 2), 2), 1)  # request > resource_metrics > scope_metrics > metric
+        assert parser_keeps_unknown_fields(ExportMetricsServiceRequest, request) is unknown
+        assert native.unknown_fields(request, schema.METRICS.table, schema.METRICS.stride) is unknown
+
+
+def _wrap(body: bytes, field: int) -> bytes:
+    return encode_varint(field << 3 | 2) + encode_varint(len(body)) + body

@@ -4,7 +4,9 @@ something was found, and otelcol's summary attributes on each map that changed.
 The scanner sees the whole batch in one `scan_many` call; a scanner failure fails closed, value by value
 (the value becomes `****`). Each finding is checked against allowed_values, then its rule's action
 (mask, hash, drop_attribute, partial, otelcol's digest) rewrites the text where it was found; JSON values
-are written back once all their edits are in.
+are written back once all their edits are in. An attribute key with a finding is renamed to its redacted
+text (`#2`, `#3` where that name is taken in its map) or, where the rule drops, its attribute goes; the
+summary then names the key as it is now, never as it came.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from .scan_batch import (
     A_HASH,
     A_MASK,
     FAIL_CLOSED,
+    L_BYTES,
+    L_FIELD,
+    L_ITEM,
     L_JSONKEY,
+    L_KEY,
     L_LEAF,
-    L_NAME,
     L_SCALAR,
     L_SPLICE,
-    L_STATUS,
     L_VALUE,
     MASK,
     Batch,
@@ -39,8 +43,8 @@ from .scan_batch import (
 )
 
 # Short texts whose scan found nothing are remembered (Redactor._clean), up to this length and this many.
-_CLEAN_LEN = 64
-_CLEAN_MAX = 50_000
+CLEAN_LEN = 64
+CLEAN_MAX = 50_000
 
 
 class _Error:
@@ -90,9 +94,9 @@ class Edits:
             results = self._scan(b.texts, stats, b.marked)
             self._apply(b, b.texts, b.owners, results, stats)
             clean = self._clean
-            if len(clean) > _CLEAN_MAX:
+            if len(clean) > CLEAN_MAX:
                 clean.clear()
-            clean.update([t for t, found in zip(b.texts, results, strict=True) if not found and len(t) <= _CLEAN_LEN])
+            clean.update([t for t, found in zip(b.texts, results, strict=True) if not found and len(t) <= CLEAN_LEN])
         for doc in b.docs:
             if doc.failed:
                 doc.value.string_value = MASK
@@ -121,25 +125,27 @@ class Edits:
                 mi, top, key, kind = owner.mi, owner.top, owner.key, owner.kind
             text = texts[i]
             changes = b.changes_for(mi)
+            if kind == L_KEY:
+                self._rename(changes, owner, text, found, stats)
+                continue
             outcome = self._rewrite(text, found, changes, key, stats)
             if outcome is None:
                 continue
             if outcome is _FAILED:
-                target = owner.value if kind == -1 else owner.target
                 if kind in (L_LEAF, L_JSONKEY, L_SPLICE):
                     owner.extra[0].failed = True
                     changes.masked[key] = None
                     stats.errors += 1
                     self.on_error(key, self.last_exception)
                     continue
-                self._fail(b, mi, target, top, key, stats, kind)
+                self._fail(b, mi, owner, kind, key, stats)
                 continue
             if outcome is _DROP:
                 changes.masked.pop(key, None)
                 if top is not None:
                     changes.drop.add(top.key)
                     changes.redacted[top.key] = None
-                elif kind == L_NAME or kind == L_STATUS:
+                elif kind == L_FIELD or kind == L_ITEM:  # a message's own field: there is no attribute to drop
                     self._set(kind, owner, MASK)
                     changes.masked[key] = None
                 else:  # something inside a log body: the body goes
@@ -151,6 +157,44 @@ class Edits:
                 owner.value.string_value = outcome
             else:
                 self._set(kind, owner, outcome)
+
+    def _rename(self, changes: Changes, owner: Loc, text: str, found: list[Any], stats: Stats) -> None:
+        """An attribute key with findings: renamed to its redacted text when the map is summarised (so that
+        the summary and drop_attribute still see the keys as they came), or its attribute dropped."""
+        outcome = self._rewrite(text, found, changes, text, stats)
+        if outcome is None:
+            return
+        if outcome is _DROP:
+            changes.shown[text] = self._placeholders(text, found)
+            changes.masked.pop(owner.key, None)
+            if owner.top is not None:
+                changes.drop.add(owner.top.key)
+                changes.redacted[owner.top.key] = None
+            else:  # a key inside a log body: the body goes
+                changes.clear_body = True
+                changes.redacted[owner.key] = None
+            return
+        if outcome is _FAILED:
+            stats.errors += 1
+            self.on_error("an attribute key", self.last_exception)
+            outcome = MASK
+        changes.renames.append((owner.extra, owner.target, outcome))
+        changes.shown[text] = outcome
+        changes.masked[owner.key] = None
+
+    def _placeholders(self, text: str, found: list[Any]) -> str:
+        """The text with each finding replaced by its rule's placeholder: how the summary names a key whose
+        attribute was dropped."""
+        pieces: list[str] = []
+        pos = 0
+        for f in found:
+            if f.error:
+                return MASK
+            pieces.append(text[pos:f.start])
+            pieces.append(self.rules.get(f.detector, FAIL_CLOSED).placeholder)
+            pos = f.end
+        pieces.append(text[pos:])
+        return "".join(pieces)
 
     def _set(self, kind: int, owner: Loc, text: str) -> None:
         if kind == L_VALUE or kind == L_SCALAR:
@@ -165,21 +209,25 @@ class Edits:
         elif kind == L_SPLICE:
             doc, end = owner.extra
             doc.edits.append((owner.target, end, text))
-        elif kind == L_NAME:
-            owner.target.name = text
-        elif kind == L_STATUS:
-            owner.target.message = text
+        elif kind == L_FIELD:
+            setattr(owner.target, owner.extra, text)
+        elif kind == L_ITEM:
+            owner.target[owner.extra] = text
+        elif kind == L_BYTES:
+            # Scanned as Latin-1, so every byte but the findings' comes back as it was; a placeholder's
+            # character beyond Latin-1 becomes `?`.
+            owner.target.bytes_value = text.encode("latin-1", "replace")
 
-    def _fail(self, b: Batch, mi: int, value: Any, top: Any, key: str, stats: Stats, kind: int = -1) -> None:
+    def _fail(self, b: Batch, mi: int, owner: Any, kind: int, key: str, stats: Stats) -> None:
         """Fail closed: the whole value becomes `****`, and the error is counted (never the raw value)."""
         stats.errors += 1
         self.on_error(key, self.last_exception)
-        if kind == L_NAME:
-            value.name = MASK
-        elif kind == L_STATUS:
-            value.message = MASK
+        if kind == -1:
+            owner.value.string_value = MASK
+        elif kind == L_FIELD or kind == L_ITEM or kind == L_BYTES:
+            self._set(kind, owner, MASK)
         else:
-            value.string_value = MASK
+            owner.target.string_value = MASK
         b.changes_for(mi).masked[key] = None
 
     def _rewrite(self, text: str, found: list[Any], changes: Changes, key: str, stats: Stats) -> Any:
@@ -234,11 +282,14 @@ class Edits:
                 for index in range(len(container) - 1, -1, -1):
                     if container[index].key in ch.drop:
                         del container[index]
+            if ch.renames:
+                _rename_keys(ch)
             if level == "silent":
                 continue
             for name, keys in (("redacted", ch.redacted), ("masked", ch.masked), ("allowed", ch.allowed)):
                 if keys:
-                    _add_summary(summary_target, f"{prefix}{name}", list(keys), level == "debug", look)
+                    listed = _shown(list(keys), ch.shown) if ch.shown else list(keys)
+                    _add_summary(summary_target, f"{prefix}{name}", listed, level == "debug", look)
             if ch.ignored:
                 _add_count(summary_target, f"{prefix}ignored.count", ch.ignored, look)
             if level == "debug":
@@ -277,6 +328,38 @@ class Allowed:
             if i >= 0 and end <= ends[i]:
                 return True
         return False
+
+
+def _rename_keys(ch: Changes) -> None:
+    """Gives each renamed KeyValue its new key, with `#2`, `#3`, ... where another key of its map already has
+    it (OTLP keys are unique in a map), and records the final name for the summary."""
+    taken: dict[int, set[str]] = {}
+    for container, kv, new in ch.renames:
+        keys = taken.get(id(container))
+        if keys is None:
+            keys = taken[id(container)] = {entry.key for entry in container}
+        name, n = new, 1
+        while name in keys:
+            n += 1
+            name = f"{new}#{n}"
+        keys.add(name)
+        ch.shown[kv.key] = name
+        kv.key = name
+
+
+def _shown(keys: list[str], shown: dict[str, str]) -> list[str]:
+    """The summary's keys (or body paths, which hold their keys) with every key that had a finding named as it
+    now is."""
+    out = []
+    for key in keys:
+        named = shown.get(key)
+        if named is None:
+            named = key
+            for raw, new in shown.items():
+                if raw in named:
+                    named = named.replace(raw, new)
+        out.append(named)
+    return list(dict.fromkeys(out))
 
 
 def covered(patterns: Sequence[Any], text: str, start: int, end: int) -> bool:

@@ -29,7 +29,7 @@ _SHORT_KEY = 16
 @register
 class RedactionProcessor(Processor):
     type_name = "redaction"
-    description = "Masks, hashes or drops PII and secrets (built-in validated detectors plus otelcol's redaction keys) in attributes, JSON values, log bodies and span names."
+    description = "Masks, hashes or drops PII and secrets (built-in validated detectors plus otelcol's redaction keys) in every field that can hold text: attribute keys and values, JSON values, log bodies, names, trace_state, schema URLs, metric names and units; drops unknown protobuf fields."
     config_class = RedactionConfig
     capabilities = Capabilities(mutates_data=True)
 

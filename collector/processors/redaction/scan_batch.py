@@ -18,16 +18,35 @@ MASK = "****"
 # Key decisions (otelcol's order: ignored, then not-allowed (removed), then blocked key pattern, then values).
 SCAN, IGNORE, REMOVE, MASK_KEY = 0, 1, 2, 3
 
-# Where a scanned string came from, when it is not a top-level string attribute (those are the KeyValue).
-L_VALUE, L_SCALAR, L_LEAF, L_JSONKEY, L_NAME, L_STATUS, L_SPLICE = range(7)
+# Where a scanned string came from, when it is not a top-level string attribute (those are the KeyValue):
+# a string inside an attribute's value, a number scanned as text, a JSON leaf, key or spliced literal, a
+# string field of a message (Loc.extra: the field's name), an entry of a repeated string field (extra: its
+# index), an attribute key (extra: the repeated KeyValue field it is in), a bytes value (scanned as Latin-1,
+# one character a byte, so that what the detectors find in it can be written back byte for byte).
+L_VALUE, L_SCALAR, L_LEAF, L_JSONKEY, L_FIELD, L_SPLICE, L_ITEM, L_KEY, L_BYTES = range(9)
 
 # What a rule does with a match.
 A_MASK, A_HASH, A_DROP, A_PARTIAL, A_DIGEST = "mask", "hash", "drop_attribute", "partial", "digest"
 
 SUMMARY_PREFIX = "redaction."
 BODY_PREFIX = "redaction.body."
+# What the summary lists for a finding in a message's own string field (the summary goes on the attributes
+# of the span, event, link, scope, resource or log record, and on a metric's metadata).
 NAME_KEY = "span.name"
 STATUS_KEY = "status.message"
+TRACE_STATE_KEY = "span.trace_state"
+EVENT_NAME_KEY = "event.name"
+LINK_TRACE_STATE_KEY = "link.trace_state"
+SCOPE_NAME_KEY = "scope.name"
+SCOPE_VERSION_KEY = "scope.version"
+SCOPE_SCHEMA_KEY = "scope.schema_url"
+RESOURCE_SCHEMA_KEY = "resource.schema_url"
+ENTITY_REFS_KEY = "resource.entity_refs"
+SEVERITY_TEXT_KEY = "log.severity_text"
+LOG_EVENT_NAME_KEY = "log.event_name"
+METRIC_NAME_KEY = "metric.name"
+METRIC_DESCRIPTION_KEY = "metric.description"
+METRIC_UNIT_KEY = "metric.unit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +124,11 @@ class Loc:
 
 
 class Changes:
-    """Per attribute map: what the summary will say, and which attributes to remove."""
+    """Per attribute map: what the summary will say, which attributes to remove and which keys to rename.
+    The summary's lists hold keys as they came; `shown` says what a key with a finding is called instead
+    (its new name, or its text masked where the attribute went), so no list names a key's raw PII."""
 
-    __slots__ = ("masked", "redacted", "allowed", "ignored", "detectors", "drop", "clear_body")
+    __slots__ = ("masked", "redacted", "allowed", "ignored", "detectors", "drop", "clear_body", "renames", "shown")
 
     def __init__(self) -> None:
         self.masked: dict[str, None] = {}
@@ -117,6 +138,8 @@ class Changes:
         self.detectors: dict[str, int] = {}
         self.drop: set[str] = set()
         self.clear_body = False
+        self.renames: list[tuple[Any, Any, str]] = []  # (the repeated KeyValue field, the KeyValue, its new key)
+        self.shown: dict[str, str] = {}
 
 
 class Batch:

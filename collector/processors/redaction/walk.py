@@ -7,6 +7,13 @@ so the per-attribute loops are written out by hand with local variables, and a v
 shortest possible finding is skipped before anything else happens to it. String values holding JSON are
 walked inside (json_values.py).
 
+Every field of a request that can hold text is scanned: attribute values (strings, arrays, maps, bytes)
+and keys, span names (opt-in) and status messages, trace_state (spans and links), event names, scope
+names and versions, schema URLs, entity references, log bodies, severity_text and event_name, metric
+names, descriptions, units and metadata. In a hit span a key is scanned only where a hit overlaps its own
+bytes; elsewhere only a key the prefilter has a hit in, and keys are memoised like short values (`_clean`):
+the same few keys recur in every request.
+
 Before any of that, the request-level gate (gate.py) maps the prefilter's hits over the request's wire
 bytes to the items that hold them, and only those are walked; a request without a hit is not walked at
 all. Key rules (allowed_keys, ignored/blocked keys) and redact_all_types act on values the wire cannot
@@ -18,28 +25,44 @@ builds a `Redactor` from its config (build.py) and turns the returned `Stats` in
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...wire import fields
+from ...wire import fields, schema
 from ...wire.locate import LOGS, METRICS, TRACES
-from .edits import Edits, covered
+from .edits import CLEAN_LEN, CLEAN_MAX, Edits, covered
 from .gate import request_marks
 from .json_values import JSON_START, JsonValues, looks_like_json
 from .scan_batch import (
     BODY_PREFIX,
+    ENTITY_REFS_KEY,
+    EVENT_NAME_KEY,
     IGNORE,
-    L_NAME,
+    L_BYTES,
+    L_FIELD,
+    L_ITEM,
+    L_KEY,
     L_SCALAR,
-    L_STATUS,
     L_VALUE,
+    LINK_TRACE_STATE_KEY,
+    LOG_EVENT_NAME_KEY,
     MASK,
     MASK_KEY,
+    METRIC_DESCRIPTION_KEY,
+    METRIC_NAME_KEY,
+    METRIC_UNIT_KEY,
     NAME_KEY,
     REMOVE,
+    RESOURCE_SCHEMA_KEY,
     SCAN,
+    SCOPE_NAME_KEY,
+    SCOPE_SCHEMA_KEY,
+    SCOPE_VERSION_KEY,
+    SEVERITY_TEXT_KEY,
     STATUS_KEY,
     SUMMARY_PREFIX,
+    TRACE_STATE_KEY,
     Batch,
     KeyPolicy,
     Loc,
@@ -48,20 +71,22 @@ from .scan_batch import (
 )
 
 # The fields request_marks' marks are keyed by (collector/wire/locate.py's layouts), bound to locals once per
-# request: (resources, resource, scopes, scope, items) of each request, and the fields of a hit span's marks.
+# request: (resources, resource, scopes, scope, items, the resource's and the scope's schema URL) of each
+# request, and the fields of a hit span's marks.
 _TRACE_FIELDS = (
     fields.ExportTraceServiceRequest.RESOURCE_SPANS, fields.ResourceSpans.RESOURCE, fields.ResourceSpans.SCOPE_SPANS,
-    fields.ScopeSpans.SCOPE, fields.ScopeSpans.SPANS,
+    fields.ScopeSpans.SCOPE, fields.ScopeSpans.SPANS, fields.ResourceSpans.SCHEMA_URL, fields.ScopeSpans.SCHEMA_URL,
 )
-_SPAN_FIELDS = (fields.Span.NAME, fields.Span.ATTRIBUTES, fields.Span.EVENTS, fields.Span.LINKS, fields.Span.STATUS)
+_SPAN_FIELDS = (fields.Span.NAME, fields.Span.ATTRIBUTES, fields.Span.EVENTS, fields.Span.LINKS, fields.Span.STATUS, fields.Span.TRACE_STATE)
 _LOG_FIELDS = (
     fields.ExportLogsServiceRequest.RESOURCE_LOGS, fields.ResourceLogs.RESOURCE, fields.ResourceLogs.SCOPE_LOGS,
-    fields.ScopeLogs.SCOPE, fields.ScopeLogs.LOG_RECORDS,
+    fields.ScopeLogs.SCOPE, fields.ScopeLogs.LOG_RECORDS, fields.ResourceLogs.SCHEMA_URL, fields.ScopeLogs.SCHEMA_URL,
 )
 _METRIC_FIELDS = (
     fields.ExportMetricsServiceRequest.RESOURCE_METRICS, fields.ResourceMetrics.RESOURCE, fields.ResourceMetrics.SCOPE_METRICS,
-    fields.ScopeMetrics.SCOPE, fields.ScopeMetrics.METRICS,
+    fields.ScopeMetrics.SCOPE, fields.ScopeMetrics.METRICS, fields.ResourceMetrics.SCHEMA_URL, fields.ScopeMetrics.SCHEMA_URL,
 )
+_KEY_TAG = fields.tag(fields.KeyValue.KEY, fields.LEN)  # a KeyValue's key, as the first byte of its bytes
 
 
 class Redactor(JsonValues, Edits):
@@ -107,6 +132,8 @@ class Redactor(JsonValues, Edits):
         # The same prefilter over one JSON-string value's text says which of its string literals can hold a
         # finding, whatever the key rules: JSON leaves only ever get the detectors.
         self._doc_hits = wire_hits if json_values else None
+        # And over one key: a key it has no hit in cannot hold a finding, and is remembered as clean unscanned.
+        self._key_hits = wire_hits
         # Short strings whose scan found nothing: JSON keys, roles and part types recur in every request.
         # Only texts without findings are kept, so this never holds what a detector would redact.
         self._clean: set[str] = set()
@@ -115,30 +142,27 @@ class Redactor(JsonValues, Edits):
 
     def traces(self, request: Any, payload: bytes | None = None) -> Stats:
         gate = Stats()
-        marks, b_summaries, wire = request_marks(self._wire_hits, request, TRACES, gate, payload)
+        marks, b_summaries, wire = request_marks(self._wire_hits, request, TRACES, schema.TRACES, gate, payload)
         if marks is None:
             return self._traces_all(request)
         b = Batch()
         b.marked = True
         b.summaries = b_summaries
-        collect = self._collect
         names = self.span_names
-        min_len = self.min_length
-        texts, owners = b.texts, b.owners
-        f_resource_spans, f_resource, f_scope_spans, f_scope, f_spans = _TRACE_FIELDS
-        f_name, f_attributes, f_events, f_links, f_status = _SPAN_FIELDS
+        f_resource_spans, f_resource, f_scope_spans, f_scope, f_spans, f_resource_schema, f_scope_schema = _TRACE_FIELDS
+        f_name, f_attributes, f_events, f_links, f_status, f_trace_state = _SPAN_FIELDS
         resource_spans = request.resource_spans
         for ri, rmark in marks.get(f_resource_spans, {}).items():
             rs = resource_spans[ri]
-            if f_resource in rmark:
-                attrs = rs.resource.attributes
-                collect(b, attrs, b.map(attrs, attrs))
+            whole, url = f_resource in rmark, f_resource_schema in rmark
+            if whole or url:
+                self._resource(b, rs, whole, url)
             scope_spans = rs.scope_spans
             for si, smark in rmark.get(f_scope_spans, {}).items():
                 ss = scope_spans[si]
-                if f_scope in smark:
-                    attrs = ss.scope.attributes
-                    collect(b, attrs, b.map(attrs, attrs))
+                whole, url = f_scope in smark, f_scope_schema in smark
+                if whole or url:
+                    self._scope(b, ss, whole, url)
                 spans = ss.spans
                 for pi, pmark in smark.get(f_spans, {}).items():
                     span = spans[pi]
@@ -147,34 +171,28 @@ class Redactor(JsonValues, Edits):
                     hit_attrs = pmark.get(f_attributes)
                     if hit_attrs:
                         self._collect_hit(b, attrs, mi, hit_attrs, wire)
-                    if names and f_name in pmark and len(span.name) >= min_len:
-                        texts.append(span.name)
-                        owners.append(Loc(L_NAME, mi, None, span, NAME_KEY))
+                    if names and f_name in pmark:
+                        self._field(b, mi, span, "name", NAME_KEY)
                     if f_status in pmark:
-                        message = span.status.message
-                        if message and len(message) >= min_len:
-                            texts.append(message)
-                            owners.append(Loc(L_STATUS, mi, None, span.status, STATUS_KEY))
-                    for number, items in ((f_events, span.events), (f_links, span.links)):
-                        for index in pmark.get(number, ()):
-                            attrs = items[index].attributes
-                            if attrs:
-                                collect(b, attrs, b.map(attrs, attrs))
+                        self._field(b, mi, span.status, "message", STATUS_KEY)
+                    if f_trace_state in pmark:
+                        self._field(b, mi, span, "trace_state", TRACE_STATE_KEY)
+                    for index in pmark.get(f_events, ()):
+                        self._event(b, span.events[index])
+                    for index in pmark.get(f_links, ()):
+                        self._link(b, span.links[index])
         return self._finish(b, gate)
 
     def _traces_all(self, request: Any) -> Stats:
         b = Batch()
-        collect = self._collect
         texts, owners, starts, maps = b.texts, b.owners, b.starts, b.maps
         names, min_len, json_on, all_types = self.span_names, self.min_length, self.json_values, self.all_types
         keyed = self.keys is not None
-        json_value, nested = self._json, self._nested
+        json_value, nested, field, clean = self._json, self._nested, self._field, self._clean
         for rs in request.resource_spans:
-            attrs = rs.resource.attributes
-            collect(b, attrs, b.map(attrs, attrs))
+            self._resource(b, rs)
             for ss in rs.scope_spans:
-                attrs = ss.scope.attributes
-                collect(b, attrs, b.map(attrs, attrs))
+                self._scope(b, ss)
                 for span in ss.spans:
                     # The span's own attributes are most of the work: _collect's loop, written out here.
                     attrs = span.attributes
@@ -185,92 +203,114 @@ class Redactor(JsonValues, Edits):
                         self._collect_keyed(b, attrs, mi)
                     else:
                         for kv in attrs:
+                            key = kv.key
+                            if len(key) >= min_len and key not in clean and self._unclear(key):
+                                texts.append(key)
+                                owners.append(Loc(L_KEY, mi, kv, kv, key, attrs))
                             value = kv.value
                             text = value.string_value
                             if text:
                                 if len(text) >= min_len:
                                     if json_on and text[0] in JSON_START:
-                                        json_value(b, text, value, mi, kv, kv.key)
+                                        json_value(b, text, value, mi, kv, key)
                                     else:
                                         texts.append(text)
                                         owners.append(kv)
                                 continue
                             kind = value.WhichOneof("value")
-                            if kind == "array_value" or kind == "kvlist_value" or (all_types and kind is not None):
-                                nested(b, value, kind, mi, kv, kv.key, False)
-                    if names and len(span.name) >= min_len:
-                        texts.append(span.name)
-                        owners.append(Loc(L_NAME, mi, None, span, NAME_KEY))
+                            if kind == "array_value" or kind == "kvlist_value" or kind == "bytes_value" or (all_types and kind is not None):
+                                nested(b, value, kind, mi, kv, key, False)
+                    if names:
+                        field(b, mi, span, "name", NAME_KEY)
                     if span.HasField("status"):
-                        message = span.status.message
-                        if message and len(message) >= min_len:
-                            texts.append(message)
-                            owners.append(Loc(L_STATUS, mi, None, span.status, STATUS_KEY))
+                        field(b, mi, span.status, "message", STATUS_KEY)
+                    field(b, mi, span, "trace_state", TRACE_STATE_KEY)
                     if span.events:
                         for event in span.events:
-                            attrs = event.attributes
-                            if attrs:
-                                collect(b, attrs, b.map(attrs, attrs))
+                            self._event(b, event)
                     if span.links:
                         for link in span.links:
-                            attrs = link.attributes
-                            if attrs:
-                                collect(b, attrs, b.map(attrs, attrs))
+                            self._link(b, link)
         return self._finish(b)
 
+    def _event(self, b: Batch, event: Any) -> None:
+        attrs = event.attributes
+        mi = b.map(attrs, attrs)
+        if attrs:
+            self._collect(b, attrs, mi)
+        self._field(b, mi, event, "name", EVENT_NAME_KEY)
+
+    def _link(self, b: Batch, link: Any) -> None:
+        attrs = link.attributes
+        mi = b.map(attrs, attrs)
+        if attrs:
+            self._collect(b, attrs, mi)
+        self._field(b, mi, link, "trace_state", LINK_TRACE_STATE_KEY)
+
     def logs(self, request: Any, payload: bytes | None = None) -> Stats:
-        return self._resources_of(request, LOGS, _LOG_FIELDS, "resource_logs", "scope_logs", "log_records", self._log_record, payload)
+        return self._resources_of(request, LOGS, schema.LOGS, _LOG_FIELDS, "resource_logs", "scope_logs", "log_records", self._log_record, payload)
 
     def _log_record(self, b: Batch, record: Any) -> None:
         attrs = record.attributes
-        self._collect(b, attrs, b.map(attrs, attrs))
+        mi = b.map(attrs, attrs)
+        self._collect(b, attrs, mi)
+        self._field(b, mi, record, "severity_text", SEVERITY_TEXT_KEY)
+        self._field(b, mi, record, "event_name", LOG_EVENT_NAME_KEY)
         if record.HasField("body"):
             self._body(b, record, b.map(record, attrs, BODY_PREFIX))
 
     def metrics(self, request: Any, payload: bytes | None = None) -> Stats:
-        return self._resources_of(request, METRICS, _METRIC_FIELDS, "resource_metrics", "scope_metrics", "metrics", self._metric, payload)
+        return self._resources_of(request, METRICS, schema.METRICS, _METRIC_FIELDS, "resource_metrics", "scope_metrics", "metrics", self._metric, payload)
 
     def _resources_of(
-        self, request: Any, layout: Any, numbers: tuple[int, ...], resources_field: str, scopes_field: str, items_field: str, visit: Any, payload: bytes | None = None
+        self, request: Any, layout: Any, table: Any, numbers: tuple[int, ...], resources_field: str, scopes_field: str, items_field: str, visit: Any,
+        payload: bytes | None = None,
     ) -> Stats:
-        """Logs and metrics: resource and scope attributes, then `visit(batch, item)` for each log record
-        or metric; only those the request-level prefilter marked, unless the config needs every one. `numbers`:
-        the field numbers the marks of `layout` are keyed by (resources, resource, scopes, scope, items)."""
+        """Logs and metrics: resources and scopes, then `visit(batch, item)` for each log record or metric;
+        only those the request-level prefilter marked, unless the config needs every one. `numbers`: the field
+        numbers the marks of `layout` are keyed by (resources, resource, scopes, scope, items, the resource's
+        and the scope's schema URL); `table`: the request's schema table (collector.wire.schema)."""
         gate = Stats()
-        marks, b_summaries, _ = request_marks(self._wire_hits, request, layout, gate, payload)
+        marks, b_summaries, _ = request_marks(self._wire_hits, request, layout, table, gate, payload)
         b = Batch()
-        collect = self._collect
         entries = getattr(request, resources_field)
         if marks is None:
             for entry in entries:
-                attrs = entry.resource.attributes
-                collect(b, attrs, b.map(attrs, attrs))
+                self._resource(b, entry)
                 for scoped in getattr(entry, scopes_field):
-                    attrs = scoped.scope.attributes
-                    collect(b, attrs, b.map(attrs, attrs))
+                    self._scope(b, scoped)
                     for item in getattr(scoped, items_field):
                         visit(b, item)
             return self._finish(b)
         b.summaries = b_summaries
         b.marked = True
-        f_resources, f_resource, f_scopes, f_scope, f_items = numbers
+        f_resources, f_resource, f_scopes, f_scope, f_items, f_resource_schema, f_scope_schema = numbers
         for ri, rmark in marks.get(f_resources, {}).items():
             entry = entries[ri]
-            if f_resource in rmark:
-                attrs = entry.resource.attributes
-                collect(b, attrs, b.map(attrs, attrs))
+            whole, url = f_resource in rmark, f_resource_schema in rmark
+            if whole or url:
+                self._resource(b, entry, whole, url)
             scopes = getattr(entry, scopes_field)
             for si, smark in rmark.get(f_scopes, {}).items():
                 scoped = scopes[si]
-                if f_scope in smark:
-                    attrs = scoped.scope.attributes
-                    collect(b, attrs, b.map(attrs, attrs))
+                whole, url = f_scope in smark, f_scope_schema in smark
+                if whole or url:
+                    self._scope(b, scoped, whole, url)
                 items = getattr(scoped, items_field)
                 for index in smark.get(f_items, ()):
                     visit(b, items[index])
         return self._finish(b, gate)
 
     def _metric(self, b: Batch, metric: Any) -> None:
+        # The metric's own fields report into its metadata (the only attributes a metric has). Redacting a
+        # name or unit changes the metric's identity; see docs/redaction.md.
+        metadata = metric.metadata
+        mi = b.map(metadata, metadata)
+        if metadata:
+            self._collect(b, metadata, mi)
+        self._field(b, mi, metric, "name", METRIC_NAME_KEY)
+        self._field(b, mi, metric, "description", METRIC_DESCRIPTION_KEY)
+        self._field(b, mi, metric, "unit", METRIC_UNIT_KEY)
         kind = metric.WhichOneof("data")
         if kind is None:
             return
@@ -287,50 +327,118 @@ class Redactor(JsonValues, Edits):
 
     # --------------------------------------------------------------------------------------------- walk
 
+    def _resource(self, b: Batch, entry: Any, whole: bool = True, schema_url: bool = True) -> None:
+        """A resource's attributes and entity references (`whole`) and the schema URL beside it, all reporting
+        into the resource's attributes."""
+        resource = entry.resource
+        attrs = resource.attributes
+        mi = b.map(attrs, attrs)
+        if whole:
+            self._collect(b, attrs, mi)
+            for ref in resource.entity_refs:
+                self._field(b, mi, ref, "type", ENTITY_REFS_KEY)
+                self._field(b, mi, ref, "schema_url", ENTITY_REFS_KEY)
+                for keys in (ref.id_keys, ref.description_keys):
+                    for index, text in enumerate(keys):
+                        if len(text) >= self.min_length:
+                            b.texts.append(text)
+                            b.owners.append(Loc(L_ITEM, mi, None, keys, ENTITY_REFS_KEY, index))
+        if schema_url:
+            self._field(b, mi, entry, "schema_url", RESOURCE_SCHEMA_KEY)
+
+    def _scope(self, b: Batch, scoped: Any, whole: bool = True, schema_url: bool = True) -> None:
+        """A scope's attributes, name and version (`whole`) and the schema URL beside it."""
+        scope = scoped.scope
+        attrs = scope.attributes
+        mi = b.map(attrs, attrs)
+        if whole:
+            self._collect(b, attrs, mi)
+            self._field(b, mi, scope, "name", SCOPE_NAME_KEY)
+            self._field(b, mi, scope, "version", SCOPE_VERSION_KEY)
+        if schema_url:
+            self._field(b, mi, scoped, "schema_url", SCOPE_SCHEMA_KEY)
+
+    def _field(self, b: Batch, mi: int, message: Any, name: str, key: str) -> None:
+        """Queue a message's own string field `name`, listed in the summary of map `mi` as `key`."""
+        text = getattr(message, name)
+        if len(text) >= self.min_length and text not in self._clean:
+            b.texts.append(text)
+            b.owners.append(Loc(L_FIELD, mi, None, message, key, name))
+
+    def _unclear(self, key: str) -> bool:
+        """Whether a key must be scanned: the prefilter has a hit in it (or cannot say). One it has none in is
+        remembered as clean (`_clean`, as a scan without findings would be), so each key costs one prefilter
+        pass per process, and keys do not crowd the texts handed to the scanner."""
+        prefilter = self._key_hits
+        if prefilter is None or prefilter(key.encode())[0]:
+            return True
+        if len(key) <= CLEAN_LEN:
+            clean = self._clean
+            if len(clean) > CLEAN_MAX:
+                clean.clear()
+            clean.add(key)
+        return False
+
+    def _key(self, b: Batch, kv: Any, mi: int, top: Any, path: str, container: Any) -> None:
+        key = kv.key
+        if len(key) >= self.min_length and key not in self._clean and self._unclear(key):
+            b.texts.append(key)
+            b.owners.append(Loc(L_KEY, mi, top, kv, path, container))
+
     def _collect(self, b: Batch, attrs: Any, mi: int) -> None:
-        """Queue the attributes of one map. The plain-string case is the hot path: no calls in it."""
+        """Queue the keys and values of one map. The plain-string case is the hot path: no calls in it."""
         if self.keys is not None:
             self._collect_keyed(b, attrs, mi)
             return
         texts, owners = b.texts, b.owners
-        min_len, json_on = self.min_length, self.json_values
+        min_len, json_on, clean = self.min_length, self.json_values, self._clean
         for kv in attrs:
+            key = kv.key
+            if len(key) >= min_len and key not in clean and self._unclear(key):
+                texts.append(key)
+                owners.append(Loc(L_KEY, mi, kv, kv, key, attrs))
             value = kv.value
             s = value.string_value
             if s:
                 if len(s) < min_len:
                     continue
                 if json_on and s[0] in JSON_START:
-                    self._json(b, s, value, mi, kv, kv.key)
+                    self._json(b, s, value, mi, kv, key)
                     continue
                 texts.append(s)
                 owners.append(kv)
                 continue
             kind = value.WhichOneof("value")
-            if kind == "array_value" or kind == "kvlist_value" or (self.all_types and kind is not None):
-                self._nested(b, value, kind, mi, kv, kv.key, False)
+            if kind == "array_value" or kind == "kvlist_value" or kind == "bytes_value" or (self.all_types and kind is not None):
+                self._nested(b, value, kind, mi, kv, key, False)
 
     def _collect_hit(self, b: Batch, attrs: Any, mi: int, hit: dict[int, tuple[int, int]], wire: Any) -> None:
         """A hit span's attributes that the request-level prefilter hit, with the byte range of each on the
-        wire, so that a JSON value's hits can be mapped to its string literals (`_json`)."""
+        wire, so that a JSON value's hits can be mapped to its string literals (`_json`), and a key is
+        scanned only where a hit overlaps the key's own bytes."""
         texts, owners = b.texts, b.owners
-        min_len, json_on = self.min_length, self.json_values
+        min_len, json_on, clean = self.min_length, self.json_values, self._clean
+        payload, starts, ends = wire
         for index, where in hit.items():
             kv = attrs[index]
+            key = kv.key
+            if len(key) >= min_len and key not in clean and _key_hit(payload, starts, ends, where):
+                texts.append(key)
+                owners.append(Loc(L_KEY, mi, kv, kv, key, attrs))
             value = kv.value
             s = value.string_value
             if s:
                 if len(s) < min_len:
                     continue
                 if json_on and s[0] in JSON_START:
-                    self._json(b, s, value, mi, kv, kv.key, wire, where)
+                    self._json(b, s, value, mi, kv, key, wire, where)
                     continue
                 texts.append(s)
                 owners.append(kv)
                 continue
             kind = value.WhichOneof("value")
-            if kind == "array_value" or kind == "kvlist_value" or (self.all_types and kind is not None):
-                self._nested(b, value, kind, mi, kv, kv.key, False)
+            if kind == "array_value" or kind == "kvlist_value" or kind == "bytes_value" or (self.all_types and kind is not None):
+                self._nested(b, value, kind, mi, kv, key, False)
 
     def _collect_keyed(self, b: Batch, attrs: Any, mi: int) -> None:
         decide = self.keys.decide  # type: ignore[union-attr]
@@ -338,6 +446,8 @@ class Redactor(JsonValues, Edits):
         for index, kv in enumerate(attrs):
             key = kv.key
             decision = decide(key)
+            # Whatever its value's rule, a key can hold PII, and a removed one is still named in the summary.
+            self._key(b, kv, mi, kv, key, attrs)
             if decision == SCAN:
                 value = kv.value
                 kind = value.WhichOneof("value")
@@ -380,6 +490,7 @@ class Redactor(JsonValues, Edits):
             decide = self.keys.decide if self.keys is not None else None
             for index, kv in enumerate(entries):
                 path = (f"{key}.{kv.key}" if key else kv.key) if body else key
+                self._key(b, kv, mi, top, path, entries)
                 if decide is not None:
                     decision = decide(kv.key)
                     if decision == IGNORE:
@@ -398,7 +509,12 @@ class Redactor(JsonValues, Edits):
                     self._nested(b, kv.value, item_kind, mi, top, path, body)
             for index in reversed(remove):
                 del entries[index]
-        elif self.all_types and kind != "bytes_value":
+        elif kind == "bytes_value":
+            text = value.bytes_value.decode("latin-1")
+            if len(text) >= self.min_length:
+                b.texts.append(text)
+                b.owners.append(Loc(L_BYTES, mi, top, value, key))
+        elif self.all_types:
             if kind == "double_value":
                 text = repr(value.double_value)
             elif kind == "int_value":
@@ -428,6 +544,23 @@ class Redactor(JsonValues, Edits):
         value.string_value = self.whole_value_hasher(text) if self.whole_value_hasher is not None and text else MASK
         changes.masked[key] = None
 
+
+
+def _key_hit(payload: bytes, starts: list[int], ends: list[int], where: tuple[int, int]) -> bool:
+    """Whether a hit overlaps the key of the KeyValue at payload[where[0]:where[1]], where the key is its first
+    field (as every serializer writes it) with a length of up to 16 KB; in any other layout, True."""
+    start, end = where
+    if start + 1 >= end or payload[start] != _KEY_TAG:
+        return True
+    size = payload[start + 1]
+    key_start = start + 2
+    if size >= 0x80:
+        if start + 2 >= end or payload[start + 2] >= 0x80:
+            return True
+        size = (size & 0x7F) | (payload[start + 2] << 7)
+        key_start += 1
+    h = bisect_right(ends, key_start)  # the first hit that ends after the key starts: does it start inside?
+    return h < len(starts) and starts[h] < key_start + size
 
 
 def _scalar_text(value: Any, kind: str | None) -> str:
