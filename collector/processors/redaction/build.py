@@ -12,6 +12,7 @@ import hmac
 from typing import Any
 
 from .config import RedactionConfig, compile_regex
+from .infrastructure import IP_DETECTORS, InfrastructureAttributes
 from .scan_batch import A_DIGEST, A_HASH, A_MASK, KeyPolicy, Rule
 from .walk import Redactor
 
@@ -74,6 +75,8 @@ def build_redactor(config: RedactionConfig, on_error: Any = None) -> tuple[Redac
         on_error=on_error,
         wire_hits=scanner.wire_hits if scanner.scans_wire else None,
     )
+    if config.infrastructure_attributes and IP_DETECTORS & set(enabled):
+        redactor.infrastructure = InfrastructureAttributes(config.infrastructure_attributes)
     return redactor, scanner
 
 
