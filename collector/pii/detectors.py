@@ -10,6 +10,11 @@ exact patterns use only constructs both engines read the same way: explicit ASCI
 
 Decisions a user can observe (docs/redaction.md / tests document the same):
 
+- Boundaries: a value is found after and before any character that cannot continue it -- brackets and
+  parentheses (also doubled, "((11) 98765-4321)"), quotes, slashes, ":", "=", ",", ";", whitespace, the
+  start and end of the text -- and after the letter of a ``\\n``/``\\r``/``\\t`` escape (JSON text scanned
+  as text). A value glued to a letter, a digit or its own alphabet is part of something longer and is
+  not reported (tests/pii/test_pii_boundaries.py holds the table).
 - ``card``: 13-19 digits (spaces/dashes between digits), Luhn, and an issuer prefix starting 2-6 (Visa,
   Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro, Mir). The prefix rule keeps 13-digit epoch
   milliseconds (``17...``) and most order numbers alive. 12-digit numbers are accepted only with a Maestro
@@ -17,14 +22,16 @@ Decisions a user can observe (docs/redaction.md / tests document the same):
   ~0.3% of random 12-digit numbers pass both gates.
 - ``phone``: international numbers must carry ``+CC``; national numbers are recognised in the BR, US, FR and DE
   layouts that have separators or an area code in parentheses. Bare national digit strings
-  (``0232781286``) are only taken after a phone keyword (tel, phone, telefone, celular, whatsapp, ...),
-  because without context they are indistinguishable from order numbers.
+  (``0232781286``) are only taken after a phone keyword (tel, phone, telefone, celular, whatsapp, ...; also as
+  a key: ``phone=...``, ``"telefone": "..."``), because without context they are indistinguishable from
+  order numbers.
 - ``ipv4``: dotted quads with valid octets and no leading zeros; a quad glued to a word (``v10.0.0.1``,
   ``build1.2.3.4``) or followed by a fifth component is a version, not an address. A bare ``1.2.3.4`` is
   treated as an address.
 - ``ipv6``: the full and every ``::``-compressed form; ``a::b``-style code (``std::vector``) does not match
   because a compressed address needs a hex group of at least two characters on one side and word-boundary
-  context.
+  context. After a label's colon (``client:2001:db8::1``) it is found when the label's last three
+  characters hold a letter outside a-f, so the tail of a colon-separated fingerprint is not an address.
 - ``bearer_token`` / ``basic_auth``: only the credential is reported; the scheme word stays, so a masked
   header still reads ``Authorization: Bearer <BEARER_TOKEN>``. A bearer token needs 16+ token68 characters
   with a digit or upper-case letter (so prose like "Bearer authentication" survives); a Basic credential must
@@ -238,6 +245,9 @@ def _accept_phone_after_keyword_or_layout(text: str) -> tuple[int, int] | None:
 
 
 def _accept_ipv6(text: str) -> tuple[int, int] | None:
+    # A single colon after the address ends the phrase ("fe80::1: unreachable"); "fe80::" keeps its "::".
+    if text.endswith(":") and not text.endswith("::"):
+        text = text[:-1]
     # "Abc::def" is code, "fe80::1" is an address: a compressed form needs a digit or three groups.
     if text.count(":") < 2:
         return None
@@ -278,31 +288,27 @@ def _accept_basic(cred: str) -> tuple[int, int] | None:
 _A = re.ASCII
 _TOKEN_END = r"(?![A-Za-z0-9_-])"
 
-_IPV4_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_H = r"[0-9A-Fa-f]{1,4}"
-_IPV6 = (
-    r"(?:"
-    rf"(?:{_H}:){{7}}{_H}"
-    rf"|(?:{_H}:){{1,7}}:"
-    rf"|(?:{_H}:){{1,6}}:{_H}"
-    rf"|(?:{_H}:){{1,5}}(?::{_H}){{1,2}}"
-    rf"|(?:{_H}:){{1,4}}(?::{_H}){{1,3}}"
-    rf"|(?:{_H}:){{1,3}}(?::{_H}){{1,4}}"
-    rf"|(?:{_H}:){{1,2}}(?::{_H}){{1,5}}"
-    rf"|{_H}:(?::{_H}){{1,6}}"
-    rf"|:(?::{_H}){{1,7}}"
-    r")"
-)
-
-_PHONE_KEYWORDS = r"(?:t[eé]l|phone|fone|celular|cel|whatsapp|zap|handy|mobil|portable)"
-# Every exact pattern starts with a literal or a character class and puts its look-behind right after that
+# Every exact pattern starts with a literal or a character class and puts its look-behinds right after that
 # first character: Python's re then skips ahead with a C-level prefix scan instead of trying the look-behind
 # at every position (10-30x faster on prompt text).
 
+# A backslash escape of a newline, carriage return or tab, as in JSON or a repr scanned as text (a truncated
+# JSON value, a log line quoting one): its letter ends the word before the value, it is not glued to it.
+# Written as look-behinds only (no alternation), which keeps Python's re as fast as a plain look-behind.
+_NOT_AFTER_ESCAPE_LETTER = r"(?<![nrt](?<!\\[nrt]){first})"  # n, r or t glue unless a backslash is before it
 
-def _after_first(first: str, *not_before: str) -> str:
-    """``first`` followed by look-behinds saying the character before it is none of ``not_before``."""
-    return first + "".join(f"(?<!{nb}{first})" for nb in not_before)
+
+def _start(first: str, glue: str, *not_before: str) -> str:
+    """``first`` followed by look-behinds: the character before it is not in the class ``glue`` (an ASCII
+    class; its n, r and t only when they are not the letter of a ``\\n``/``\\r``/``\\t`` escape), nor does the
+    text before it end in any of ``not_before``."""
+    body = glue[1:-1].replace(r"\w", "0-9A-Z_a-z")
+    if "a-z" in body:
+        body = body.replace("a-z", "a-mo-qsu-z")
+        escape = _NOT_AFTER_ESCAPE_LETTER.format(first=first)
+    else:
+        escape = ""
+    return f"{first}(?<![{body}]{first}){escape}" + "".join(f"(?<!{nb}{first})" for nb in not_before)
 
 
 # National layouts must not be a slice of a longer digit sequence (IBAN/card groups, "0532 0130 01").
@@ -311,12 +317,16 @@ _EXT = r"(?:[ ]?(?:x|ext\.?)[ ]?[0-9]{1,6})?"
 
 
 def _nat(first: str, rest: str) -> str:
-    return _after_first(first, r"[\w+.(/-]", r"[0-9][ ./-]") + rest + _NAT_POST
+    # Not glued to a word, a "+" (an international number's tail), a decimal point or a dash; an opening
+    # parenthesis or bracket, a quote or a slash is a boundary ("Maria ((11) 98765-4321)", "John
+    # (555-123-4567)", "/users/555-123-4567"). A number's own "(" may follow a letter ("Tel(11) ...").
+    glue = r"[0-9+]" if first == r"\(" else r"[\w+.-]"
+    return _start(first, glue, r"[0-9][ ./-]") + rest + _NAT_POST
 
 
 _PHONE = (
     # International: +CC then groups, optional national trunk "(0)", optional extension.
-    _after_first(r"\+", r"[\w+]") + r"[1-9][0-9]{0,2}(?:[ .-]{0,2}(?:\([0-9]{1,4}\)|[0-9]{1,10})){1,6}" + _EXT
+    _start(r"\+", r"[\w+]") + r"[1-9][0-9]{0,2}(?:[ .-]{0,2}(?:\([0-9]{1,4}\)|[0-9]{1,10})){1,6}" + _EXT
     + r"(?![0-9])",
     # US: (415) 555-2671, 415-555-2671, 415.555.2671, (415) 555 2671, 001-415-555-2671, optional extension.
     _nat(r"\(", r"[0-9]{3}\)[ ]?[0-9]{3}[-.][0-9]{4}" + _EXT),
@@ -336,9 +346,12 @@ _PHONE = (
     # `\b(?i:tel|phone|...)` written as the words' first letters, the word boundary as a look-behind, then
     # each word's rest after a look-behind for its own first letter: the same matches, but Python's re can
     # skip to candidate letters instead of trying the word list at every position (3x faster).
-    r"[TtPpFfCcWwZzHhMm](?<![A-Za-z0-9_][TtPpFfCcWwZzHhMm])(?i:(?<=t)[eé]l|(?<=p)hone|(?<=f)one|(?<=c)elular"
-    r"|(?<=c)el|(?<=w)hatsapp|(?<=z)ap|(?<=h)andy|(?<=m)obil|(?<=p)ortable)(?i:[a-zé]{0,8})\.?[ \t]{0,2}:?"
-    r"[ \t]{0,3}(?P<v>\+?[0-9(][0-9 ().-]{5,20}[0-9])(?![0-9])",
+    # Between the word and the number: a dot, a closing quote and ":" or "=", an opening quote
+    # ("phone=11987654321", '"telefone": "11987654321"' in JSON text).
+    _start("[TtPpFfCcWwZzHhMm]", "[A-Za-z0-9_]")
+    + r"(?i:(?<=t)[eé]l|(?<=p)hone|(?<=f)one|(?<=c)elular|(?<=c)el|(?<=w)hatsapp|(?<=z)ap|(?<=h)andy|(?<=m)obil"
+    r"|(?<=p)ortable)(?i:[a-zé]{0,8})\.?[\"']?[ \t]{0,2}[:=]?[ \t]{0,3}[\"']?"
+    r"(?P<v>\+?[0-9(][0-9 ().-]{5,20}[0-9])(?![0-9])",
 )  # fmt: skip
 
 _BUILTINS_SPEC: list[tuple[str, str, str, str | tuple[str, ...], int, str | None, Callable | None, int, str | int]] = [
@@ -351,98 +364,108 @@ _BUILTINS_SPEC: list[tuple[str, str, str, str | tuple[str, ...], int, str | None
     ),
     (
         "jwt", "secret", "JSON Web Token (header.payload.signature, base64url)",
-        r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*" + _TOKEN_END,
+        _start("eyJ", "[A-Za-z0-9_-]") + r"[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*" + _TOKEN_END,
         _A, None, None, 28, 0,
     ),
     (
         "anthropic_key", "secret", "Anthropic API/admin key (sk-ant-api03-...AA)",
-        r"sk-ant-(?<![A-Za-z0-9_-]sk-ant-)(?:api03|admin01)-[A-Za-z0-9_-]{93}AA" + _TOKEN_END,
+        _start("sk-ant-", "[A-Za-z0-9_-]") + r"(?:api03|admin01)-[A-Za-z0-9_-]{93}AA" + _TOKEN_END,
         _A, r"sk-ant-(?:api03|admin01)-", None, 108, 0,
     ),
     (
         "openai_key", "secret", "OpenAI API key (sk-proj-/sk-svcacct-/sk-admin- and legacy, with T3BlbkFJ)",
-        r"sk-(?<![A-Za-z0-9_-]sk-)(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}"
+        _start("sk-", "[A-Za-z0-9_-]") + r"(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}"
         r"|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|proj-[A-Za-z0-9_-]{40,})" + _TOKEN_END,
         _A, r"sk-(?:proj|svcacct|admin)-|T3BlbkFJ", None, 51, 0,
     ),
     (
         "github_token", "secret", "GitHub token (ghp_/gho_/ghu_/ghs_/ghr_, github_pat_)",
-        r"g(?<![A-Za-z0-9_]g)(?:h[pousr]_[0-9A-Za-z]{36}|ithub_pat_[0-9A-Za-z_]{82})(?![0-9A-Za-z_])",
+        _start("g", "[A-Za-z0-9_]") + r"(?:h[pousr]_[0-9A-Za-z]{36}|ithub_pat_[0-9A-Za-z_]{82})(?![0-9A-Za-z_])",
         _A, r"gh[pousr]_[0-9A-Za-z]{8}|github_pat_", None, 40, 0,
     ),
     (
         "aws_access_key", "secret", "AWS access key id (AKIA/ASIA/ABIA/ACCA/A3T...)",
-        r"A(?<![A-Za-z0-9]A)(?:3T[A-Z0-9]|KIA|SIA|BIA|CCA)[A-Z2-7]{16}(?![A-Za-z0-9])",
+        _start("A", "[A-Za-z0-9]") + r"(?:3T[A-Z0-9]|KIA|SIA|BIA|CCA)[A-Z2-7]{16}(?![A-Za-z0-9])",
         _A, r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{8}", None, 20, 0,
     ),
     (
         "google_api_key", "secret", "Google API key (AIza...)",
-        r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}" + _TOKEN_END, _A, r"AIza[0-9A-Za-z_-]{8}", None, 39, 0,
+        _start("AIza", "[A-Za-z0-9_-]") + r"[0-9A-Za-z_-]{35}" + _TOKEN_END, _A, r"AIza[0-9A-Za-z_-]{8}", None, 39, 0,
     ),
     (
         "slack_token", "secret", "Slack token (xoxb-/xoxp-/xoxa-/xoxr-/xoxs-)",
-        r"xox(?<![A-Za-z0-9]xox)[baprs]-[0-9A-Za-z-]{10,}" + _TOKEN_END, _A, None, None, 15, 0,
+        _start("xox", "[A-Za-z0-9]") + r"[baprs]-[0-9A-Za-z-]{10,}" + _TOKEN_END, _A, None, None, 15, 0,
     ),
     (
         "stripe_key", "secret", "Stripe secret/restricted key (sk_live_/rk_live_/sk_test_)",
-        r"[sr]k_(?<![A-Za-z0-9][sr]k_)(?:live|test)_[0-9A-Za-z]{20,}" + _TOKEN_END, _A, None, None, 28, 0,
+        _start("[sr]k_", "[A-Za-z0-9]") + r"(?:live|test)_[0-9A-Za-z]{20,}" + _TOKEN_END, _A, None, None, 28, 0,
     ),
     (
         "huggingface_token", "secret", "Hugging Face access token (hf_...)",
-        r"hf_(?<![A-Za-z0-9_]hf_)[A-Za-z]{34}(?![A-Za-z0-9_])", _A, r"hf_[A-Za-z]{10}", None, 37, 0,
+        _start("hf_", "[A-Za-z0-9_]") + r"[A-Za-z]{34}(?![A-Za-z0-9_])", _A, r"hf_[A-Za-z]{10}", None, 37, 0,
     ),
     (
         "bearer_token", "secret", "credential after 'Bearer ' (the scheme word is kept)",
-        r"[Bb](?<![A-Za-z0-9_][Bb])(?i:earer)[ \t]+(?P<v>[A-Za-z0-9_.~+/-]{16,}=*)(?![A-Za-z0-9_.~+/=-])",
+        _start("[Bb]", "[A-Za-z0-9_]") + r"(?i:earer)[ \t]+(?P<v>[A-Za-z0-9_.~+/-]{16,}=*)(?![A-Za-z0-9_.~+/=-])",
         _A, None, _accept_bearer, 23, "v",
     ),
     (
         "basic_auth", "secret", "credential after 'Basic ' that decodes to user:password (scheme kept)",
-        r"[Bb](?<![A-Za-z0-9_][Bb])(?i:asic)[ \t]+(?P<v>[A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])",
+        # Padding ends the credential: after "==" even a "/" is the next path segment, not base64.
+        _start("[Bb]", "[A-Za-z0-9_]") + r"(?i:asic)[ \t]+(?P<v>[A-Za-z0-9+/]{4,}(?:={1,2}(?!=)|(?![A-Za-z0-9+/=])))",
         _A, None, _accept_basic, 10, "v",
     ),
     (
         "email", "pii", "e-mail address (Unicode local part and domain)",
-        r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])",
+        # After an escape's letter, not on it ("\\nana@x.com" is a newline and ana@x.com); an "_" after the
+        # top-level domain is markdown emphasis or a separator ("_ana@x.com_"), not part of the address.
+        r"(?<![^\Wnrt])(?<![.%+-])(?<![nrt](?<!\\[nrt]))(?!(?<=\\)[nrt])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*"
+        r"\.[^\W\d_]{2,}(?![^\W_]|-)",
         0, r"[\w.%+\-\x{80}-\x{10FFFF}]@[\w\-\x{80}-\x{10FFFF}]", None, 6, 0,
     ),
     (
         "iban", "pii", "IBAN, bare or in groups of four (mod-97, country length)",
-        r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z][0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![A-Za-z0-9])",
+        _start("[A-Z]", "[A-Za-z0-9]") + r"[A-Z][0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?(?![A-Za-z0-9])",
         _A, None, _accept_groups(iban), 15, 0,
     ),
     (
         "cnpj", "pii", "Brazilian CNPJ incl. the 2026 alphanumeric format (check digits)",
-        r"[0-9A-Z](?<![A-Za-z0-9.][0-9A-Z])[0-9A-Z]\.[0-9A-Z]{3}\.[0-9A-Z]{3}/[0-9A-Z]{4}-[0-9]{2}(?![0-9])"
-        r"|[0-9A-Z](?<![A-Za-z0-9][0-9A-Z])[0-9A-Z]{11}[0-9]{2}(?![A-Za-z0-9])",
+        _start("[0-9A-Z]", "[A-Za-z0-9.]") + r"[0-9A-Z]\.[0-9A-Z]{3}\.[0-9A-Z]{3}/[0-9A-Z]{4}-[0-9]{2}(?![0-9])"
+        "|" + _start("[0-9A-Z]", "[A-Za-z0-9]") + r"[0-9A-Z]{11}[0-9]{2}(?![A-Za-z0-9])",
         _A, None, _whole(cnpj), 14, 0,
     ),
     (
         "cpf", "pii", "Brazilian CPF, formatted or bare (both check digits)",
-        r"[0-9](?<![A-Za-z0-9.][0-9])[0-9]{2}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}(?![A-Za-z0-9])"
-        r"|[0-9](?<![A-Za-z0-9][0-9])(?<![A-Za-z0-9]-[0-9])[0-9]{10}(?![A-Za-z0-9]|-[A-Za-z0-9])",
+        _start("[0-9]", "[A-Za-z0-9.]") + r"[0-9]{2}\.[0-9]{3}\.[0-9]{3}-[0-9]{2}(?![A-Za-z0-9])"
+        "|" + _start("[0-9]", "[A-Za-z0-9]", "[A-Za-z0-9]-") + r"[0-9]{10}(?![A-Za-z0-9]|-[A-Za-z0-9])",
         _A, None, _whole(cpf), 11, 0,
     ),
     (
         "card", "pii", "payment card number, 13-19 digits (12 for Maestro), Luhn and issuer prefix",
-        r"[0-9](?<![A-Za-z0-9][0-9])(?<![A-Za-z0-9]-[0-9])(?<![A-Z]{2}[0-9]{2} [0-9])(?<![0-9]{4}[ -][0-9])"
-        r"(?:[ -]?[0-9]){11,18}(?![A-Za-z0-9]|-[A-Za-z0-9]|[ -][0-9]{4})", _A, r"[0-9](?:[ -]?[0-9]){11}", _accept_card, 12, 0,
+        _start("[0-9]", "[A-Za-z0-9]", "[A-Za-z0-9]-", "[A-Z]{2}[0-9]{2} ", "[0-9]{4}[ -]")
+        + r"(?:[ -]?[0-9]){11,18}(?![A-Za-z0-9]|-[A-Za-z0-9]|[ -][0-9]{4})", _A, r"[0-9](?:[ -]?[0-9]){11}", _accept_card, 12, 0,
     ),
     (
         "us_ssn", "pii", "US Social Security number ddd-dd-dddd (invalid ranges rejected)",
-        r"[0-9](?<![A-Za-z0-9-][0-9])(?:[0-9]{2}-[0-9]{2}-[0-9]{4}|[0-9]{2} [0-9]{2} [0-9]{4})(?![A-Za-z0-9]|-[0-9])",
+        _start("[0-9]", "[A-Za-z0-9-]") + r"(?:[0-9]{2}-[0-9]{2}-[0-9]{4}|[0-9]{2} [0-9]{2} [0-9]{4})(?![A-Za-z0-9]|-[0-9])",
         _A, None, _whole(us_ssn), 11, 0,
     ),
     (
         "ipv6", "pii", "IPv6 address, full or ::-compressed",
         # The maximal run of hex digits and colons, checked by ipaddress; every valid address has a hex
         # digit next to "::" or is the full 8-group form, which is the prefilter.
-        r"[0-9A-Fa-f:](?<![\w:.][0-9A-Fa-f:])[0-9A-Fa-f:]{1,38}(?![\w:]|\.[0-9])",
+        # It may also follow a label's colon ("ip:2001:db8::1", "client:...", "IPv6:fe80::1"): a label has
+        # a letter outside a-f in its last three characters, so a hex group ("ab:", a fingerprint's
+        # "...:fc:8b:b7:...") is never one. It may end before a colon that ends a phrase ("fe80::1:
+        # unreachable"; the acceptor drops that colon).
+        _start("[0-9A-Fa-f:]", r"[\w.]")
+        + r"(?<!:(?<![G-Zg-z_]:)(?<![G-Zg-z_][A-Za-z]:)(?<![G-Zg-z_][A-Za-z]{2}:)(?<![Vv]6:)[0-9A-Fa-f:])"
+        r"[0-9A-Fa-f:]{1,38}(?!\w|:[\w:]|\.[0-9])",
         _A, r"[0-9A-Fa-f]::|::[0-9A-Fa-f]|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]", _accept_ipv6, 3, 0,
     ),
     (
         "ipv4", "pii", "IPv4 address (valid octets, not a version string)",
-        r"[0-9](?<![\w.-][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w-]|\.[0-9])",
+        _start("[0-9]", r"[\w.-]") + r"[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w-]|\.[0-9])",
         _A, None, _accept_ipv4, 7, 0,
     ),
     ("phone", "pii", "phone number: +CC international, BR/US/FR/DE national layouts, or after a keyword",

@@ -225,14 +225,16 @@ def joined_matches(rule: Rule, rx: Any, text: str) -> Any:
 
 
 _EMAIL_LOCAL_PUNCTUATION = frozenset("_.%+-")
+_ESCAPE_LETTERS = frozenset("nrt")
 
 
 def _email_matches(rx: Any, text: str) -> list[Any]:
     """The e-mail pattern's ``finditer`` without trying it at every word: each of its matches holds exactly
     one "@" (neither part's class has one) and, by its look-behind, starts where the run of local-part
-    characters (``[\\w.%+-]``, Unicode ``\\w`` = ``isalnum`` or ``_``) before that "@" starts. So the
-    pattern is tried once per "@", anchored there; an "@" whose run starts inside the previous match is
-    one ``finditer`` would have stepped over (a start inside a run fails the look-behind)."""
+    characters (``[\\w.%+-]``, Unicode ``\\w`` = ``isalnum`` or ``_``) before that "@" starts (after the
+    letter of a ``\\n``/``\\r``/``\\t`` escape that opens the run). So the pattern is tried once per "@",
+    anchored there; an "@" whose run starts inside the previous match is one ``finditer`` would have stepped
+    over (a start inside a run fails the look-behind)."""
     out = []
     local = _EMAIL_LOCAL_PUNCTUATION
     previous_end = 0
@@ -241,6 +243,8 @@ def _email_matches(rx: Any, text: str) -> list[Any]:
         start = at
         while start > previous_end and (text[start - 1].isalnum() or text[start - 1] in local):
             start -= 1
+        if start < at and text[start] in _ESCAPE_LETTERS and start > 0 and text[start - 1] == "\\":
+            start += 1  # the letter of a "\\n" / "\\r" / "\\t" escape: the address starts after it
         if start < at and (start > previous_end or start == previous_end == 0 or not _local(text[start - 1])):
             m = rx.match(text, start)
             if m is not None:

@@ -183,3 +183,25 @@ def test_blocked_keys_are_hashed_only_with_hash_function() -> None:
     req = request({"password": "hunter2"})
     redactor.traces(req)
     assert span_attrs(req)["password"] == hmac.new(key.encode(), b"hunter2", hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize("received", [False, True], ids=["serialized", "received-bytes"])
+def test_values_after_brackets_quotes_and_escapes_are_found_on_the_wire_path(received: bool) -> None:
+    # The request-level prefilter over the protobuf bytes, then the hit items: the issue's shapes and
+    # JSON text that is not valid JSON (a truncated message), where newlines are still "\n" escapes.
+    cfg, _ = config({})
+    redactor, _ = build_redactor(cfg)  # type: ignore[arg-type]
+    req = request({
+        "br": "Maria ((11) 98765-4321)",
+        "us": "John (555-123-4567)",
+        "quoted": "ligue '(11) 98765-4321' ou [555-123-4567]",
+        "truncated": '{"messages": [{"content": "cartão:\\n4111111111111111\\nCPF\\t529.982.247-25\\nmail\\nana@x.com.br',
+        "json": json.dumps({"phone": "(11) 98765-4321", "note": "ip:10.0.0.1"}),
+    })
+    redactor.traces(req, req.SerializeToString() if received else None)
+    a = span_attrs(req)
+    assert a["br"] == "Maria (<PHONE>)"
+    assert a["us"] == "John (<PHONE>)"
+    assert a["quoted"] == "ligue '<PHONE>' ou [<PHONE>]"
+    assert a["truncated"] == '{"messages": [{"content": "cartão:\\n<CARD>\\nCPF\\t<CPF>\\nmail\\n<EMAIL>'
+    assert json.loads(a["json"]) == {"phone": "<PHONE>", "note": "ip:<IPV4>"}

@@ -12,6 +12,7 @@ import hmac
 from typing import Any
 
 from .config import RedactionConfig, compile_regex
+from .infrastructure import IP_DETECTORS, InfrastructureAttributes
 from .scan_batch import A_DIGEST, A_HASH, A_MASK, KeyPolicy, Rule
 from .walk import Redactor
 
@@ -86,6 +87,8 @@ def build_redactor(config: RedactionConfig, on_error: Any = None, scanner: Any =
         on_error=on_error,
         wire_hits=(wire_hits or scanner.wire_hits) if scanner.scans_wire else None,
     )
+    if config.infrastructure_attributes and IP_DETECTORS & set(enabled):
+        redactor.infrastructure = InfrastructureAttributes(config.infrastructure_attributes)
     return redactor, scanner
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ...config import Invalid, option
+from .infrastructure import DEFAULT_INFRASTRUCTURE_ATTRIBUTES
 from .scan_batch import MASK
 
 Action = Literal["mask", "hash", "drop_attribute", "partial"]
@@ -151,6 +152,7 @@ class RedactionConfig:
     allowed_keys: list[str] | None = option(None, "otelcol: the only attribute keys kept (fail closed: `[]` removes them all); others are removed and listed in `redaction.redacted.*`.")
     ignored_keys: list[str] = option(factory=list, doc="otelcol: keys passed through untouched (never scanned, removed or masked).")
     ignored_key_patterns: list[str] = option(factory=list, doc="otelcol: regexes on keys, as `ignored_keys`.")
+    infrastructure_attributes: list[str] = option(factory=lambda: list(DEFAULT_INFRASTRUCTURE_ATTRIBUTES), doc="Attribute keys (`*`: any characters) whose value names infrastructure, not the end user: `ipv4`/`ipv6` leave the host it names alone (the whole value of `server.address`, only the host of `url.full`; an address in a URL's path or query is still masked, and every other detector still applies). The default lists the semantic-convention server, network peer/local and url keys and their deprecated forms; `client.address` is not one. `[]`: the IP detectors apply everywhere.")
     redact_all_types: bool = option(False, "otelcol: also scan int and double values as their decimal text (a card number sent as an int). A masked one becomes a string.")
     redact_span_names: bool = option(False, "Also scan span names (`drop_attribute` masks the whole name: a span cannot lose it).")
     json_values: bool = option(True, "Redact inside string values that hold JSON (`gen_ai.input.messages`, `input.value`, ...): decoded leaves and object keys are scanned (so `\\u0040`-escaped PII is found) and the value stays valid JSON.")
@@ -170,6 +172,9 @@ class RedactionConfig:
             raise Invalid(f"expected a size in bytes, 0 or more, got {self.inline_max_bytes}", "inline_max_bytes")
         if self.inline_max_hits < 0:
             raise Invalid(f"expected a number of hits, 0 or more, got {self.inline_max_hits}", "inline_max_hits")
+        for i, attribute in enumerate(self.infrastructure_attributes):
+            if not attribute:
+                raise Invalid("expected an attribute key (`*` for any characters), got an empty string", ("infrastructure_attributes", i))
         for name in ("blocked_key_patterns", "allowed_values", "ignored_key_patterns"):
             for i, pattern in enumerate(getattr(self, name)):
                 problem = _regex_problem(pattern)

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
+from .infrastructure import InfrastructureAttributes
 from .json_values import SpliceDoc, rename_keys, spliced
 from .scan_batch import (
     A_DIGEST,
@@ -70,6 +71,8 @@ class Edits:
     _scan_many: Callable[..., list[list[Any]]]
     _scan_one: Callable[[str], list[Any]]
     _clean: set[str]
+    # The attributes whose host the IP detectors leave alone (infrastructure.py); set by build_redactor.
+    infrastructure: InfrastructureAttributes | None = None
 
     def _scan(self, texts: list[str], stats: Stats, marked: bool = False) -> list[list[Any]]:
         stats.values += len(texts)
@@ -112,6 +115,7 @@ class Edits:
 
     def _apply(self, b: Batch, texts: list[str], owners: list[Any], results: list[list[Any]], stats: Stats) -> None:
         starts = b.starts
+        infrastructure = self.infrastructure
         for i in [i for i, found in enumerate(results) if found]:
             found = results[i]
             owner = owners[i]
@@ -119,6 +123,10 @@ class Edits:
                 context, node, k = owner
                 owner = Loc(context.kind, context.mi, context.top, node, context.key, (context.extra, k))
             if type(owner) is KeyValue:
+                if infrastructure is not None:
+                    found = infrastructure.keep(owner.key, texts[i], found)
+                    if not found:
+                        continue
                 mi = bisect.bisect_right(starts, i) - 1  # queued while its map was the last one started
                 top, key, kind = owner, owner.key, -1
             else:
