@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from .. import otlpjson, pdata
+from ..admission import Admission, Refused, count_items_on_wire, host_admission
 from ..client import client_metadata, metadata_from_pairs
 from ..component import ConsumeError, Consumer, Host, Receiver, Rejected, Settings, Signal
 from ..config import ByteSize, Duration, Endpoint, Invalid, option
@@ -214,10 +215,12 @@ class OTLPReceiver(Receiver):
         self._grpc_server: grpc.aio.Server | None = None
         self._http_runner: web.AppRunner | None = None
         self._grace = 5.0
+        self._admission = Admission()  # the service's, from start(): memory reserved before decoding
         self.grpc_port: int | None = None
 
     async def start(self, host: Host) -> None:
         self._grace = max(0.5, float(getattr(host, "shutdown_grace", 5.0)))
+        self._admission = host_admission(host) or Admission()
         protocols = self.config.protocols
         if protocols.grpc is not None:
             await self._start_grpc(protocols.grpc)
@@ -277,6 +280,23 @@ class OTLPReceiver(Receiver):
         # Raw bytes in (no deserializer) so a malformed message is our INVALID_ARGUMENT with a reason,
         # not gRPC's generic INTERNAL deserialization failure.
         async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            admission = self._admission
+            cost = 0
+            if admission.gates:
+                try:
+                    cost = admission.reserve(len(request), signal, request)
+                except Refused as exc:
+                    intake.counters.refused.inc(exc.items)
+                    del request  # not through the refusal's round trip
+                    code = grpc.StatusCode.UNAVAILABLE
+                    await context.abort(code, str(exc), _retry_trailer(code, str(exc), exc.retry_after))
+            try:
+                return await handle(request, context)
+            finally:
+                if cost:
+                    admission.release(cost)
+
+        async def handle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             try:
                 message = request_type.FromString(request)
             except DecodeError as exc:
@@ -363,6 +383,31 @@ class OTLPReceiver(Receiver):
             if refused is not None:
                 return refused
             ctype = request.content_type.lower()
+            admission = self._admission
+            if not admission.gates:
+                return await handle_admitted(request, ctype, None)
+            # Memory for the request is reserved before its body is read, from Content-Length. A refused
+            # body up to _COUNTED_UNREAD is read to count its items as refused (cheap, and the accounting stays
+            # exact); a larger one is refused unread, counted only in the limiter's refused bytes.
+            held = [0]
+            try:
+                held[0] = admission.reserve(request.content_length or 0)
+            except Refused as exc:
+                if ctype == PROTOBUF and (request.content_length or 0) <= _COUNTED_UNREAD and "Content-Encoding" not in request.headers:
+                    try:
+                        body = await _read_body(request, limit)
+                    except _HTTPProblem:
+                        body = b""
+                    refused = count_items_on_wire(signal, body)
+                    intake.counters.refused.inc(refused)
+                    exc.gate.refused(refused)
+                return _unavailable(ctype, exc)
+            try:
+                return await handle_admitted(request, ctype, held)
+            finally:
+                admission.release(held[0])
+
+        async def handle_admitted(request: web.Request, ctype: str, held: list[int] | None) -> web.StreamResponse:
             try:
                 body = await _read_body(request, limit)
                 body = _decompress(body, request.headers.get("Content-Encoding", ""), limit)
@@ -371,6 +416,15 @@ class OTLPReceiver(Receiver):
                 if problem.status == 408:
                     response.force_close()
                 return response
+            extra = len(body) - (request.content_length or 0)
+            if held is not None and extra > 0:
+                # A body of unknown length, or one that inflated: the rest is reserved now, before decoding.
+                try:
+                    held[0] += self._admission.reserve(extra, signal, body if ctype == PROTOBUF else None)
+                except Refused as exc:
+                    intake.counters.refused.inc(exc.items)
+                    del body
+                    return _unavailable(ctype, exc)
             try:
                 message = otlpjson.decode(signal, body) if ctype == JSON else request_type.FromString(body)
             except (DecodeError, otlpjson.OTLPJSONError) as exc:
@@ -383,8 +437,7 @@ class OTLPReceiver(Receiver):
             except ConsumeError as exc:
                 if not exc.retryable:
                     return _status_response(ctype, 400, code_pb2.INVALID_ARGUMENT, str(exc))
-                headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after else None
-                return _status_response(ctype, 503, code_pb2.UNAVAILABLE, str(exc), headers)
+                return _unavailable(ctype, exc)
             except Exception as exc:
                 intake.log.error("pipeline failed", signal=signal, error=repr(exc), exc_info=True)
                 return _status_response(ctype, 500, code_pb2.INTERNAL, f"internal error: {exc!r}")
@@ -511,6 +564,14 @@ def _status_response(ctype: str, status: int, code: int, message: str, headers: 
     if ctype == JSON:
         return web.Response(status=status, body=otlpjson.encode_response(st), content_type=JSON, headers=headers)
     return web.Response(status=status, body=st.SerializeToString(), content_type=PROTOBUF, headers=headers)
+
+
+_COUNTED_UNREAD = 1 << 20
+
+
+def _unavailable(ctype: str, exc: ConsumeError) -> web.Response:
+    headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after else None
+    return _status_response(ctype, 503, code_pb2.UNAVAILABLE, str(exc), headers)
 
 
 def _retry_trailer(code: grpc.StatusCode, message: str, retry_after: float | None) -> tuple[tuple[str, bytes], ...]:
