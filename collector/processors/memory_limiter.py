@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import malloc
 from ..admission import COST_FACTOR, Admission, host_admission
 from ..component import Processor, Rejected, RetryableError
 from ..config import Duration, Invalid, option
@@ -75,25 +76,6 @@ def total_memory_bytes() -> int:
     return 0
 
 
-def _load_malloc_trim() -> Any:
-    try:
-        import ctypes
-
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-
-
-_MALLOC_TRIM = _load_malloc_trim()
-
-
-def _release_free_memory() -> None:
-    """Hands the heap's free pages back to the system (glibc's malloc_trim). Freed large requests otherwise
-    stay in the process's RSS, and a limiter that measures RSS would go on refusing after a burst has passed."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
-
-
 @register
 class MemoryLimiterProcessor(Processor):
     type_name = "memory_limiter"
@@ -145,7 +127,7 @@ class MemoryLimiterProcessor(Processor):
             usage > self.soft and since_gc >= self.config.min_gc_interval_when_soft_limited
         ):
             gc.collect()
-            _release_free_memory()
+            malloc.trim()
             self.last_gc = time.monotonic()
             self.m_forced_gc.inc()
             usage = self.measure()
@@ -169,8 +151,8 @@ class MemoryLimiterProcessor(Processor):
         """The receivers' reservation before decoding a request of estimated memory `cost` while `reserved`
         is in flight (collector/admission.py): refused when refusing anyway, or when the last measurement
         plus everything in flight would pass the soft limit (one request alone is always let in)."""
-        if not self.refusing and reserved and self.usage + reserved + cost > self.watch_from and time.monotonic() - self.last_check >= 0.01:
-            self.check()
+        if not self.refusing and reserved and self.usage + reserved + cost > self.watch_from:
+            self._remeasure()
         if self.refusing:
             refusal = f"memory usage {self.usage / MIB:.0f} MiB is above the soft limit {self.soft / MIB:.0f} MiB"
         elif reserved and self.usage + reserved + cost > self.soft:
@@ -179,7 +161,26 @@ class MemoryLimiterProcessor(Processor):
         else:
             return None
         self.m_refused_bytes.inc(cost // COST_FACTOR)
-        return RetryableError(f"processor {self.id}: {refusal}; retry later", retry_after=max(1.0, float(self.config.check_interval)))
+        return self._refusal(refusal)
+
+    def may_read(self, reading: int, reserved: int) -> bool:
+        """Reads (gRPC messages being received, collector/admission.py) may hold `reading` bytes while the last
+        measurement plus `reserved` plus them stays under the hard limit: the spike headroom is for them."""
+        if self.usage + reserved + reading <= self.hard:
+            return True
+        self._remeasure()
+        return self.usage + reserved + reading <= self.hard
+
+    def busy(self) -> RetryableError:
+        return self._refusal("the memory allowed is taken by requests being read and in flight")
+
+    def _refusal(self, why: str) -> RetryableError:
+        return RetryableError(f"processor {self.id}: {why}; retry later", retry_after=max(1.0, float(self.config.check_interval)))
+
+    def _remeasure(self) -> None:
+        """Measures again if the last measurement is older than 10 ms."""
+        if time.monotonic() - self.last_check >= 0.01:
+            self.check()
 
     async def _loop(self) -> None:
         while True:
