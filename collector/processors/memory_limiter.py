@@ -7,9 +7,10 @@ well-behaved OTLP exporters back off from. Above the hard limit it also forces a
 collection. Limits are absolute (`limit_mib`) or a percentage of the container's memory limit
 (cgroup v2 `memory.max`, else the machine's total memory). Put it first in the pipeline.
 
-It also gates the receivers: before decoding a request they reserve its estimated memory (see
-collector/admission.py), and the limiter refuses the reservation when what it measured plus what is in
-flight would pass the soft limit, so large requests cannot take RSS past the limit between two checks.
+It also gates the receivers (collector/admission.py): before they decode a request they reserve its
+estimated memory, which the limiter refuses when what it measured plus what is in flight would pass the soft
+limit, and gRPC requests are read only while what they may hold fits under the hard limit. So large requests
+cannot take RSS past the limit between two checks.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class MemoryLimiterProcessor(Processor):
         return self.usage + reserved + reading <= self.hard
 
     def busy(self) -> RetryableError:
-        return self._refusal("the memory allowed is taken by requests being read and in flight")
+        return self._refusal("request not read in time: the memory allowed is taken by requests being read and in flight")
 
     def _refusal(self, why: str) -> RetryableError:
         return RetryableError(f"processor {self.id}: {why}; retry later", retry_after=max(1.0, float(self.config.check_interval)))
