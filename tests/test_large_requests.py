@@ -199,3 +199,63 @@ def test_large_requests_keep_rss_within_the_limit_refuse_retryably_and_account_f
     assert accepted == out.acked == exported and failed == 0
     assert refused == limiter_refused == out.sent - out.acked - out.unread_spans
     assert uncounted == out.unread
+
+
+UNREAD_CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}", max_recv_msg_size_mib: 128}}
+processors:
+  memory_limiter: {{limit_mib: 400, spike_limit_mib: 80, check_interval: 1s}}
+exporters:
+  otlp:
+    endpoint: "127.0.0.1:{sink}"
+    tls: {{insecure: true}}
+    timeout: 4s
+    sending_queue: {{enabled: false}}
+    retry_on_failure: {{enabled: false}}
+extensions:
+  health_check: {{endpoint: "127.0.0.1:{health}"}}
+service:
+  extensions: [health_check]
+  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
+  pipelines:
+    traces: {{receivers: [otlp], processors: [memory_limiter], exporters: [otlp]}}
+"""
+
+
+@pytest.mark.slow
+def test_a_grpc_request_that_cannot_be_read_in_time_is_refused_unread_with_a_retry_hint(daemon_factory: Any) -> None:
+    """A read of up to 128 MiB holds 384 MiB, which does not fit beside a request in flight under a 400 MiB
+    limit: while one request waits for an exporter that never answers, the next waits for its turn to be read,
+    and is refused unread when half its deadline has passed."""
+    import socket
+
+    from .test_memory_limiter import request
+
+    sink = socket.socket()  # listens, never accepts: the exporter's connection hangs until its timeout
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(1)
+    try:
+        daemon = daemon_factory(UNREAD_CONFIG.replace("{sink}", str(sink.getsockname()[1])))
+        with grpc.insecure_channel(daemon.grpc_endpoint) as channel:
+            export = channel.unary_unary(EXPORT)
+            stuck = export.future(request(3), timeout=20)
+            time.sleep(0.5)  # read and admitted: now in the exporter
+            started = time.monotonic()
+            with pytest.raises(grpc.RpcError) as info:
+                export(request(5), timeout=2)
+            waited = time.monotonic() - started
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE and UNREAD in (info.value.details() or "")
+            details = status_pb2.Status.FromString(dict(info.value.trailing_metadata())["grpc-status-details-bin"])
+            hint = error_details_pb2.RetryInfo()
+            assert details.details[0].Unpack(hint) and hint.retry_delay.seconds >= 1
+            assert 0.8 <= waited <= 1.9, waited  # half of its 2 s deadline
+            with pytest.raises(grpc.RpcError):
+                stuck.result()  # the exporter's timeout: a retryable failure of its own
+        assert daemon.metric("llm_collector_receiver_refused_uncounted_requests") == 1
+        assert daemon.metric("otelcol_receiver_refused_spans") == 3  # the first, refused by the exporter
+        assert daemon.stop() == 0
+    finally:
+        sink.close()
