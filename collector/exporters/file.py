@@ -153,17 +153,22 @@ class _EncoderProcess:
         stdin = child.proc.stdin
         assert stdin is not None
         try:
-            async with self.sending:  # one frame at a time, its pieces together, answered in this order
+            if len(payload) <= _PIPE_SIZE and not self.sending.locked():
+                # The common case: one write of the whole frame (a large one being sent holds the lock).
                 child.pending.append(future)
-                stdin.write(head)
-                # A payload larger than the pipe goes in pieces of its size, each written before the next is
-                # handed over: the transport then never buffers a copy of a large request.
-                view = memoryview(payload)
-                for at in range(0, len(view), _PIPE_SIZE):
-                    stdin.write(view[at : at + _PIPE_SIZE])
-                    if at + _PIPE_SIZE < len(view):
-                        await stdin.drain()
+                stdin.write(head + payload)
                 await stdin.drain()
+            else:
+                async with self.sending:  # one frame at a time, its pieces together, answered in this order
+                    child.pending.append(future)
+                    stdin.write(head)
+                    # A payload larger than the pipe goes in pieces of its size, each written once the one
+                    # before has gone: the transport never buffers a copy of a large request.
+                    view = memoryview(payload)
+                    for at in range(0, len(view), _PIPE_SIZE):
+                        stdin.write(view[at : at + _PIPE_SIZE])
+                        await stdin.drain()
+                    await stdin.drain()
         except (ConnectionError, RuntimeError):
             pass  # a dead child: its reader fails every pending future, this one included
         if child.finished and not future.done():

@@ -268,10 +268,10 @@ class OTLPReceiver(Receiver):
             ("grpc.so_reuseport", 0),
         ]
         if self._admission.gates:
-            # A message is read only when the handler asks for it (Export is served as a client stream of one
-            # message), so until admission lets it be read an unread request holds only what HTTP/2 flow control
-            # lets the client send ahead. gRPC's BDP probing would raise that window towards the link's
-            # bandwidth-delay product (MiBs per stream); fixed, it is the lookahead.
+            # With a memory_limiter a message is read only when the handler asks for it (_grpc_gated_handler), so
+            # until admission lets it be read an unread request holds only what HTTP/2 flow control lets the
+            # client send ahead. gRPC's BDP probing would raise that window towards the link's bandwidth-delay
+            # product (MiBs per stream); fixed, it is the lookahead.
             options += [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", GRPC_LOOKAHEAD)]
         if cfg.max_concurrent_streams:
             options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
@@ -279,7 +279,10 @@ class OTLPReceiver(Receiver):
         server = grpc.aio.server(options=options, interceptors=interceptors)
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "grpc")
-            handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.stream_unary_rpc_method_handler(self._grpc_handler(intake, limit))
+            handler: grpc.RpcMethodHandler[bytes, bytes] = (
+                grpc.stream_unary_rpc_method_handler(self._grpc_gated_handler(intake, limit)) if self._admission.gates
+                else grpc.unary_unary_rpc_method_handler(self._grpc_handler(intake))
+            )
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(GRPC_SERVICES[signal], {"Export": handler}),))
         try:
             if cfg.tls is not None:
@@ -295,51 +298,13 @@ class OTLPReceiver(Receiver):
         self.grpc_port = port
         self.log.info("OTLP gRPC server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers), tls=_tls_mode(cfg.tls), auth=cfg.auth is not None)
 
-    def _grpc_handler(self, intake: _Intake, limit: int) -> Any:
+    def _grpc_handler(self, intake: _Intake) -> Any:
+        """Export with the message in hand (read by gRPC before the handler runs): decode, push, answer."""
         request_type = pdata.REQUEST_TYPES[intake.signal]
         signal = intake.signal
 
-        # The message is read by the handler (see _start_grpc), as raw bytes (no deserializer) so a malformed
-        # one is our INVALID_ARGUMENT with a reason, not gRPC's generic INTERNAL deserialization failure.
-        async def export(messages: Any, context: grpc.aio.ServicerContext) -> bytes:
-            admission = self._admission
-            if not admission.gates:
-                return await handle(await read(context), context)
-            # The read holds the largest message it may be until its real size is known (collector/admission.py).
-            remaining = context.time_remaining()
-            wait = READ_WAIT_SECONDS if remaining is None else max(0.0, min(READ_WAIT_SECONDS, remaining / 2))
-            try:
-                held = await admission.start_read(limit, wait)
-            except Refused as exc:
-                intake.refuse(exc, None)
-                await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), _retry_trailer(grpc.StatusCode.UNAVAILABLE, str(exc), exc.retry_after))
-            request = b""
-            try:
-                request = await read(context)
-            finally:
-                admission.end_read(held, len(request))
-            try:
-                cost = admission.reserve(len(request))
-            except Refused as exc:
-                intake.refuse(exc, count_items(signal, request))
-                size = len(request)
-                del request  # not through the refusal's round trip
-                admission.dropped(size)
-                await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), _retry_trailer(grpc.StatusCode.UNAVAILABLE, str(exc), exc.retry_after))
-            try:
-                return await handle(request, context)
-            finally:
-                size = len(request)
-                del request
-                admission.release(cost)
-                admission.dropped(size)
-
-        async def read(context: grpc.aio.ServicerContext) -> bytes:
-            request = await context.read()
-            if not isinstance(request, bytes):  # the client closed its side without a message
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no {request_type.__name__} message in the request")
-            return request
-
+        # Raw bytes in (no deserializer) so a malformed message is our INVALID_ARGUMENT with a reason,
+        # not gRPC's generic INTERNAL deserialization failure.
         async def handle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             try:
                 message = request_type.FromString(request)
@@ -362,6 +327,46 @@ class OTLPReceiver(Receiver):
                 del message, request
                 await context.abort(*failure)
             return pdata.response_bytes(signal, rejected)
+
+        return handle
+
+    def _grpc_gated_handler(self, intake: _Intake, limit: int) -> Any:
+        """Export served as a client stream of one message, read only once admission lets it be
+        (collector/admission.py): the read holds the largest message it may be until its real size is known."""
+        request_type = pdata.REQUEST_TYPES[intake.signal]
+        signal = intake.signal
+        handle = self._grpc_handler(intake)
+        admission = self._admission
+
+        async def export(messages: Any, context: grpc.aio.ServicerContext) -> bytes:
+            remaining = context.time_remaining()
+            wait = READ_WAIT_SECONDS if remaining is None else max(0.0, min(READ_WAIT_SECONDS, remaining / 2))
+            try:
+                held = await admission.start_read(limit, wait)
+            except Refused as exc:
+                intake.refuse(exc, None)
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), _retry_trailer(grpc.StatusCode.UNAVAILABLE, str(exc), exc.retry_after))
+            request = b""
+            try:
+                request = await context.read()
+                if not isinstance(request, bytes):  # the client closed its side without a message
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no {request_type.__name__} message in the request")
+            finally:
+                admission.end_read(held, len(request) if isinstance(request, bytes) else 0)
+            size = len(request)
+            try:
+                cost = admission.reserve(size)
+            except Refused as exc:
+                intake.refuse(exc, count_items(signal, request))
+                del request  # not through the refusal's round trip
+                admission.dropped(size)
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), _retry_trailer(grpc.StatusCode.UNAVAILABLE, str(exc), exc.retry_after))
+            try:
+                return await handle(request, context)
+            finally:
+                del request
+                admission.release(cost)
+                admission.dropped(size)
 
         return export
 
