@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import Any
 
-from . import __version__
+from . import __version__, malloc
 
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +125,7 @@ def _run(args: argparse.Namespace) -> int:
     setup_logging(logs.level, logs.encoding)
     log_uncaught_exceptions()
     raise_open_file_limit()
+    malloc.configure()
     try:
         return asyncio.run(_serve(config))
     finally:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 if TYPE_CHECKING:
     import structlog
 
+    from .admission import Admission
     from .envelope import Envelope
     from .telemetry import Telemetry
 
@@ -125,6 +126,11 @@ class Host(Protocol):
     @property
     def shutdown_grace(self) -> float:
         """Seconds a receiver may wait for in-flight requests when stopping."""
+        ...
+
+    @property
+    def admission(self) -> Admission:
+        """Where receivers reserve a request's memory before decoding it (collector/admission.py)."""
         ...
 
 

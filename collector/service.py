@@ -14,6 +14,7 @@ import time
 from enum import StrEnum
 from typing import Any
 
+from .admission import Admission
 from .component import (
     Capabilities,
     Component,
@@ -189,6 +190,7 @@ class Service:
         self.processors: dict[str, list[Component]] = {}
         self.receivers: dict[ComponentID, Component] = {}
         self.pipeline_entries: dict[str, Consumer] = {}  # by pipeline name; `replay` feeds these directly
+        self.admission = Admission()  # memory reserved by requests in flight; memory_limiters gate it
         self._started: list[Component] = []
         self._metrics_server: Any = None
         self._build()

@@ -90,6 +90,9 @@ _MAX_NAME = 255  # bytes in one path component on Linux file systems
 _MAX_PATH = 4095  # bytes in a whole path (PATH_MAX less the terminating NUL)
 
 
+_PIPE_SIZE = 1 << 20
+
+
 def _widen_pipe(stream: Any) -> None:
     """A request is ~100 KB; with Linux's default 64 KiB pipe each one would take several wake-ups
     of both processes. 1 MiB is the default unprivileged maximum (/proc/sys/fs/pipe-max-size)."""
@@ -97,7 +100,7 @@ def _widen_pipe(stream: Any) -> None:
         import fcntl
 
         fd = stream.get_extra_info("pipe").fileno()
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_SIZE)
     except (OSError, AttributeError, ImportError):
         pass  # not Linux, or a lower system limit: correct, just more wake-ups
 
@@ -120,6 +123,7 @@ class _EncoderProcess:
         self.options = json.dumps(options)
         self.child: _Child | None = None
         self.lock = asyncio.Lock()
+        self.sending = asyncio.Lock()
 
     async def _current(self) -> _Child:
         child = self.child
@@ -142,16 +146,29 @@ class _EncoderProcess:
 
     async def write(self, signal: Signal, payload: bytes, path: bytes = b"", truncate: bool = False) -> None:
         child = await self._current()
-        await self._send(child, json_writer.frame(_KIND[signal], payload, path, json_writer.TRUNCATE if truncate else 0))
+        await self._send(child, json_writer.header(_KIND[signal], len(payload), path, json_writer.TRUNCATE if truncate else 0), payload)
 
-    async def _send(self, child: _Child, frame: bytes) -> None:
+    async def _send(self, child: _Child, head: bytes, payload: bytes = b"") -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        child.pending.append(future)
         stdin = child.proc.stdin
         assert stdin is not None
         try:
-            stdin.write(frame)
-            await stdin.drain()
+            if len(payload) <= _PIPE_SIZE and not self.sending.locked():
+                # The common case: one write of the whole frame (a large one being sent holds the lock).
+                child.pending.append(future)
+                stdin.write(head + payload)
+                await stdin.drain()
+            else:
+                async with self.sending:  # one frame at a time, its pieces together, answered in this order
+                    child.pending.append(future)
+                    stdin.write(head)
+                    # A payload larger than the pipe goes in pieces of its size, each written once the one
+                    # before has gone: the transport never buffers a copy of a large request.
+                    view = memoryview(payload)
+                    for at in range(0, len(view), _PIPE_SIZE):
+                        stdin.write(view[at : at + _PIPE_SIZE])
+                        await stdin.drain()
+                    await stdin.drain()
         except (ConnectionError, RuntimeError):
             pass  # a dead child: its reader fails every pending future, this one included
         if child.finished and not future.done():
@@ -198,7 +215,7 @@ class _EncoderProcess:
             return
         try:
             # Answered only after the child has flushed and fsynced the files.
-            await asyncio.wait_for(self._send(child, json_writer.frame(json_writer.CLOSE, b"")), timeout)
+            await asyncio.wait_for(self._send(child, json_writer.header(json_writer.CLOSE, 0)), timeout)
         except TimeoutError:
             self.exporter.log.error("OTLP-JSON encoder process did not finish in time; killing it", pid=child.proc.pid)
             child.proc.kill()

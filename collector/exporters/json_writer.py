@@ -49,8 +49,9 @@ FAILED = b"\x01"
 FAILED_PERMANENTLY = b"\x02"
 
 
-def frame(kind: bytes, payload: bytes, path: bytes = b"", flags: int = 0) -> bytes:
-    return HEADER.pack(kind, flags, len(path), len(payload)) + path + payload
+def header(kind: bytes, size: int, path: bytes = b"", flags: int = 0) -> bytes:
+    """What precedes a frame's payload of `size` bytes (sent apart from it: a large payload is not copied)."""
+    return HEADER.pack(kind, flags, len(path), size) + path
 
 
 def _fail(message: str, permanent: bool = False) -> bytes:
@@ -76,7 +77,8 @@ def serve(path: str, options: dict, stdin_fd: int = 0, stdout_fd: int = 1) -> in
         kind, flags, path_size, size = HEADER.unpack_from(buf)
         start = HEADER.size + path_size
         target = buf[HEADER.size : start].decode("utf-8", "replace") if path_size else path
-        payload = bytes(buf[start : start + size])
+        with memoryview(buf) as view:  # one copy of a large payload, not a slice and then its copy
+            payload = bytes(view[start : start + size])
         del buf[: start + size]
         if kind == CLOSE:
             closing = True  # answered below, once the files are on disk

@@ -6,6 +6,11 @@ refuses new data with a retryable error: gRPC UNAVAILABLE / HTTP 503 with Retry-
 well-behaved OTLP exporters back off from. Above the hard limit it also forces a garbage
 collection. Limits are absolute (`limit_mib`) or a percentage of the container's memory limit
 (cgroup v2 `memory.max`, else the machine's total memory). Put it first in the pipeline.
+
+It also gates the receivers (collector/admission.py): before they decode a request they reserve its
+estimated memory, which the limiter refuses when what it measured plus what is in flight would pass the soft
+limit, and gRPC requests are read only while what they may hold fits under the hard limit. So large requests
+cannot take RSS past the limit between two checks.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import malloc
+from ..admission import COST_FACTOR, Admission, host_admission
 from ..component import Processor, Rejected, RetryableError
 from ..config import Duration, Invalid, option
 from ..envelope import Envelope
@@ -88,11 +95,15 @@ class MemoryLimiterProcessor(Processor):
         # and refusing only at the next tick is what let RSS overshoot the hard limit.
         self.watch_from = max(0, 2 * self.soft - self.hard)
         self._task: asyncio.Task[None] | None = None
+        self._admission: Admission | None = None
         pid = str(self.id)
         self.m_refused = self.telemetry.counter(
             f"otelcol_processor_refused_{ITEM[self.signal]}", f"Number of {ITEM[self.signal]} refused by the processor.", ("processor",)
         ).labels(pid)
         self.m_usage = self.telemetry.gauge("llm_collector_memory_limiter_usage_bytes", "Memory measured by the memory_limiter.", ("processor",)).labels(pid)
+        self.m_refused_bytes = self.telemetry.counter(
+            "llm_collector_memory_limiter_refused_bytes", "Wire bytes of requests refused before they were decoded (see collector/admission.py).", ("processor",)
+        ).labels(pid)
         self.m_forced_gc = self.telemetry.counter("llm_collector_memory_limiter_forced_gc", "Garbage collections forced above the hard limit.", ("processor",)).labels(pid)
 
     @staticmethod
@@ -117,6 +128,7 @@ class MemoryLimiterProcessor(Processor):
             usage > self.soft and since_gc >= self.config.min_gc_interval_when_soft_limited
         ):
             gc.collect()
+            malloc.trim()
             self.last_gc = time.monotonic()
             self.m_forced_gc.inc()
             usage = self.measure()
@@ -132,6 +144,44 @@ class MemoryLimiterProcessor(Processor):
         self.log.info("memory limits", soft_limit_mib=round(self.soft / MIB, 1), hard_limit_mib=round(self.hard / MIB, 1))
         self.check()
         self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._admission = host_admission(host)
+        if self._admission is not None:
+            self._admission.add(self)
+
+    def admit(self, cost: int, reserved: int) -> RetryableError | None:
+        """The receivers' reservation before decoding a request of estimated memory `cost` while `reserved`
+        is in flight (collector/admission.py): refused when refusing anyway, or when the last measurement
+        plus everything in flight would pass the soft limit (one request alone is always let in)."""
+        if not self.refusing and reserved and self.usage + reserved + cost > self.watch_from:
+            self._remeasure()
+        if self.refusing:
+            refusal = f"memory usage {self.usage / MIB:.0f} MiB is above the soft limit {self.soft / MIB:.0f} MiB"
+        elif reserved and self.usage + reserved + cost > self.soft:
+            refusal = (f"memory usage {self.usage / MIB:.0f} MiB plus {reserved / MIB:.0f} MiB of requests in flight plus this one's "
+                       f"{cost / MIB:.0f} MiB would pass the soft limit {self.soft / MIB:.0f} MiB")
+        else:
+            return None
+        self.m_refused_bytes.inc(cost // COST_FACTOR)
+        return self._refusal(refusal)
+
+    def may_read(self, reading: int, reserved: int) -> bool:
+        """Reads (gRPC messages being received, collector/admission.py) may hold `reading` bytes while the last
+        measurement plus `reserved` plus them stays under the hard limit: the spike headroom is for them."""
+        if self.usage + reserved + reading <= self.hard:
+            return True
+        self._remeasure()
+        return self.usage + reserved + reading <= self.hard
+
+    def busy(self) -> RetryableError:
+        return self._refusal("request not read in time: the memory allowed is taken by requests being read and in flight")
+
+    def _refusal(self, why: str) -> RetryableError:
+        return RetryableError(f"processor {self.id}: {why}; retry later", retry_after=max(1.0, float(self.config.check_interval)))
+
+    def _remeasure(self) -> None:
+        """Measures again if the last measurement is older than 10 ms."""
+        if time.monotonic() - self.last_check >= 0.01:
+            self.check()
 
     async def _loop(self) -> None:
         while True:
@@ -153,7 +203,13 @@ class MemoryLimiterProcessor(Processor):
             )
         return await self.next.consume(envelope)
 
+    def refused(self, items: int) -> None:
+        self.m_refused.inc(items)
+
     async def shutdown(self) -> None:
+        if self._admission is not None:
+            self._admission.remove(self)
+            self._admission = None
         if self._task is not None:
             self._task.cancel()
             self._task = None

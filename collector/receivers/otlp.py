@@ -5,23 +5,24 @@ the OTel Collector's otlpreceiver: same status-code mapping, same partial_succes
 from __future__ import annotations
 
 import asyncio
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
-import zstandard
 from aiohttp import HttpVersion11, web
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from .. import otlpjson, pdata
+from ..admission import READ_WAIT_SECONDS, Admission, Hold, Refused, host_admission
 from ..client import client_metadata, metadata_from_pairs
 from ..component import ConsumeError, Consumer, Host, Receiver, Rejected, Settings, Signal
 from ..config import ByteSize, Duration, Endpoint, Invalid, option
 from ..envelope import Envelope
-from ..httpserver import BodyReadTimeout, ConnectionLimits, serve
+from ..httpserver import ConnectionLimits, serve
 from ..registry import register
+from ..wire.count import count_items
+from .bodies import BodyRefused, Drain, HTTPProblem, check_encoding, count_body, decompress, drain, expected_size, read_body
 from .security import AuthConfig, BearerTokens, TLSConfig
 
 GRPC_SERVICES = {
@@ -31,6 +32,9 @@ GRPC_SERVICES = {
 }
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
+# Bytes of a gRPC request its client may send before the receiver reads it (HTTP/2 stream window) when a
+# memory_limiter gates reading: a request up to this size arrives in one flight.
+GRPC_LOOKAHEAD = 1 << 20
 
 
 @dataclass
@@ -173,7 +177,20 @@ class _Intake:
         self.consumer = consumer
         self.log = receiver.log
         self.counters = receiver.telemetry.receiver_counters(receiver.id, transport, signal)
+        self.refused_uncounted = receiver.telemetry.counter(
+            "llm_collector_receiver_refused_uncounted_requests",
+            "Requests refused before their items could be counted (collector/admission.py): gRPC requests that waited too long "
+            "for their turn to be read, HTTP JSON bodies too large to decode for a count.", ("receiver", "transport"),
+        ).labels(str(receiver.id), transport)
         self.validate = _VALIDATORS.get(signal)
+
+    def refuse(self, refusal: Refused, items: int | None) -> None:
+        """Counts a request refused before it was decoded, in the receiver and in the gate that refused it."""
+        if items is None:
+            self.refused_uncounted.inc()
+            return
+        self.counters.refused.inc(items)
+        refusal.count(items)
 
     async def push(self, data: Any, payload: bytes | None = None) -> Rejected | None:
         """`payload`: the protobuf bytes `data` was decoded from, handed on in its envelope."""
@@ -214,10 +231,12 @@ class OTLPReceiver(Receiver):
         self._grpc_server: grpc.aio.Server | None = None
         self._http_runner: web.AppRunner | None = None
         self._grace = 5.0
+        self._admission = Admission()  # the service's, from start(): memory reserved before decoding
         self.grpc_port: int | None = None
 
     async def start(self, host: Host) -> None:
         self._grace = max(0.5, float(getattr(host, "shutdown_grace", 5.0)))
+        self._admission = host_admission(host) or Admission()
         protocols = self.config.protocols
         if protocols.grpc is not None:
             await self._start_grpc(protocols.grpc)
@@ -248,13 +267,22 @@ class OTLPReceiver(Receiver):
             # Without this, Linux lets a second daemon bind the same port and silently split traffic.
             ("grpc.so_reuseport", 0),
         ]
+        if self._admission.gates:
+            # With a memory_limiter a message is read only when the handler asks for it (_grpc_gated_handler), so
+            # until admission lets it be read an unread request holds only what HTTP/2 flow control lets the
+            # client send ahead. gRPC's BDP probing would raise that window towards the link's bandwidth-delay
+            # product (MiBs per stream); fixed, it is the lookahead.
+            options += [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", GRPC_LOOKAHEAD)]
         if cfg.max_concurrent_streams:
             options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
         interceptors = [_BearerInterceptor(BearerTokens(cfg.auth))] if cfg.auth is not None else []
         server = grpc.aio.server(options=options, interceptors=interceptors)
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "grpc")
-            handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(self._grpc_handler(intake))
+            handler: grpc.RpcMethodHandler[bytes, bytes] = (
+                grpc.stream_unary_rpc_method_handler(self._grpc_gated_handler(intake, limit)) if self._admission.gates
+                else grpc.unary_unary_rpc_method_handler(self._grpc_handler(intake))
+            )
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(GRPC_SERVICES[signal], {"Export": handler}),))
         try:
             if cfg.tls is not None:
@@ -271,12 +299,13 @@ class OTLPReceiver(Receiver):
         self.log.info("OTLP gRPC server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers), tls=_tls_mode(cfg.tls), auth=cfg.auth is not None)
 
     def _grpc_handler(self, intake: _Intake) -> Any:
+        """Export with the message in hand (read by gRPC before the handler runs): decode, push, answer."""
         request_type = pdata.REQUEST_TYPES[intake.signal]
         signal = intake.signal
 
         # Raw bytes in (no deserializer) so a malformed message is our INVALID_ARGUMENT with a reason,
         # not gRPC's generic INTERNAL deserialization failure.
-        async def export(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        async def handle(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
             try:
                 message = request_type.FromString(request)
             except DecodeError as exc:
@@ -298,6 +327,46 @@ class OTLPReceiver(Receiver):
                 del message, request
                 await context.abort(*failure)
             return pdata.response_bytes(signal, rejected)
+
+        return handle
+
+    def _grpc_gated_handler(self, intake: _Intake, limit: int) -> Any:
+        """Export served as a client stream of one message, read only once admission lets it be
+        (collector/admission.py): the read holds the largest message it may be until its real size is known."""
+        request_type = pdata.REQUEST_TYPES[intake.signal]
+        signal = intake.signal
+        handle = self._grpc_handler(intake)
+        admission = self._admission
+
+        async def export(messages: Any, context: grpc.aio.ServicerContext) -> bytes:
+            remaining = context.time_remaining()
+            wait = READ_WAIT_SECONDS if remaining is None else max(0.0, min(READ_WAIT_SECONDS, remaining / 2))
+            try:
+                held = await admission.start_read(limit, wait)
+            except Refused as exc:
+                intake.refuse(exc, None)
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), _retry_trailer(grpc.StatusCode.UNAVAILABLE, str(exc), exc.retry_after))
+            request = b""
+            try:
+                request = await context.read()
+                if not isinstance(request, bytes):  # the client closed its side without a message
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no {request_type.__name__} message in the request")
+            finally:
+                admission.end_read(held, len(request) if isinstance(request, bytes) else 0)
+            size = len(request)
+            try:
+                cost = admission.reserve(size)
+            except Refused as exc:
+                intake.refuse(exc, count_items(signal, request))
+                del request  # not through the refusal's round trip
+                admission.dropped(size)
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), _retry_trailer(grpc.StatusCode.UNAVAILABLE, str(exc), exc.retry_after))
+            try:
+                return await handle(request, context)
+            finally:
+                del request
+                admission.release(cost)
+                admission.dropped(size)
 
         return export
 
@@ -363,14 +432,51 @@ class OTLPReceiver(Receiver):
             if refused is not None:
                 return refused
             ctype = request.content_type.lower()
+            if not self._admission.gates:
+                return await handle_body(request, ctype, None)
+            # The request's memory is reserved from Content-Length before its body is read (the rest, if it is
+            # longer or inflates, as it comes): a refused body is drained and counted, never held.
+            hold = Hold(self._admission)
+            encoding = request.headers.get("Content-Encoding", "")
             try:
-                body = await _read_body(request, limit)
-                body = _decompress(body, request.headers.get("Content-Encoding", ""), limit)
-            except _HTTPProblem as problem:
-                response = _status_response(ctype, problem.status, problem.code, problem.message)
-                if problem.status == 408:
-                    response.force_close()
-                return response
+                try:
+                    hold.grow_to(expected_size(request.content_length or 0, encoding, limit))
+                except Refused as exc:
+                    return await refuse(request, ctype, exc, Drain(signal, ctype == JSON, encoding, limit))
+                return await handle_body(request, ctype, hold)
+            except HTTPProblem as problem:
+                return _problem_response(ctype, problem)
+            finally:
+                hold.release()
+
+        async def refuse(request: web.Request, ctype: str, exc: Refused, sink: Drain, chunks: tuple[bytes, ...] = ()) -> web.Response:
+            await drain(request, sink, chunks)
+            intake.refuse(exc, sink.items())
+            self._admission.dropped(sink.inflated)
+            return _unavailable(ctype, exc)
+
+        async def handle_body(request: web.Request, ctype: str, hold: Hold | None) -> web.StreamResponse:
+            encoding = request.headers.get("Content-Encoding", "")
+            try:
+                check_encoding(encoding)
+                try:
+                    body = await read_body(request, limit, hold)
+                except BodyRefused as cut:
+                    return await refuse(request, ctype, cut.refusal, Drain(signal, ctype == JSON, encoding, limit), tuple(cut.chunks))
+                body = decompress(body, encoding, limit)
+            except HTTPProblem as problem:
+                return _problem_response(ctype, problem)
+            if hold is not None and len(body) != hold.bytes:
+                # What was reserved for a compressed body was a guess: now the rest, if it inflated more, is
+                # reserved before decoding (or the excess let go).
+                try:
+                    hold.resize(len(body))
+                except Refused as exc:
+                    intake.refuse(exc, count_body(signal, ctype == JSON, body))
+                    size = len(body)
+                    del body
+                    self._admission.dropped(size)
+                    return _unavailable(ctype, exc)
             try:
                 message = otlpjson.decode(signal, body) if ctype == JSON else request_type.FromString(body)
             except (DecodeError, otlpjson.OTLPJSONError) as exc:
@@ -383,8 +489,7 @@ class OTLPReceiver(Receiver):
             except ConsumeError as exc:
                 if not exc.retryable:
                     return _status_response(ctype, 400, code_pb2.INVALID_ARGUMENT, str(exc))
-                headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after else None
-                return _status_response(ctype, 503, code_pb2.UNAVAILABLE, str(exc), headers)
+                return _unavailable(ctype, exc)
             except Exception as exc:
                 intake.log.error("pipeline failed", signal=signal, error=repr(exc), exc_info=True)
                 return _status_response(ctype, 500, code_pb2.INTERNAL, f"internal error: {exc!r}")
@@ -420,97 +525,24 @@ class _BearerInterceptor(grpc.aio.ServerInterceptor):
         return self.deny
 
 
-class _HTTPProblem(Exception):
-    def __init__(self, status: int, code: int, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    """The body, within max_request_body_size. The listener bounds the wait (read_timeout: 408); a connection
-    that is gone (the client left, or write_timeout closed it) ends the request quietly: no one hears an answer."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if size > limit:
-                raise _HTTPProblem(413, code_pb2.RESOURCE_EXHAUSTED, f"request body exceeds max_request_body_size {limit}")
-            chunks.append(chunk)
-    except BodyReadTimeout as exc:
-        raise _HTTPProblem(408, code_pb2.DEADLINE_EXCEEDED, str(exc)) from None
-    except ConnectionError:
-        raise _HTTPProblem(400, code_pb2.CANCELLED, "connection lost while reading the request body") from None
-    return b"".join(chunks)
-
-
-_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15, "zlib": 15}
-
-
-def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    if encoding == "zstd":
-        return _unzstd(body, limit)
-    wbits = _WBITS.get(encoding)
-    if wbits is None:
-        raise _HTTPProblem(415, code_pb2.INVALID_ARGUMENT, f"unsupported Content-Encoding {encoding!r} (supported: gzip, deflate, zstd)")
-    out = bytearray()
-    data = body
-    try:
-        while data:
-            d = zlib.decompressobj(wbits)
-            # max_length bounds memory: a bomb stops at limit+1 bytes instead of inflating fully.
-            out += d.decompress(data, limit + 1 - len(out))
-            if len(out) > limit or d.unconsumed_tail:
-                raise _HTTPProblem(413, code_pb2.RESOURCE_EXHAUSTED, f"decompressed body exceeds max_request_body_size {limit}")
-            if not d.eof:
-                raise _HTTPProblem(400, code_pb2.INVALID_ARGUMENT, f"truncated {encoding} body")
-            data = d.unused_data  # gzip allows several concatenated members
-    except zlib.error as exc:
-        raise _HTTPProblem(400, code_pb2.INVALID_ARGUMENT, f"invalid {encoding} body: {exc}") from None
-    return bytes(out)
-
-
-# A zstd block inflates to at most 128 KiB from a few bytes of input. Feeding the decoder no more input
-# than (room left / this) bounds what one call can produce, since zstandard's decompressobj has no
-# max_length; its stream_reader does, but it silently returns a truncated frame's data as complete.
-_ZSTD_WORST_RATIO = 1 << 16
-
-
-def _unzstd(body: bytes, limit: int) -> bytes:
-    out = bytearray()
-    view = memoryview(body)
-    pos = 0
-    try:
-        decoder = zstandard.ZstdDecompressor().decompressobj()
-        while pos < len(view):
-            step = max(64, (limit + 1 - len(out)) // _ZSTD_WORST_RATIO)
-            out += decoder.decompress(view[pos : pos + step])
-            pos += step
-            if len(out) > limit:
-                raise _HTTPProblem(413, code_pb2.RESOURCE_EXHAUSTED, f"decompressed body exceeds max_request_body_size {limit}")
-            if decoder.eof:
-                # Concatenated frames are one valid stream; whatever follows a frame starts the next one.
-                rest = decoder.unused_data
-                view = memoryview(rest + bytes(view[pos:])) if rest else view[pos:]
-                pos = 0
-                if len(view):
-                    decoder = zstandard.ZstdDecompressor().decompressobj()
-        if not decoder.eof:
-            raise _HTTPProblem(400, code_pb2.INVALID_ARGUMENT, "truncated zstd body")
-    except zstandard.ZstdError as exc:
-        raise _HTTPProblem(400, code_pb2.INVALID_ARGUMENT, f"invalid zstd body: {exc}") from None
-    return bytes(out)
-
-
 def _status_response(ctype: str, status: int, code: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     """OTLP/HTTP: error bodies are a google.rpc.Status in the request's encoding."""
     st = status_pb2.Status(code=code, message=message)
     if ctype == JSON:
         return web.Response(status=status, body=otlpjson.encode_response(st), content_type=JSON, headers=headers)
     return web.Response(status=status, body=st.SerializeToString(), content_type=PROTOBUF, headers=headers)
+
+
+def _problem_response(ctype: str, problem: HTTPProblem) -> web.Response:
+    response = _status_response(ctype, problem.status, problem.code, problem.message)
+    if problem.status == 408:
+        response.force_close()
+    return response
+
+
+def _unavailable(ctype: str, exc: ConsumeError) -> web.Response:
+    headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after else None
+    return _status_response(ctype, 503, code_pb2.UNAVAILABLE, str(exc), headers)
 
 
 def _retry_trailer(code: grpc.StatusCode, message: str, retry_after: float | None) -> tuple[tuple[str, bytes], ...]:

@@ -19,6 +19,8 @@
  * `unknown_fields` tells the redaction gate whether a request holds fields its schema does not know, which
  * the processor must not pass on; upb's DiscardUnknownFields, which it calls only then, costs ~2.5 µs a span
  * of walking reflection on every request (the parser itself, fed the walk's mutations, is its reference).
+ * `count_walk` counts the items of a request refused before it is decoded (wire.count.walk is the reference):
+ * in Python the walk cost about what decoding the request would (~9 µs a span on a busy 2-core host).
  *
  * Python imports this module only through collector/wire/native.py, which also names each fallback.
  *
@@ -965,6 +967,214 @@ static PyObject *genai_attributes(PyObject *module, PyObject *const *args, Py_ss
     return arg.out;
 }
 
+PyDoc_STRVAR(count_walk_doc,
+"count_walk(buf, base, state, ends, groups, masks, oneof) -> int\n\n"
+"wire.count.walk in C: walks one chunk of a serialized request on from `state` (updated in place, as `ends`\n"
+"and `groups`), counting its items; returns where in `buf` a tag or length starts that `buf` ends in, or -1.");
+
+#define COUNT_MAX_DEPTH 8
+#define COUNT_MAX_GROUPS 100 /* wire.count.MAX_GROUPS */
+#define COUNT_NO_END ((int64_t)1 << 62)
+#define COUNT_INCOMPLETE (-1)
+#define COUNT_OVERLONG (-2)
+
+/* A varint at i: 0 with its low 64 bits in *value (*overflow if it had more), or COUNT_INCOMPLETE when buf ends
+ * first, COUNT_OVERLONG past 10 bytes. */
+static int count_varint(const unsigned char *buf, Py_ssize_t n, Py_ssize_t i, uint64_t *value, int *overflow, Py_ssize_t *next) {
+    uint64_t v = 0;
+    int over = 0;
+    Py_ssize_t stop = n - i > 10 ? i + 10 : n;
+    for (Py_ssize_t k = i, shift = 0; k < stop; k++, shift += 7) {
+        unsigned char b = buf[k];
+        if (shift < 64) {
+            v |= (uint64_t)(b & 0x7F) << shift;
+            if (shift == 63 && (b & 0x7F) > 1) over = 1;
+        } else if (b & 0x7F) {
+            over = 1;
+        }
+        if (b < 0x80) {
+            *value = v;
+            *overflow = over;
+            *next = k + 1;
+            return 0;
+        }
+    }
+    return n - i >= 10 ? COUNT_OVERLONG : COUNT_INCOMPLETE;
+}
+
+static int int64_items(PyObject *list, int64_t *out, Py_ssize_t most, Py_ssize_t *count) {
+    Py_ssize_t len = PyList_GET_SIZE(list);
+    if (len > most) {
+        PyErr_SetString(PyExc_ValueError, "count_walk: state too deep");
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < len; k++) {
+        out[k] = PyLong_AsLongLong(PyList_GET_ITEM(list, k));
+        if (out[k] == -1 && PyErr_Occurred()) return -1;
+    }
+    *count = len;
+    return 0;
+}
+
+static int set_items(PyObject *list, const int64_t *values, Py_ssize_t count) {
+    PyObject *fresh = PyList_New(count);
+    if (fresh == NULL) return -1;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *v = PyLong_FromLongLong(values[k]);
+        if (v == NULL) {
+            Py_DECREF(fresh);
+            return -1;
+        }
+        PyList_SET_ITEM(fresh, k, v);
+    }
+    int rc = PyList_SetSlice(list, 0, PyList_GET_SIZE(list), fresh);
+    Py_DECREF(fresh);
+    return rc;
+}
+
+static PyObject *count_walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "count_walk() takes 7 arguments");
+        return NULL;
+    }
+    PyObject *state_list = args[2], *ends_list = args[3], *groups_list = args[4], *masks_tuple = args[5];
+    if (!PyList_Check(state_list) || PyList_GET_SIZE(state_list) != 6 || !PyList_Check(ends_list) || !PyList_Check(groups_list) ||
+        !PyTuple_Check(masks_tuple) || PyTuple_GET_SIZE(masks_tuple) < 1 || PyTuple_GET_SIZE(masks_tuple) > COUNT_MAX_DEPTH) {
+        PyErr_SetString(PyExc_TypeError, "count_walk(buf, base, state, ends, groups, masks, oneof)");
+        return NULL;
+    }
+    int64_t base = PyLong_AsLongLong(args[1]);
+    long oneof = PyLong_AsLong(args[6]);
+    if (PyErr_Occurred()) return NULL;
+    uint64_t masks[COUNT_MAX_DEPTH];
+    Py_ssize_t depths = PyTuple_GET_SIZE(masks_tuple);
+    for (Py_ssize_t k = 0; k < depths; k++) {
+        masks[k] = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(masks_tuple, k));
+        if (masks[k] == (uint64_t)-1 && PyErr_Occurred()) return NULL;
+    }
+    int64_t st[6], ends[COUNT_MAX_DEPTH], groups[COUNT_MAX_GROUPS];
+    Py_ssize_t six, nends, ngroups;
+    if (int64_items(state_list, st, 6, &six) < 0 || int64_items(ends_list, ends, depths, &nends) < 0 ||
+        int64_items(groups_list, groups, COUNT_MAX_GROUPS, &ngroups) < 0)
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    const unsigned char *buf = view.buf;
+    Py_ssize_t n = view.len;
+    int64_t top = base + n, pos = st[0], items = st[1], leaf_end = st[2], oneof_field = st[3], oneof_items = st[4];
+    int bad = st[5] != 0;
+    Py_ssize_t leaf = depths - 1, carry = -1;
+    int64_t limit = nends ? ends[nends - 1] : COUNT_NO_END;
+    while (pos <= top) {
+        if (leaf_end >= 0) {
+            leaf_end = -1;
+            items++;
+            oneof_items++;
+        }
+        if (pos >= limit) {
+            if (ngroups) {
+                bad = 1; /* a group left open at its message's end */
+                break;
+            }
+            nends--;
+            limit = nends ? ends[nends - 1] : COUNT_NO_END;
+            continue;
+        }
+        if (pos == top) break;
+        Py_ssize_t i = (Py_ssize_t)(pos - base), j;
+        uint64_t key;
+        int over = 0, rc = 0;
+        if (buf[i] < 0x80) {
+            key = buf[i];
+            j = i + 1;
+        } else {
+            rc = count_varint(buf, n, i, &key, &over, &j);
+        }
+        if (rc == 0) {
+            uint64_t field = over ? UINT64_MAX >> 3 : key >> 3;
+            unsigned wire_type = (unsigned)(key & 7);
+            if (field == 0) {
+                bad = 1;
+                break;
+            }
+            if (wire_type == 2) {
+                uint64_t size = 0;
+                int size_over = 0;
+                if (j >= n) {
+                    rc = COUNT_INCOMPLETE;
+                } else if (buf[j] < 0x80) {
+                    size = buf[j++];
+                } else {
+                    rc = count_varint(buf, n, j, &size, &size_over, &j);
+                }
+                if (rc == 0) {
+                    int64_t start = base + j;
+                    if (size_over || start > limit || size > (uint64_t)(limit - start)) {
+                        bad = 1; /* runs past the message it is in */
+                        break;
+                    }
+                    int64_t end = start + (int64_t)size;
+                    Py_ssize_t depth = nends;
+                    if (ngroups || field >= 64 || !((masks[depth] >> field) & 1)) {
+                        pos = end;
+                    } else if (depth == leaf) {
+                        leaf_end = pos = end;
+                    } else {
+                        if (depth == oneof) {
+                            if ((int64_t)field != oneof_field) {
+                                items -= oneof_items; /* protobuf keeps the last field of a oneof */
+                                oneof_field = (int64_t)field;
+                                oneof_items = 0;
+                            }
+                        } else if (depth == oneof - 1) {
+                            oneof_field = oneof_items = 0; /* a new metric */
+                        }
+                        ends[nends++] = end;
+                        limit = end;
+                        pos = start;
+                    }
+                    continue;
+                }
+            } else if (wire_type == 0) {
+                uint64_t ignored;
+                int ignored_over;
+                rc = count_varint(buf, n, j, &ignored, &ignored_over, &j);
+                if (rc == 0) pos = base + j;
+            } else if (wire_type == 1) {
+                pos = base + j + 8;
+            } else if (wire_type == 5) {
+                pos = base + j + 4;
+            } else if (wire_type == 3 && ngroups < COUNT_MAX_GROUPS) {
+                groups[ngroups++] = (int64_t)(field > INT64_MAX ? INT64_MAX : field);
+                pos = base + j;
+            } else if (wire_type == 4 && ngroups && !over && groups[ngroups - 1] == (int64_t)field) {
+                ngroups--;
+                pos = base + j;
+            } else {
+                bad = 1;
+                break;
+            }
+        }
+        if (rc == COUNT_OVERLONG) {
+            bad = 1;
+            break;
+        }
+        if (rc == COUNT_INCOMPLETE) {
+            carry = i;
+            break;
+        }
+        if (pos > limit) {
+            bad = 1; /* a fixed-size field runs past the message it is in */
+            break;
+        }
+    }
+    PyBuffer_Release(&view);
+    st[0] = pos, st[1] = items, st[2] = leaf_end, st[3] = oneof_field, st[4] = oneof_items, st[5] = bad;
+    if (set_items(state_list, st, 6) < 0 || set_items(ends_list, ends, nends) < 0 || set_items(groups_list, groups, ngroups) < 0)
+        return NULL;
+    return PyLong_FromSsize_t(carry);
+}
+
 static PyMethodDef methods[] = {
     {"locate", (PyCFunction)(void (*)(void))locate, METH_FASTCALL, locate_doc},
     {"json_tokens", (PyCFunction)(void (*)(void))json_tokens, METH_FASTCALL, json_tokens_doc},
@@ -973,6 +1183,7 @@ static PyMethodDef methods[] = {
     {"fnv1a64", (PyCFunction)(void (*)(void))fnv1a64, METH_FASTCALL, fnv1a64_doc},
     {"genai_attributes", (PyCFunction)(void (*)(void))genai_attributes, METH_FASTCALL, genai_attributes_doc},
     {"unknown_fields", (PyCFunction)(void (*)(void))unknown_fields, METH_FASTCALL, unknown_fields_doc},
+    {"count_walk", (PyCFunction)(void (*)(void))count_walk, METH_FASTCALL, count_walk_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -980,7 +1191,8 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_walks",
     "Walks over protobuf and JSON bytes, in C: the redaction gate's (wire.locate.locate,\n"
     "wire.json_lexer.json_tokens, unknown fields against wire.schema), "
-    "tail_sampling's attribute lookups in held spans and the GenAI view's attributes (genai.view).", -1, methods,
+    "tail_sampling's attribute lookups in held spans, the GenAI view's attributes (genai.view) and the items\n"
+    "of a refused request (wire.count).", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__walks(void) { return PyModule_Create(&module); }

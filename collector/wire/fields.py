@@ -89,6 +89,35 @@ class ScopeMetrics:
     SCHEMA_URL = 3
 
 
+class Metric:
+    # The `data` oneof.
+    GAUGE = 5
+    SUM = 7
+    HISTOGRAM = 9
+    EXPONENTIAL_HISTOGRAM = 10
+    SUMMARY = 11
+
+
+class Gauge:
+    DATA_POINTS = 1
+
+
+class Sum:
+    DATA_POINTS = 1
+
+
+class Histogram:
+    DATA_POINTS = 1
+
+
+class ExponentialHistogram:
+    DATA_POINTS = 1
+
+
+class Summary:
+    DATA_POINTS = 1
+
+
 # opentelemetry.proto.common.v1
 
 

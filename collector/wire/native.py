@@ -12,6 +12,7 @@ What runs instead of each, where it is None:
     genai_attributes  GenAIView.of on each parsed span (collector.wire.slots.request_slots answers None)
     otlp_json_traces  otlpjson.encode_traces (collector.exporters.json_writer.encode)
     unknown_fields    none: the redaction gate cannot tell, so it discards unknown fields from every request
+    count_walk        collector.wire.count.walk
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ fnv1a64: Callable[..., Any] | None = _walks.fnv1a64 if _walks is not None else N
 genai_attributes: Callable[..., Any] | None = _walks.genai_attributes if _walks is not None else None
 otlp_json_traces: Callable[..., Any] | None = _otlp_json.traces if _otlp_json is not None else None
 unknown_fields: Callable[..., Any] | None = _walks.unknown_fields if _walks is not None else None
+count_walk: Callable[..., Any] | None = _walks.count_walk if _walks is not None else None
 
 _NAMES = ("locate", "json_tokens", "attribute_values", "number_sum", "fnv1a64", "genai_attributes", "otlp_json_traces",
-          "unknown_fields")
+          "unknown_fields", "count_walk")
 
 
 def built() -> dict[str, bool]:

@@ -35,7 +35,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from collector.receivers import otlp as otlp_receiver
+from collector.receivers import bodies as http_bodies
 from collector.wire.encode import varint as encode_varint
 from tests.conftest import Daemon, daemon_yaml
 
@@ -520,29 +520,29 @@ def assert_rss_bounded(c: Collector, before: tuple[int, int]) -> None:
 def test_decompress_stops_at_the_limit_without_inflating_a_bomb() -> None:
     bomb = gzip_bomb(64 * 2**20)
     started = time.monotonic()
-    with pytest.raises(otlp_receiver._HTTPProblem) as info:
-        otlp_receiver._decompress(bomb, "gzip", 1000)
+    with pytest.raises(http_bodies.HTTPProblem) as info:
+        http_bodies.decompress(bomb, "gzip", 1000)
     assert info.value.status == 413 and "decompressed body exceeds" in info.value.message
     assert time.monotonic() - started < 0.5
 
 
 def test_decompress_formats_and_errors() -> None:
     data = b"x" * 5000
-    assert otlp_receiver._decompress(gzip.compress(data), "gzip", 5000) == data
-    assert otlp_receiver._decompress(gzip.compress(data) + gzip.compress(data), "x-gzip", 10000) == data * 2  # multi-member
-    assert otlp_receiver._decompress(zlib.compress(data), "deflate", 5000) == data
-    assert otlp_receiver._decompress(data, "identity", 5000) == data
-    with pytest.raises(otlp_receiver._HTTPProblem) as info:
-        otlp_receiver._decompress(gzip.compress(data), "gzip", 4999)
+    assert http_bodies.decompress(gzip.compress(data), "gzip", 5000) == data
+    assert http_bodies.decompress(gzip.compress(data) + gzip.compress(data), "x-gzip", 10000) == data * 2  # multi-member
+    assert http_bodies.decompress(zlib.compress(data), "deflate", 5000) == data
+    assert http_bodies.decompress(data, "identity", 5000) == data
+    with pytest.raises(http_bodies.HTTPProblem) as info:
+        http_bodies.decompress(gzip.compress(data), "gzip", 4999)
     assert info.value.status == 413
-    with pytest.raises(otlp_receiver._HTTPProblem) as info:
-        otlp_receiver._decompress(gzip.compress(data)[:-10], "gzip", 5000)
+    with pytest.raises(http_bodies.HTTPProblem) as info:
+        http_bodies.decompress(gzip.compress(data)[:-10], "gzip", 5000)
     assert info.value.status == 400 and "truncated" in info.value.message
-    with pytest.raises(otlp_receiver._HTTPProblem) as info:
-        otlp_receiver._decompress(b"\x1f\x8bnot really gzip", "gzip", 5000)
+    with pytest.raises(http_bodies.HTTPProblem) as info:
+        http_bodies.decompress(b"\x1f\x8bnot really gzip", "gzip", 5000)
     assert info.value.status == 400
-    with pytest.raises(otlp_receiver._HTTPProblem) as info:
-        otlp_receiver._decompress(data, "br", 5000)
+    with pytest.raises(http_bodies.HTTPProblem) as info:
+        http_bodies.decompress(data, "br", 5000)
     assert info.value.status == 415
 
 

@@ -13,7 +13,7 @@ import pytest
 import zstandard
 from google.rpc import status_pb2
 
-from collector.receivers import otlp as otlp_receiver
+from collector.receivers import bodies
 from tests.exporters.test_otlp_exporter import count_spans, proto_records
 from tests.processors.test_batch import request
 
@@ -81,12 +81,12 @@ def test_zstd_bodies_accepted_and_bombs_and_corruption_refused(daemon_factory: A
 def test_zstd_decoding_is_bounded_by_the_limit_not_by_the_declared_or_real_size() -> None:
     bomb = zstd_bomb(64 * 2**20)
     started = time.monotonic()
-    with pytest.raises(otlp_receiver._HTTPProblem) as info:
-        otlp_receiver._decompress(bomb, "zstd", 4 * 2**20)
+    with pytest.raises(bodies.HTTPProblem) as info:
+        bodies.decompress(bomb, "zstd", 4 * 2**20)
     assert info.value.status == 413
     assert time.monotonic() - started < 2.0  # stops near the limit instead of inflating 64 MiB
     data = request(40)
-    assert otlp_receiver._decompress(zstandard.ZstdCompressor().compress(data), "zstd", len(data)) == data
-    with pytest.raises(otlp_receiver._HTTPProblem) as info:
-        otlp_receiver._decompress(zstandard.ZstdCompressor().compress(data), "zstd", len(data) - 1)
+    assert bodies.decompress(zstandard.ZstdCompressor().compress(data), "zstd", len(data)) == data
+    with pytest.raises(bodies.HTTPProblem) as info:
+        bodies.decompress(zstandard.ZstdCompressor().compress(data), "zstd", len(data) - 1)
     assert info.value.status == 413
