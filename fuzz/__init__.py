@@ -11,6 +11,8 @@
                     preloaded; exits non-zero on any crash, leak of an exception or disagreement
     seeds.py        writes the committed seed corpus (corpus/<target>/) from the load generator's requests
                     and the GenAI fixtures
+    mutate.py       structure-aware mutations of whole OTLP requests and bodies, for the black-box fuzz
+                    test of the daemon (tests/test_fuzz_blackbox.py)
 
 `make fuzz` (FUZZ_SECONDS per target, 600 by default) and `make fuzz-ci` (60 s each, in .ci/run) run it;
 docs/contributing.md ("Fuzzing") says how to reproduce a crash. tests/test_fuzz_corpus.py replays the
