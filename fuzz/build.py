@@ -3,11 +3,12 @@ UndefinedBehaviorSanitizer into build/fuzz/, for the harnesses (_harness loads t
 
 With clang, also -fsanitize=fuzzer-no-link: libFuzzer's edge counters and comparison hooks in the C code,
 so the fuzzer is guided by the C walks' coverage as well as by the Python reference's (atheris' bytecode
-instrumentation). The runtime to preload is then atheris' asan_with_fuzzer.so (ASan, UBSan and libFuzzer
-in one, as atheris documents for native extensions). Without clang, gcc builds them with the same
-sanitizers but no coverage counters: the fuzzer then only sees the Python side's coverage, and the runtime
-to preload is gcc's libasan and libubsan. The shared objects are linked without a sanitizer runtime of their
-own; the preloaded one provides it.
+instrumentation). Without clang, gcc builds them with the same sanitizers but no coverage counters: the
+fuzzer then only sees the Python side's coverage. Either way the shared objects are linked without a
+sanitizer runtime of their own: the one to preload is atheris' asan_with_fuzzer.so (ASan, UBSan and
+libFuzzer in one, as atheris documents for native extensions), whose entry points gcc's instrumentation
+calls too. (gcc's own libasan would not do: its coverage stubs would shadow libFuzzer's, and atheris would
+see no coverage at all.)
 """
 
 from __future__ import annotations
@@ -42,18 +43,10 @@ def _compiler() -> tuple[str, bool]:
     return chosen, "clang" in version
 
 
-def _runtime(compiler: str, clang: bool) -> tuple[str, ...]:
-    if clang:
-        import atheris
+def _runtime() -> tuple[str, ...]:
+    import atheris
 
-        return (str(Path(atheris.path()) / "asan_with_fuzzer.so"),)
-    found = []
-    for name in ("libasan.so", "libubsan.so"):
-        path = subprocess.run([compiler, f"-print-file-name={name}"], capture_output=True, text=True, check=True).stdout.strip()
-        if not os.path.isabs(path):
-            raise SystemExit(f"{compiler} has no {name}: install its sanitizer runtimes (or clang)")
-        found.append(path)
-    return tuple(found)
+    return (str(Path(atheris.path()) / "asan_with_fuzzer.so"),)
 
 
 def build(directory: Path = OUT) -> Build:
@@ -66,7 +59,7 @@ def build(directory: Path = OUT) -> Build:
         obj = directory / f"{name}.o"
         subprocess.run([compiler, *flags, "-c", str(SOURCES / f"{name}.c"), "-o", str(obj)], check=True)
         subprocess.run([compiler, "-shared", str(obj), "-o", str(extension_path(directory, name))], check=True)
-    return Build(directory, compiler, clang, _runtime(compiler, clang))
+    return Build(directory, compiler, clang, _runtime())
 
 
 def main() -> None:

@@ -105,10 +105,13 @@ def main() -> None:
         print(f"{o.target:<18} {result:<8} {o.seconds:7.0f} {o.stats.get('number_of_executed_units', 0):>10} "
               f"{o.stats.get('average_exec_per_sec', 0):>7}  {o.coverage}")
     failed = [o for o in outcomes if o.code != 0 or o.crashes]
+    replay = " ".join(f"{name}={env[name]}" for name in (BUILD_ENV, "LD_PRELOAD", "ASAN_OPTIONS", "PYTHONMALLOC"))
     for o in failed:
         tail = o.log.read_text(errors="replace").splitlines()[-60:]
         print(f"\n==== {o.target}: exit {o.code}; log {o.log}; inputs {', '.join(map(str, o.crashes)) or 'none'}", file=sys.stderr)
         print("\n".join(tail), file=sys.stderr)
+        for crash in o.crashes:
+            print(f"replay: {replay} {sys.executable} -m fuzz.fuzz_{o.target} {crash}", file=sys.stderr)
     sys.exit(1 if failed else 0)
 
 
