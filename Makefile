@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NATIVE := setup.py $(wildcard collector/*/*.c)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE) | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast lint typecheck bench venv docs clean phoenix
+.PHONY: run test test-fast lint typecheck fuzz fuzz-ci bench venv docs clean phoenix
 
 $(STAMP): pyproject.toml $(NATIVE)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ lint: $(STAMP)
 ## Type checks (mypy over collector/, the generated Jaeger protobuf code excepted; configured in pyproject.toml).
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+
+## Coverage-guided fuzzing of the C walks under ASan/UBSan (fuzz/): FUZZ_SECONDS per target, FUZZ_JOBS targets
+## at once, FUZZ_TARGETS to pick some (default all). Coverage of the C code needs clang; with gcc only the
+## Python reference walks guide the fuzzer. Fails on any crash (input kept in build/fuzz/crashes/).
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS ?= 1
+fuzz: $(STAMP)
+	$(PY) -m fuzz.run --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+## What CI runs: 60 s per target, two at a time (~4 min).
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=60 FUZZ_JOBS=2
 
 ## Arize Phoenix, a real third-party OTLP server for tests/integration/test_phoenix.py (~1 min, ~850 MB), kept
 ## out of the project's venv; without it that test is skipped. CI installs it.
