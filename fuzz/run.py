@@ -25,7 +25,8 @@ from pathlib import Path
 from fuzz import build
 from fuzz._harness import BUILD_ENV, CORPUS
 
-TARGETS = ("locate", "json_tokens", "attribute_values", "number_sum", "fnv1a64", "genai_attributes", "otlp_json_traces")
+TARGETS = ("locate", "json_tokens", "attribute_values", "number_sum", "fnv1a64", "genai_attributes", "otlp_json_traces",
+           "unknown_fields", "count_walk")
 WORK = build.OUT
 
 

@@ -30,7 +30,17 @@ from collector.processors.redaction import RedactionConfig, build_redactor
 from collector.testing import any_value, build_chain, kv, traces_request
 from collector.tools.loadgen import build_templates
 from collector.wire import spans as wire_spans
-from fuzz import _harness, fuzz_attribute_values, fuzz_fnv1a64, fuzz_json_tokens, fuzz_locate, fuzz_number_sum
+from collector.wire.encode import varint
+from fuzz import (
+    _harness,
+    fuzz_attribute_values,
+    fuzz_count_walk,
+    fuzz_fnv1a64,
+    fuzz_json_tokens,
+    fuzz_locate,
+    fuzz_number_sum,
+    fuzz_unknown_fields,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "genai"
@@ -98,6 +108,12 @@ def json_documents(traces: list[bytes]) -> list[bytes]:
     return [doc for doc in out if len(doc) <= 6000]
 
 
+def with_unknown_field(payload: bytes) -> bytes:
+    """The request with an e-mail in a field number no OTLP message has (50), as a newer SDK might send."""
+    value = b"ada@example.com"
+    return payload + varint(50 << 3 | 2) + varint(len(value)) + value
+
+
 def with_hits(data: bytes) -> list[tuple[int, int]]:
     redactor, _ = build_redactor(RedactionConfig())
     starts, ends = redactor._wire_hits(data)
@@ -126,6 +142,12 @@ def seeds() -> Iterator[tuple[str, bytes]]:
     for payload in requests:
         yield "genai_attributes", payload
         yield "otlp_json_traces", payload
+    logs_and_metrics = [(1, payload) for payload in logs] + [(2, metrics_request())]
+    for kind, payload in [(0, p) for p in traces[:3] + [edge_traces()]] + logs_and_metrics:
+        yield "unknown_fields", fuzz_unknown_fields.encode(kind, payload)
+        yield "unknown_fields", fuzz_unknown_fields.encode(kind, with_unknown_field(payload))
+        yield "count_walk", fuzz_count_walk.encode(kind, len(payload) // 3, payload)
+    yield "count_walk", fuzz_count_walk.encode(0, 1, with_unknown_field(traces[0]))
     # A request with only unusual values, for the walks that read any AnyValue.
     odd = traces_request(Span(name="odd", attributes=[kv("gen_ai.request.model", any_value(b"\xff")), kv("gen_ai.operation.name", "chat")]))
     yield "genai_attributes", odd.SerializeToString()
