@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
+from collector.testing import wait_for
+
 pytestmark = pytest.mark.slow
 
 
@@ -41,7 +43,9 @@ def test_clean_stop_under_load_loses_nothing_acknowledged(daemon_factory: Any, p
     daemon = daemon_factory()
     endpoint = daemon.grpc_endpoint if protocol == "grpc" else daemon.http_url
     loadgen = start_loadgen(["--endpoint", endpoint, "--protocol", protocol, "--concurrency", "8"])
-    time.sleep(2.0)
+    # Stop it under load: once it has been sending for a while (building its requests takes seconds on a
+    # busy host, so a fixed sleep may stop it before it sends).
+    wait_for(lambda: daemon.metric("otelcol_receiver_accepted_spans") >= 2000, timeout=60, what="the load to arrive")
     stopped_at = time.monotonic()
     code = daemon.stop(sig=sig)
     stop_seconds = time.monotonic() - stopped_at

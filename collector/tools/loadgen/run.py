@@ -217,31 +217,48 @@ async def _processed_templates(specs: list[str], signal_name: str, build: Callab
 
 async def run_async(opts: Options, *, progress: TextIO | None = None, handle_signals: bool = False,
                     templates: list[Template] | None = None) -> dict[str, Any]:
-    """Build templates (unless given), run the load, return the report dict."""
-    if templates is None:
-        encoding = "json" if opts.protocol == "http/json" else "proto"
-        build = functools.partial(build_templates, profile=opts.profile, signal_name=opts.signal, encoding=encoding,
-                                  batch_size=opts.batch_size, count=opts.templates, seed=opts.seed,
-                                  usage=opts.usage, pii_share=opts.pii_share)
-        if opts.processed_by:
-            templates = await _processed_templates(opts.processed_by, opts.signal, build)
-        else:
-            templates = build()
-    transport = make_transport(opts)
-    await transport.start()
-    run = LoadRun(opts, PayloadSource(templates, opts.seed), transport, progress)
+    """Build templates (unless given), run the load, return the report dict.
+
+    With `handle_signals`, SIGINT and SIGTERM are taken from the start: one that arrives while the templates
+    are built (seconds on a busy host) stops the run before it sends, and the report is still printed."""
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
+    run: LoadRun | None = None
+    interrupted_early = False
+
+    def on_signal() -> None:
+        nonlocal interrupted_early
+        if run is None:
+            interrupted_early = True
+        else:
+            run.interrupt()
+
     if handle_signals:
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(signum, run.interrupt)
+                loop.add_signal_handler(signum, on_signal)
                 installed.append(signum)
             except (NotImplementedError, RuntimeError):
                 pass
+    transport = None
     try:
+        if templates is None:
+            encoding = "json" if opts.protocol == "http/json" else "proto"
+            build = functools.partial(build_templates, profile=opts.profile, signal_name=opts.signal, encoding=encoding,
+                                      batch_size=opts.batch_size, count=opts.templates, seed=opts.seed,
+                                      usage=opts.usage, pii_share=opts.pii_share)
+            if opts.processed_by:
+                templates = await _processed_templates(opts.processed_by, opts.signal, build)
+            else:
+                templates = build()
+        transport = make_transport(opts)
+        await transport.start()
+        run = LoadRun(opts, PayloadSource(templates, opts.seed), transport, progress)
+        if interrupted_early:
+            run.interrupt()
         return await run.run()
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
-        await transport.close()
+        if transport is not None:
+            await transport.close()
