@@ -506,3 +506,30 @@ def test_contribs_testdata_config_through_the_daemon(daemon_factory: Any) -> Non
     rs_empty = empty.resource_spans[0]
     assert list(rs_empty.resource.attributes) == []
     assert list(rs_empty.scope_spans[0].spans[0].attributes) == [] and list(rs_empty.scope_spans[0].spans[0].events[0].attributes) == []
+
+
+def test_a_worker_process_runs_otelcols_engine_too() -> None:
+    # `workers: N` builds the engine from the pickled config in the child (worker.py): the same rules there.
+    import io
+    import json
+    import pickle
+
+    from collector.processors.redaction import worker as rw
+
+    cfg, errors = decode({"allowed_keys": ["note"], "blocked_values": [VISA], "summary": "info"})
+    assert not errors
+    request = ExportLogsServiceRequest()
+    record = request.resource_logs.add().scope_logs.add().log_records.add()
+    record.attributes.extend(attrs({"note": "card 4111111111111111", "user.email": "maria@example.com"}))
+    payload = request.SerializeToString()
+    blob = pickle.dumps(cfg)
+    stdin = io.BytesIO(rw.LENGTH.pack(len(blob)) + blob + rw.KINDS[Signal.LOGS] + rw.LENGTH.pack(len(payload)) + payload)
+    stdout = io.BytesIO()
+    assert rw.serve(stdin, stdout) == 0
+    answer = stdout.getvalue()
+    assert answer[:1] == rw.REPLACED
+    size = rw.LENGTH.unpack_from(answer, 1)[0]
+    out = ExportLogsServiceRequest.FromString(answer[5 : 5 + size])
+    assert as_dict(out.resource_logs[0].scope_logs[0].log_records[0].attributes) == {
+        "note": "card ****", "redaction.redacted.count": 1, "redaction.masked.count": 1}
+    assert json.loads(answer[9 + size :])[2] == {"blocked_value_0": 1}
