@@ -435,9 +435,9 @@ receivers:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
 processors:
   redaction:
-    # `detectors: []`: otelcol's keys in the detectors' engine, with none of the built-ins (the pure
-    # otelcol block, without it, is tests/processors/test_redaction_otelcol.py's).
-    detectors: []
+    # `detectors: {{}}`: otelcol's keys in the detectors' engine, every built-in on (the pure otelcol
+    # block, without it, is tests/processors/test_redaction_otelcol.py's).
+    detectors: {{}}
     allow_all_keys: false
     allowed_keys: [description, group, id, name, notes, access_token, case]
     ignored_keys: [safe_attribute]
