@@ -501,7 +501,10 @@ def test_contribs_testdata_config_through_the_daemon(daemon_factory: Any) -> Non
         "redaction.masked.keys": "id", "redaction.masked.count": 1,
     }
 
-    # `redaction/empty:` is otelcol's default config: every attribute goes, and no summary says so.
+    # `redaction/empty:` is otelcol's default config: every attribute goes, and no summary says so (the
+    # daemon's log does, once, at start-up).
+    warnings = [r for r in daemon.log_records() if r.get("level") == "warning" and "every attribute is removed" in r.get("event", "")]
+    assert [r.get("component") for r in warnings] == ["redaction/empty"]
     (empty,) = read_json(daemon.data / "empty.jsonl", Signal.TRACES)
     rs_empty = empty.resource_spans[0]
     assert list(rs_empty.resource.attributes) == []
