@@ -536,3 +536,13 @@ def test_a_worker_process_runs_otelcols_engine_too() -> None:
     assert as_dict(out.resource_logs[0].scope_logs[0].log_records[0].attributes) == {
         "note": "card ****", "redaction.redacted.count": 1, "redaction.masked.count": 1}
     assert json.loads(answer[9 + size :])[2] == {"blocked_value_0": 1}
+
+
+def test_unknown_protobuf_fields_are_dropped_as_pdata_drops_them() -> None:
+    request = ExportTraceServiceRequest()
+    request.resource_spans.add().scope_spans.add().spans.add(name="s")
+    unknown = b"\x98\x06\x01"  # field 99, a varint: not in the schema
+    request = ExportTraceServiceRequest.FromString(request.SerializeToString() + unknown)
+    assert request.SerializeToString().endswith(unknown)
+    processor({"allow_all_keys": True}).traces(request)
+    assert not request.SerializeToString().endswith(unknown)

@@ -19,7 +19,8 @@ summary attributes with the same values, on the same maps:
 - `summary: debug` writes `redaction.{redacted,masked,allowed}.keys` (sorted, merged with a list already
   there) and the `.count`s, `info` the counts only, `silent` (and, as in otelcol, no `summary` at all)
   nothing; log bodies report as `redaction.body.*` on the record's attributes; counts add to counts already
-  there (a second processor in a chain), and the summary's own keys survive `allowed_keys`.
+  there (a second processor in a chain), and the summary's own keys survive `allowed_keys`;
+- protobuf fields the OTLP schema does not have are dropped, as otelcol's pdata never carries them.
 
 Our `blocked_values` extensions keep their meaning here: `name` labels the metrics, `placeholder`
 replaces `****`, `validator` leaves a match that fails its checksum alone. What `detectors:` adds is the
@@ -96,6 +97,7 @@ class OtelcolRedactor:
     # ------------------------------------------------------------------------------------------ signals
 
     def traces(self, request: Any, payload: bytes | None = None) -> Stats:
+        request.DiscardUnknownFields()
         stats = Stats()
         attrs = self._attrs
         for rs in request.resource_spans:
@@ -109,6 +111,7 @@ class OtelcolRedactor:
         return stats
 
     def logs(self, request: Any, payload: bytes | None = None) -> Stats:
+        request.DiscardUnknownFields()
         stats = Stats()
         attrs = self._attrs
         for rl in request.resource_logs:
@@ -121,6 +124,7 @@ class OtelcolRedactor:
         return stats
 
     def metrics(self, request: Any, payload: bytes | None = None) -> Stats:
+        request.DiscardUnknownFields()
         stats = Stats()
         attrs = self._attrs
         for rm in request.resource_metrics:
