@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from collector.config.source import Document
 from collector.config.typed import Decoder
 from collector.processors.redaction import RedactionConfig, build_redactor
 from collector.processors.redaction.otelcol import OtelcolRedactor, as_string, replace_all
-from tests.processors.test_redaction import as_dict, attrs, read_json, send, value
+from tests.processors.test_redaction import as_dict, attrs, read_json, value
 
 VISA = "4[0-9]{12}(?:[0-9]{3})?"
 SUMMARY = ("redaction.redacted.keys", "redaction.redacted.count", "redaction.masked.keys", "redaction.masked.count",
@@ -430,7 +431,7 @@ CONTRIB_TESTDATA = """
 receivers:
   otlp:
     protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+      http: {{endpoint: "127.0.0.1:{http}"}}
 processors:
   redaction:
     allow_all_keys: false
@@ -477,7 +478,10 @@ def test_contribs_testdata_config_through_the_daemon(daemon_factory: Any) -> Non
         "user.email": "maria@example.com",
     }))
     span.events.add(name="retry").attributes.extend(attrs({"id": "4111111111111111", "attempt": 2}))
-    send(daemon, Signal.TRACES, request)
+    post = urllib.request.Request(f"{daemon.http_url}/v1/traces", data=request.SerializeToString(),
+                                  headers={"Content-Type": "application/x-protobuf"}, method="POST")
+    with urllib.request.urlopen(post, timeout=30) as response:  # OTLP/HTTP, as an SDK sends it
+        assert response.status == 200
     assert daemon.stop() == 0
 
     (out,) = read_json(daemon.data / "traces.jsonl", Signal.TRACES)
