@@ -58,7 +58,7 @@ class RedactionProcessor(Processor):
 
             self._pool = worker.WorkerPool(self, config, config.workers)
         if not config.allow_all_keys and not config.allowed_keys:
-            self.log.warning("every attribute is removed: neither allowed_keys nor allow_all_keys is set (otelcol's default); set allow_all_keys: true to keep them")
+            self.log.warning("every attribute is removed: allow_all_keys is false (otelcol's default) and allowed_keys lists no key; set allow_all_keys: true to keep them")
         key = config.key
         if key is not None and len(key) < _SHORT_KEY:
             self.log.warning("hash_key is short; tokens of low-entropy values (phone numbers, CPFs) are easier to guess with a short key", min_advised=_SHORT_KEY)
