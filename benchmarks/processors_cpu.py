@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/processors_cpu.py token_count cost            # the llm-reported chain
     .venv/bin/python benchmarks/processors_cpu.py token_count cost --usage missing
-    .venv/bin/python benchmarks/processors_cpu.py redaction --pii-share 0.5
+    .venv/bin/python benchmarks/processors_cpu.py 'redaction={detectors: {}, allow_all_keys: true}' --pii-share 0.5
     .venv/bin/python benchmarks/processors_cpu.py 'memory_limiter={limit_mib: 4000}' batch
 
 Each processor gets its default config (`NAME: {}`) unless given as `NAME=<YAML>` (collector/testing.py),

@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/redaction_cpu.py [--pii-share 0.5] [--requests 32] [--rounds 3]
 
 Less noisy than the daemon benchmark (time.process_time, best of --rounds, no loadgen on the same cores).
-Rows: the processor as configured by `redaction: {}` (request-level prefilter, then only the hit items) when
-it serializes the request itself, the same with the bytes the receiver decoded the request from (what the
+Rows: the processor as configured by `redaction: {detectors: {}, allow_all_keys: true}` (request-level
+prefilter, then only the hit items) when it serializes the request itself, the same with the bytes the receiver decoded the request from (what the
 daemon's gRPC and HTTP-protobuf intake lends it, collector/envelope.py), and the same engine forced to
 walk every item (what a key-rule config such as `allowed_keys` costs).
 """
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
 from collector.pii.scanner import Scanner  # noqa: E402
-from collector.processors.redaction import RedactionConfig, build_redactor  # noqa: E402
+from collector.processors.redaction import Detectors, RedactionConfig, build_redactor  # noqa: E402
 from collector.tools.loadgen import build_templates  # noqa: E402
 
 
@@ -45,11 +45,11 @@ def main() -> None:
     templates = build_templates(batch_size=100, count=args.requests, seed=11, pii_share=args.pii_share)
     payloads = [t.payload for t in templates]
     spans = sum(t.items for t in templates)
-    gated, _ = build_redactor(RedactionConfig())
+    gated, _ = build_redactor(RedactionConfig(detectors=Detectors(), allow_all_keys=True))
     original = Scanner.scans_wire
     Scanner.scans_wire = property(lambda self: False)  # type: ignore[method-assign,assignment]
     try:
-        full, _ = build_redactor(RedactionConfig())
+        full, _ = build_redactor(RedactionConfig(detectors=Detectors(), allow_all_keys=True))
     finally:
         Scanner.scans_wire = original  # type: ignore[method-assign]
     for redactor in (gated, full):  # warm the RE2 DFA caches and the processor's memo of clean strings

@@ -26,7 +26,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from collector import otlpjson
 from collector.component import Signal
 from collector.envelope import Envelope
-from collector.processors.redaction import RedactionConfig, build_redactor
+from collector.processors.redaction import Detectors, RedactionConfig, build_redactor
 from collector.testing import any_value, build_chain, kv, traces_request
 from collector.tools.loadgen import build_templates
 from collector.wire import spans as wire_spans
@@ -115,7 +115,7 @@ def with_unknown_field(payload: bytes) -> bytes:
 
 
 def with_hits(data: bytes) -> list[tuple[int, int]]:
-    redactor, _ = build_redactor(RedactionConfig())
+    redactor, _ = build_redactor(RedactionConfig(detectors=Detectors(), allow_all_keys=True))
     starts, ends = redactor._wire_hits(data)
     return list(zip(starts, ends, strict=True))[:64] or [(0, min(len(data), 8))]
 

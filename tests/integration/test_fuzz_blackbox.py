@@ -58,7 +58,7 @@ receivers:
       http: {{endpoint: "127.0.0.1:{http}"}}
 processors:
   memory_limiter: {{limit_mib: 4000, check_interval: 1s}}
-  redaction: {{}}
+  redaction: {{detectors: {{}}, allow_all_keys: true}}
   token_count: {{}}
   cost: {{}}
   tail_sampling:

@@ -47,6 +47,7 @@ HASH_KEY = "k3y-for-tests-0123456789abcdef"
 PROCESSORS = """
 processors:
   redaction:
+    allow_all_keys: true
     summary: debug
     redact_span_names: true
     redact_all_types: true
@@ -85,6 +86,24 @@ METHODS = {
 
 
 # ------------------------------------------------------------------------------------------------ builders
+
+
+def with_detectors(data: dict[str, Any]) -> dict[str, Any]:
+    """A redaction config with the built-in detectors on (`detectors: {}` unless it names its own) and, unless
+    it has a key list, every key kept (`allow_all_keys: true`): what `{}` meant before otelcol's defaults
+    (no detectors, every attribute removed) became the processor's."""
+    out = dict(data)
+    out.setdefault("detectors", {})
+    if "allowed_keys" not in out and "allow_all_keys" not in out:
+        out["allow_all_keys"] = True
+    return out
+
+
+def llm_config() -> Any:
+    """`with_detectors({})` as a RedactionConfig."""
+    from collector.processors.redaction import Detectors, RedactionConfig
+
+    return RedactionConfig(detectors=Detectors(), allow_all_keys=True)
 
 def value(v: Any) -> AnyValue:
     if isinstance(v, str):
@@ -379,6 +398,7 @@ receivers:
 processors:
   redaction:
     detectors: {{email: {{action: hash}}}}
+    allow_all_keys: true
     hash_key: ${{env:REDACTION_HASH_KEY}}
 exporters:
   file/traces: {{path: "{data}/traces.jsonl"}}
@@ -415,6 +435,9 @@ receivers:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
 processors:
   redaction:
+    # `detectors: {{}}`: otelcol's keys in the detectors' engine, every built-in on (the pure otelcol
+    # block, without it, is tests/processors/test_redaction_otelcol.py's).
+    detectors: {{}}
     allow_all_keys: false
     allowed_keys: [description, group, id, name, notes, access_token, case]
     ignored_keys: [safe_attribute]
@@ -435,7 +458,7 @@ service:
 """
 
 
-def test_an_otelcol_block_pasted_unchanged_behaves_like_otelcol(daemon_factory: Any) -> None:
+def test_an_otelcol_block_in_the_detectors_engine_keeps_otelcols_key_rules(daemon_factory: Any) -> None:
     daemon = daemon_factory(OTELCOL_BLOCK)
     span = Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="op", attributes=attrs({
         "case": "otelcol",

@@ -37,7 +37,7 @@ receivers:
     protocols:
       grpc: {{endpoint: "127.0.0.1:{grpc}", max_recv_msg_size_mib: 64}}
 processors:
-  redaction: {{}}
+  redaction: {{detectors: {{}}, allow_all_keys: true}}
 exporters:
   file/traces: {{path: "{data}/traces.jsonl"}}
   file/logs: {{path: "{data}/logs.jsonl"}}

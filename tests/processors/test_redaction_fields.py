@@ -418,6 +418,7 @@ receivers:
       http: {{endpoint: "127.0.0.1:{http}"}}
 processors:
   redaction:
+    allow_all_keys: true
     summary: debug
     workers: WORKERS
     detectors:

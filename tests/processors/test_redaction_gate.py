@@ -216,6 +216,8 @@ receivers:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
 processors:
   redaction:
+    detectors:
+    allow_all_keys: true
     redact_span_names: true
     blocked_values: [{{pattern: '\\bORD-[0-9]{{4}}\\b', name: order}}]
 exporters:

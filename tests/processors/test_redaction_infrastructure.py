@@ -146,8 +146,8 @@ receivers:
     protocols:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
 processors:
-  redaction: {{}}
-  redaction/everything: {{infrastructure_attributes: []}}
+  redaction: {{detectors: {{}}, allow_all_keys: true}}
+  redaction/everything: {{detectors: {{}}, allow_all_keys: true, infrastructure_attributes: []}}
 exporters:
   file/default: {{path: "{data}/default.jsonl"}}
   file/everything: {{path: "{data}/everything.jsonl"}}

@@ -16,10 +16,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
 
-from collector.processors.redaction import RedactionConfig, build_redactor
+from collector.processors.redaction import build_redactor
 from collector.wire import json_lexer, locate, native, schema
 from collector.wire.encode import varint as encode_varint
 from tests.conftest import damaged_copies
+from tests.processors.test_redaction import llm_config
 from tests.processors.test_redaction_gate import (
     _reference_span_marks,
     corpus_requests,
@@ -59,7 +60,7 @@ def locate_both(buf: bytes, layout: dict, starts: list[int], ends: list[int]) ->
 
 
 def test_locate_equals_python_on_every_request_of_the_redaction_tests() -> None:
-    redactor, _ = build_redactor(RedactionConfig())
+    redactor, _ = build_redactor(llm_config())
     for request in requests():
         buf = request.SerializeToString()
         starts, ends = redactor._wire_hits(buf)
@@ -93,7 +94,7 @@ def test_locate_on_damaged_bytes_raises_where_python_does_and_never_crashes() ->
     # first 300 rounds already reach every line of the Python walk (gate.py) and each of its six errors
     # (traced with sys.settrace); 1000 keep a margin, 3000 only repeated them.
     rng = random.Random(3)
-    redactor, _ = build_redactor(RedactionConfig())
+    redactor, _ = build_redactor(llm_config())
     originals = [r.SerializeToString() for r in requests()[:6]]
     raised = 0
     for round_, data in enumerate(damaged_copies(rng, originals, 1000, cut=True, overwrite=4, insert=True)):
@@ -159,12 +160,12 @@ def test_json_tokens_survive_text_that_is_not_json() -> None:
 
 def test_the_processor_gives_the_same_bytes_with_and_without_the_c_walks(monkeypatch: pytest.MonkeyPatch) -> None:
     sent = requests()
-    redactor, _ = build_redactor(RedactionConfig())
+    redactor, _ = build_redactor(llm_config())
     with_c = [redact(redactor, request)[0] for request in sent]
     monkeypatch.setattr(native, "locate", None)
     monkeypatch.setattr(native, "json_tokens", None)
     monkeypatch.setattr(native, "unknown_fields", None)
-    redactor, _ = build_redactor(RedactionConfig())
+    redactor, _ = build_redactor(llm_config())
     assert [redact(redactor, request)[0] for request in sent] == with_c
 
 

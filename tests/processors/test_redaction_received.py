@@ -81,7 +81,7 @@ processors:
   test_tag: {{key: contact, value: "write to """ + LEAK + """"}}
   test_tag_undeclared: {{key: contact, value: "write to """ + LEAK + """"}}
   memory_limiter: {{limit_mib: 100000}}
-  redaction: {{}}
+  redaction: {{detectors: {{}}, allow_all_keys: true}}
 exporters:
   file: {{path: "{data}/traces.jsonl"}}
 service:
@@ -161,7 +161,7 @@ receivers:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
       http: {{endpoint: "127.0.0.1:{http}"}}
 processors:
-  redaction: {{}}
+  redaction: {{detectors: {{}}, allow_all_keys: true}}
 exporters:
   file/traces: {{path: "{data}/traces.jsonl"}}
 extensions:

@@ -14,12 +14,14 @@ from collector.config.source import Document
 from collector.config.typed import Decoder
 from collector.pii import validators
 from collector.processors.redaction import RedactionConfig, build_redactor, walk
-from tests.processors.test_redaction import CPF, EMAIL, attrs
+from tests.processors.test_redaction import CPF, EMAIL, attrs, with_detectors
 
 
 def config(data: dict[str, Any]) -> tuple[RedactionConfig | None, list[str]]:
+    """`data` decoded as these tests were written against it: with the built-in detectors on (see
+    `with_detectors`); otelcol's engine, without `detectors:`, is test_redaction_otelcol.py's."""
     decoder = Decoder(Document({}, {}))
-    cfg = decoder.decode(RedactionConfig, data, ("processors", "redaction"))
+    cfg = decoder.decode(RedactionConfig, with_detectors(data), ("processors", "redaction"))
     return cfg, [f"{'.'.join(map(str, e.path))}: {e.message}" for e in decoder.errors]
 
 

@@ -60,8 +60,8 @@ receivers:
 processors:
   token_count: {{}}
   cost: {{}}
-  redaction: {{}}
-  redaction/workers: {{workers: 2}}
+  redaction: {{detectors: {{}}, allow_all_keys: true}}
+  redaction/workers: {{detectors: {{}}, allow_all_keys: true, workers: 2}}
   tail_sampling: {{decision_wait: 300ms, policies: [{{name: costly, type: llm_cost, llm_cost: {{min_usd: 0.002}}}}]}}
   batch: {{timeout: 50ms}}
 exporters:
@@ -112,7 +112,7 @@ receivers:
     protocols:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
 processors:
-  redaction: {{workers: 1}}
+  redaction: {{detectors: {{}}, allow_all_keys: true, workers: 1}}
 exporters:
   file: {{path: "{data}/traces.jsonl"}}
 """, """
@@ -157,7 +157,7 @@ def test_shutdown_answers_every_request_then_stops_the_workers(daemon_factory: A
 
 def test_workers_must_be_a_small_count(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(ONE_WORKER.replace("{{workers: 1}}", "{{workers: -1}}").format(grpc=4317, data=tmp_path, health=13133, metrics=8888))
+    path.write_text(ONE_WORKER.replace("workers: 1}}", "workers: -1}}").format(grpc=4317, data=tmp_path, health=13133, metrics=8888))
     done = run_in_process(cli.main, "validate", "--config", str(path))
     assert done.returncode == 1
     assert f"{path}:7" in done.stdout + done.stderr
@@ -174,8 +174,8 @@ def test_the_worker_protocol_redacts_logs_and_metrics_too(signal_name: str) -> N
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
     from collector.component import Signal
-    from collector.processors.redaction import RedactionConfig
     from collector.processors.redaction import worker as rw
+    from tests.processors.test_redaction import llm_config
 
     address = "write to jane.doe@example.com"
     if signal_name == "logs":
@@ -186,7 +186,7 @@ def test_the_worker_protocol_redacts_logs_and_metrics_too(signal_name: str) -> N
         point = request.resource_metrics.add().scope_metrics.add().metrics.add(name="m").gauge.data_points.add(as_int=1)
         point.attributes.add(key="contact").value.string_value = address
     payload = request.SerializeToString()
-    blob = pickle.dumps(RedactionConfig())
+    blob = pickle.dumps(llm_config())
     kind = rw.KINDS[Signal(signal_name)]
     stdin = io.BytesIO(rw.LENGTH.pack(len(blob)) + blob + kind + rw.LENGTH.pack(len(payload)) + payload)
     stdout = io.BytesIO()

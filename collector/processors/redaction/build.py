@@ -1,5 +1,6 @@
-"""From a redaction config to what runs it: the `Redactor` (walk.py) with its rules, key policy and hasher,
-and the PII `Scanner` (collector/pii) with the detectors and blocked_values the config enables.
+"""From a redaction config to what runs it: without `detectors:`, otelcol's engine (otelcol.py); with them,
+the `Redactor` (walk.py) with its rules, key policy and hasher; and the PII `Scanner` (collector/pii) with
+the detectors and blocked_values the config enables (the processor's loop budget counts its prefilter hits).
 
 The processor builds one in the daemon (processor.py), each worker process builds its own from the same
 config (worker.py), and tests and benchmarks build them directly.
@@ -13,6 +14,7 @@ from typing import Any
 
 from .config import RedactionConfig, compile_regex
 from .infrastructure import IP_DETECTORS, InfrastructureAttributes
+from .otelcol import OtelcolRedactor
 from .scan_batch import A_DIGEST, A_HASH, A_MASK, KeyPolicy, Rule
 from .walk import Redactor
 
@@ -45,11 +47,17 @@ def _blocked_name(index: int, name: str | None) -> str:
     return name or f"blocked_value_{index}"
 
 
-def build_redactor(config: RedactionConfig, on_error: Any = None, scanner: Any = None, wire_hits: Any = None) -> tuple[Redactor, Any]:
+def build_redactor(config: RedactionConfig, on_error: Any = None, scanner: Any = None, wire_hits: Any = None) -> tuple[Any, Any]:
     """The engine and the scanner for a config (also used by the unit tests). `scanner`: one already built
     with `build_scanner`; `wire_hits`: the request-level prefilter to gate with in place of the scanner's
-    own (the processor's, which hands back the hits it counted to decide where to redact)."""
+    own (the processor's, which hands back the hits it counted to decide where to redact). Either engine
+    has `traces`, `logs` and `metrics(request, payload)` returning `Stats`."""
     from ...pii.detectors import BUILTIN, DETECTORS
+
+    if scanner is None:
+        scanner = build_scanner(config)
+    if config.detectors is None:
+        return OtelcolRedactor(config), scanner
 
     enabled = config.enabled_detectors()
     rules: dict[str, Rule] = {}
@@ -60,8 +68,6 @@ def build_redactor(config: RedactionConfig, on_error: Any = None, scanner: Any =
         name = _blocked_name(i, blocked.name)
         action = blocked.action or (A_DIGEST if config.hash_function is not None else A_MASK)
         rules[name] = Rule(action, blocked.placeholder, _label(blocked.placeholder, name))
-    if scanner is None:
-        scanner = build_scanner(config)
     min_length = 1 if config.blocked_values else min((BUILTIN[n].min_len for n in enabled), default=1 << 30)
     keys = KeyPolicy(
         restrict=config.restricts_keys,
@@ -82,7 +88,7 @@ def build_redactor(config: RedactionConfig, on_error: Any = None, scanner: Any =
         redact_all_types=config.redact_all_types,
         span_names=config.redact_span_names,
         json_values=config.json_values,
-        summary=config.summary,
+        summary=config.summary_level,
         min_length=min_length,
         on_error=on_error,
         wire_hits=(wire_hits or scanner.wire_hits) if scanner.scans_wire else None,

@@ -29,7 +29,7 @@ _SHORT_KEY = 16
 @register
 class RedactionProcessor(Processor):
     type_name = "redaction"
-    description = "Masks, hashes or drops PII and secrets (built-in validated detectors plus otelcol's redaction keys) in every field that can hold text: attribute keys and values, JSON values, log bodies, names, trace_state, schema URLs, metric names and units; drops unknown protobuf fields."
+    description = "otelcol's redaction processor, key for key; with `detectors:`, also masks, hashes or drops PII and secrets (built-in validated detectors) in every field that can hold text: attribute keys and values, JSON values, log bodies, names, trace_state, schema URLs, metric names and units, and drops unknown protobuf fields."
     config_class = RedactionConfig
     capabilities = Capabilities(mutates_data=True)
 
@@ -57,6 +57,8 @@ class RedactionProcessor(Processor):
             from . import worker
 
             self._pool = worker.WorkerPool(self, config, config.workers)
+        if not config.allow_all_keys and not config.allowed_keys:
+            self.log.warning("every attribute is removed: allow_all_keys is false (otelcol's default) and allowed_keys lists no key; set allow_all_keys: true to keep them")
         key = config.key
         if key is not None and len(key) < _SHORT_KEY:
             self.log.warning("hash_key is short; tokens of low-entropy values (phone numbers, CPFs) are easier to guess with a short key", min_advised=_SHORT_KEY)
