@@ -19,12 +19,14 @@ from .llm_cost import LLMCost
 from .llm_error import LLMError
 from .llm_model import LLMModel
 from .llm_tokens import LLMTokens
+from .not_ import Not
 from .numeric_attribute import NumericAttribute
 from .probabilistic import Probabilistic
 from .rate_limiting import RateLimiting
 from .span_count import SpanCount
 from .status_code import StatusCode
 from .string_attribute import StringAttribute
+from .trace_flags import TraceFlags
 from .trace_state import TraceState
 
 __all__ = ["DROPPED", "POLICIES", "SAMPLED", "Drop", "Policy", "build_policy"]
@@ -43,8 +45,10 @@ POLICIES: dict[str, type[Policy]] = {
         SpanCount,
         TraceState,
         BooleanAttribute,
+        TraceFlags,
         And,
         Drop,
+        Not,
         Composite,
         LLMCost,
         LLMTokens,
