@@ -283,7 +283,7 @@ SHARED_TYPES = tuple(t for t in POLICY_TYPES if t not in COMBINING)
 @dataclass
 class PolicyConfig:
     name: str = option("", "Policy name (label of count_traces_sampled and value of tailsampling.policy).")
-    type: str = option("", f"One of: {', '.join(POLICY_TYPES)}.")
+    type: str = option("", "A policy type (below, each with where it is allowed).")
     settings: Any = option(None, "The settings of the policy type, under a key named like the type (e.g. `latency: {threshold_ms: 5000}`).", key="<type>")
 
     # The policy types allowed at this level (a settings block is a valid key for each of them), and the

@@ -36,9 +36,9 @@ from ...wire import encode
 from ...wire.fields import Span
 from .buffer import ROOTS, DecisionCache, Group, TraceData, build_request, group_by_trace
 from .config import TailSamplingConfig
-from .policies import SAMPLED
+from .policies import SAMPLED, reference_sections
 from .rollup import rollup
-from .sampler import Decision, Sampler
+from .sampler import RULE, Decision, Sampler
 
 PREFIX = "otelcol_processor_tail_sampling_"
 
@@ -58,6 +58,10 @@ class TailSamplingProcessor(Processor):
     signals = frozenset({Signal.TRACES})
     # It copies the spans it keeps; the caller's request is never changed.
     capabilities = Capabilities(mutates_data=False)
+
+    @classmethod
+    def reference_sections(cls) -> list[tuple[str, str, type | None]]:
+        return [("Decision rule", RULE, None), *reference_sections()]
 
     def __init__(self, settings: Any, config: TailSamplingConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)

@@ -1,5 +1,7 @@
-"""bytes_limiting: a token bucket over the serialized size of the trace's spans (otelcol's bucket: rate
-bytes_per_second, capacity burst_capacity or 2 x bytes_per_second)."""
+"""bytes_limiting: otelcol's token bucket (bytes_limiting.go: rate bytes_per_second, capacity burst_capacity
+or 2 x bytes_per_second) over the trace's size. The size is the serialized bytes of its spans, where
+otelcol adds up its own estimate of the spans, resources and scopes (calculateTraceSize), so the two fill
+their buckets at somewhat different speeds."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""not: otelcol's. Reverses the vote of its one sub-policy: sampled becomes not sampled and not sampled
-becomes sampled (the module is named `not_`: `not` is a Python keyword)."""
+"""not: otelcol's (not.go). Reverses the vote of its one sub-policy: sampled becomes not sampled and not
+sampled becomes sampled.
+
+The module is named `not_`: `not` is a Python keyword."""
 
 from __future__ import annotations
 
