@@ -165,6 +165,16 @@ def test_policy_decides_as_otelcol(case_id: str, citation: str, policy: str, t: 
     assert sampler(policy).decide(t).sampled is expected, citation
 
 
+def test_probabilistic_threshold_is_gos_big_float_product() -> None:
+    # probabilistic.go calculateThreshold: big.Float(MaxUint64) * ratio, rounded to its 64-bit mantissa, then
+    # Uint64() (truncating, saturating); Evaluate samples when FNV-1a(salt + trace id) <= threshold.
+    from collector.processors.tailsampling.policies.probabilistic import threshold
+
+    assert threshold(0.5) == (1 << 63) - 1  # MaxUint64 / 2 = 2**63 - 0.5, truncated
+    assert threshold(0.1) == 1844674407370955263
+    assert threshold(0.0) == 0 and threshold(1.0) == threshold(2.0) == (1 << 64) - 1
+
+
 # ------------------------------------------------------------------------------------------------
 # The final decision over the policies: processor.go makeDecision
 # ------------------------------------------------------------------------------------------------
