@@ -1,7 +1,7 @@
 """bytes_limiting: otelcol's token bucket (bytes_limiting.go: rate bytes_per_second, capacity burst_capacity
-or 2 x bytes_per_second) over the trace's size. The size is the serialized bytes of its spans, where
-otelcol adds up its own estimate of the spans, resources and scopes (calculateTraceSize), so the two fill
-their buckets at somewhat different speeds."""
+or 2 x bytes_per_second) over the trace's size. The size is the serialized bytes of its spans; otelcol's
+calculateTraceSize takes the protobuf size of the batches the trace arrived in, each with its resource
+and scope, so for the same traffic its bucket empties a little faster."""
 
 from __future__ import annotations
 
