@@ -175,6 +175,39 @@ def test_probabilistic_threshold_is_gos_big_float_product() -> None:
     assert threshold(0.0) == 0 and threshold(1.0) == threshold(2.0) == (1 << 64) - 1
 
 
+def test_bytes_limiting_counts_the_batches_otelcol_holds() -> None:
+    # bytes_limiting.go calculateTraceSize: ProtoMarshaler.TracesSize of the trace's batches, which
+    # processor.go newResourceSpanFromSpanAndScopes builds per arrived ResourceSpans: its resource, one
+    # ScopeSpans per scope with the trace's spans, no schema URLs.
+    from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+    from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+
+    from collector.processors.tailsampling.buffer import BATCH_BYTES
+
+    res = Resource(attributes=[kv("service.name", "a")])
+    lib, other = InstrumentationScope(name="lib"), InstrumentationScope(name="other", version="2")
+    first = ExportTraceServiceRequest(resource_spans=[
+        ResourceSpans(resource=res, schema_url="https://x", scope_spans=[
+            ScopeSpans(scope=lib, schema_url="s", spans=[span(1, 1), span(2, 1), span(1, 2, attrs={"k": "v" * 300})]),
+            ScopeSpans(scope=other, spans=[span(1, 3)]),
+        ]),
+    ])
+    second = ExportTraceServiceRequest(resource_spans=[ResourceSpans(resource=res, scope_spans=[ScopeSpans(scope=lib, spans=[span(1, 4)])])])
+    held = group_by_trace(first)
+    group_by_trace(second, held)
+    t = held[(1).to_bytes(16, "big")]
+    otelcol_holds = TracesData(resource_spans=[
+        ResourceSpans(resource=res, scope_spans=[ScopeSpans(scope=lib, spans=[span(1, 1), span(1, 2, attrs={"k": "v" * 300})]), ScopeSpans(scope=other, spans=[span(1, 3)])]),
+        ResourceSpans(resource=res, scope_spans=[ScopeSpans(scope=lib, spans=[span(1, 4)])]),
+    ])
+    assert t.batches_size() == otelcol_holds.ByteSize()
+    size = otelcol_holds.ByteSize()
+    policy = "- {{name: b, type: bytes_limiting, bytes_limiting: {{bytes_per_second: 1, burst_capacity: {0}}}}}"
+    assert sampler(policy.format(size)).decide(t).sampled  # the bucket holds exactly the trace
+    assert not sampler(policy.format(size - 1)).decide(t).sampled
+    assert sampler(policy.format(size)).facts == BATCH_BYTES  # gathered at intake only for this policy
+
+
 # ------------------------------------------------------------------------------------------------
 # The final decision over the policies: processor.go makeDecision
 # ------------------------------------------------------------------------------------------------
