@@ -208,6 +208,33 @@ def test_bytes_limiting_counts_the_batches_otelcol_holds() -> None:
     assert sampler(policy.format(size)).facts == BATCH_BYTES  # gathered at intake only for this policy
 
 
+@pytest.mark.parametrize("slack,dropped", [(0, False), (-1, True)])
+def test_maximum_trace_size_is_otelcols_size_bytes(slack: int, dropped: bool) -> None:
+    # processor.go processTrace: SizeBytes += ResourceSpansSize of each arrived chunk of the trace; a trace
+    # with SizeBytes > maximum_trace_size_bytes is not sampled at once.
+    import asyncio
+
+    from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+
+    from collector.envelope import Envelope
+    from collector.testing import Sink, build_processor
+
+    res, lib = Resource(attributes=[kv("service.name", "a")]), InstrumentationScope(name="lib")
+    chunk = ResourceSpans(resource=res, scope_spans=[ScopeSpans(scope=lib, spans=[span(1, 1, attrs={"k": "v" * 50})])])
+    limit = 2 * chunk.ByteSize() + slack
+    cfg, errors = decode(f"decision_wait: 1h\nmaximum_trace_size_bytes: {limit}\npolicies: [{{name: all, type: always_sample}}]")
+    assert not errors
+
+    async def run() -> Any:
+        p = build_processor("tail_sampling", cfg, Sink())
+        for _ in range(2):
+            await p.consume(Envelope(Signal.TRACES, ExportTraceServiceRequest(resource_spans=[chunk])))
+        return p
+
+    p = asyncio.run(run())
+    assert p.m_too_large.value == (1 if dropped else 0)
+
+
 # ------------------------------------------------------------------------------------------------
 # The final decision over the policies: processor.go makeDecision
 # ------------------------------------------------------------------------------------------------

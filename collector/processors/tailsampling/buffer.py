@@ -27,7 +27,7 @@ Group = tuple[Any, Any, Any, Any]  # (resource_key, ResourceSpans shell, scope_k
 TIMES = 1  # earliest start, latest end
 STATUSES = 2  # bit per status code present
 ROOTS = 4  # has_root: a span without a parent arrived
-BATCH_BYTES = 8  # batch_bytes: the protobuf size of the batches otelcol keeps for the trace (bytes_limiting)
+BATCH_BYTES = 8  # batch_bytes, size_bytes: the protobuf sizes of the batches otelcol keeps for the trace
 ALL_FACTS = TIMES | STATUSES | ROOTS | BATCH_BYTES
 _STATUS_BIT = {0: 1, 1: 2, 2: 4}
 
@@ -47,7 +47,9 @@ class TraceData:
     object alive for decision_wait is traversed again by each full collection, which came every few
     seconds at 30k spans/s and took a tenth of the event loop."""
 
-    __slots__ = ("_groups", "_raw", "_spans", "_views", "batch_bytes", "bytes", "deadline", "end", "facts", "has_root", "sampled", "start", "statuses", "trace_id")
+    __slots__ = (
+        "_groups", "_raw", "_spans", "_views", "batch_bytes", "bytes", "deadline", "end", "facts", "has_root", "sampled", "size_bytes", "start", "statuses", "trace_id",
+    )
 
     def __init__(self, trace_id: bytes, facts: int = 0):
         self.trace_id = trace_id
@@ -56,7 +58,8 @@ class TraceData:
         self._spans: list[tuple[Any, Any, Any, Any, Span]] | None = None
         self._views: list[Any] | None = None
         self.bytes = 0
-        self.batch_bytes = 0
+        self.batch_bytes = 0  # BATCH_BYTES: TracesSize of the batches (bytes_limiting.go calculateTraceSize)
+        self.size_bytes = 0  # BATCH_BYTES: their ResourceSpansSize summed (processor.go SizeBytes)
         self.has_root = False
         self.facts = facts
         self.start = 1 << 64 if facts & TIMES else None
@@ -108,6 +111,7 @@ class TraceData:
             self.spans.extend(other.spans)
         self.bytes += other.bytes
         self.batch_bytes += other.batch_bytes
+        self.size_bytes += other.size_bytes
         self.has_root = self.has_root or other.has_root
         if other.start is not None and (self.start is None or other.start < self.start):
             self.start = other.start
@@ -228,7 +232,9 @@ def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None, i
         if batches:
             resource_field = field_size(len(resource))
             for tid, n in in_resource.items():
-                out[tid].batch_bytes += field_size(resource_field + n)
+                trace = out[tid]
+                trace.size_bytes += resource_field + n
+                trace.batch_bytes += field_size(resource_field + n)
             in_resource.clear()
     return out
 

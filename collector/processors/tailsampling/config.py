@@ -367,7 +367,9 @@ class TailSamplingConfig:
         ByteSize(0), "Bound on the serialized bytes of pending spans; beyond it the oldest pending trace is evicted (or, with block_on_overflow, data refused). 0 = no bound."
     )
     maximum_trace_size_bytes: ByteSize = option(
-        ByteSize(0), "A trace whose pending spans exceed this is dropped at once (not sampled, remembered), so one runaway trace cannot starve the rest. 0 = no limit."
+        ByteSize(0),
+        "A trace whose size, as otelcol counts it (the protobuf size of each ResourceSpans it arrived in, with its resource and its spans of the trace), exceeds this is dropped at once"
+        " (not sampled, remembered), so one runaway trace cannot starve the rest. 0 = no limit.",
     )
     block_on_overflow: bool = option(False, "When num_traces pending traces (or max_buffered_bytes) are held, refuse new data with a retryable error instead of evicting the oldest trace.")
 
