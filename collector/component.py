@@ -177,6 +177,12 @@ class Component:
         `extensions` are the configured ones (id -> ComponentConfig), `enabled` those in service.extensions."""
         return []
 
+    @classmethod
+    def reference_sections(cls) -> list[tuple[str, str, type | None]]:
+        """Further sections of this component's part of the config reference (collector/docs.py), after its
+        keys: (title, prose, a settings class to tabulate or None)."""
+        return []
+
 
 class Receiver(Component):
     kind = Kind.RECEIVER

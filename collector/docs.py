@@ -152,6 +152,10 @@ def generate() -> str:
                 signals = ", ".join(s.value for s in Signal if s in cls.signals) or "none"
                 lines += ["", f"Signals: {signals}."]
             lines += [""] + table(cls.config_class)
+            for title, prose, settings in cls.reference_sections():
+                lines += ["", f"##### {title}", "", " ".join(prose.split())]
+                if settings is not None:
+                    lines += [""] + table(settings)
     lines += ["", "### `service`", "", "Which extensions run and how receivers, processors and exporters are wired into pipelines.", ""]
     lines += table(ServiceConfig)
     return "\n".join(lines) + "\n"

@@ -44,7 +44,7 @@ processors:
     policies:
       - {{name: tokens, type: llm_tokens, llm_tokens: {{min_tokens: 1}}}}
       - {{name: cost, type: llm_cost, llm_cost: {{min_usd: 0.0}}}}
-      - {{name: input, type: numeric_attribute, numeric_attribute: {{key: gen_ai.usage.input_tokens, min_value: 0}}}}
+      - {{name: input, type: numeric_attribute, numeric_attribute: {{key: gen_ai.usage.input_tokens, min_value: 1}}}}
   batch: {{timeout: 100ms}}
 exporters:
   file/traces: {{path: "{data}/traces.jsonl"}}

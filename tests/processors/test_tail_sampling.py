@@ -257,19 +257,25 @@ def test_probabilistic_is_deterministic_and_close_to_rate() -> None:
     assert [salted.decide(t).sampled for t in traces] != hits
 
 
-def test_rate_limiting_counts_spans_per_second() -> None:
+def test_rate_limiting_is_a_token_bucket_of_spans() -> None:
+    # otelcol's current rate_limiting (contrib PR #48226, rate_limiting.go): golang.org/x/time/rate, full at
+    # the start, capacity 2 x spans_per_second unless burst_capacity says otherwise.
     s = sampler("- {name: r, type: rate_limiting, rate_limiting: {spans_per_second: 5}}")
     clock = [100.0]
-    s.others[0].clock = lambda: clock[0]  # type: ignore[attr-defined]
+    pol = s.others[0]
+    pol.clock = lambda: clock[0]  # type: ignore[attr-defined]
+    pol.last = 100.0  # type: ignore[attr-defined]
 
-    def three(tid: int) -> Any:
-        return trace(*(span(tid, i) for i in range(1, 4)))
+    def spans(tid: int, n: int) -> Any:
+        return trace(*(span(tid, i) for i in range(1, n + 1)))
 
-    assert s.decide(three(1)).sampled is True
-    assert s.decide(three(2)).sampled is False  # 3 + 3 > 5
-    assert s.decide(trace(span(3, 1), span(3, 2))).sampled is True  # 3 + 2 = 5
-    clock[0] = 101.0
-    assert s.decide(three(4)).sampled is True
+    assert [s.decide(spans(t, 3)).sampled for t in (1, 2, 3, 4)] == [True, True, True, False]  # 10 -> 7 -> 4 -> 1
+    clock[0] = 100.4  # +2 tokens: 3
+    assert s.decide(spans(5, 3)).sampled is True
+    clock[0] = 1000.0
+    assert s.decide(spans(6, 11)).sampled is False  # more spans than the bucket holds: never
+    burst = sampler("- {name: r, type: rate_limiting, rate_limiting: {spans_per_second: 5, burst_capacity: 3}}")
+    assert [burst.decide(spans(t, 3)).sampled for t in (7, 8)] == [True, False]
 
 
 def test_composite_rate_allocation() -> None:

@@ -27,7 +27,8 @@ Group = tuple[Any, Any, Any, Any]  # (resource_key, ResourceSpans shell, scope_k
 TIMES = 1  # earliest start, latest end
 STATUSES = 2  # bit per status code present
 ROOTS = 4  # has_root: a span without a parent arrived
-ALL_FACTS = TIMES | STATUSES | ROOTS
+BATCH_BYTES = 8  # batch_bytes, size_bytes: the protobuf sizes of the batches otelcol keeps for the trace
+ALL_FACTS = TIMES | STATUSES | ROOTS | BATCH_BYTES
 _STATUS_BIT = {0: 1, 1: 2, 2: 4}
 
 
@@ -46,7 +47,9 @@ class TraceData:
     object alive for decision_wait is traversed again by each full collection, which came every few
     seconds at 30k spans/s and took a tenth of the event loop."""
 
-    __slots__ = ("_groups", "_raw", "_spans", "_views", "bytes", "deadline", "end", "facts", "has_root", "sampled", "start", "statuses", "trace_id")
+    __slots__ = (
+        "_groups", "_raw", "_spans", "_views", "batch_bytes", "bytes", "deadline", "end", "facts", "has_root", "sampled", "size_bytes", "start", "statuses", "trace_id",
+    )
 
     def __init__(self, trace_id: bytes, facts: int = 0):
         self.trace_id = trace_id
@@ -55,6 +58,8 @@ class TraceData:
         self._spans: list[tuple[Any, Any, Any, Any, Span]] | None = None
         self._views: list[Any] | None = None
         self.bytes = 0
+        self.batch_bytes = 0  # BATCH_BYTES: TracesSize of the batches (bytes_limiting.go calculateTraceSize)
+        self.size_bytes = 0  # BATCH_BYTES: their ResourceSpansSize summed (processor.go SizeBytes)
         self.has_root = False
         self.facts = facts
         self.start = 1 << 64 if facts & TIMES else None
@@ -105,6 +110,8 @@ class TraceData:
         else:
             self.spans.extend(other.spans)
         self.bytes += other.bytes
+        self.batch_bytes += other.batch_bytes
+        self.size_bytes += other.size_bytes
         self.has_root = self.has_root or other.has_root
         if other.start is not None and (self.start is None or other.start < self.start):
             self.start = other.start
@@ -120,6 +127,25 @@ class TraceData:
             return self.start, self.end  # type: ignore[return-value]
         spans = self.spans
         return min(e[4].start_time_unix_nano for e in spans), max(e[4].end_time_unix_nano for e in spans)
+
+    def batches_size(self) -> int:
+        """The protobuf size of the trace as otelcol holds it (processor.go newResourceSpanFromSpanAndScopes,
+        bytes_limiting.go calculateTraceSize): per arrived ResourceSpans with spans of the trace, one
+        ResourceSpans of its resource and, per ScopeSpans, one of its scope and those spans, without the
+        schema URLs. Gathered at intake (BATCH_BYTES); without it, the spans sharing a resource are taken to
+        have arrived together."""
+        if self.facts & BATCH_BYTES:
+            return self.batch_bytes
+        chunks: dict[bytes, dict[bytes, int]] = {}
+        if self._spans is None:
+            for group, raw in zip(self.held_groups(), self._raw, strict=True):
+                scopes = chunks.setdefault(group[0][0], {})
+                scopes[group[2][0]] = scopes.get(group[2][0], 0) + field_size(len(raw))
+        else:
+            for entry in self._spans:
+                scopes = chunks.setdefault(entry[0][0], {})
+                scopes[entry[2][0]] = scopes.get(entry[2][0], 0) + field_size(entry[4].ByteSize())
+        return sum(field_size(field_size(len(resource)) + sum(field_size(field_size(len(scope)) + n) for scope, n in scopes.items())) for resource, scopes in chunks.items())
 
     def has_status(self, codes: set[int]) -> bool:
         if self.facts & STATUSES:
@@ -141,6 +167,15 @@ class TraceData:
 _MAX_INTERNED = 4096
 
 
+def field_size(n: int) -> int:
+    """The wire size of a length-delimited field (field number < 16) holding `n` bytes: tag, length, bytes."""
+    length, v = 1, n
+    while v >= 0x80:
+        v >>= 7
+        length += 1
+    return 1 + length + n
+
+
 def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None, interned: dict[Any, Group] | None = None, facts: int = ALL_FACTS, payload: bytes | None = None) -> dict[bytes, TraceData]:
     """Copies the spans of a request (serialized) into per-trace groups (appending to `traces` when given),
     gathering the `facts` the policies need from the parsed spans.
@@ -155,7 +190,10 @@ def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None, i
     times = facts & TIMES
     statuses = facts & STATUSES
     roots = facts & ROOTS
+    batches = facts & BATCH_BYTES
     status_bit = _STATUS_BIT.get
+    in_resource: dict[bytes, int] = {}  # per trace: its ScopeSpans fields in this ResourceSpans (BATCH_BYTES)
+    in_scope: dict[bytes, int] = {}  # per trace: its span fields in this ScopeSpans
     for rs, resource, scopes in cut(request, payload):
         rkey = (resource, rs.schema_url)
         rshell = None
@@ -184,6 +222,20 @@ def group_by_trace(request: Any, traces: dict[bytes, TraceData] | None = None, i
                         trace.end = end
                 if statuses:
                     trace.statuses |= status_bit(span.status.code, 0)
+                if batches:
+                    in_scope[tid] = in_scope.get(tid, 0) + field_size(len(raw))
+            if batches:
+                scope_field = field_size(len(scope))
+                for tid, n in in_scope.items():
+                    in_resource[tid] = in_resource.get(tid, 0) + field_size(scope_field + n)
+                in_scope.clear()
+        if batches:
+            resource_field = field_size(len(resource))
+            for tid, n in in_resource.items():
+                trace = out[tid]
+                trace.size_bytes += resource_field + n
+                trace.batch_bytes += field_size(resource_field + n)
+            in_resource.clear()
     return out
 
 

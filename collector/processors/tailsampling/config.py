@@ -2,14 +2,17 @@
 defaults and checks, plus the LLM policies).
 
 `POLICY_TYPES` maps each policy `type` to its settings class: the decoder reads a policy's settings with
-it, and policies/ has one policy class per type (the same names).
+it, and policies/ has one policy class per type (the same names). Which types a policy may have depends on
+where it sits, as in otelcol's config.go: any at the top of `policies`; under `composite` the shared types
+and `and`; under `and`, `drop` and `not` the shared types only (`PolicyConfig`, `CompositeSubPolicyConfig`,
+`SubPolicyConfig`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ...config import ByteSize, Duration, Invalid, option
 
@@ -23,8 +26,10 @@ class AlwaysSampleConfig:
 
 @dataclass
 class LatencyConfig:
-    threshold_ms: int = option(0, "Sample traces lasting at least this long (earliest span start to latest span end).")
-    upper_threshold_ms: int = option(0, "When set, sample only traces lasting at most this long.")
+    threshold_ms: int = option(0, "Sample traces lasting at least this long (earliest span start to latest span end, whole milliseconds).")
+    upper_threshold_ms: int = option(
+        0, "When set, sample traces lasting more than threshold_ms (strictly) and at most this long, checked as otelcol does after each span in arrival order."
+    )
 
     def validate(self) -> None:
         if self.threshold_ms < 0 or self.upper_threshold_ms < 0:
@@ -36,16 +41,16 @@ class LatencyConfig:
 @dataclass
 class NumericAttributeConfig:
     key: str = option("", "Span or resource attribute to read.")
-    min_value: int | None = option(None, "Lowest matching value (inclusive).")
-    max_value: int | None = option(None, "Highest matching value (inclusive).")
-    invert_match: bool = option(False, "Sample traces where no span matches.")
+    min_value: int = option(0, "Lowest matching value (inclusive); 0 = no lower bound, as in otelcol.")
+    max_value: int = option(0, "Highest matching value (inclusive); 0 = no upper bound, as in otelcol.")
+    invert_match: bool = option(False, "Sample traces where no span or resource matches (otelcol's current invert_match: the plain negation, no veto).")
 
     def validate(self) -> None:
         if not self.key:
             raise Invalid('missing required key "key"')
-        if self.min_value is None and self.max_value is None:
-            raise Invalid("set min_value and/or max_value")
-        if self.min_value is not None and self.max_value is not None and self.max_value < self.min_value:
+        if not self.min_value and not self.max_value:
+            raise Invalid("set min_value and/or max_value (otelcol reads 0 as not set)")
+        if self.min_value and self.max_value and self.max_value < self.min_value:
             raise Invalid(f"must be greater than or equal to min_value ({self.min_value})", "max_value")
 
 
@@ -80,7 +85,7 @@ class StringAttributeConfig:
     values: list[str] = option(factory=list, doc="Matching values (regular expressions with enabled_regex_matching).")
     enabled_regex_matching: bool = option(False, "Treat values as regular expressions.")
     cache_max_size: int = option(0, "Accepted for otelcol compatibility (regex results are not cached).")
-    invert_match: bool = option(False, "Sample traces where no span matches.")
+    invert_match: bool = option(False, "Sample traces where no span or resource matches (otelcol's current invert_match: the plain negation, no veto).")
 
     def validate(self) -> None:
         if not self.key:
@@ -95,11 +100,14 @@ class StringAttributeConfig:
 
 @dataclass
 class RateLimitingConfig:
-    spans_per_second: int = option(0, "Sample whole traces while fewer than this many spans were sampled in the current second.")
+    spans_per_second: int = option(0, "Token bucket rate in spans per second of sampled traces (otelcol's current rate_limiting).")
+    burst_capacity: int = option(0, "Bucket size in spans; 0 = 2 x spans_per_second. A trace with more spans than this is never sampled.")
 
     def validate(self) -> None:
         if self.spans_per_second <= 0:
             raise Invalid("must be greater than 0", "spans_per_second")
+        if self.burst_capacity < 0:
+            raise Invalid("must not be negative", "burst_capacity")
 
 
 @dataclass
@@ -136,7 +144,7 @@ class TraceStateConfig:
 class BooleanAttributeConfig:
     key: str = option("", "Span or resource attribute to read.")
     value: bool = option(False, "Matching value.")
-    invert_match: bool = option(False, "Sample traces where no span matches.")
+    invert_match: bool = option(False, "Sample traces where no span or resource matches (otelcol's current invert_match: the plain negation, no veto).")
 
     def validate(self) -> None:
         if not self.key:
@@ -144,8 +152,13 @@ class BooleanAttributeConfig:
 
 
 @dataclass
+class TraceFlagsConfig:
+    pass
+
+
+@dataclass
 class AndConfig:
-    and_sub_policy: list[PolicyConfig] = option(factory=list, doc="Samples when every sub-policy samples.")
+    and_sub_policy: list[SubPolicyConfig] = option(factory=list, doc="Samples when every sub-policy samples.")
 
     def validate(self) -> None:
         if not self.and_sub_policy:
@@ -154,7 +167,7 @@ class AndConfig:
 
 @dataclass
 class DropConfig:
-    drop_sub_policy: list[PolicyConfig] = option(factory=list, doc="Drops the trace (overriding every sample vote) when every sub-policy matches.")
+    drop_sub_policy: list[SubPolicyConfig] = option(factory=list, doc="Drops the trace (overriding every sample vote) when every sub-policy matches.")
 
     def validate(self) -> None:
         if not self.drop_sub_policy:
@@ -162,25 +175,33 @@ class DropConfig:
 
 
 @dataclass
+class NotConfig:
+    not_sub_policy: SubPolicyConfig | None = option(None, "The one policy whose vote is reversed: sampled becomes not sampled and back.")
+
+    def validate(self) -> None:
+        if self.not_sub_policy is None:
+            raise Invalid('missing required key "not_sub_policy"')
+
+
+@dataclass
 class RateAllocationConfig:
     policy: str = option("", "Name of a composite sub-policy.")
-    percent: int = option(0, "Share of max_total_spans_per_second it may use.")
+    percent: int = option(0, "Share of max_total_spans_per_second it may use; 0 = an equal share (max_total_spans_per_second / number of sub-policies).")
 
 
 @dataclass
 class CompositeConfig:
-    max_total_spans_per_second: int = option(0, "Spans per second sampled by all sub-policies together.")
-    policy_order: list[str] = option(factory=list, doc="Sub-policy names in evaluation order.")
-    composite_sub_policy: list[PolicyConfig] = option(factory=list, doc="The sub-policies.")
-    rate_allocation: list[RateAllocationConfig] = option(factory=list, doc="Share of the rate per sub-policy (otelcol: percent 0 = an equal share, unlisted = none); empty = equal shares.")
+    max_total_spans_per_second: int = option(0, "Cap on the spans per second any one sub-policy may sample (otelcol checks each sub-policy's own count against it).")
+    policy_order: list[str] = option(factory=list, doc="Accepted as otelcol does, which ignores it: sub-policies are evaluated in composite_sub_policy order.")
+    composite_sub_policy: list[CompositeSubPolicyConfig] = option(factory=list, doc="The sub-policies, evaluated in this order; the first that samples decides.")
+    rate_allocation: list[RateAllocationConfig] = option(
+        factory=list, doc="Spans per second per sub-policy. A sub-policy not listed here gets none, so without rate_allocation the composite samples nothing (as in otelcol)."
+    )
 
     def validate(self) -> None:
         if self.max_total_spans_per_second <= 0:
             raise Invalid("must be greater than 0", "max_total_spans_per_second")
         names = {p.name for p in self.composite_sub_policy}
-        for i, name in enumerate(self.policy_order):
-            if name not in names:
-                raise Invalid(f'no composite_sub_policy named "{name}"', ("policy_order", i))
         for i, alloc in enumerate(self.rate_allocation):
             if alloc.policy not in names:
                 raise Invalid(f'no composite_sub_policy named "{alloc.policy}"', ("rate_allocation", i, "policy"))
@@ -203,7 +224,7 @@ class LLMModelConfig:
     models: list[str] = option(factory=list, doc="Sample traces with an LLM call to one of these models (response model, else request model).")
     providers: list[str] = option(factory=list, doc="...or to one of these providers (normalised, e.g. openai, anthropic).")
     enabled_regex_matching: bool = option(False, "Treat models and providers as regular expressions.")
-    invert_match: bool = option(False, "Sample traces where no LLM call matches.")
+    invert_match: bool = option(False, "Sample traces where no LLM call matches (the plain negation, as otelcol's invert_match).")
 
     def validate(self) -> None:
         if not self.models and not self.providers:
@@ -234,8 +255,10 @@ POLICY_TYPES: dict[str, type] = {
     "span_count": SpanCountConfig,
     "trace_state": TraceStateConfig,
     "boolean_attribute": BooleanAttributeConfig,
+    "trace_flags": TraceFlagsConfig,
     "and": AndConfig,
     "drop": DropConfig,
+    "not": NotConfig,
     "composite": CompositeConfig,
     "llm_cost": LLMCostConfig,
     "llm_tokens": LLMTokensConfig,
@@ -243,14 +266,30 @@ POLICY_TYPES: dict[str, type] = {
     "llm_error": LLMErrorConfig,
 }
 # Known to otelcol but not implemented here: a config error that says so.
-UNSUPPORTED_TYPES = {"ottl_condition": "ottl_condition is not supported by llm-collector"}
+UNSUPPORTED_TYPES = {
+    "ottl_condition": (
+        "ottl_condition is not supported by llm-collector: otelcol samples the traces with a span or span event matching"
+        " OTTL conditions, and this daemon has no OTTL yet; string_attribute, numeric_attribute, boolean_attribute,"
+        " status_code and span_count, combined with and, cover the common conditions"
+    )
+}
+# The types that combine other policies, and where otelcol allows them (config.go: PolicyCfg has every
+# type's block, CompositeSubPolicyCfg the shared ones and `and`, AndSubPolicyCfg (also used by drop and
+# not) the shared ones only).
+COMBINING = ("and", "drop", "not", "composite")
+SHARED_TYPES = tuple(t for t in POLICY_TYPES if t not in COMBINING)
 
 
 @dataclass
 class PolicyConfig:
     name: str = option("", "Policy name (label of count_traces_sampled and value of tailsampling.policy).")
-    type: str = option("", f"One of: {', '.join(POLICY_TYPES)}.")
+    type: str = option("", "A policy type (below, each with where it is allowed).")
     settings: Any = option(None, "The settings of the policy type, under a key named like the type (e.g. `latency: {threshold_ms: 5000}`).", key="<type>")
+
+    # The policy types allowed at this level (a settings block is a valid key for each of them), and the
+    # level's name for an error.
+    TYPES: ClassVar[tuple[str, ...]] = tuple(POLICY_TYPES)
+    LEVEL: ClassVar[str] = ""
 
     @classmethod
     def from_config(cls, decoder: Any, value: Any, path: tuple) -> PolicyConfig:
@@ -265,19 +304,41 @@ class PolicyConfig:
         if not isinstance(type_, str):
             decoder.error(path, 'missing required key "type"' if type_ is None else "type: expected a string")
             return cls(name=name)
+        types = cls.TYPES
         for key in value:
-            # otelcol's policy struct has a key per type; settings of other types are accepted and ignored.
-            if key not in ("name", "type") and key not in POLICY_TYPES and key not in UNSUPPORTED_TYPES:
-                decoder.error(path + (key,), f"unknown key (valid keys: name, type, {type_})")
+            # otelcol's policy struct has a settings block per type allowed at its level: the blocks of the
+            # other types are decoded (and checked) too, but only the policy's own type is used.
+            if key in ("name", "type", type_):
+                continue
+            if key in types:
+                decoder.decode(POLICY_TYPES[key], value[key], path + (key,))
+            elif key not in UNSUPPORTED_TYPES:
+                decoder.error(path + (key,), f"unknown key (valid keys: name, type and the settings of {', '.join(types)})")
         if type_ in UNSUPPORTED_TYPES:
             decoder.error(path + ("type",), UNSUPPORTED_TYPES[type_])
             return cls(name=name, type=type_)
-        config_class = POLICY_TYPES.get(type_)
-        if config_class is None:
-            decoder.error(path + ("type",), f'unknown policy type "{type_}" (valid types: {", ".join(POLICY_TYPES)})')
+        if type_ not in types:
+            where = f" {cls.LEVEL}" if type_ in POLICY_TYPES else ""
+            decoder.error(path + ("type",), f'unknown policy type "{type_}"{where} (valid types: {", ".join(types)})')
             return cls(name=name, type=type_)
-        settings = decoder.decode(config_class, value.get(type_), path + (type_,))
+        settings = decoder.decode(POLICY_TYPES[type_], value.get(type_), path + (type_,))
         return cls(name=name, type=type_, settings=settings)
+
+
+@dataclass
+class CompositeSubPolicyConfig(PolicyConfig):
+    """A composite sub-policy: of a shared type or `and`."""
+
+    TYPES: ClassVar[tuple[str, ...]] = (*SHARED_TYPES, "and")
+    LEVEL: ClassVar[str] = "in a composite_sub_policy"
+
+
+@dataclass
+class SubPolicyConfig(PolicyConfig):
+    """An and, drop or not sub-policy: of a shared type, not a combining one."""
+
+    TYPES: ClassVar[tuple[str, ...]] = SHARED_TYPES
+    LEVEL: ClassVar[str] = "in an and_sub_policy, drop_sub_policy or not_sub_policy"
 
 
 @dataclass
@@ -306,7 +367,9 @@ class TailSamplingConfig:
         ByteSize(0), "Bound on the serialized bytes of pending spans; beyond it the oldest pending trace is evicted (or, with block_on_overflow, data refused). 0 = no bound."
     )
     maximum_trace_size_bytes: ByteSize = option(
-        ByteSize(0), "A trace whose pending spans exceed this is dropped at once (not sampled, remembered), so one runaway trace cannot starve the rest. 0 = no limit."
+        ByteSize(0),
+        "A trace whose size, as otelcol counts it (the protobuf size of each ResourceSpans it arrived in, with its resource and its spans of the trace), exceeds this is dropped at once"
+        " (not sampled, remembered), so one runaway trace cannot starve the rest. 0 = no limit.",
     )
     block_on_overflow: bool = option(False, "When num_traces pending traces (or max_buffered_bytes) are held, refuse new data with a retryable error instead of evicting the oldest trace.")
 

@@ -34,11 +34,11 @@ from ...envelope import Envelope
 from ...registry import register
 from ...wire import encode
 from ...wire.fields import Span
-from .buffer import ROOTS, DecisionCache, Group, TraceData, build_request, group_by_trace
+from .buffer import BATCH_BYTES, ROOTS, DecisionCache, Group, TraceData, build_request, group_by_trace
 from .config import TailSamplingConfig
-from .policies import SAMPLED
+from .policies import SAMPLED, reference_sections
 from .rollup import rollup
-from .sampler import Decision, Sampler
+from .sampler import RULE, Decision, Sampler
 
 PREFIX = "otelcol_processor_tail_sampling_"
 
@@ -59,10 +59,14 @@ class TailSamplingProcessor(Processor):
     # It copies the spans it keeps; the caller's request is never changed.
     capabilities = Capabilities(mutates_data=False)
 
+    @classmethod
+    def reference_sections(cls) -> list[tuple[str, str, type | None]]:
+        return [("Decision rule", RULE, None), *reference_sections()]
+
     def __init__(self, settings: Any, config: TailSamplingConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
         self.sampler = Sampler(config.policies, config.sample_on_first_match)
-        self._facts = self.sampler.facts | (ROOTS if config.decision_wait_after_root_received > 0 else 0)
+        self._facts = self.sampler.facts | (ROOTS if config.decision_wait_after_root_received > 0 else 0) | (BATCH_BYTES if config.maximum_trace_size_bytes else 0)
         self._root_wait = float(config.decision_wait_after_root_received)
         self._max_trace_bytes = int(config.maximum_trace_size_bytes)
         self._decision_wait = float(config.decision_wait)
@@ -165,7 +169,7 @@ class TailSamplingProcessor(Processor):
                     held.deadline = early
                     self.root_queue.append(held)
                     self._wake.set()
-            if max_trace_bytes and held.bytes > max_trace_bytes:
+            if max_trace_bytes and held.size_bytes > max_trace_bytes:  # otelcol's SizeBytes (processor.go processTrace)
                 self._drop_oversized(tid, held)
         if self.config.max_buffered_bytes:
             while self.pending_bytes > self.config.max_buffered_bytes and self.pending_traces:

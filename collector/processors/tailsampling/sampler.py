@@ -1,6 +1,5 @@
-"""tail_sampling's decision rule over the configured policies (otelcol's): drop policies are evaluated first
-and any drop vote wins; otherwise any sample vote samples the trace; otherwise it is not sampled. With
-`sample_on_first_match` evaluation stops at the first policy that samples. Pure: no buffering, no metrics."""
+"""tail_sampling's decision rule over the configured policies, otelcol-contrib's (processor.go makeDecision),
+as RULE says. Pure: no buffering, no metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +10,14 @@ from operator import or_
 from .buffer import TraceData
 from .config import PolicyConfig
 from .policies import DROPPED, SAMPLED, Drop, build_policy
+
+RULE = """Drop policies are evaluated first, whatever their place in `policies`; a drop vote ends the
+evaluation and the trace is not sampled, whatever else would sample it. Otherwise every policy votes, in
+order (with `sample_on_first_match`, only up to the first that samples), and the trace is sampled when any
+policy samples it, the first of them being the one `record_policy` names; when none does, it is not
+sampled. `invert_match` is the plain negation of a policy's match and vetoes nothing, as in otelcol since
+its `disableinvertdecisions` feature gate became the default and was removed (contrib PR #48976). The LLM
+policies vote by the same rule. This is otelcol-contrib's tail_sampling (processor.go makeDecision)."""
 
 
 @dataclass

@@ -6,7 +6,9 @@ settings class there is its policy class's `config_class`).
 
 from __future__ import annotations
 
-from ..config import PolicyConfig
+import sys
+
+from ..config import POLICY_TYPES, UNSUPPORTED_TYPES, CompositeSubPolicyConfig, PolicyConfig, SubPolicyConfig
 from .always_sample import AlwaysSample
 from .and_ import And
 from .base import DROPPED, SAMPLED, Policy
@@ -19,15 +21,17 @@ from .llm_cost import LLMCost
 from .llm_error import LLMError
 from .llm_model import LLMModel
 from .llm_tokens import LLMTokens
+from .not_ import Not
 from .numeric_attribute import NumericAttribute
 from .probabilistic import Probabilistic
 from .rate_limiting import RateLimiting
 from .span_count import SpanCount
 from .status_code import StatusCode
 from .string_attribute import StringAttribute
+from .trace_flags import TraceFlags
 from .trace_state import TraceState
 
-__all__ = ["DROPPED", "POLICIES", "SAMPLED", "Drop", "Policy", "build_policy"]
+__all__ = ["DROPPED", "POLICIES", "SAMPLED", "Drop", "Policy", "build_policy", "reference_sections"]
 
 POLICIES: dict[str, type[Policy]] = {
     cls.type_name: cls
@@ -43,8 +47,10 @@ POLICIES: dict[str, type[Policy]] = {
         SpanCount,
         TraceState,
         BooleanAttribute,
+        TraceFlags,
         And,
         Drop,
+        Not,
         Composite,
         LLMCost,
         LLMTokens,
@@ -61,3 +67,19 @@ def build_policy(p: PolicyConfig) -> Policy:
     policy = cls.from_config(p.settings, build_policy)
     policy.name = p.name
     return policy
+
+
+def reference_sections() -> list[tuple[str, str, type | None]]:
+    """The config reference's sections on policies (collector/docs.py): one per policy type, what it
+    samples (its module docstring's first paragraph), where it may be used, and its settings."""
+    out: list[tuple[str, str, type | None]] = []
+    for name, cls in POLICIES.items():
+        places = ["`policies`"]
+        if name in CompositeSubPolicyConfig.TYPES:
+            places.append("`composite_sub_policy`")
+        if name in SubPolicyConfig.TYPES:
+            places += ["`and_sub_policy`", "`drop_sub_policy`", "`not_sub_policy`"]
+        doc = (sys.modules[cls.__module__].__doc__ or "").strip().split("\n\n")[0]
+        out.append((f"Policy type `{name}`", f"{doc} Allowed in: {', '.join(places)}.", POLICY_TYPES[name]))
+    out += [(f"Policy type `{name}` (refused)", f"{message}.", None) for name, message in UNSUPPORTED_TYPES.items()]
+    return out

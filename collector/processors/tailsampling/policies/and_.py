@@ -1,4 +1,6 @@
-"""and: samples when every sub-policy samples (the module is named `and_`: `and` is a Python keyword)."""
+"""and: otelcol's (and.go). Samples when every sub-policy samples.
+
+The module is named `and_`: `and` is a Python keyword."""
 
 from __future__ import annotations
 

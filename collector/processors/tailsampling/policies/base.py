@@ -9,6 +9,7 @@ facts in `needs`.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -49,6 +50,27 @@ class Match(Policy):
 
     def evaluate(self, trace: TraceData) -> str:
         return SAMPLED if self.matches(trace) != self.invert else NOT_SAMPLED
+
+
+class TokenBucket(Policy):
+    """otelcol's rate_limiting and bytes_limiting: golang.org/x/time/rate's token bucket. It starts full
+    (`capacity` tokens), refills at `rate` tokens a second up to `capacity`, and samples a trace when its
+    tokens can all be taken now (AllowN): a trace needing more than `capacity` never passes."""
+
+    def __init__(self, rate: int, capacity: int, clock: Callable[[], float] = time.monotonic):
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = float(capacity)
+        self.clock = clock
+        self.last = clock()
+
+    def take(self, n: int) -> str:
+        now = self.clock()
+        tokens = min(self.capacity, self.tokens + max(0.0, now - self.last) * self.rate)
+        if n <= tokens:  # as AllowN: the bucket changes only when the tokens are taken
+            self.tokens, self.last = tokens - n, now
+            return SAMPLED
+        return NOT_SAMPLED
 
 
 def string_matcher(values: list[str], regex: bool) -> Callable[[str], bool]:

@@ -1,4 +1,6 @@
-"""boolean_attribute: samples traces with a span or resource attribute holding the configured bool."""
+"""boolean_attribute: otelcol's (boolean_tag_filter.go). Samples traces with a resource or span attribute
+`key` holding the configured bool, read as otelcol reads it (pcommon Value.Bool(): false for a value that is
+not a bool, so `value: false` also matches a non-bool attribute)."""
 
 from __future__ import annotations
 
@@ -19,4 +21,4 @@ class BooleanAttribute(Match):
 
     def matches(self, trace: TraceData) -> bool:
         value = self.value
-        return any(v.WhichOneof("value") == "bool_value" and v.bool_value == value for v in lookups.attribute_values(trace, self.key))
+        return any((v.WhichOneof("value") == "bool_value" and v.bool_value) == value for v in lookups.attribute_values(trace, self.key))

@@ -1,32 +1,22 @@
-"""bytes_limiting: a token bucket over the serialized size of the trace's spans."""
+"""bytes_limiting: otelcol's token bucket (bytes_limiting.go: rate bytes_per_second, capacity burst_capacity
+or 2 x bytes_per_second) over the trace's size as calculateTraceSize measures it: the protobuf size of the
+batches otelcol holds for the trace, one per ResourceSpans it arrived in, each with its resource and
+scopes (TraceData.batches_size)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
-from ..buffer import TraceData
+from ..buffer import BATCH_BYTES, TraceData
 from ..config import BytesLimitingConfig
-from .base import NOT_SAMPLED, SAMPLED, Policy
+from .base import TokenBucket
 
 
-class BytesLimiting(Policy):
+class BytesLimiting(TokenBucket):
     type_name = "bytes_limiting"
     config_class = BytesLimitingConfig
+    facts = BATCH_BYTES
 
-    def __init__(self, c: BytesLimitingConfig, clock: Callable[[], float] = time.monotonic):
-        self.rate = c.bytes_per_second
-        self.capacity = c.burst_capacity or 2 * c.bytes_per_second
-        self.tokens = float(self.capacity)
-        self.clock = clock
-        self.last = clock()
+    def __init__(self, c: BytesLimitingConfig):
+        super().__init__(c.bytes_per_second, c.burst_capacity or 2 * c.bytes_per_second)
 
     def evaluate(self, trace: TraceData) -> str:
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
-        self.last = now
-        size = trace.bytes
-        if size <= self.tokens:
-            self.tokens -= size
-            return SAMPLED
-        return NOT_SAMPLED
+        return self.take(trace.batches_size())

@@ -1,5 +1,9 @@
-"""composite: otelcol's, sub-policies in policy_order, each limited to its share of
-max_total_spans_per_second; the first that samples within its share samples the trace."""
+"""composite: otelcol's (composite.go Evaluate, composite_helper.go getRateAllocationMap). The sub-policies
+are evaluated in composite_sub_policy order (policy_order is not read); the first that samples decides:
+the trace is sampled when that sub-policy's spans this second plus the trace's stay within both its
+allocation and max_total_spans_per_second, and otherwise not sampled, without asking the sub-policies after
+it. A sub-policy's allocation is percent % of max_total_spans_per_second, or an equal share for percent 0,
+and nothing when rate_allocation does not list it. The counts restart at each wall-clock second."""
 
 from __future__ import annotations
 
@@ -18,38 +22,35 @@ class Composite(Policy):
     type_name = "composite"
     config_class = CompositeConfig
 
-    def __init__(self, c: CompositeConfig, subs: dict[str, Policy], clock: Callable[[], float] = time.monotonic):
-        order = c.policy_order or list(subs)
+    def __init__(self, c: CompositeConfig, subs: list[Policy], clock: Callable[[], float] = time.time):
         total = c.max_total_spans_per_second
-        default = total // max(1, len(subs))
-        # otelcol: a listed percentage > 0 gets that share, a listed 0 an equal share, an unlisted policy none.
-        # Without any rate_allocation every sub-policy gets an equal share.
-        shares = {a.policy: (total * a.percent // 100 if a.percent > 0 else default) for a in c.rate_allocation}
-        self.subs = [(name, subs[name], shares.get(name, 0) if c.rate_allocation else default) for name in order]
-        self.total = c.max_total_spans_per_second
+        equal = total / max(1, len(subs))
+        shares = {a.policy: int(a.percent / 100 * total if a.percent > 0 else equal) for a in c.rate_allocation}
+        self.subs = [(sub, shares.get(sub.name, 0)) for sub in subs]
+        self.total = total
         self.clock = clock
-        self.second = -1
-        self.spent: dict[str, int] = {}
-        self.spent_total = 0
+        self.second = 0
+        self.spent = [0] * len(subs)
 
     @classmethod
     def from_config(cls, config: Any, build: Callable[[Any], Policy]) -> Policy:
-        return cls(config, {s.name: build(s) for s in config.composite_sub_policy})
+        return cls(config, [build(s) for s in config.composite_sub_policy])
 
     def needs(self) -> int:
-        return reduce(or_, (sub.needs() for _, sub, _ in self.subs), self.facts)
+        return reduce(or_, (sub.needs() for sub, _ in self.subs), self.facts)
 
     def evaluate(self, trace: TraceData) -> str:
         now = int(self.clock())
+        spent = self.spent
         if now != self.second:
-            self.second, self.spent, self.spent_total = now, {}, 0
-        n = trace.span_count
-        for name, sub, limit in self.subs:
+            self.second = now
+            spent[:] = [0] * len(spent)
+        for i, (sub, share) in enumerate(self.subs):
             if sub.evaluate(trace) != SAMPLED:
                 continue
-            used = self.spent.get(name, 0)
-            if used + n <= limit and self.spent_total + n <= self.total:
-                self.spent[name] = used + n
-                self.spent_total += n
+            if_sampled = spent[i] + trace.span_count
+            if if_sampled <= share and if_sampled <= self.total:
+                spent[i] = if_sampled
                 return SAMPLED
+            return NOT_SAMPLED
         return NOT_SAMPLED

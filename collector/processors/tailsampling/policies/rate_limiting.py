@@ -1,31 +1,21 @@
-"""rate_limiting: otelcol's, samples a trace while the spans sampled in the current second plus its own stay
-within spans_per_second."""
+"""rate_limiting: otelcol's current one (rate_limiting.go since contrib PR #48226), a token bucket over
+spans: rate spans_per_second, capacity burst_capacity or 2 x spans_per_second. A trace is sampled when its
+spans' tokens are all there. (Before that PR otelcol counted the spans sampled in the current second and
+sampled while that count plus the trace stayed strictly below spans_per_second.)"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from ..buffer import TraceData
 from ..config import RateLimitingConfig
-from .base import NOT_SAMPLED, SAMPLED, Policy
+from .base import TokenBucket
 
 
-class RateLimiting(Policy):
+class RateLimiting(TokenBucket):
     type_name = "rate_limiting"
     config_class = RateLimitingConfig
 
-    def __init__(self, c: RateLimitingConfig, clock: Callable[[], float] = time.monotonic):
-        self.limit = c.spans_per_second
-        self.clock = clock
-        self.second = -1
-        self.spent = 0
+    def __init__(self, c: RateLimitingConfig):
+        super().__init__(c.spans_per_second, c.burst_capacity or 2 * c.spans_per_second)
 
     def evaluate(self, trace: TraceData) -> str:
-        now = int(self.clock())
-        if now != self.second:
-            self.second, self.spent = now, 0
-        if self.spent + trace.span_count <= self.limit:
-            self.spent += trace.span_count
-            return SAMPLED
-        return NOT_SAMPLED
+        return self.take(trace.span_count)
