@@ -108,26 +108,26 @@ class Sources(list):
 def _check_entry(entry: SourceEntry, seen: set[str]) -> Invalid | None:
     name = entry.name
     if not name:
-        return Invalid('"name" must be set', "name")
+        return Invalid('"name" must be set')
     if name in seen:
-        return Invalid(f'duplicate source "{name}"', "name")
+        return Invalid(f'duplicate source "{name}"')
     if name in BUILTIN:
         if entry.mappings:
-            return Invalid(f'"mappings" is not valid on built-in source "{name}"', "mappings")
+            return Invalid(f'"mappings" is not valid on built-in source "{name}"')
         if entry.value_mappings:
-            return Invalid(f'"value_mappings" is not valid on built-in source "{name}"', "value_mappings")
+            return Invalid(f'"value_mappings" is not valid on built-in source "{name}"')
         return None
     if not entry.mappings:
         close = difflib.get_close_matches(name, list(BUILTIN), n=1)
         hint = f'; did you mean "{close[0]}"?' if close else ""
-        return Invalid(f'user-defined source "{name}" requires non-empty "mappings" (built-in sources, which do not require mappings: {_builtin_names()}){hint}', "mappings")
+        return Invalid(f'user-defined source "{name}" requires non-empty "mappings" (built-in sources, which do not require mappings: {_builtin_names()}){hint}')
     problem = _check_pairs(entry.mappings, "mappings")
     if problem is not None:
         return problem
     targets = set(entry.mappings.values())
     for key in entry.value_mappings:
         if key not in targets:
-            return Invalid(f'"value_mappings" key "{key}" is not a target in "mappings"', ("value_mappings", key))
+            return Invalid(f'"value_mappings" key "{key}" is not a target in "mappings"')
     return None
 
 
