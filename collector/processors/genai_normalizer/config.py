@@ -69,6 +69,8 @@ class Sources(list):
     """`sources:` as a list of `{name, ...}` entries or a map of name -> settings (see the module doc)."""
 
     map_shape: bool = False
+    doc_type = "list or map of source"  # for the config reference (collector/docs.py), with its entry shapes:
+    doc_entries = (("[].", SourceEntry), (".<name>.", MappedSource))
 
     @classmethod
     def from_config(cls, decoder: Any, value: Any, path: tuple) -> Sources:
@@ -152,12 +154,12 @@ def _check_pairs(mappings: dict[str, str], key: str) -> Invalid | None:
 class GenAINormalizerConfig:
     sources: Sources = option(
         factory=Sources,
-        doc="Source conventions to normalize; at least one. A list of `{name, remove_originals, overwrite}` "
-        "entries applied in order (contrib's current shape; a name not built in is a user-defined source with "
-        "`mappings` and optional `value_mappings`), or a map of name -> `{remove_originals, overwrite, "
-        "custom_mappings}` applied in alphabetical order (contrib's first shape, which also normalizes span "
-        "events; `custom` has only `custom_mappings`). Built-in: crewai, langchain, openinference, openllmetry, "
-        "pydanticai (contrib's tables), anthropic, langfuse, langtrace, mlflow (beyond contrib, from the GenAI view).",
+        doc="Source conventions to normalize; at least one. A list of entries (`sources[].*`) applied in order "
+        "(contrib's current shape; a name not built in is a user-defined source), or a map of name -> settings "
+        "(`sources.<name>.*`) applied in alphabetical order (contrib's first shape, which also normalizes span "
+        "events; its `custom` source has only `custom_mappings`). Built-in: crewai, langchain, openinference, "
+        "openllmetry, pydanticai (contrib's tables), anthropic, langfuse, langtrace, mlflow (beyond contrib, from "
+        "the GenAI view).",
     )
 
     def validate(self) -> None:
