@@ -337,3 +337,11 @@ def test_the_otel_demo_s_config_loads(tmp_path: Path) -> None:
         """))
     config = load_config([str(path)])
     assert [c.config.sources for c in config.components[Kind.PROCESSOR].values()] == [[Source("openllmetry")]]
+
+
+def test_the_example_in_the_docs_decodes() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "llm-usage-and-cost.md").read_text()
+    section = text.split("## `gen_ai_normalizer`", 1)[1]
+    example = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
+    sources = sources_of(example["processors"]["gen_ai_normalizer"])
+    assert [s.name for s in sources] == ["openllmetry", "openinference", "my_vendor"]
