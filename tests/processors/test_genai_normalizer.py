@@ -219,3 +219,46 @@ def test_other_spans_of_the_request_are_left_alone_and_each_scope_is_stamped_on_
     assert (first.schema_url, second.schema_url) == ("", SCHEMA_URL)
     assert attrs_of(first.spans[0].attributes) == {"http.method": "GET"}
     assert attrs_of(second.spans[0].attributes) == {"llm.request.model": "gpt-4o", "gen_ai.request.model": "gpt-4o"}
+
+
+class WireSink(Sink):
+    """Also keeps the wire bytes each envelope still carries when it arrives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wires: list[bytes | None] = []
+
+    async def consume(self, envelope: Envelope) -> None:
+        self.wires.append(envelope.wire())
+        await super().consume(envelope)
+
+
+def through_wire(config: Any, request: ExportTraceServiceRequest) -> tuple[ExportTraceServiceRequest, bytes | None]:
+    from collector.component import Signal
+
+    payload = request.SerializeToString()
+    sink = WireSink()
+    asyncio.run(build_processor("gen_ai_normalizer", config, sink).consume(Envelope(Signal.TRACES, request, payload)))
+    return sink.requests[0], sink.wires[0]
+
+
+def test_with_wire_bytes_a_request_nothing_matches_passes_untouched() -> None:
+    request = traces_request(Span(name="a", attributes=[kv("http.method", "GET")]), Span(name="b", attributes=[kv("gen_ai.request.model", "m")]))
+    payload = request.SerializeToString()
+    out, wire = through_wire(single("openllmetry"), request)
+    assert wire == payload and out.SerializeToString() == payload
+
+
+@pytest.mark.parametrize("config", [single("openllmetry", remove_originals=True), single("openinference", remove_originals=True)])
+def test_with_wire_bytes_the_spans_that_match_are_normalized_as_without(config: dict[str, Any]) -> None:
+    def request() -> ExportTraceServiceRequest:
+        return traces_request(
+            Span(name="plain", attributes=[kv("http.method", "GET")]),
+            Span(name="legacy", attributes=[kv("llm.request.model", "gpt-4o"), kv("llm.usage.prompt_tokens", 3)]),
+            Span(name="oi", attributes=[kv("llm.input_messages.0.message.role", "user"), kv("llm.input_messages.0.message.content", "hi")]),
+        )
+
+    out, wire = through_wire(config, request())
+    sink = Sink()
+    asyncio.run(build_processor("gen_ai_normalizer", config, sink).consume(Envelope.of(request())))
+    assert wire is None and out == sink.requests[0] and out != request()

@@ -20,8 +20,7 @@ def rebuild(attrs: AttributeMap, prefix: str, target: str, remove_originals: boo
     """Writes `target` from the attributes under `prefix`; True if it did."""
     messages: dict[int, dict[str, Any]] = {}
     matched: list[str] = []
-    for kv in attrs.kvs:
-        key = kv.key
+    for key, kv in zip(attrs.keys, attrs.items, strict=True):
         if not key.startswith(prefix):
             continue
         index_text, dot, path = key[len(prefix):].partition(".")

@@ -1,4 +1,4 @@
-"""The normalizer's hot path: one pass over a span's attributes with a set lookup per key decides whether any
+"""The normalizer's hot path: one pass over a span's attribute keys and one set test decide whether any
 configured source acts on it (most spans: no, and they are left untouched); a span that matches gets each
 source applied in order, as contrib's processor applies them (processor.go): a source's present keys in
 attribute order, each renamed unless its target exists (and `overwrite` is off) or its value cannot be made
@@ -12,31 +12,16 @@ from typing import Any
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from . import messages, viewsource
-from .attrs import AttributeMap
+from .attrs import AttributeMap, present_prefixes
 from .coerce import coerce
 from .plan import Plan, TableSource
-
-
-def matches(kvs: Any, plan: Plan) -> bool:
-    lookup, prefixes = plan.lookup, plan.prefixes
-    if prefixes:
-        for kv in kvs:
-            key = kv.key
-            if key in lookup or key.startswith(prefixes):
-                return True
-        return False
-    for kv in kvs:
-        if kv.key in lookup:
-            return True
-    return False
 
 
 def normalize_span(span: Any, plan: Plan) -> bool:
     """Normalizes the span's attributes (and its events' with `plan.events`); True if anything was written."""
     wrote = False
-    kvs = span.attributes
-    if matches(kvs, plan):
-        attrs = AttributeMap(kvs)
+    attrs = _matched(span.attributes, plan)
+    if attrs is not None:
         for source in plan.sources:
             if isinstance(source, TableSource):
                 wrote = apply_table(attrs, source) or wrote
@@ -44,21 +29,33 @@ def normalize_span(span: Any, plan: Plan) -> bool:
                 wrote = viewsource.apply(span, attrs, source) or wrote
     if plan.events:
         for event in span.events:
-            if matches(event.attributes, plan):
-                attrs = AttributeMap(event.attributes)
+            attrs = _matched(event.attributes, plan)
+            if attrs is not None:
                 for source in plan.sources:
                     if isinstance(source, TableSource):
                         wrote = apply_table(attrs, source) or wrote
     return wrote
 
 
+def _matched(kvs: Any, plan: Plan) -> AttributeMap | None:
+    """The attributes as an AttributeMap if some source acts on one of their keys, else None."""
+    items = list(kvs)
+    keys = [kv.key for kv in items]
+    prefixed = present_prefixes(keys, plan.prefixes)
+    if not prefixed and plan.lookup.isdisjoint(keys):
+        return None
+    return AttributeMap(kvs, items, keys, prefixed)
+
+
 def apply_table(attrs: AttributeMap, source: TableSource) -> bool:
     wrote = False
-    present = [key for key in source.keys if key in attrs]
-    if len(present) > 1:
-        present.sort(key=attrs.position)  # the attributes' own order, as pcommon's Range visits them
+    index = attrs.index
+    present = source.key_set.intersection(index)
+    if not present and not source.messages:
+        return False
+    ordered = sorted(present, key=index.__getitem__)  # the attributes' own order, as pcommon's Range visits them
     overwrite, remove = source.overwrite, source.remove_originals
-    for key in present:
+    for key in ordered:
         value = attrs.get(key)
         if value is None:  # removed by an earlier rename of this source
             continue
@@ -81,5 +78,6 @@ def apply_table(attrs: AttributeMap, source: TableSource) -> bool:
         if remove:
             attrs.remove(key)
     for prefix, target in source.messages:
-        wrote = messages.rebuild(attrs, prefix, target, remove, overwrite) or wrote
+        if prefix in attrs.prefixed:
+            wrote = messages.rebuild(attrs, prefix, target, remove, overwrite) or wrote
     return wrote
