@@ -3,7 +3,8 @@ OTel schema URL of the conventions it writes, unless the scope already names one
 
 With the request's wire bytes (from the receiver), the C walk of the GenAI view (collector/wire/slots.py)
 finds the spans carrying a key some source acts on without building a Python object per attribute; a
-request where none does passes on untouched, its wire bytes and views kept for the processors behind."""
+request where none does passes on untouched, its wire bytes and views kept for the processors behind, and
+a changed one is passed on with its new encoding, which they read in C too."""
 
 from __future__ import annotations
 
@@ -35,11 +36,14 @@ class GenAINormalizerProcessor(Processor):
 
     async def consume(self, envelope: Envelope) -> Rejected | None:
         plan = self.plan
+        payload, canonical = envelope.wire(), envelope.wire(canonical=True) is not None
         found = self._spans_with_keys(envelope)
         if found is not None and not any(found):
             return await self.next.consume(envelope)
         index = -1
-        for rs in envelope.request.resource_spans:
+        request = envelope.request
+        changed = False
+        for rs in request.resource_spans:
             for ss in rs.scope_spans:
                 wrote = False
                 for span in ss.spans:
@@ -48,8 +52,17 @@ class GenAINormalizerProcessor(Processor):
                         continue
                     if normalize_span(span, plan):
                         wrote = True
-                if wrote and not ss.schema_url:
-                    ss.schema_url = SCHEMA_URL
+                if wrote:
+                    changed = True
+                    if not ss.schema_url:
+                        ss.schema_url = SCHEMA_URL
+        if changed:
+            if payload is not None:
+                # It came with bytes, so the processors behind read it in C (token_count, cost): encoding it
+                # again costs less than their reading the parsed spans instead.
+                envelope.attach_wire(request.SerializeToString(), canonical=True)
+        elif payload is not None:
+            envelope.attach_wire(payload, canonical)  # nothing changed: the bytes still encode it
         return await self.next.consume(envelope)
 
     def _spans_with_keys(self, envelope: Envelope) -> list[Any] | None:
