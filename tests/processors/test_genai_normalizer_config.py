@@ -13,7 +13,9 @@ import yaml
 
 from collector.component import Kind
 from collector.config import ConfigErrors, load_config
-from collector.processors.genai_normalizer import Source
+from collector.config.source import Document
+from collector.config.typed import Decoder
+from collector.processors.genai_normalizer import GenAINormalizerConfig, Source
 from collector.testing import BuildError, decode_config
 
 BUILTIN = "anthropic, crewai, langchain, langfuse, langtrace, mlflow, openinference, openllmetry, pydanticai"
@@ -345,3 +347,9 @@ def test_the_example_in_the_docs_decodes() -> None:
     example = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
     sources = sources_of(example["processors"]["gen_ai_normalizer"])
     assert [s.name for s in sources] == ["openllmetry", "openinference", "my_vendor"]
+
+
+def test_an_entry_that_is_no_mapping_is_one_error() -> None:
+    decoder = Decoder(Document({}, {}))
+    decoder.decode(GenAINormalizerConfig, {"sources": ["openllmetry"]}, ("processors", "gen_ai_normalizer"))
+    assert [str(e) for e in decoder.errors] == ['processors.gen_ai_normalizer.sources[0]: expected a mapping, got "openllmetry"']

@@ -80,7 +80,10 @@ class Sources(list):
         if isinstance(value, list):
             seen: set[str] = set()
             for i, item in enumerate(value):
+                before = len(decoder.errors)
                 entry = decoder.decode(SourceEntry, item, path + (i,))
+                if len(decoder.errors) > before:
+                    continue
                 problem = _check_entry(entry, seen)
                 if problem is not None:
                     decoder.error(path + (i, *problem.key), problem.message)
@@ -94,8 +97,11 @@ class Sources(list):
             return out
         out.map_shape = True
         for name in sorted(value, key=str):
+            before = len(decoder.errors)
             settings = decoder.decode(MappedSource, value[name], path + (name,))
             name = str(name)
+            if len(decoder.errors) > before:
+                continue
             if name != CUSTOM and name not in BUILTIN:
                 decoder.error(path + (name,), _unknown(name))
                 continue
