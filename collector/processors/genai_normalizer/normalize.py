@@ -48,6 +48,7 @@ def _matched(kvs: Any, plan: Plan) -> AttributeMap | None:
 
 
 def apply_table(attrs: AttributeMap, source: TableSource) -> bool:
+    """One table source on one attribute map (contrib's normalizeAttributes); True if it wrote anything."""
     wrote = False
     index = attrs.index
     present = source.key_set.intersection(index)

@@ -32,6 +32,7 @@ _OPERATION_SLOTS: tuple[str, ...] = ("operation", "oi_kind", "mlflow_kind", "req
 
 
 def apply(span: Any, attrs: AttributeMap, source: ViewSource) -> bool:
+    """One view source on the span (whose attributes `attrs` holds); True if it wrote anything."""
     if not any(marker in attrs for marker in source.markers):
         return False
     view = GenAIView.of(span)
