@@ -15,6 +15,7 @@ from .extensions import (
 from .processors import (  # noqa: F401
     batch,
     cost,
+    genai_normalizer,  # noqa: F401
     memory_limiter,
     redaction,  # noqa: F401
     tailsampling,

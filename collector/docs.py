@@ -100,6 +100,8 @@ def rows(cls: type, prefix: str = "") -> list[Row]:
             out.extend(rows(nested, key + "."))
             continue
         origin = get_origin(tp)
+        for suffix, entry in getattr(tp, "doc_entries", ()):  # a `from_config` type's entry shapes
+            out.extend(rows(entry, key + suffix))
         if origin is dict and dataclasses.is_dataclass(get_args(tp)[1]):
             out.extend(rows(get_args(tp)[1], key + ".<name>."))
         elif origin in (list, tuple) and get_args(tp) and dataclasses.is_dataclass(get_args(tp)[0]):

@@ -318,7 +318,10 @@ def _describe(tp: Any) -> str:
 
 
 def describe_type(tp: Any) -> str:
-    """Short human type name for the generated config reference."""
+    """Short human type name for the generated config reference (a `from_config` type may name itself
+    with a `doc_type` attribute)."""
+    if isinstance(getattr(tp, "doc_type", None), str):
+        return tp.doc_type
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         return " | ".join(describe_type(a) for a in get_args(tp) if a is not type(None))

@@ -1,0 +1,56 @@
+"""The OTel GenAI semantic conventions the normalizer writes to: the schema URL it stamps and the type
+each `gen_ai.*` key carries at that release (v1.40.0, deprecated keys excluded), as contrib's
+genainormalizerprocessor pins them (internal/otelsemconv). Keys not listed are copied unchecked."""
+
+SCHEMA_URL = "https://opentelemetry.io/schemas/1.40.0"
+
+ANY, STRING, INT, DOUBLE, BOOLEAN, STRING_ARRAY = "any", "string", "int", "double", "boolean", "string[]"
+
+TYPES = {
+    "gen_ai.agent.description": STRING,
+    "gen_ai.agent.id": STRING,
+    "gen_ai.agent.name": STRING,
+    "gen_ai.agent.version": STRING,
+    "gen_ai.conversation.id": STRING,
+    "gen_ai.data_source.id": STRING,
+    "gen_ai.embeddings.dimension.count": INT,
+    "gen_ai.evaluation.explanation": STRING,
+    "gen_ai.evaluation.name": STRING,
+    "gen_ai.evaluation.score.label": STRING,
+    "gen_ai.evaluation.score.value": DOUBLE,
+    "gen_ai.input.messages": ANY,
+    "gen_ai.operation.name": STRING,
+    "gen_ai.output.messages": ANY,
+    "gen_ai.output.type": STRING,
+    "gen_ai.prompt.name": STRING,
+    "gen_ai.provider.name": STRING,
+    "gen_ai.request.choice.count": INT,
+    "gen_ai.request.encoding_formats": STRING_ARRAY,
+    "gen_ai.request.frequency_penalty": DOUBLE,
+    "gen_ai.request.max_tokens": INT,
+    "gen_ai.request.model": STRING,
+    "gen_ai.request.presence_penalty": DOUBLE,
+    "gen_ai.request.seed": INT,
+    "gen_ai.request.stop_sequences": STRING_ARRAY,
+    "gen_ai.request.temperature": DOUBLE,
+    "gen_ai.request.top_k": DOUBLE,
+    "gen_ai.request.top_p": DOUBLE,
+    "gen_ai.response.finish_reasons": STRING_ARRAY,
+    "gen_ai.response.id": STRING,
+    "gen_ai.response.model": STRING,
+    "gen_ai.retrieval.documents": ANY,
+    "gen_ai.retrieval.query.text": STRING,
+    "gen_ai.system_instructions": ANY,
+    "gen_ai.token.type": STRING,
+    "gen_ai.tool.call.arguments": ANY,
+    "gen_ai.tool.call.id": STRING,
+    "gen_ai.tool.call.result": ANY,
+    "gen_ai.tool.definitions": ANY,
+    "gen_ai.tool.description": STRING,
+    "gen_ai.tool.name": STRING,
+    "gen_ai.tool.type": STRING,
+    "gen_ai.usage.cache_creation.input_tokens": INT,
+    "gen_ai.usage.cache_read.input_tokens": INT,
+    "gen_ai.usage.input_tokens": INT,
+    "gen_ai.usage.output_tokens": INT,
+}
