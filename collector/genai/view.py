@@ -73,6 +73,7 @@ _keys("reasoning", "gen_ai.usage.reasoning.output_tokens", "llm.token_count.comp
 _keys("mlflow_usage", "mlflow.chat.tokenUsage")
 _keys("token_source", "gen_ai.usage.token_source")
 _keys("finish_reasons", "gen_ai.response.finish_reasons", "llm.finish_reason")
+_keys("response_id", "gen_ai.response.id")  # one call's spans from stacked instrumentations share it (dedupe.py)
 _keys("input_messages", "gen_ai.input.messages")
 _keys("output_messages", "gen_ai.output.messages")
 _keys("system_instructions", "gen_ai.system_instructions")
