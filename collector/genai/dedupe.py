@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from .view import GenAIView
@@ -59,7 +58,8 @@ COMPLETES_WITH_TOKENS = Verdict(count_call=False, count_tokens=True)
 
 
 class _Call:
-    """One API call's state shared by the spans seen for it."""
+    """One API call's state, shared by its spans once a second one is seen (until then the first span's record
+    holds it)."""
 
     __slots__ = ("span_id", "priced", "counted")
 
@@ -69,36 +69,26 @@ class _Call:
         self.counted = counted  # its tokens are in the metrics
 
 
-class _Seen:
-    """One LLM span kept for matching."""
-
-    __slots__ = ("keys", "span_id", "parent_id", "start", "end", "provider", "models", "response_id", "call", "deadline")
-
-    def __init__(self, keys: tuple[tuple, ...], span_id: bytes, parent_id: bytes, start: int, end: int, view: GenAIView,
-                 response_id: str | None, call: _Call, deadline: float):
-        self.keys = keys
-        self.span_id = span_id
-        self.parent_id = parent_id
-        self.start = start
-        self.end = end
-        self.provider = view.provider
-        self.models = (view.request_model, view.response_model)
-        self.response_id = response_id
-        self.call = call
-        self.deadline = deadline
+# A remembered span is a tuple (the cheapest object to make and to keep), its fields at these positions:
+# span id, parent span id, start, end (ns), response id, input and output tokens, provider, model
+# (GenAIView.model), and its call's state: the _Call, or None with priced and counted its own.
+_SPAN, _PARENT, _START, _END, _ID, _IN, _OUT, _PROVIDER, _MODEL, _PRICED, _COUNTED, _CALL = range(12)
 
 
 class CallMemory:
-    """The LLM spans seen in the last `window` seconds (at most `max_entries`), indexed by (trace, response id)
-    and (trace, input tokens, output tokens); `admit` says what to do with each new one."""
+    """The LLM spans seen in the last `window` seconds (at most `max_entries`), by trace; `admit` says what to
+    do with each new one."""
 
     def __init__(self, window: float, max_entries: int):
         self.window = window
         self.max_entries = max_entries
         self.evictions = 0  # spans dropped by the cap before their window ended
-        self._index: dict[tuple, list[_Seen]] = {}
-        self._order: deque[_Seen] = deque()  # arrival order, so deadline order
-        self._now = 0.0
+        self._traces: dict[bytes, list[tuple]] = {}  # each trace's spans in arrival order
+        self._order: deque[bytes] = deque()  # the trace of each span, in arrival order
+        # [deadline, spans] for each run of spans admitted between two `expire` calls, in arrival order.
+        self._batches: deque[list] = deque()
+        self._batch: list | None = None  # the current run's, once it has a span
+        self._deadline = 0.0
 
     def __len__(self) -> int:
         return len(self._order)
@@ -106,13 +96,16 @@ class CallMemory:
     def expire(self, now: float) -> None:
         """Forget the spans whose window has ended; `now` (time.monotonic()) is also the arrival time given
         to the spans admitted until the next call."""
-        self._now = now
-        order = self._order
-        while order and order[0].deadline <= now:
-            self._forget(order.popleft())
+        self._deadline = now + self.window
+        self._batch = None
+        batches, order, forget = self._batches, self._order, self._forget
+        while batches and batches[0][0] <= now:
+            for _ in range(batches.popleft()[1]):
+                forget(order.popleft())
 
-    def admit(self, span: Any, view: GenAIView, priceable: bool) -> Verdict:
-        """The verdict for an LLM span (priceable: the processor found it a price), which is then remembered."""
+    def admit(self, span: Any, view: GenAIView, priceable: bool, start: int, end: int) -> Verdict:
+        """The verdict for an LLM span (priceable: the processor found it a price; start and end: its times,
+        which the caller has read), which is then remembered."""
         response_id = view.text("response_id")
         u = view.usage
         inp, out = u.input_tokens, u.output_tokens
@@ -120,81 +113,89 @@ class CallMemory:
         if response_id is None and not complete:
             return ORIGINAL  # nothing to match it by, now or later
         trace, span_id = span.trace_id, span.span_id
-        start, end = span.start_time_unix_nano, span.end_time_unix_nano
-        index = self._index
-        match: _Seen | None = None
-        keys: list[tuple] = []
-        key: tuple
-        if response_id is not None:
-            key = (trace, response_id)
-            keys.append(key)
-            for seen in islice(reversed(index.get(key, ())), SCAN):
-                if seen.start <= end and start <= seen.end and seen.span_id != span_id:
-                    match = seen
-                    break
-        if complete:
-            key = (trace, inp, out)
-            keys.append(key)
-            if match is None:
-                for seen in islice(reversed(index.get(key, ())), SCAN):
-                    if (seen.response_id is None or response_id is None) and seen.start <= end and start <= seen.end \
-                            and seen.span_id != span_id and _related(seen, span) and _agree(seen, view):
-                        match = seen
-                        break
-        if match is None:
-            call = _Call(span_id, priceable, inp is not None or out is not None)
-            verdict = ORIGINAL
+        parent = span.parent_span_id
+        spans = self._traces.get(trace)
+        verdict = ORIGINAL
+        call = None
+        if spans is not None:
+            # The latest first: the spans of one call arrive close together.
+            for at in range(len(spans) - 1, max(-1, len(spans) - 1 - SCAN), -1):
+                seen = spans[at]
+                if seen[_START] > end or start > seen[_END]:
+                    continue
+                if seen[_SPAN] == span_id:
+                    # The same span again (an exporter's retry): treated as its first copy, not remembered twice.
+                    call = seen[_CALL]
+                    if call is None or call.span_id == span_id:
+                        return ORIGINAL
+                    return Verdict(count_call=False, count_tokens=False, duplicate_of=call.span_id)
+                other_id = seen[_ID]
+                if response_id is not None and other_id is not None:
+                    if response_id != other_id:
+                        continue
+                elif not (complete and seen[_IN] == inp and seen[_OUT] == out and _related(seen, span_id, parent) and _agree(seen, view)):
+                    continue
+                call = seen[_CALL]
+                if call is not None and call.span_id == span_id:
+                    return ORIGINAL  # the priced span again, after a duplicate of it: as its first copy
+                if call is None:  # the call's second span: its state moves to an object both share
+                    call = _Call(seen[_SPAN], seen[_PRICED], seen[_COUNTED])
+                    spans[at] = (*seen[:_CALL], call)
+                if priceable and not call.priced:
+                    verdict = COMPLETES if call.counted else COMPLETES_WITH_TOKENS
+                    call.priced = call.counted = True
+                    call.span_id = span_id
+                else:
+                    verdict = Verdict(count_call=False, count_tokens=False, duplicate_of=call.span_id)
+                break
+        record = (span_id, parent, start, end, response_id, inp, out, view.provider, view.model,
+                  priceable, inp is not None or out is not None, call)
+        if spans is None:
+            self._traces[trace] = [record]
         else:
-            call = match.call
-            if priceable and not call.priced:
-                verdict = COMPLETES if call.counted else COMPLETES_WITH_TOKENS
-                call.priced = call.counted = True
-                call.span_id = span_id
-            else:
-                verdict = Verdict(count_call=False, count_tokens=False, duplicate_of=call.span_id)
-        seen = _Seen(tuple(keys), span_id, span.parent_span_id, start, end, view, response_id, call, self._now + self.window)
-        self._remember(seen)
-        return verdict
-
-    def _remember(self, seen: _Seen) -> None:
-        index = self._index
-        for key in seen.keys:
-            bucket = index.get(key)
-            if bucket is None:
-                index[key] = [seen]
-            else:
-                bucket.append(seen)
+            spans.append(record)
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = [self._deadline, 0]
+            self._batches.append(batch)
+        batch[1] += 1
         order = self._order
-        order.append(seen)
+        order.append(trace)
         if len(order) > self.max_entries:
             self._forget(order.popleft())
+            oldest = self._batches[0]
+            oldest[1] -= 1
+            if not oldest[1]:  # never the current run: it holds the span just added
+                self._batches.popleft()
             self.evictions += 1
+        return verdict
 
-    def _forget(self, seen: _Seen) -> None:
-        index = self._index
-        for key in seen.keys:
-            bucket = index[key]
-            if len(bucket) == 1:
-                del index[key]
-            else:
-                bucket.remove(seen)
+    def _forget(self, trace: bytes) -> None:
+        """Forget the oldest span of `trace` (the one whose entry left the arrival order)."""
+        spans = self._traces[trace]
+        if len(spans) == 1:
+            del self._traces[trace]
+        else:
+            del spans[0]
 
 
-def _related(seen: _Seen, span: Any) -> bool:
+def _related(seen: tuple, span_id: bytes, parent: bytes) -> bool:
     """Parent and child, or siblings."""
-    parent = span.parent_span_id
-    return seen.parent_id == parent or seen.span_id == parent or seen.parent_id == span.span_id
+    return seen[_PARENT] == parent or seen[_SPAN] == parent or seen[_PARENT] == span_id
 
 
-def _agree(seen: _Seen, view: GenAIView) -> bool:
-    """Same provider (or one unknown), and some model name of one equal to or a prefix of one of the other's."""
-    if seen.provider is not None and view.provider is not None and seen.provider != view.provider:
+def _agree(seen: tuple, view: GenAIView) -> bool:
+    """Same provider (or one unknown), and the model that answered the remembered span (else the one it asked
+    for) equal to, or a prefix of or prefixed by, one of the other's."""
+    provider = seen[_PROVIDER]
+    if provider is not None and view.provider is not None and provider != view.provider:
         return False
+    theirs = seen[_MODEL]
     mine = [_bare(m) for m in (view.request_model, view.response_model) if m]
-    theirs = [_bare(m) for m in seen.models if m]
-    if not mine or not theirs:
+    if not mine or theirs is None:
         return True
-    return any(a.startswith(b) or b.startswith(a) for a in mine for b in theirs)
+    theirs = _bare(theirs)
+    return any(a.startswith(theirs) or theirs.startswith(a) for a in mine)
 
 
 def _bare(model: str) -> str:

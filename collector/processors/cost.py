@@ -68,8 +68,8 @@ class LLMMetricsConfig:
 @dataclass
 class DedupeConfig:
     enabled: bool = option(True, "Price an API call once when stacked instrumentations give it several LLM spans (same `gen_ai.response.id`, or parent/child/sibling spans with the same provider, model and token counts, overlapping in time). The first span to arrive is priced; the others get `gen_ai.usage.cost_duplicate = true`, no cost, and count in no LLM metric but llm_duplicate_spans_total.")
-    window: Duration = option(Duration(300.0), "How long after its arrival an LLM span is remembered for matching a span of the same call that arrives later.")
-    max_entries: int = option(100_000, "Cap on the LLM spans remembered (about 1 KB each); past it the oldest are forgotten early, counted in llm_dedupe_evictions_total.")
+    window: Duration = option(Duration(120.0), "How long after its arrival an LLM span is remembered, to match a span of the same call that arrives later (another batch, exporter or process).")
+    max_entries: int = option(50_000, "Cap on the LLM spans remembered, about 0.5 KB each (25 MB at the default); past it the oldest are forgotten early, counted in llm_dedupe_evictions_total. Size it to at least LLM spans per second x window.")
 
     def validate(self) -> None:
         if self.window <= 0:
@@ -203,7 +203,10 @@ class CostProcessor(Processor):
                 cost = self.book.cost_of(view.provider, view.response_model, inp, out, cr, cw, rs)
             if cost is None and view.request_model and view.request_model != view.response_model:
                 cost = self.book.cost_of(view.provider, view.request_model, inp, out, cr, cw, rs)
-        verdict = dedupe.ORIGINAL if self.memory is None else self.memory.admit(span, view, cost is not None)
+        memory = self.memory
+        if memory is not None or sums is not None:
+            start, end = span.start_time_unix_nano, span.end_time_unix_nano
+        verdict = dedupe.ORIGINAL if memory is None else memory.admit(span, view, cost is not None, start, end)
         if verdict.duplicate_of is not None:
             attrs = span.attributes
             pdata.add_bool(attrs, DUPLICATE, True)
@@ -235,7 +238,6 @@ class CostProcessor(Processor):
                     acc.ok += 1
                 if cost is None:
                     acc.unpriced += 1
-                end, start = span.end_time_unix_nano, span.start_time_unix_nano
                 if end and end >= start:
                     acc.latencies.append((end - start) / 1e9)
             if verdict.count_tokens:

@@ -131,8 +131,8 @@ def test_dedupe_limits_are_checked(values: dict[str, Any]) -> None:
 
 
 def test_dedupe_is_on_by_default_with_a_window_in_the_yaml_spelling() -> None:
-    _, config = decode_config("cost", {"dedupe": {"window": "2m"}})
-    assert config.dedupe == DedupeConfig(enabled=True, window=120.0, max_entries=100_000)
+    _, config = decode_config("cost", {"dedupe": {"window": "5m"}})
+    assert config.dedupe == DedupeConfig(enabled=True, window=300.0, max_entries=50_000)
 
 
 CONFIG = daemon_yaml("""
