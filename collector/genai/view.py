@@ -86,6 +86,8 @@ _keys("mlflow_outputs", "mlflow.spanOutputs")
 # Cost already on the span (OpenLIT, Langfuse SDKs, an upstream collector): never written twice.
 _keys("reported_cost", "gen_ai.usage.cost")
 _keys("reported_oi_cost", "llm.cost.total")
+# The cost processor's mark on a span whose call another span carries the cost of (dedupe.py).
+_keys("cost_duplicate", "gen_ai.usage.cost_duplicate")
 
 # The same key table for the C walk (see `scan_request`).
 _C_TABLE = wire_slots.slot_table(_SLOTS, _PRIORITY)

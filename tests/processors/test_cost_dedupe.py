@@ -18,7 +18,7 @@ from collector.component import Signal
 from collector.envelope import Envelope
 from collector.processors.cost import DedupeConfig
 from collector.telemetry import Telemetry
-from collector.testing import BuildError, Sink, build_processor, decode_config, kv, traces_request
+from collector.testing import BuildError, Sink, build_chain, build_processor, decode_config, kv, traces_request
 from tests.conftest import daemon_yaml
 
 TRACE = bytes.fromhex("4bf92f3577b34da6a3ce929d0e0e4736")
@@ -122,6 +122,32 @@ def test_evictions_past_max_entries_are_counted() -> None:
         calls.append([span])
     _, metrics = run({"dedupe": {"max_entries": 2}}, *calls)
     assert samples(metrics, "llm_dedupe_evictions_total") == {"": 3}
+
+
+def test_trace_rollup_counts_the_call_once() -> None:
+    # cost, then tail_sampling's rollup: the app's root span gets the call's cost and tokens once.
+    root = Span(trace_id=TRACE, span_id=(9).to_bytes(8, "big"), name="answer", start_time_unix_nano=T0 - 1_000_000, end_time_unix_nano=T0 + 1_100_000_000)
+    sink = Sink()
+
+    async def run() -> None:
+        chain = await build_chain([("cost", None), ("tail_sampling", {"decision_wait": "1h", "rollup": True, "policies": [{"name": "tokens", "type": "llm_tokens", "llm_tokens": {"min_tokens": 1}}]})], sink)
+        for spans in ([sdk_span()], [openinference_span(), root]):
+            await chain.consume(traces_request(*spans, resource={"service.name": "support-bot"}))
+        await chain.shutdown()
+
+    asyncio.run(run())
+    rolled = next(attributes(s) for s in sink.spans if s.name == "answer")
+    assert rolled["gen_ai.trace.cost"] == pytest.approx(COST, abs=1e-10)
+    assert (rolled["gen_ai.trace.input_tokens"], rolled["gen_ai.trace.output_tokens"]) == (1200, 300)
+
+
+def test_a_span_marked_upstream_is_left_as_it_is() -> None:
+    # A daemon behind another: the first one's mark stands, whatever this one remembers.
+    marked = openinference_span()
+    marked.attributes.extend([kv("gen_ai.usage.cost_duplicate", True), kv("gen_ai.usage.cost_duplicate_of", "0000000000000002")])
+    (out,), metrics = run(None, [marked])
+    assert out == attributes(marked)
+    assert "llm_requests_total{" not in metrics and "llm_duplicate_spans_total{" not in metrics
 
 
 @pytest.mark.parametrize("values", [{"window": "0s"}, {"max_entries": 0}])
