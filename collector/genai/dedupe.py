@@ -5,8 +5,8 @@ OpenLIT next to OpenLLMetry, Langfuse's OpenAI wrapper next to OTel openai-v2, .
 spans, parent and child or siblings, and pricing both would bill it twice. The rule, for two LLM spans of the
 same trace whose [start, end] intervals overlap (every span of one call covers the call's own exchange):
 - both carry `gen_ai.response.id`: they are the same call exactly when the ids are equal;
-- else (at least one carries no id, e.g. OpenInference writes none): they are the same call when one is the
-  other's parent, child or sibling, both report the same input and output token counts, their providers
+- else (at least one carries no id, e.g. OpenInference writes none) and both have their times set: they are
+  the same call when one is the other's parent, child or sibling, both report the same input and output token counts, their providers
   agree (or one is unknown) and their models agree (equal, or one name a prefix of the other: a requested
   alias and the dated version that answered).
 Overlap is also what keeps apart two calls that share an id (a server returning constant or short random
@@ -133,7 +133,8 @@ class CallMemory:
                 if response_id is not None and other_id is not None:
                     if response_id != other_id:
                         continue
-                elif not (complete and seen[_IN] == inp and seen[_OUT] == out and _related(seen, span_id, parent) and _agree(seen, view)):
+                elif not (complete and end and seen[_END] and seen[_IN] == inp and seen[_OUT] == out
+                          and _related(seen, span_id, parent) and _agree(seen, view)):  # unset times (0) show no overlap
                     continue
                 call = seen[_CALL]
                 if call is not None and call.span_id == span_id:

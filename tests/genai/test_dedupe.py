@@ -117,6 +117,15 @@ def test_same_usage_in_the_same_trace_one_after_the_other_are_two_calls(memory: 
     assert admit(memory, openinference(4, parent=1, start=2.5, end=3.0)) is ORIGINAL
 
 
+def test_spans_without_times_are_tied_by_their_id_only(memory: CallMemory) -> None:
+    # start = end = 0 (unset) shows no overlap: equal counts under one parent are not enough.
+    spans = [llm(2, parent=1), llm(3, parent=1), llm(4, parent=1, response_id="msg_01A"), llm(5, parent=4, response_id="msg_01A")]
+    for span in spans:
+        span.start_time_unix_nano = span.end_time_unix_nano = 0
+    assert [admit(memory, span) for span in spans[:3]] == [ORIGINAL] * 3
+    assert duplicate(admit(memory, spans[3]), of=4)
+
+
 def test_concurrent_calls_with_the_same_usage_but_different_ids_are_two_calls(memory: CallMemory) -> None:
     # asyncio.gather of two identical prompts: overlapping siblings with equal counts, told apart by their ids.
     assert admit(memory, llm(2, parent=1, response_id="msg_01A")) is ORIGINAL
