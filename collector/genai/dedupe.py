@@ -6,9 +6,9 @@ spans, parent and child or siblings, and pricing both would bill it twice. The r
 same trace whose [start, end] intervals overlap (every span of one call covers the call's own exchange):
 - both carry `gen_ai.response.id`: they are the same call exactly when the ids are equal;
 - else (at least one carries no id, e.g. OpenInference writes none) and both have their times set: they are
-  the same call when one is the other's parent, child or sibling, both report the same input and output token counts, their providers
-  agree (or one is unknown) and their models agree (equal, or one name a prefix of the other: a requested
-  alias and the dated version that answered).
+  the same call when one is the other's parent, child or sibling, both report the same input and output
+  token counts, their providers agree (or one is unknown) and their models agree (equal, or one name a
+  prefix of the other: a requested alias and the dated version that answered).
 Overlap is also what keeps apart two calls that share an id (a server returning constant or short random
 ids); cache token counts are not compared, since libraries differ in whether they report them.
 
@@ -31,8 +31,9 @@ from typing import Any
 
 from .view import GenAIView
 
-# The most recent spans compared under one key: a trace of many calls with the same token counts (a batch of
-# short classifications) must not make each span's check linear in the trace; a call's spans arrive close.
+# The latest spans of its trace a span is compared with: a trace of many calls (a batch of short
+# classifications, a long agent run) must not make each span's check linear in the trace, and the spans of
+# one call arrive close together.
 SCAN = 32
 
 

@@ -205,9 +205,8 @@ class CostProcessor(Processor):
                 cost = self.book.cost_of(view.provider, view.response_model, inp, out, cr, cw, rs)
             if cost is None and view.request_model and view.request_model != view.response_model:
                 cost = self.book.cost_of(view.provider, view.request_model, inp, out, cr, cw, rs)
+        start, end = span.start_time_unix_nano, span.end_time_unix_nano
         memory = self.memory
-        if memory is not None or sums is not None:
-            start, end = span.start_time_unix_nano, span.end_time_unix_nano
         verdict = dedupe.ORIGINAL if memory is None else memory.admit(span, view, cost is not None, start, end)
         if verdict.duplicate_of is not None:
             attrs = span.attributes
