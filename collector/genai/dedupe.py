@@ -150,7 +150,7 @@ class CallMemory:
                 else:
                     verdict = Verdict(count_call=False, count_tokens=False, duplicate_of=call.span_id)
                 break
-        record = (span_id, parent, start, end, response_id, inp, out, view.provider, view.model,
+        record = (span_id, parent, start, end, response_id, inp, out, view.provider, view.response_model or view.request_model,
                   priceable, inp is not None or out is not None, call)
         if spans is None:
             self._traces[trace] = [record]
