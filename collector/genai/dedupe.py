@@ -86,10 +86,11 @@ class CallMemory:
         self.evictions = 0  # spans dropped by the cap before their window ended
         self._traces: dict[bytes, list[tuple]] = {}  # each trace's spans in arrival order
         self._order: deque[bytes] = deque()  # the trace of each span, in arrival order
-        # [deadline, spans] for each run of spans admitted between two `expire` calls, in arrival order.
-        self._batches: deque[list] = deque()
-        self._batch: list | None = None  # the current run's, once it has a span
-        self._deadline = 0.0
+        self._forgotten = 0  # spans that have left _order, so the n-th span admitted is at n - _forgotten
+        # (deadline, spans admitted by its end) for each run of spans admitted between two `expire` calls.
+        self._runs: deque[tuple[float, int]] = deque()
+        self._closed = 0  # spans admitted by the end of the last run in _runs
+        self._deadline = 0.0  # of the current run
 
     def __len__(self) -> int:
         return len(self._order)
@@ -97,12 +98,19 @@ class CallMemory:
     def expire(self, now: float) -> None:
         """Forget the spans whose window has ended; `now` (time.monotonic()) is also the arrival time given
         to the spans admitted until the next call."""
+        order, runs = self._order, self._runs
+        admitted = self._forgotten + len(order)
+        if admitted != self._closed:
+            runs.append((self._deadline, admitted))
+            self._closed = admitted
         self._deadline = now + self.window
-        self._batch = None
-        batches, order, forget = self._batches, self._order, self._forget
-        while batches and batches[0][0] <= now:
-            for _ in range(batches.popleft()[1]):
+        forgotten, forget = self._forgotten, self._forget
+        while runs and runs[0][0] <= now:
+            until = runs.popleft()[1]
+            while forgotten < until:  # (those the cap evicted are already gone)
                 forget(order.popleft())
+                forgotten += 1
+        self._forgotten = forgotten
 
     def admit(self, span: Any, view: GenAIView, priceable: bool, start: int, end: int) -> Verdict:
         """The verdict for an LLM span (priceable: the processor found it a price; start and end: its times,
@@ -120,8 +128,7 @@ class CallMemory:
         call = None
         if spans is not None:
             # The latest first: the spans of one call arrive close together.
-            for at in range(len(spans) - 1, max(-1, len(spans) - 1 - SCAN), -1):
-                seen = spans[at]
+            for seen in reversed(spans if len(spans) <= SCAN else spans[-SCAN:]):
                 if seen[_START] > end or start > seen[_END]:
                     continue
                 if seen[_SPAN] == span_id:
@@ -142,6 +149,9 @@ class CallMemory:
                     return ORIGINAL  # the priced span again, after a duplicate of it: as its first copy
                 if call is None:  # the call's second span: its state moves to an object both share
                     call = _Call(seen[_SPAN], seen[_PRICED], seen[_COUNTED])
+                    at = len(spans) - 1
+                    while spans[at] is not seen:
+                        at -= 1
                     spans[at] = (*seen[:_CALL], call)
                 if priceable and not call.priced:
                     verdict = COMPLETES if call.counted else COMPLETES_WITH_TOKENS
@@ -156,19 +166,11 @@ class CallMemory:
             self._traces[trace] = [record]
         else:
             spans.append(record)
-        batch = self._batch
-        if batch is None:
-            batch = self._batch = [self._deadline, 0]
-            self._batches.append(batch)
-        batch[1] += 1
         order = self._order
         order.append(trace)
         if len(order) > self.max_entries:
             self._forget(order.popleft())
-            oldest = self._batches[0]
-            oldest[1] -= 1
-            if not oldest[1]:  # never the current run: it holds the span just added
-                self._batches.popleft()
+            self._forgotten += 1
             self.evictions += 1
         return verdict
 

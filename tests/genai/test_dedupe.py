@@ -215,6 +215,24 @@ def test_memory_is_bounded_and_evictions_are_counted() -> None:
     assert duplicate(admit(memory, llm(201, parent=25, start=48.0, end=49.0, response_id="msg_24")), of=25)
 
 
+def test_runs_expire_in_arrival_order_after_evictions() -> None:
+    memory = CallMemory(window=10.0, max_entries=3)
+    memory.expire(0.0)
+    for n in range(4):  # the first is evicted
+        admit(memory, llm(n + 1, parent=100, start=2.0 * n, end=2.0 * n + 1, response_id=f"msg_{n}"))
+    memory.expire(5.0)
+    for n in range(4, 6):  # two more evicted: one span of the first run is left
+        admit(memory, llm(n + 1, parent=100, start=2.0 * n, end=2.0 * n + 1, response_id=f"msg_{n}"))
+    assert len(memory) == 3 and memory.evictions == 3
+    memory.expire(10.0)  # the first run's window ends: only the second run's two spans stay
+    assert len(memory) == 2
+    assert duplicate(admit(memory, llm(50, parent=6, start=10.0, end=11.0, response_id="msg_5")), of=6)
+    memory.expire(15.0)
+    assert len(memory) == 1 and memory._traces and memory.evictions == 3
+    memory.expire(25.0)
+    assert len(memory) == 0 and not memory._traces
+
+
 def test_many_calls_in_one_trace_stay_cheap() -> None:
     # 2,000 sequential one-token classifications in one trace: each check looks at the latest few only.
     memory = CallMemory(window=300.0, max_entries=100_000)
