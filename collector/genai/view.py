@@ -73,6 +73,7 @@ _keys("reasoning", "gen_ai.usage.reasoning.output_tokens", "llm.token_count.comp
 _keys("mlflow_usage", "mlflow.chat.tokenUsage")
 _keys("token_source", "gen_ai.usage.token_source")
 _keys("finish_reasons", "gen_ai.response.finish_reasons", "llm.finish_reason")
+_keys("response_id", "gen_ai.response.id")  # one call's spans from stacked instrumentations share it (dedupe.py)
 _keys("input_messages", "gen_ai.input.messages")
 _keys("output_messages", "gen_ai.output.messages")
 _keys("system_instructions", "gen_ai.system_instructions")
@@ -85,6 +86,8 @@ _keys("mlflow_outputs", "mlflow.spanOutputs")
 # Cost already on the span (OpenLIT, Langfuse SDKs, an upstream collector): never written twice.
 _keys("reported_cost", "gen_ai.usage.cost")
 _keys("reported_oi_cost", "llm.cost.total")
+# The cost processor's mark on a span whose call another span carries the cost of (dedupe.py).
+_keys("cost_duplicate", "gen_ai.usage.cost_duplicate")
 
 # The same key table for the C walk (see `scan_request`).
 _C_TABLE = wire_slots.slot_table(_SLOTS, _PRIORITY)

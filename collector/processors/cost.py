@@ -6,20 +6,25 @@ OpenInference's `llm.cost.prompt/completion/total` (Phoenix). A model that canno
 cost, `gen_ai.usage.cost_unpriced = true` and a count in `llm_unpriced_requests_total` — never a
 silent 0.
 
-The processor keeps nothing per trace: trace-level totals are the tail sampler's job (its `rollup`).
+One API call seen by two stacked instrumentations is priced once: the other LLM span of the call gets
+`gen_ai.usage.cost_duplicate = true` (and `gen_ai.usage.cost_duplicate_of`, the priced span's id) instead of
+a cost, and counts in no LLM metric but `llm_duplicate_spans_total` (`dedupe` option; the rule is
+collector/genai/dedupe.py's). Beyond that bounded memory of recent LLM spans the processor keeps nothing per
+trace: trace-level totals are the tail sampler's job (its `rollup`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from .. import pdata
 from ..component import Capabilities, Processor, Rejected, Signal
-from ..config import Invalid, option
+from ..config import Duration, Invalid, option
 from ..envelope import Envelope
-from ..genai import prices
+from ..genai import dedupe, prices
 from ..genai import view as view_module
 from ..genai.view import GenAIView
 from ..registry import register
@@ -33,6 +38,10 @@ UNPRICED_REASON = "gen_ai.usage.cost_unpriced_reason"
 # On a span whose usage attributes hold no valid count (negative, not finite, not a number): their keys,
 # comma-separated. The span goes on unpriced (reason invalid_usage); the rest of its request is unaffected.
 INVALID_USAGE = "gen_ai.usage.invalid"
+# On the other LLM spans of a call already priced on one span (see collector/genai/dedupe.py): no cost, and the
+# span id (hex) of the span that carries it.
+DUPLICATE = "gen_ai.usage.cost_duplicate"
+DUPLICATE_OF = "gen_ai.usage.cost_duplicate_of"
 OI_PROMPT, OI_COMPLETION, OI_TOTAL = "llm.cost.prompt", "llm.cost.completion", "llm.cost.total"
 OTHER = "other"
 
@@ -57,10 +66,24 @@ class LLMMetricsConfig:
 
 
 @dataclass
+class DedupeConfig:
+    enabled: bool = option(True, "Price an API call once when stacked instrumentations give it several LLM spans (same `gen_ai.response.id`, or parent/child/sibling spans with the same provider, model and token counts, overlapping in time). The first span to arrive is priced; the others get `gen_ai.usage.cost_duplicate = true`, no cost, and count in no LLM metric but llm_duplicate_spans_total.")
+    window: Duration = option(Duration(120.0), "How long after its arrival an LLM span is remembered, to match a span of the same call that arrives later (another batch, exporter or process).")
+    max_entries: int = option(50_000, "Cap on the LLM spans remembered, about 0.6 KB each (30 MB at the default); past it the oldest are forgotten early, counted in llm_dedupe_evictions_total. Size it to at least LLM spans per second x window.")
+
+    def validate(self) -> None:
+        if self.window <= 0:
+            raise Invalid("must be more than 0s", "window")
+        if self.max_entries < 1:
+            raise Invalid("must be at least 1", "max_entries")
+
+
+@dataclass
 class CostConfig:
     prices: str | None = option(None, "YAML file of price overrides and additions (self-hosted models, negotiated discounts, per-provider markups); it wins over the bundled genai-prices data. See config/prices.yaml.")
     openinference_attributes: bool = option(True, "Also write llm.cost.prompt / llm.cost.completion / llm.cost.total (read by Phoenix).")
     metrics: LLMMetricsConfig = option(factory=LLMMetricsConfig, doc="LLM usage metrics made from the spans.")
+    dedupe: DedupeConfig = option(factory=DedupeConfig, doc="One API call priced once, however many instrumentations traced it.")
 
     def validate(self) -> None:
         # The overrides file is part of the config: `validate` must catch its mistakes too.
@@ -111,6 +134,11 @@ class CostProcessor(Processor):
         self.m_latency = t.histogram("llm_latency_seconds", "Duration of LLM call spans.", labels, tuple(m.latency_buckets))
         self.m_unpriced = t.counter("llm_unpriced_requests_total", "LLM calls that could not be priced.", ("model",))
         self.m_invalid = t.counter("llm_invalid_usage_total", "LLM call spans with a usage attribute holding no valid token count, by attribute; left unpriced.", ("attribute",))
+        self.m_duplicates = t.counter("llm_duplicate_spans_total", "LLM call spans left unpriced and uncounted as another span of a call already priced (stacked instrumentations).", ("service",))
+        self.m_evictions = t.counter("llm_dedupe_evictions_total", "LLM spans forgotten by the cost processor's dedupe memory before their window ended (its max_entries); a later span of their call would be priced again.", ()).labels()
+        d = config.dedupe
+        self.memory = dedupe.CallMemory(float(d.window), d.max_entries) if d.enabled else None
+        self._evicted = 0
         self._bound: dict[tuple[str, str, str], _Series] = {}
         self._by_raw: dict[tuple[str, str, str], _Series] = {}  # the same, by uncapped labels: one lookup per span
 
@@ -127,6 +155,9 @@ class CostProcessor(Processor):
         from_slots = GenAIView.from_slots
         # Metric sums for this request, added to the series once per request rather than per span.
         sums: dict[_Series, _Sums] | None = {} if self.metrics_on else None
+        memory = self.memory
+        if memory is not None:
+            memory.expire(time.monotonic())
         index = 0
         for rs in data.resource_spans:
             service = ""
@@ -147,9 +178,14 @@ class CostProcessor(Processor):
                         self._price(span, view, service, sums)
         if sums:
             _add_sums(sums)
+        if memory is not None and memory.evictions != self._evicted:
+            self.m_evictions.inc(memory.evictions - self._evicted)
+            self._evicted = memory.evictions
         return await self.next.consume(envelope)
 
     def _price(self, span: Any, view: GenAIView, service: str, sums: dict[_Series, _Sums] | None) -> None:
+        if view.has("cost_duplicate"):
+            return  # marked by a cost processor upstream (another daemon on the way): its call is priced elsewhere
         u = view.usage
         cost: prices.Cost | None = None
         reason = "no_usage"
@@ -169,6 +205,15 @@ class CostProcessor(Processor):
                 cost = self.book.cost_of(view.provider, view.response_model, inp, out, cr, cw, rs)
             if cost is None and view.request_model and view.request_model != view.response_model:
                 cost = self.book.cost_of(view.provider, view.request_model, inp, out, cr, cw, rs)
+        start, end = span.start_time_unix_nano, span.end_time_unix_nano
+        memory = self.memory
+        verdict = dedupe.ORIGINAL if memory is None else memory.admit(span, view, cost is not None, start, end)
+        if verdict.duplicate_of is not None:
+            attrs = span.attributes
+            pdata.add_bool(attrs, DUPLICATE, True)
+            pdata.add_str(attrs, DUPLICATE_OF, verdict.duplicate_of.hex())
+            self.m_duplicates.labels(service or "unknown").inc()
+            return
         if cost is not None:
             parts: list[bytes] = []
             if not view.has("reported_cost"):
@@ -187,22 +232,23 @@ class CostProcessor(Processor):
             acc = sums.get(series)
             if acc is None:
                 acc = sums[series] = _Sums()
-            if view.errored:
-                acc.errors += 1
-            else:
-                acc.ok += 1
-            acc.input += u.input_tokens or 0
-            acc.output += u.output_tokens or 0
-            acc.cache_read += u.cache_read_tokens or 0
-            acc.cache_write += u.cache_write_tokens or 0
-            acc.reasoning += u.reasoning_tokens or 0
+            if verdict.count_call:
+                if view.errored:
+                    acc.errors += 1
+                else:
+                    acc.ok += 1
+                if cost is None:
+                    acc.unpriced += 1
+                if end and end >= start:
+                    acc.latencies.append((end - start) / 1e9)
+            if verdict.count_tokens:
+                acc.input += u.input_tokens or 0
+                acc.output += u.output_tokens or 0
+                acc.cache_read += u.cache_read_tokens or 0
+                acc.cache_write += u.cache_write_tokens or 0
+                acc.reasoning += u.reasoning_tokens or 0
             if cost is not None:
                 acc.cost = cost.total_usd + (acc.cost or 0.0)
-            else:
-                acc.unpriced += 1
-            end, start = span.end_time_unix_nano, span.start_time_unix_nano
-            if end and end >= start:
-                acc.latencies.append((end - start) / 1e9)
 
     def _series(self, service: str, provider: str, model: str) -> _Series:
         raw = (service, provider, model)

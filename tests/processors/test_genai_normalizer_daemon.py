@@ -62,6 +62,9 @@ def request() -> ExportTraceServiceRequest:
     legacy = legacy_scope.spans.add()
     legacy.CopyFrom(scope.spans[0])
     legacy.span_id = b"\x00" * 7 + b"\x02"
+    # Another call, in its own trace: a copy in the fixture's trace would be the same call seen twice, which
+    # cost prices once (collector/genai/dedupe.py).
+    legacy.trace_id = bytes(reversed(legacy.trace_id))
     del legacy.attributes[:]
     for a in scope.spans[0].attributes:
         if a.key == "case":

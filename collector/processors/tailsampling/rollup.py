@@ -15,9 +15,12 @@ def trace_cost(trace: TraceData) -> float:
 
 
 def trace_tokens(trace: TraceData) -> tuple[int, int]:
-    """(input tokens, output tokens) over the trace's LLM calls."""
+    """(input tokens, output tokens) over the trace's LLM calls: each call once, so not over the spans the
+    cost processor marked as another span's call (`gen_ai.usage.cost_duplicate`)."""
     inp = out = 0
     for view in trace.views():
+        if view.has("cost_duplicate"):
+            continue
         inp += view.usage.input_tokens or 0
         out += view.usage.output_tokens or 0
     return inp, out

@@ -1,0 +1,207 @@
+"""One LLM call, one price: which LLM spans are the same API call seen by two stacked instrumentations.
+
+With two instrumentations on one call (the Anthropic SDK's own tracing next to OpenLLMetry or OpenInference,
+OpenLIT next to OpenLLMetry, Langfuse's OpenAI wrapper next to OTel openai-v2, ...) the call gives two LLM
+spans, parent and child or siblings, and pricing both would bill it twice. The rule, for two LLM spans of the
+same trace whose [start, end] intervals overlap (every span of one call covers the call's own exchange):
+- both carry `gen_ai.response.id`: they are the same call exactly when the ids are equal;
+- else (at least one carries no id, e.g. OpenInference writes none) and both have their times set: they are
+  the same call when one is the other's parent, child or sibling, both report the same input and output
+  token counts, their providers agree (or one is unknown) and their models agree (equal, or one name a
+  prefix of the other: a requested alias and the dated version that answered).
+Overlap is also what keeps apart two calls that share an id (a server returning constant or short random
+ids); cache token counts are not compared, since libraries differ in whether they report them.
+
+The first span of a call to arrive is its original: it is priced and counted in the metrics. A later span of
+the call is its duplicate, priced nowhere and counted nowhere, unless the call had no price yet (its first
+span had no usage or an unpriced model) and this span can be priced: then this one is priced and counted,
+once (see `Verdict`).
+
+Spans of one call can arrive in different requests, so `CallMemory` keeps the spans it has seen for `window`
+seconds after their arrival, at most `max_entries` of them (the oldest go first, counted in `evictions`).
+What it cannot see: a duplicate arriving after its original left the memory (by age or by the cap) is priced
+again, and so is one that reaches another memory (another daemon, another pipeline's cost processor).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from .view import GenAIView
+
+# The latest spans of its trace a span is compared with: a trace of many calls (a batch of short
+# classifications, a long agent run) must not make each span's check linear in the trace, and the spans of
+# one call arrive close together.
+SCAN = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the cost processor does with one LLM span.
+
+    Unless it is a duplicate, the span is priced (or marked unpriced) and its cost, if any, counted.
+    count_call: count it as a call (requests, latency, unpriced). count_tokens: add its tokens to the metrics.
+    duplicate_of: for a duplicate, the span id of the call's priced span (else of its first); a duplicate
+    gets no cost and counts nowhere."""
+
+    count_call: bool
+    count_tokens: bool
+    duplicate_of: bytes | None = None
+
+
+ORIGINAL = Verdict(count_call=True, count_tokens=True)
+# A later span of a call that had no price yet, and can be priced: it gives the call its cost (and tokens when
+# the first span had none), not a second request.
+COMPLETES = Verdict(count_call=False, count_tokens=False)
+COMPLETES_WITH_TOKENS = Verdict(count_call=False, count_tokens=True)
+
+
+class _Call:
+    """One API call's state, shared by its spans once a second one is seen (until then the first span's record
+    holds it)."""
+
+    __slots__ = ("span_id", "priced", "counted")
+
+    def __init__(self, span_id: bytes, priced: bool, counted: bool):
+        self.span_id = span_id  # the priced span, else the first
+        self.priced = priced
+        self.counted = counted  # its tokens are in the metrics
+
+
+# A remembered span is a tuple (the cheapest object to make and to keep), its fields at these positions:
+# span id, parent span id, start, end (ns), response id, input and output tokens, provider, model
+# (GenAIView.model), and its call's state: the _Call, or None with priced and counted its own.
+_SPAN, _PARENT, _START, _END, _ID, _IN, _OUT, _PROVIDER, _MODEL, _PRICED, _COUNTED, _CALL = range(12)
+
+
+class CallMemory:
+    """The LLM spans seen in the last `window` seconds (at most `max_entries`), by trace; `admit` says what to
+    do with each new one."""
+
+    def __init__(self, window: float, max_entries: int):
+        self.window = window
+        self.max_entries = max_entries
+        self.evictions = 0  # spans dropped by the cap before their window ended
+        self._traces: dict[bytes, list[tuple]] = {}  # each trace's spans in arrival order
+        self._order: deque[bytes] = deque()  # the trace of each span, in arrival order
+        self._forgotten = 0  # spans that have left _order, so the n-th span admitted is at n - _forgotten
+        # (deadline, spans admitted by its end) for each run of spans admitted between two `expire` calls.
+        self._runs: deque[tuple[float, int]] = deque()
+        self._closed = 0  # spans admitted by the end of the last run in _runs
+        self._deadline = 0.0  # of the current run
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def expire(self, now: float) -> None:
+        """Forget the spans whose window has ended; `now` (time.monotonic()) is also the arrival time given
+        to the spans admitted until the next call."""
+        order, runs = self._order, self._runs
+        admitted = self._forgotten + len(order)
+        if admitted != self._closed:
+            runs.append((self._deadline, admitted))
+            self._closed = admitted
+        self._deadline = now + self.window
+        forgotten, forget = self._forgotten, self._forget
+        while runs and runs[0][0] <= now:
+            until = runs.popleft()[1]
+            while forgotten < until:  # (those the cap evicted are already gone)
+                forget(order.popleft())
+                forgotten += 1
+        self._forgotten = forgotten
+
+    def admit(self, span: Any, view: GenAIView, priceable: bool, start: int, end: int) -> Verdict:
+        """The verdict for an LLM span (priceable: the processor found it a price; start and end: its times,
+        which the caller has read), which is then remembered."""
+        response_id = view.text("response_id")
+        u = view.usage
+        inp, out = u.input_tokens, u.output_tokens
+        complete = inp is not None and out is not None
+        if response_id is None and not complete:
+            return ORIGINAL  # nothing to match it by, now or later
+        trace, span_id = span.trace_id, span.span_id
+        parent = span.parent_span_id
+        spans = self._traces.get(trace)
+        verdict = ORIGINAL
+        call = None
+        if spans is not None:
+            # The latest first: the spans of one call arrive close together.
+            for seen in reversed(spans if len(spans) <= SCAN else spans[-SCAN:]):
+                if seen[_START] > end or start > seen[_END]:
+                    continue
+                if seen[_SPAN] == span_id:
+                    # The same span again (an exporter's retry): treated as its first copy, not remembered twice.
+                    call = seen[_CALL]
+                    if call is None or call.span_id == span_id:
+                        return ORIGINAL
+                    return Verdict(count_call=False, count_tokens=False, duplicate_of=call.span_id)
+                other_id = seen[_ID]
+                if response_id is not None and other_id is not None:
+                    if response_id != other_id:
+                        continue
+                elif not (complete and end and seen[_END] and seen[_IN] == inp and seen[_OUT] == out
+                          and _related(seen, span_id, parent) and _agree(seen, view)):  # unset times (0) show no overlap
+                    continue
+                call = seen[_CALL]
+                if call is not None and call.span_id == span_id:
+                    return ORIGINAL  # the priced span again, after a duplicate of it: as its first copy
+                if call is None:  # the call's second span: its state moves to an object both share
+                    call = _Call(seen[_SPAN], seen[_PRICED], seen[_COUNTED])
+                    at = len(spans) - 1
+                    while spans[at] is not seen:
+                        at -= 1
+                    spans[at] = (*seen[:_CALL], call)
+                if priceable and not call.priced:
+                    verdict = COMPLETES if call.counted else COMPLETES_WITH_TOKENS
+                    call.priced = call.counted = True
+                    call.span_id = span_id
+                else:
+                    verdict = Verdict(count_call=False, count_tokens=False, duplicate_of=call.span_id)
+                break
+        record = (span_id, parent, start, end, response_id, inp, out, view.provider, view.response_model or view.request_model,
+                  priceable, inp is not None or out is not None, call)
+        if spans is None:
+            self._traces[trace] = [record]
+        else:
+            spans.append(record)
+        order = self._order
+        order.append(trace)
+        if len(order) > self.max_entries:
+            self._forget(order.popleft())
+            self._forgotten += 1
+            self.evictions += 1
+        return verdict
+
+    def _forget(self, trace: bytes) -> None:
+        """Forget the oldest span of `trace` (the one whose entry left the arrival order)."""
+        spans = self._traces[trace]
+        if len(spans) == 1:
+            del self._traces[trace]
+        else:
+            del spans[0]
+
+
+def _related(seen: tuple, span_id: bytes, parent: bytes) -> bool:
+    """Parent and child, or siblings."""
+    return seen[_PARENT] == parent or seen[_SPAN] == parent or seen[_PARENT] == span_id
+
+
+def _agree(seen: tuple, view: GenAIView) -> bool:
+    """Same provider (or one unknown), and the model that answered the remembered span (else the one it asked
+    for) equal to, or a prefix of or prefixed by, one of the other's."""
+    provider = seen[_PROVIDER]
+    if provider is not None and view.provider is not None and provider != view.provider:
+        return False
+    theirs = seen[_MODEL]
+    mine = [_bare(m) for m in (view.request_model, view.response_model) if m]
+    if not mine or theirs is None:
+        return True
+    theirs = _bare(theirs)
+    return any(a.startswith(theirs) or theirs.startswith(a) for a in mine)
+
+
+def _bare(model: str) -> str:
+    """A model name without its provider prefix (`openai/gpt-4o` as a gateway writes it), lower-cased."""
+    return model.rpartition("/")[2].lower()
