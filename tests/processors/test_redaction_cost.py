@@ -57,7 +57,7 @@ def _request(emails: int) -> Any:
 def test_allowed_values_keep_a_value_with_many_matches_linear() -> None:
     # 8x the matches: ~8x the time if linear, ~64x if each finding reread the value. Best of 3, interleaved.
     sink = Sink()
-    processor = build_processor("redaction", {"allowed_values": [r"keep\d+@example\.com"]}, sink)
+    processor = build_processor("redaction", {"allowed_values": [r"keep\d+@example\.com"], "workers": 0}, sink)
     small, large = float("inf"), float("inf")
     for _ in range(3):
         for emails in (500, 4000):
@@ -103,7 +103,7 @@ def test_the_thread_redacts_and_counts_as_the_loop_does(monkeypatch: pytest.Monk
     runs = []
     for limits in ({"inline_max_bytes": 1 << 30, "inline_max_hits": 1 << 30}, {"inline_max_bytes": 0}, {}):
         sink = Sink()
-        processor = build_processor("redaction", {**config, **limits}, sink)
+        processor = build_processor("redaction", {**config, **limits, "workers": 0}, sink)
 
         async def run(processor: Any = processor) -> None:
             for request in _mixed_requests():
@@ -122,7 +122,7 @@ def test_the_thread_redacts_and_counts_as_the_loop_does(monkeypatch: pytest.Monk
 
 
 def test_a_request_within_the_budget_is_prefiltered_once_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    processor = build_processor("redaction", {}, Sink())
+    processor = build_processor("redaction", {"workers": 0}, Sink())
     scanner = processor.scanner
     calls: list[int] = []
     monkeypatch.setattr(scanner, "wire_hits", lambda buf: calls.append(len(buf)) or type(scanner).wire_hits(scanner, buf))
@@ -134,7 +134,7 @@ def test_a_request_within_the_budget_is_prefiltered_once_on_the_loop(monkeypatch
 
 
 def test_a_request_past_the_hit_limit_is_redacted_in_the_thread() -> None:
-    processor = build_processor("redaction", {"inline_max_hits": 50}, Sink())
+    processor = build_processor("redaction", {"inline_max_hits": 50, "workers": 0}, Sink())
     request = _mixed_requests()[3]  # 600 hits in 14 KB
     asyncio.run(processor.consume(Envelope.of(request)))
     assert processor._lane is not None and processor._lane.walks is not None
@@ -172,7 +172,7 @@ def _export(daemon: Any, request: Any) -> urllib.request.Request:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("redaction", ["{{}}", "{{workers: 1}}"], ids=["in-daemon", "workers"])
+@pytest.mark.parametrize("redaction", ["{{workers: 0}}", "{{workers: 1}}"], ids=["in-daemon", "workers"])
 def test_requests_of_many_matches_hold_up_no_other_client(daemon_factory: Any, redaction: str) -> None:
     # While a few requests of 32k e-mails in one attribute (676 KiB, ~1 s of redaction each) are in flight,
     # a second client's small export and the health endpoint still answer at once.

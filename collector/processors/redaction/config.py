@@ -15,6 +15,7 @@ What a config turns into (the engine's rules, key policy and scanner) is build.p
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -27,6 +28,14 @@ Action = Literal["mask", "hash", "drop_attribute", "partial"]
 HashFunction = Literal["md5", "sha1", "sha3", "hmac-sha256", "hmac-sha512"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _KEYED = ("hmac-sha256", "hmac-sha512")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        return len(affinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _re2_options() -> Any:
@@ -161,13 +170,13 @@ class RedactionConfig:
     hmac_key: str | None = field(default=None, repr=False, metadata={"doc": "otelcol's name for `hash_key`."})
     summary: Literal["debug", "info", "silent"] = option("info", "otelcol: attributes added where something changed. `info`: `redaction.masked.count`, `redaction.redacted.count`, `redaction.allowed.count`, `redaction.ignored.count` (log bodies: `redaction.body.*`). `debug`: also the `.keys` lists and `redaction.masked.<detector>.count`. `silent`: none.")
     engine: Literal["re2", "hyperscan"] = option("re2", "Prefilter engine: one RE2 alternation over the request's strings, or a Hyperscan database.")
-    workers: int = option(0, "Redact in this many worker processes instead of on the daemon's event loop, so redaction runs on other cores (each worker is ~40 MB). 0: in the daemon. A worker that dies fails its requests with a retryable error and is restarted; nothing passes unredacted.")
+    workers: int | Literal["auto"] = option("auto", "Redact in this many worker processes instead of on the daemon's event loop, so redaction runs on other cores (each worker is ~40 MB). `auto`: one fewer than the cores the daemon may run on (0 on one core); the number chosen is logged at start-up. 0: in the daemon. A worker that dies fails its requests with a retryable error and is restarted; nothing passes unredacted.")
     inline_max_bytes: int = option(262144, "The largest request (protobuf bytes) redacted on the daemon's event loop; with `inline_max_hits`, what keeps one request from holding up the others (and the health endpoint) for more than ~20 ms. A larger request is redacted in a thread of its own (workers 0); with workers, no request waits in a worker behind a larger one (where every worker has one, a request within both limits is redacted on the loop). 0: every request off the loop.")
     inline_max_hits: int = option(200, "The most prefilter hits (likely PII, each ~25-50 µs of exact patterns and validators) a request redacted on the event loop may have; one with more is redacted as one larger than `inline_max_bytes`. Counted on the loop, up to this many, by the pass the redaction starts with anyway.")
 
     def validate(self) -> None:
-        if not 0 <= self.workers <= 64:
-            raise Invalid(f"expected 0 (redact in the daemon) to 64 worker processes, got {self.workers}", "workers")
+        if self.workers != "auto" and not 0 <= self.workers <= 64:
+            raise Invalid(f"expected 0 (redact in the daemon) to 64 worker processes, got {self.workers}; or auto (one fewer than the cores)", "workers")
         if self.inline_max_bytes < 0:
             raise Invalid(f"expected a size in bytes, 0 or more, got {self.inline_max_bytes}", "inline_max_bytes")
         if self.inline_max_hits < 0:
@@ -202,6 +211,12 @@ class RedactionConfig:
 
             if "hyperscan" not in available_engines():
                 raise Invalid("hyperscan needs the hyperscan package, which is not installed: pip install llm-collector[hyperscan] (or use engine: re2)", "engine")
+
+    def worker_count(self) -> int:
+        """`workers` as a number: `auto` is one fewer than the cores this process may run on (0 on one core)."""
+        if self.workers != "auto":
+            return self.workers
+        return min(max(available_cores() - 1, 0), 64)
 
     @property
     def key(self) -> str | None:

@@ -17,7 +17,7 @@ from ...envelope import Envelope
 from ...pdata import REQUEST_TYPES
 from ...registry import register
 from .build import build_redactor, build_scanner
-from .config import RedactionConfig
+from .config import RedactionConfig, available_cores
 from .offload import LoopBudget, ThreadLane
 
 if TYPE_CHECKING:
@@ -49,14 +49,16 @@ class RedactionProcessor(Processor):
         self._errors = t.counter("redaction_errors_total", "Values masked whole because scanning them failed (fail closed).", ("processor",)).labels(processor)
         self._lane: ThreadLane | None = None
         self._pool: WorkerPool | None = None
-        if not config.workers:
+        workers = config.worker_count()
+        self.log.info("redaction workers chosen", workers=workers, configured=config.workers, cores=available_cores())
+        if not workers:
             self._lane = ThreadLane(config)
         else:
             # Imported here, not at the top: a worker process runs worker.py as `python -m`, which imports
             # this package first, and a worker.py already imported by then would be loaded a second time.
             from . import worker
 
-            self._pool = worker.WorkerPool(self, config, config.workers)
+            self._pool = worker.WorkerPool(self, config, workers)
         key = config.key
         if key is not None and len(key) < _SHORT_KEY:
             self.log.warning("hash_key is short; tokens of low-entropy values (phone numbers, CPFs) are easier to guess with a short key", min_advised=_SHORT_KEY)
