@@ -150,14 +150,18 @@ def _seq(parsed: Any, flags: int) -> tuple:
 
 def _first(seq: tuple) -> tuple | None:
     """Sets one of which holds the first character of every match of ``seq`` (None: any character may start one)."""
-    for node in seq:
+    for i, node in enumerate(seq):
         kind = node[0]
         if kind == _ASSERT:
             continue  # consumes nothing: the next node's first character is the match's
         if kind == _SET:
             return (node,)
         if kind == _REPEAT:
-            return _first(node[4]) if node[1] >= 1 else None
+            inner = _first(node[4])
+            if inner is None or node[1] >= 1:
+                return inner
+            after = _first(seq[i + 1 :])  # the repeat may be skipped
+            return None if after is None else inner + after
         if kind == _GROUP:
             return _first(node[2])
         if kind == _BRANCH:
@@ -224,7 +228,8 @@ def _rule(k: int, name: str, min_len: int) -> tuple | None:
             seq = _seq(sre_parse.parse(rx.pattern, rx.flags), rx.flags)
             group = det.group
             index = rx.groupindex.get(group, -1) if isinstance(group, str) else -1
-            branches.append((seq, _first(seq), index, tuple(sorted(_rejected_before(seq)))))
+            second = _first(seq[1:]) if seq[0][0] == _SET else None
+            branches.append((seq, _first(seq), index, tuple(sorted(_rejected_before(seq))), second))
     except Unsupported:
         return None
     return (k, name, min_len, _ACCEPTORS[name], name == "email", tuple(branches))

@@ -62,6 +62,8 @@ typedef struct {
     Node *seq;
     Node **first; /* sets one of which the first character is in; NULL: any character */
     Py_ssize_t nfirst;
+    Node **second; /* the same for the second character, where the first is one set; NULL: no such sets */
+    Py_ssize_t nsecond;
     int group; /* the group whose span is reported, -1: the whole match */
     int any_wide; /* the first character may be outside ASCII */
 } Branch;
@@ -308,7 +310,7 @@ static PyObject *py_compile(PyObject *self, PyObject *args) {
         goto fail;
     Py_ssize_t total = 0;
     for (Py_ssize_t r = 0; r < p->nrules; r++) {
-        /* (k, name, min_len, accept, email, ((seq, first, group, rejected before), ...)) */
+        /* (k, name, min_len, accept, email, ((seq, first, group, rejected before, second), ...)) */
         PyObject *t = PyTuple_GET_ITEM(rules, r);
         if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 6 || !PyTuple_Check(PyTuple_GET_ITEM(t, 5)) ||
             !PyUnicode_Check(PyTuple_GET_ITEM(t, 1))) {
@@ -335,7 +337,7 @@ static PyObject *py_compile(PyObject *self, PyObject *args) {
             goto fail;
         for (Py_ssize_t b = 0; b < rule->nbranches; b++) {
             PyObject *bt = PyTuple_GET_ITEM(branches, b);
-            if (!PyTuple_Check(bt) || PyTuple_GET_SIZE(bt) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(bt, 3))) {
+            if (!PyTuple_Check(bt) || PyTuple_GET_SIZE(bt) != 5 || !PyTuple_Check(PyTuple_GET_ITEM(bt, 3))) {
                 PyErr_SetString(PyExc_ValueError, "bad branch");
                 goto fail;
             }
@@ -361,6 +363,23 @@ static PyObject *py_compile(PyObject *self, PyObject *args) {
                     }
                     br->any_wide |= set_is_wide(br->first[i]);
                 }
+            }
+            PyObject *second = PyTuple_GET_ITEM(bt, 4);
+            if (second != Py_None) {
+                if (!PyTuple_Check(second)) {
+                    PyErr_SetString(PyExc_ValueError, "bad second sets");
+                    goto fail;
+                }
+                br->nsecond = PyTuple_GET_SIZE(second);
+                br->second = program_alloc(p, sizeof(Node *) * (size_t)br->nsecond);
+                if (br->second == NULL)
+                    goto fail;
+                for (Py_ssize_t i = 0; i < br->nsecond; i++)
+                    if ((br->second[i] = build_node(p, PyTuple_GET_ITEM(second, i))) == NULL || br->second[i]->op != N_SET) {
+                        if (!PyErr_Occurred())
+                            PyErr_SetString(PyExc_ValueError, "bad second set");
+                        goto fail;
+                    }
             }
             br->group = (int)item_ssize(bt, 2);
             PyObject *before = PyTuple_GET_ITEM(bt, 3);
@@ -1237,6 +1256,16 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
                     int ok = 0;
                     for (Py_ssize_t i = 0; i < br->nfirst && !ok; i++)
                         ok = in_set(br->first[i], c);
+                    if (!ok)
+                        continue;
+                }
+                if (br->second != NULL) {
+                    int ok = 0;
+                    if (s + 1 < m.len) {
+                        Py_UCS4 c2 = CH(&m, s + 1);
+                        for (Py_ssize_t i = 0; i < br->nsecond && !ok; i++)
+                            ok = in_set(br->second[i], c2);
+                    }
                     if (!ok)
                         continue;
                 }
