@@ -34,6 +34,7 @@ enum { ACC_NONE = 0, ACC_CARD, ACC_PHONE, ACC_CPF, ACC_CNPJ, ACC_SSN, ACC_IBAN, 
 #define MAX_GROUPS 4
 #define MAX_DEPTH 4000
 #define MAX_BRANCHES 64
+#define RELEASE_GIL 4096 /* a value this long is matched without the GIL (other threads run meanwhile) */
 
 typedef struct Node {
     int op;
@@ -1046,11 +1047,9 @@ typedef struct {
 static int add_hit(Hits *h, M *m, Py_ssize_t start, int branch) {
     if (h->count == h->capacity) {
         Py_ssize_t capacity = h->capacity ? h->capacity * 2 : 32;
-        Hit *grown = PyMem_Realloc(h->hits, sizeof(Hit) * (size_t)capacity);
-        if (grown == NULL) {
-            PyErr_NoMemory();
+        Hit *grown = PyMem_RawRealloc(h->hits, sizeof(Hit) * (size_t)capacity); /* without the GIL */
+        if (grown == NULL)
             return -1;
-        }
         h->hits = grown;
         h->capacity = capacity;
     }
@@ -1096,6 +1095,69 @@ static int email_hits(M *m, int f, const Branch *br, Hits *h) {
         at = at + 1 > previous_end ? at + 1 : previous_end;
         while (at < n && CH(m, at) != '@')
             at++;
+    }
+    return 0;
+}
+
+/* Every match of the active branches in the value, as each branch's finditer gives them: 0, 1 if the matcher
+ * gave up (its budget, or an empty match), -1 out of memory. No Python object is touched: for a long value the
+ * caller lets other threads run meanwhile. */
+static int collect(const Program *p, M *m, uint64_t active, Hits *h) {
+    Py_ssize_t next[MAX_BRANCHES];
+    for (int f = 0; f < MAX_BRANCHES; f++)
+        next[f] = 0;
+    uint64_t scanned = active & ~p->email;
+    uint64_t wide = scanned & p->wide;
+    if (scanned) {
+        Py_UCS4 before = 128; /* none: nothing is rejected at the start */
+        for (Py_ssize_t s = 0; s < m->len; before = CH(m, s), s++) {
+            Py_UCS4 c = CH(m, s);
+            uint64_t candidates = c < 128 ? p->table[c] & scanned : wide;
+            if (before < 128)
+                candidates &= ~p->rejected[before];
+            while (candidates) {
+                int f = __builtin_ctzll(candidates);
+                candidates &= candidates - 1;
+                if (s < next[f])
+                    continue;
+                const Branch *br = p->flat[f];
+                if (c >= 128 && br->first != NULL) {
+                    int ok = 0;
+                    for (Py_ssize_t i = 0; i < br->nfirst && !ok; i++)
+                        ok = in_set(br->first[i], c);
+                    if (!ok)
+                        continue;
+                }
+                if (br->second != NULL) {
+                    int ok = 0;
+                    if (s + 1 < m->len) {
+                        Py_UCS4 c2 = CH(m, s + 1);
+                        for (Py_ssize_t i = 0; i < br->nsecond && !ok; i++)
+                            ok = in_set(br->second[i], c2);
+                    }
+                    if (!ok)
+                        continue;
+                }
+                if (match_at(m, br, s)) {
+                    if (m->end <= s) /* an empty match: finditer's rules for those are not copied here */
+                        return 1;
+                    if (add_hit(h, m, s, f) < 0)
+                        return -1;
+                    next[f] = m->end;
+                } else if (m->abort)
+                    return 1;
+            }
+        }
+    }
+    uint64_t email = active & p->email;
+    while (email) {
+        int f = __builtin_ctzll(email);
+        email &= email - 1;
+        int r = email_hits(m, f, p->flat[f], h);
+        if (r == -2)
+            return -1;
+        if (r < 0)
+            return 1;
     }
     return 0;
 }
@@ -1216,7 +1278,7 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OUKp", &capsule, &text, &wanted, &resolve))
         return NULL;
     Program *p = PyCapsule_GetPointer(capsule, "collector.wire._pii.Program");
-    if (p == NULL)
+    if (p == NULL || PyUnicode_READY(text) < 0)
         return NULL;
     M m;
     memset(&m, 0, sizeof m);
@@ -1233,68 +1295,18 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     }
     Hits h = {NULL, 0, 0};
     PyObject *out = NULL;
-    Py_ssize_t next[MAX_BRANCHES];
-    for (int f = 0; f < MAX_BRANCHES; f++)
-        next[f] = 0;
-    uint64_t scanned = active & ~p->email;
-    uint64_t wide = scanned & p->wide;
-    int unsure = 0;
-    if (scanned) {
-        Py_UCS4 before = 128; /* none: nothing is rejected at the start */
-        for (Py_ssize_t s = 0; s < m.len && !unsure; before = CH(&m, s), s++) {
-            Py_UCS4 c = CH(&m, s);
-            uint64_t candidates = c < 128 ? p->table[c] & scanned : wide;
-            if (before < 128)
-                candidates &= ~p->rejected[before];
-            while (candidates) {
-                int f = __builtin_ctzll(candidates);
-                candidates &= candidates - 1;
-                if (s < next[f])
-                    continue;
-                const Branch *br = p->flat[f];
-                if (c >= 128 && br->first != NULL) {
-                    int ok = 0;
-                    for (Py_ssize_t i = 0; i < br->nfirst && !ok; i++)
-                        ok = in_set(br->first[i], c);
-                    if (!ok)
-                        continue;
-                }
-                if (br->second != NULL) {
-                    int ok = 0;
-                    if (s + 1 < m.len) {
-                        Py_UCS4 c2 = CH(&m, s + 1);
-                        for (Py_ssize_t i = 0; i < br->nsecond && !ok; i++)
-                            ok = in_set(br->second[i], c2);
-                    }
-                    if (!ok)
-                        continue;
-                }
-                if (match_at(&m, br, s)) {
-                    if (m.end <= s) { /* an empty match: finditer's rules for those are not copied here */
-                        unsure = 1;
-                        break;
-                    }
-                    if (add_hit(&h, &m, s, f) < 0)
-                        goto done;
-                    next[f] = m.end;
-                } else if (m.abort) {
-                    unsure = 1;
-                    break;
-                }
-            }
-        }
+    int collected;
+    if (m.len >= RELEASE_GIL) {
+        Py_BEGIN_ALLOW_THREADS
+        collected = collect(p, &m, active, &h);
+        Py_END_ALLOW_THREADS
+    } else
+        collected = collect(p, &m, active, &h);
+    if (collected < 0) {
+        PyErr_NoMemory();
+        goto done;
     }
-    uint64_t email = active & p->email;
-    while (email && !unsure) {
-        int f = __builtin_ctzll(email);
-        email &= email - 1;
-        int r = email_hits(&m, f, p->flat[f], &h);
-        if (r == -2)
-            goto done;
-        if (r < 0)
-            unsure = 1;
-    }
-    if (unsure) {
+    if (collected > 0) {
         out = Py_NewRef(Py_None);
         goto done;
     }
@@ -1330,7 +1342,7 @@ static PyObject *py_scan(PyObject *self, PyObject *args) {
     out = answer(p, spans, count, resolve);
     PyMem_Free(spans);
 done:
-    PyMem_Free(h.hits);
+    PyMem_RawFree(h.hits);
     return out;
 }
 
