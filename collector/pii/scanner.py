@@ -20,7 +20,10 @@ serialized OTLP request, for the processor's request-level skip; values found th
 straight to the per-detector set, without the joined prefilter pass.
 
 How each detector's exact pass runs (its windows, its joined pass) is in ``rules``; this module holds
-the prefilter engines and decides which values each detector's exact pass sees.
+the prefilter engines and decides which values each detector's exact pass sees. Where the C extension is
+built, the built-ins it can run take their exact pass there instead, value by value, with the same findings
+(``compiled``; it resolves overlaps itself where every rule of the value ran in C); Python's pass is the
+reference, and takes a value back where the C matcher gives up on it.
 
 Fail closed: if an exact pattern, an acceptor or a validator raises on a value, the whole value becomes one
 finding with ``error=True`` so the caller masks it instead of passing it through.

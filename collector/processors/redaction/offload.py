@@ -9,9 +9,10 @@ the hits are counted on the loop with the prefilter the walk starts with anyway,
 walk that follows gets them back instead of finding them again. Those limits keep a request's turn on the
 loop to ~20 ms; a request past either is redacted in the thread.
 
-The scan is mostly Python and holds the GIL, but the interpreter hands the GIL to a waiting thread every
-switch interval (5 ms), the re2 passes release it, and no step of the scan is one long C call (no sort calls
-back into Python). So the loop waits a few milliseconds at a time. There is one thread: large requests
+The walk is Python and holds the GIL, but the interpreter hands the GIL to a waiting thread every switch
+interval (5 ms), the re2 passes release it, the C exact pass releases it on a value of 4096+ characters (a
+shorter value is a short call), and no other step is one long C call (no sort calls back into Python). So
+the loop waits a few milliseconds at a time. There is one thread: large requests
 queue behind each other there, never in front of the loop, and two of them would only share the GIL.
 
 The thread runs a `Redactor` of its own, built from the same config on its first request, as a worker
