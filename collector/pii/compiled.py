@@ -16,6 +16,7 @@ alternation, ``(4, direction, negate, width, sequence)`` a look-ahead (1) or loo
 
 from __future__ import annotations
 
+import functools
 import re
 import re._constants as sre  # type: ignore[import-not-found]  # typeshed lacks the private modules
 import re._parser as sre_parse  # type: ignore[import-not-found]
@@ -39,6 +40,7 @@ _CAT_WORD, _CAT_NOT_WORD, _CAT_DIGIT, _CAT_NOT_DIGIT, _CAT_SPACE, _CAT_NOT_SPACE
 _MAX_GROUPS = 4  # _pii.c's MAX_GROUPS
 _SET, _REPEAT, _GROUP, _BRANCH, _ASSERT = range(5)
 _MAXCODE = 0x10FFFF
+_ASCII, _IGNORECASE, _DOTALL = int(re.ASCII), int(re.IGNORECASE), int(re.DOTALL)  # ints: RegexFlag's & is slow
 _ASCII_CATEGORIES = {
     sre.CATEGORY_WORD: ((48, 57), (65, 90), (95, 95), (97, 122)),
     sre.CATEGORY_DIGIT: ((48, 57),),
@@ -80,7 +82,7 @@ def _case_folded(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def _set(items: Sequence[tuple[Any, Any]], flags: int) -> tuple:
     negate, ranges, cats = False, [], 0
-    ascii_mode = bool(flags & re.ASCII)
+    ascii_mode = bool(flags & _ASCII)
     for op, av in items:
         if op is sre.NEGATE:
             negate = True
@@ -101,7 +103,7 @@ def _set(items: Sequence[tuple[Any, Any]], flags: int) -> tuple:
                 raise Unsupported(f"category {av}")
         else:
             raise Unsupported(f"set item {op}")
-    if flags & re.IGNORECASE:
+    if flags & _IGNORECASE:
         if not ascii_mode:
             raise Unsupported("case-insensitive outside ASCII mode")
         ranges = _case_folded(ranges)
@@ -120,13 +122,13 @@ def _seq(parsed: Any, flags: int) -> tuple:
         elif op is sre.IN:
             out.append(_set(av, flags))
         elif op is sre.ANY:
-            out.append((_SET, True, () if flags & re.DOTALL else (10, 10), 0))
+            out.append((_SET, True, () if flags & _DOTALL else (10, 10), 0))
         elif op is sre.MAX_REPEAT or op is sre.MIN_REPEAT:
             low, high, body = av
             out.append((_REPEAT, low, -1 if high is sre.MAXREPEAT else high, op is sre.MAX_REPEAT, _seq(body, flags)))
         elif op is sre.SUBPATTERN:
             group, add, remove, body = av
-            inner = _seq(body, (flags | add) & ~remove)
+            inner = _seq(body, (flags | int(add)) & ~int(remove))
             if group is None:
                 out.extend(inner)
             elif group >= _MAX_GROUPS:
@@ -219,20 +221,28 @@ def _glue(starts: list[set[int]], rest: tuple) -> set[int]:
 
 def _rule(k: int, name: str, min_len: int) -> tuple | None:
     """The C program's entry for built-in ``name`` as the scanner's rule ``k``; None where it stays in Python."""
+    branches = _branches(name)
+    return None if branches is None else (k, name, min_len, _ACCEPTORS[name], name == "email", branches)
+
+
+@functools.cache
+def _branches(name: str) -> tuple | None:
+    """Each exact pattern of built-in ``name`` as the C matcher takes it (parsed once a process)."""
     if name not in _ACCEPTORS:
         return None
     det = detectors.BUILTIN[name]
     branches = []
     try:
         for rx in det.exact:
-            seq = _seq(sre_parse.parse(rx.pattern, rx.flags), rx.flags)
+            flags = int(rx.flags)
+            seq = _seq(sre_parse.parse(rx.pattern, flags), flags)
             group = det.group
             index = rx.groupindex.get(group, -1) if isinstance(group, str) else -1
             second = _first(seq[1:]) if seq[0][0] == _SET else None
             branches.append((seq, _first(seq), index, tuple(sorted(_rejected_before(seq))), second))
     except Unsupported:
         return None
-    return (k, name, min_len, _ACCEPTORS[name], name == "email", tuple(branches))
+    return tuple(branches)
 
 
 class NativeExact:

@@ -198,7 +198,7 @@ def test_requests_of_many_matches_hold_up_no_other_client(daemon_factory: Any, r
             time.sleep(0.01)
         big_seconds = [f.result() for f in futures]
         elapsed = time.perf_counter() - start
-    where = "workers: 1" if "workers" in redaction else "in the daemon"
+    where = "workers: 1" if "workers: 1" in redaction else "in the daemon"
     print(f"{where}: {len(big)} requests of {BIG_EMAILS} e-mails in {elapsed:.2f} s (each {min(big_seconds):.2f}-{max(big_seconds):.2f} s); "
           f"meanwhile {len(exports)} small exports, worst {max(exports) * 1e3:.0f} ms (median {statistics.median(exports) * 1e3:.0f}), "
           f"health worst {max(checks) * 1e3:.0f} ms (median {statistics.median(checks) * 1e3:.0f})")
