@@ -2,13 +2,15 @@
 
     .venv/bin/python benchmarks/processors_cpu.py token_count cost            # the llm-reported chain
     .venv/bin/python benchmarks/processors_cpu.py token_count cost --usage missing
-    .venv/bin/python benchmarks/processors_cpu.py 'redaction={detectors: {}, allow_all_keys: true}' --pii-share 0.5
+    .venv/bin/python benchmarks/processors_cpu.py 'redaction={detectors: {}, allow_all_keys: true, workers: 0}' --pii-share 0.5
     .venv/bin/python benchmarks/processors_cpu.py 'memory_limiter={limit_mib: 4000}' batch
     .venv/bin/python benchmarks/processors_cpu.py 'gen_ai_normalizer={sources: [{name: openllmetry}]}' token_count cost --wire
 
 Each processor gets its default config (`NAME: {}`) unless given as `NAME=<YAML>` (collector/testing.py),
 and the chain ends in a sink that keeps nothing. `--wire` hands each request with its bytes, as the OTLP
 receiver does, so the processors that read them in C (token_count, cost, gen_ai_normalizer) do.
+`redaction` with `detectors:` defaults to `workers: auto`, which redacts in child processes whose CPU this does
+not count: `workers: 0` measures it in process.
 Less noisy than the daemon benchmark (time.process_time, best of --rounds, no load generator on the
 same cores), so it is the tool for comparing two versions of a processor; `make bench` stays the
 measure of what a user sees.

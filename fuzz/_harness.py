@@ -1,8 +1,8 @@
 """What every harness shares: the sanitized extensions put in place of the built ones, buffers of exactly the
 input's size, the framing of several fields in one fuzz input, and the atheris entry point.
 
-With FUZZ_BUILD set (run.py sets it to build.py's output), importing this module loads `_walks` and
-`_otlp_json` from there as collector.wire._walks / collector.wire._otlp_json and rebinds
+With FUZZ_BUILD set (run.py sets it to build.py's output), importing this module loads `_walks`, `_pii` and
+`_otlp_json` from there as collector.wire._walks and so on, and rebinds
 collector.wire.native to them, so the Python reference walks and the C walks under test run in one process
 and every caller of the C functions gets the sanitized ones. Without FUZZ_BUILD the harnesses run on
 the extensions the install built (tests/wire/test_fuzz_corpus.py replays the corpus that way).
@@ -24,7 +24,7 @@ from typing import Any
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 BUILD_ENV = "FUZZ_BUILD"
-EXTENSIONS = ("_walks", "_otlp_json")
+EXTENSIONS = ("_walks", "_otlp_json", "_pii")
 
 
 def extension_path(where: Path, name: str) -> Path:

@@ -1,4 +1,4 @@
-"""Compiles collector/wire/_walks.c and collector/wire/_otlp_json.c with AddressSanitizer and
+"""Compiles the C extensions of collector/wire/ (_walks.c, _otlp_json.c, _pii.c) with AddressSanitizer and
 UndefinedBehaviorSanitizer into build/fuzz/, for the harnesses (_harness loads them from there).
 
 With clang, also -fsanitize=fuzzer-no-link: libFuzzer's edge counters and comparison hooks in the C code,

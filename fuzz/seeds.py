@@ -41,6 +41,7 @@ from fuzz import (
     fuzz_number_sum,
     fuzz_unknown_fields,
 )
+from fuzz._pii_texts import encode as encode_text
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "genai"
@@ -108,6 +109,22 @@ def json_documents(traces: list[bytes]) -> list[bytes]:
     return [doc for doc in out if len(doc) <= 6000]
 
 
+# Values the detectors' edges are about: brackets, quotes, escapes, labels, wide characters.
+EDGE_TEXTS = ("Maria ((11) 98765-4321) ou maria.silva@uol.com.br", "John (555-123-4567); CPF 529.982.247-25",
+              '{"card":"4111 1111 1111 1111","iban":"DE89370400440532013000"}', "ssn: 123-45-6789 / ip 10.0.0.1",
+              "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "olá 日本 😀 ana@example.com")
+
+
+def pii_texts(traces: list[bytes]) -> list[str]:
+    """The loadgen prompts that carry PII or secrets, and the edge values."""
+    out: list[str] = []
+    for payload in traces:
+        for rs in ExportTraceServiceRequest.FromString(payload).resource_spans:
+            for span in (s for ss in rs.scope_spans for s in ss.spans):
+                out += [a.value.string_value for a in span.attributes if "@" in a.value.string_value and len(a.value.string_value) < 3000]
+    return sorted(set(out))[:10] + list(EDGE_TEXTS)
+
+
 def with_unknown_field(payload: bytes) -> bytes:
     """The request with an e-mail in a field number no OTLP message has (50), as a newer SDK might send."""
     value = b"ada@example.com"
@@ -148,6 +165,9 @@ def seeds() -> Iterator[tuple[str, bytes]]:
         yield "unknown_fields", fuzz_unknown_fields.encode(kind, with_unknown_field(payload))
         yield "count_walk", fuzz_count_walk.encode(kind, len(payload) // 3, payload)
     yield "count_walk", fuzz_count_walk.encode(0, 1, with_unknown_field(traces[0]))
+    for i, text in enumerate(pii_texts(traces)):
+        yield "pii_scan", encode_text(i % 3, text)
+        yield "pii_rewrite", encode_text(i % 3, text)
     # A request with only unusual values, for the walks that read any AnyValue.
     odd = traces_request(Span(name="odd", attributes=[kv("gen_ai.request.model", any_value(b"\xff")), kv("gen_ai.operation.name", "chat")]))
     yield "genai_attributes", odd.SerializeToString()

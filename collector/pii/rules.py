@@ -3,14 +3,19 @@ over windows of a long value around the detector's own prefilter hits, or over m
 NULs in one ``finditer``.
 
 A built-in's rule comes from its entry in ``detectors``; a custom rule (the config's blocked_values) is
-one RE2 regex with an optional checksum validator, always scanned over the whole value.
+one RE2 regex with an optional checksum validator, always scanned over the whole value. The rules' spans
+in one value become its ``Finding``s through ``_resolve`` (overlaps go to the higher-priority rule).
 """
 
 from __future__ import annotations
 
 import re
 import re._parser as sre_parse  # type: ignore[import-not-found]  # typeshed has only the deprecated sre_parse alias
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from operator import itemgetter
 from typing import Any
 
 import re2
@@ -19,6 +24,14 @@ from re2 import _re2
 from collector.pii.detectors import BUILTIN, strip_lookarounds
 
 UNANCHORED = re2._Anchor.UNANCHORED
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    start: int
+    end: int
+    detector: str
+    error: bool = False
 
 
 class Rule:
@@ -286,3 +299,54 @@ def windowed(rule: Rule, text: str, raw: bytes, only: Any = None) -> list[tuple[
             return None
         spans.extend(found)
     return spans
+
+
+def _resolve(found: list[tuple[int, int, int]], rules: Sequence[Rule]) -> list[Finding]:
+    """(rule index, start, end) spans -> sorted, non-overlapping findings. On an overlap the higher-priority
+    rule wins, then the longer span, then the earlier one: greedily in that order, a span is kept unless it
+    overlaps one kept before it.
+
+    O(n log n), and no sort calls back into Python (a sort holds the GIL throughout). Spans that overlap
+    nowhere, the usual case, are all kept; the spans of one rule come sorted by start, which the sort only
+    has to confirm. Otherwise the test against the spans kept so far is a prefix maximum (``_Kept``)."""
+    if len(found) == 1:
+        k, s, e = found[0]
+        return [Finding(s, e, rules[k].name)]
+    by_start = sorted(found, key=itemgetter(1))
+    if all(a[1] < b[1] and a[2] <= b[1] for a, b in pairwise(by_start)):
+        kept = by_start  # pairwise disjoint (starts all differ, so the order is the one the greedy pass gives)
+    else:
+        add = _Kept(by_start).add_unless_overlapping
+        kept = []
+        for k, shorter, s in sorted([(k, s - e, s) for k, s, e in found]):  # the priority order
+            if add(s, s - shorter):
+                kept.append((k, s, s - shorter))
+        kept.sort(key=itemgetter(1))  # stable: spans starting together (empty ones) stay in priority order
+    return [Finding(s, e, rules[k].name) for k, s, e in kept]
+
+
+class _Kept:
+    """The spans kept so far, as a Fenwick tree over the candidates' distinct starts holding the largest end
+    among the kept spans at or below each: [s, e) overlaps a kept [ks, ke) exactly when some ks < e has
+    ke > s, so one prefix maximum answers it. Both operations are O(log n)."""
+
+    __slots__ = ("starts", "slot", "tree")
+
+    def __init__(self, by_start: list[tuple[int, int, int]]):
+        self.starts = list(dict.fromkeys(f[1] for f in by_start))  # sorted, distinct
+        self.slot = {s: i + 1 for i, s in enumerate(self.starts)}
+        self.tree = [-1] * (len(self.starts) + 1)  # every end is >= 0, so -1 overlaps nothing
+
+    def add_unless_overlapping(self, s: int, e: int) -> bool:
+        tree = self.tree
+        i = bisect_left(self.starts, e)  # the kept spans with ks < e sit in slots 1..i
+        while i:
+            if tree[i] > s:
+                return False
+            i &= i - 1
+        i, size = self.slot[s], len(tree)
+        while i < size:
+            if tree[i] < e:
+                tree[i] = e
+            i += i & -i
+        return True

@@ -20,7 +20,10 @@ serialized OTLP request, for the processor's request-level skip; values found th
 straight to the per-detector set, without the joined prefilter pass.
 
 How each detector's exact pass runs (its windows, its joined pass) is in ``rules``; this module holds
-the prefilter engines and decides which values each detector's exact pass sees.
+the prefilter engines and decides which values each detector's exact pass sees. Where the C extension is
+built, the built-ins it can run take their exact pass there instead, value by value, with the same findings
+(``compiled``; it resolves overlaps itself where every rule of the value ran in C); Python's pass is the
+reference, and takes a value back where the C matcher gives up on it.
 
 Fail closed: if an exact pattern, an acceptor or a validator raises on a value, the whole value becomes one
 finding with ``error=True`` so the caller masks it instead of passing it through.
@@ -29,22 +32,23 @@ finding with ``error=True`` so the caller masks it instead of passing it through
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import re2
 from re2 import _re2
 
+from collector.pii.compiled import NativeExact
 from collector.pii.detectors import BUILTIN, DETECTORS, DetectorInfo
 from collector.pii.rules import (
     JOIN,
     UNANCHORED,
     WINDOW_MIN_LEN,
+    Finding,
     Rule,
+    _resolve,
     builtin_rule,
     custom_finder,
     joined_matches,
@@ -52,6 +56,7 @@ from collector.pii.rules import (
     windowed,
 )
 from collector.pii.validators import VALIDATORS
+from collector.wire import native
 
 if TYPE_CHECKING:
     import hyperscan
@@ -64,14 +69,6 @@ _SEP = "\x00"
 # Anchors mean "start/end of the value" to the user but "start/end of the batch" to a joined-buffer
 # prefilter, so rules that use them skip the prefilter and always get the exact pass.
 _ANCHOR_HINT = re.compile(r"\^|\$|\\A|\\z|\\Z")
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    start: int
-    end: int
-    detector: str
-    error: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +149,9 @@ class Scanner:
         self._min_len = min((r.min_len for r in rules), default=1 << 62)
         self._always = [k for k, r in enumerate(rules) if r.anchored]
         self._filtered = [k for k, r in enumerate(rules) if not r.anchored]
+        # The built-ins' exact pass in C where it is built (collector.pii.compiled); the others' in Python.
+        builtins = [(k, r.name, r.min_len) for k, r in enumerate(rules) if k >= len(custom)]
+        self._native = NativeExact(builtins) if native.pii_compile is not None and builtins else None
         # The prefilters, one engine's (hyperscan's database, or RE2's alternation and set), and the
         # request-level one; each None until compiled.
         self._hs_db: hyperscan.Database | None = None
@@ -326,14 +326,27 @@ class Scanner:
                     todo[i] = self._always
                 elif (ks := todo[i]) is not None:
                     todo[i] = sorted({*ks, *self._always})
-        rules = self._rules
+        rules, exact = self._rules, self._native
         joined: dict[int, list[int]] = {}  # rule index -> values it scans in one joined pass
+        found: dict[int, list[tuple[int, int, int]]] = {}  # value -> the C pass's spans, resolved with the others
         for i, ks in todo.items():
             text = texts[i]
             ks = range(len(rules)) if ks is None else sorted(ks)
+            spans = None
+            if exact is not None:
+                mask, rest = exact.split(ks)
+                # None: the C pass gave up on this value, and Python's runs every rule.
+                if mask and (native_pass := exact.spans(text, mask, not rest)) is not None:
+                    resolved, spans = native_pass
+                    if resolved:  # every rule ran in C
+                        results[i] = spans
+                        continue
+                    ks = rest
             if len(text) >= WINDOW_MIN_LEN:
-                results[i] = self._exact(text, ks)  # long values: windows around the hits instead
+                results[i] = self._exact(text, ks, spans)  # long values: windows around the hits instead
                 continue
+            if spans:
+                found[i] = spans
             alone = [k for k in ks if rules[k].batch is None]
             if alone:
                 results[i] = self._exact(text, alone)
@@ -342,8 +355,8 @@ class Scanner:
             for k in ks:
                 if rules[k].batch is not None and len(text) >= rules[k].min_len:
                     joined.setdefault(k, []).append(i)
-        if joined:
-            self._exact_joined(texts, joined, results)
+        if joined or found:
+            self._exact_joined(texts, joined, results, found)
         for i, seen in repeats:
             results[i] = results[seen]
         return results
@@ -452,13 +465,13 @@ class Scanner:
 
     # ------------------------------------------------------------------------------------------ exact
 
-    def _exact_joined(self, texts: Sequence[str], joined: dict[int, list[int]], results: list[list[Finding]]) -> None:
+    def _exact_joined(self, texts: Sequence[str], joined: dict[int, list[int]], results: list[list[Finding]], found: dict) -> None:
         """The exact pass of each joinable rule over all the values that need it at once: joined with NULs
         (see ``rules._NOT_JOINABLE``), one ``finditer`` per pattern, matches mapped back by offset. Same
         findings as ``_exact`` value by value, without its per-value, per-rule call overhead. Adds to ``results``
-        (what rules that cannot be joined already found) and resolves overlaps the way ``_exact`` does."""
+        (what rules that cannot be joined already found) and to ``found`` (value -> the C pass's spans), and
+        resolves overlaps the way ``_exact`` does."""
         rules = self._rules
-        found: dict[int, list[tuple[int, int, int]]] = {}
         failed: dict[int, int] = {}  # value -> first rule (by priority) whose acceptor raised
         for k in sorted(joined):
             values = joined[k]
@@ -525,8 +538,9 @@ class Scanner:
                 spans = spans + [(index[f.detector], f.start, f.end) for f in results[i]]
             results[i] = _resolve(spans, rules)
 
-    def _exact(self, text: str, rule_indexes: Iterable[int]) -> list[Finding]:
-        found: list[tuple[int, int, int]] = []
+    def _exact(self, text: str, rule_indexes: Iterable[int], extra: list[tuple[int, int, int]] | None = None) -> list[Finding]:
+        """The rules' findings in one value, resolved with ``extra`` (the C pass's spans of other rules)."""
+        found: list[tuple[int, int, int]] = list(extra) if extra else []
         rules = self._rules
         n = len(text)
         raw: bytes | None = None
@@ -557,53 +571,3 @@ class Scanner:
             return []
         return _resolve(found, rules)
 
-
-def _resolve(found: list[tuple[int, int, int]], rules: Sequence[Rule]) -> list[Finding]:
-    """(rule index, start, end) spans -> sorted, non-overlapping findings. On an overlap the higher-priority
-    rule wins, then the longer span, then the earlier one: greedily in that order, a span is kept unless it
-    overlaps one kept before it.
-
-    O(n log n), and no sort calls back into Python (a sort holds the GIL throughout). Spans that overlap
-    nowhere, the usual case, are all kept; the spans of one rule come sorted by start, which the sort only
-    has to confirm. Otherwise the test against the spans kept so far is a prefix maximum (``_Kept``)."""
-    if len(found) == 1:
-        k, s, e = found[0]
-        return [Finding(s, e, rules[k].name)]
-    by_start = sorted(found, key=itemgetter(1))
-    if all(a[1] < b[1] and a[2] <= b[1] for a, b in pairwise(by_start)):
-        kept = by_start  # pairwise disjoint (starts all differ, so the order is the one the greedy pass gives)
-    else:
-        add = _Kept(by_start).add_unless_overlapping
-        kept = []
-        for k, shorter, s in sorted([(k, s - e, s) for k, s, e in found]):  # the priority order
-            if add(s, s - shorter):
-                kept.append((k, s, s - shorter))
-        kept.sort(key=itemgetter(1))  # stable: spans starting together (empty ones) stay in priority order
-    return [Finding(s, e, rules[k].name) for k, s, e in kept]
-
-
-class _Kept:
-    """The spans kept so far, as a Fenwick tree over the candidates' distinct starts holding the largest end
-    among the kept spans at or below each: [s, e) overlaps a kept [ks, ke) exactly when some ks < e has
-    ke > s, so one prefix maximum answers it. Both operations are O(log n)."""
-
-    __slots__ = ("starts", "slot", "tree")
-
-    def __init__(self, by_start: list[tuple[int, int, int]]):
-        self.starts = list(dict.fromkeys(f[1] for f in by_start))  # sorted, distinct
-        self.slot = {s: i + 1 for i, s in enumerate(self.starts)}
-        self.tree = [-1] * (len(self.starts) + 1)  # every end is >= 0, so -1 overlaps nothing
-
-    def add_unless_overlapping(self, s: int, e: int) -> bool:
-        tree = self.tree
-        i = bisect_left(self.starts, e)  # the kept spans with ks < e sit in slots 1..i
-        while i:
-            if tree[i] > s:
-                return False
-            i &= i - 1
-        i, size = self.slot[s], len(tree)
-        while i < size:
-            if tree[i] < e:
-                tree[i] = e
-            i += i & -i
-        return True

@@ -36,6 +36,7 @@ def test_wheel_ships_the_embedded_default_config(wheel: Path) -> None:
     # The C extensions, compiled for this platform (setup.py).
     assert any(n.startswith("collector/wire/_walks.") and n.endswith(".so") for n in names)
     assert any(n.startswith("collector/wire/_otlp_json.") and n.endswith(".so") for n in names)
+    assert any(n.startswith("collector/wire/_pii.") and n.endswith(".so") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
@@ -93,6 +94,7 @@ def test_without_a_c_compiler_the_install_works_and_redacts_in_python(tmp_path: 
         "print(r.resource_spans[0].scope_spans[0].spans[0].attributes[0].value.string_value)\n"
         "from collector.exporters import json_writer as j\n"
         "assert native.genai_attributes is native.number_sum is native.fnv1a64 is native.otlp_json_traces is None\n"
+        "assert native.pii_scan is native.pii_rewrite is None\n"
         "print(j.encode('traces', ExportTraceServiceRequest, r.SerializeToString()).decode()[:41])\n"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}

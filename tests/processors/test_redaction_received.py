@@ -81,7 +81,7 @@ processors:
   test_tag: {{key: contact, value: "write to """ + LEAK + """"}}
   test_tag_undeclared: {{key: contact, value: "write to """ + LEAK + """"}}
   memory_limiter: {{limit_mib: 100000}}
-  redaction: {{detectors: {{}}, allow_all_keys: true}}
+  redaction: {{detectors: {{}}, allow_all_keys: true, workers: 0}}
 exporters:
   file: {{path: "{data}/traces.jsonl"}}
 service:

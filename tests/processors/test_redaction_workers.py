@@ -60,7 +60,7 @@ receivers:
 processors:
   token_count: {{}}
   cost: {{}}
-  redaction: {{detectors: {{}}, allow_all_keys: true}}
+  redaction: {{detectors: {{}}, allow_all_keys: true, workers: 0}}
   redaction/workers: {{detectors: {{}}, allow_all_keys: true, workers: 2}}
   tail_sampling: {{decision_wait: 300ms, policies: [{{name: costly, type: llm_cost, llm_cost: {{min_usd: 0.002}}}}]}}
   batch: {{timeout: 50ms}}

@@ -107,7 +107,9 @@ def test_the_import_switch_has_every_c_function_of_this_build() -> None:
     # Where a compiler exists (here, and CI) both extensions are built: a silent build failure would leave
     # the slow paths on (setup.py marks them optional for machines without one).
     assert native._walks is not None and native._otlp_json is not None, "collector/wire/*.c were not built (see setup.py)"
+    assert native._pii is not None, "collector/wire/_pii.c was not built (see setup.py)"
     in_c = {name for name in dir(native._walks) if not name.startswith("_")} | {"otlp_json_traces"}
+    in_c |= {f"pii_{name}" for name in dir(native._pii) if not name.startswith("_")}
     assert set(native.built()) == in_c
     assert all(native.built().values())
     assert native.otlp_json_traces is native._otlp_json.traces

@@ -18,6 +18,7 @@ What a config turns into (the engine, its rules, key policy and scanner) is buil
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,6 +31,14 @@ Action = Literal["mask", "hash", "drop_attribute", "partial"]
 HashFunction = Literal["md5", "sha1", "sha3", "hmac-sha256", "hmac-sha512"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _KEYED = ("hmac-sha256", "hmac-sha512")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        return len(affinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _re2_options() -> Any:
@@ -168,14 +177,14 @@ class RedactionConfig:
     url_sanitizer: dict[str, Any] | None = option(None, "otelcol's URL sanitizer: not supported; accepted only while not `enabled`.")
     db_sanitizer: dict[str, Any] | None = option(None, "otelcol's database query sanitizer: not supported; accepted only while none of its sections is `enabled`.")
     engine: Literal["re2", "hyperscan"] = option("re2", "Prefilter engine: one RE2 alternation over the request's strings, or a Hyperscan database.")
-    workers: int = option(0, "Redact in this many worker processes instead of on the daemon's event loop, so redaction runs on other cores (each worker is ~40 MB). 0: in the daemon. A worker that dies fails its requests with a retryable error and is restarted; nothing passes unredacted.")
+    workers: int | Literal["auto"] = option("auto", "Redact in this many worker processes instead of on the daemon's event loop, so redaction runs on other cores (each worker is ~40 MB). `auto`: with `detectors:`, one fewer than the cores the daemon may run on (0 on one core); without them 0; the number chosen is logged at start-up. 0: in the daemon. A worker that dies fails its requests with a retryable error and is restarted; nothing passes unredacted.")
     inline_max_bytes: int = option(262144, "The largest request (protobuf bytes) redacted on the daemon's event loop; with `inline_max_hits`, what keeps one request from holding up the others (and the health endpoint) for more than ~20 ms. A larger request is redacted in a thread of its own (workers 0); with workers, no request waits in a worker behind a larger one (where every worker has one, a request within both limits is redacted on the loop). 0: every request off the loop.")
     inline_max_hits: int = option(200, "The most prefilter hits (likely PII, each ~25-50 µs of exact patterns and validators) a request redacted on the event loop may have; one with more is redacted as one larger than `inline_max_bytes`. Counted on the loop, up to this many, by the pass the redaction starts with anyway.")
 
     def validate(self) -> None:
         self._validate_otelcol()
-        if not 0 <= self.workers <= 64:
-            raise Invalid(f"expected 0 (redact in the daemon) to 64 worker processes, got {self.workers}", "workers")
+        if self.workers != "auto" and not 0 <= self.workers <= 64:
+            raise Invalid(f"expected 0 (redact in the daemon) to 64 worker processes, got {self.workers}; or auto (one fewer than the cores)", "workers")
         if self.inline_max_bytes < 0:
             raise Invalid(f"expected a size in bytes, 0 or more, got {self.inline_max_bytes}", "inline_max_bytes")
         if self.inline_max_hits < 0:
@@ -232,6 +241,16 @@ class RedactionConfig:
         if self.summary is not None:
             return self.summary
         return "silent" if self.detectors is None else "info"
+
+    def worker_count(self) -> int:
+        """`workers` as a number: `auto` is one fewer than the cores this process may run on (0 on one core)
+        with the detectors on, and 0 without them (otelcol's rules alone cost too little to be worth a
+        process)."""
+        if self.workers != "auto":
+            return self.workers
+        if self.detectors is None:
+            return 0
+        return min(max(available_cores() - 1, 0), 64)
 
     @property
     def key(self) -> str | None:

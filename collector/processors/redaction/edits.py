@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
+from ...wire import native
 from .infrastructure import InfrastructureAttributes
 from .json_values import SpliceDoc, rename_keys, spliced
 from .scan_batch import (
@@ -63,6 +64,9 @@ class Edits:
     """The `Redactor`'s scan-and-edit methods (mixed into it; walk.py). They read the Redactor's settings:"""
 
     rules: dict[str, Rule]
+    # Each rule's placeholder where every rule masks and no allowed_values apply (the rewrite then runs in
+    # C, collector/wire/_pii.c), else None.
+    masks: dict[str, str] | None
     allowed_values: tuple[Any, ...]
     hasher: Callable[[str], str] | None
     summary: str
@@ -240,11 +244,22 @@ class Edits:
 
     def _rewrite(self, text: str, found: list[Any], changes: Changes, key: str, stats: Stats) -> Any:
         """The text with its findings replaced; None if every finding was allowed; _DROP or _FAILED."""
+        counts = stats.matches
+        rewrite = native.pii_rewrite
+        if rewrite is not None and self.masks is not None:
+            # Every rule masks and no allowed_values: the same rewrite in C, unless a finding is an error.
+            done = rewrite(text, found, self.masks)
+            if done is not None:
+                new, counted = done
+                detectors = changes.detectors
+                for detector, count in counted.items():
+                    counts[detector] = counts.get(detector, 0) + count
+                    detectors[detector] = detectors.get(detector, 0) + count
+                return new
         pieces: list[str] = []
         pos = 0
         allowed = Allowed(self.allowed_values, text) if self.allowed_values else None
         rules = self.rules
-        counts = stats.matches
         for f in found:
             if f.error:
                 return _FAILED

@@ -3,15 +3,17 @@
 
 On the event loop nothing else runs while a request is redacted: no other client, no health check. What a
 request costs is about its bytes (the prefilter pass, the walk of what it hit; ~15-40 ns a byte) plus its
-prefilter hits (the exact patterns, validators and edits; ~25-50 µs each, e-mails to phone numbers). So
+prefilter hits (the exact patterns, validators and edits; ~25-50 µs each, e-mails to phone numbers, with
+the exact pass in Python, about a third of that with it in C: benchmarks/redaction_cpu.py --profile dense). So
 `LoopBudget` lets a request on the loop only if it has at most `inline_max_bytes` and `inline_max_hits`:
 the hits are counted on the loop with the prefilter the walk starts with anyway, up to the limit, and the
 walk that follows gets them back instead of finding them again. Those limits keep a request's turn on the
 loop to ~20 ms; a request past either is redacted in the thread.
 
-The scan is mostly Python and holds the GIL, but the interpreter hands the GIL to a waiting thread every
-switch interval (5 ms), the re2 passes release it, and no step of the scan is one long C call (no sort calls
-back into Python). So the loop waits a few milliseconds at a time. There is one thread: large requests
+The walk is Python and holds the GIL, but the interpreter hands the GIL to a waiting thread every switch
+interval (5 ms), the re2 passes release it, the C exact pass releases it on a value of 4096+ characters (a
+shorter value is a short call), and no other step is one long C call (no sort calls back into Python). So
+the loop waits a few milliseconds at a time. There is one thread: large requests
 queue behind each other there, never in front of the loop, and two of them would only share the GIL.
 
 The thread runs a `Redactor` of its own, built from the same config on its first request, as a worker

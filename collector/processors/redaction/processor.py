@@ -17,7 +17,7 @@ from ...envelope import Envelope
 from ...pdata import REQUEST_TYPES
 from ...registry import register
 from .build import build_redactor, build_scanner
-from .config import RedactionConfig
+from .config import RedactionConfig, available_cores
 from .offload import LoopBudget, ThreadLane
 
 if TYPE_CHECKING:
@@ -49,14 +49,16 @@ class RedactionProcessor(Processor):
         self._errors = t.counter("redaction_errors_total", "Values masked whole because scanning them failed (fail closed).", ("processor",)).labels(processor)
         self._lane: ThreadLane | None = None
         self._pool: WorkerPool | None = None
-        if not config.workers:
+        workers = config.worker_count()
+        self.log.info("redaction workers chosen", workers=workers, configured=config.workers, cores=available_cores())
+        if not workers:
             self._lane = ThreadLane(config)
         else:
             # Imported here, not at the top: a worker process runs worker.py as `python -m`, which imports
             # this package first, and a worker.py already imported by then would be loaded a second time.
             from . import worker
 
-            self._pool = worker.WorkerPool(self, config, config.workers)
+            self._pool = worker.WorkerPool(self, config, workers)
         if not config.allow_all_keys and not config.allowed_keys:
             self.log.warning("every attribute is removed: allow_all_keys is false (otelcol's default) and allowed_keys lists no key; set allow_all_keys: true to keep them")
         key = config.key

@@ -35,6 +35,7 @@ from .edits import CLEAN_LEN, CLEAN_MAX, Edits, covered
 from .gate import request_marks
 from .json_values import JSON_START, JsonValues, looks_like_json
 from .scan_batch import (
+    A_MASK,
     BODY_PREFIX,
     ENTITY_REFS_KEY,
     EVENT_NAME_KEY,
@@ -116,6 +117,8 @@ class Redactor(JsonValues, Edits):
         self.rules = rules
         self.keys = keys if keys is not None and keys.active else None
         self.allowed_values = tuple(allowed_values)
+        masking = not self.allowed_values and all(rule.action == A_MASK for rule in rules.values())
+        self.masks = {name: rule.placeholder for name, rule in rules.items()} if masking else None
         self.hasher = hasher
         # otelcol hashes blocked keys' values only when hash_function is set; `action: hash` alone does not.
         self.whole_value_hasher = hasher if hash_whole_values else None
