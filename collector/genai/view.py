@@ -24,67 +24,40 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from ..wire import fields
 from ..wire import slots as wire_slots
-from . import messages
+from . import conventions, messages
 from .tokens import ChatMessage
 
 # Operations that generate text (token counting applies) and those that are billed per input token.
 GENERATION_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "completion"})
 EMBEDDING_OPERATIONS = frozenset({"embeddings", "embedding"})
-_NOT_LLM_CALLS = frozenset({"invoke_agent", "create_agent", "execute_tool", "retrieval", "retrieve"})
 
-_OPENINFERENCE_KIND = {"LLM": "chat", "EMBEDDING": "embeddings"}
-_MLFLOW_KIND = {"CHAT_MODEL": "chat", "LLM": "text_completion", "EMBEDDING": "embeddings"}
-_OPENLLMETRY_REQUEST_TYPE = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
-
-# Kind attributes that can rule a span out on sight: slot -> "is this value a non-model-call kind?".
-_KIND_SLOTS = {
-    "operation": lambda v: v.lower() in _NOT_LLM_CALLS,
-    "oi_kind": lambda v: bool(v) and v.upper() not in _OPENINFERENCE_KIND,
-    "mlflow_kind": lambda v: bool(v) and v.upper() not in _MLFLOW_KIND,
-}
-
-# key -> slot. Several keys feed one slot; the first listed for a slot wins when both are present.
-_SLOTS: dict[str, str] = {}
-_PRIORITY: dict[str, int] = {}
+# key -> slot, and key -> its rank within the slot (the best-ranked key present wins), from the conventions.
+_SLOTS: dict[str, str] = {key: slot for slot, keys in conventions.SLOT_KEYS for key in keys}
+_PRIORITY: dict[str, int] = {key: rank for _, keys in conventions.SLOT_KEYS for rank, key in enumerate(keys)}
+_KINDS = conventions.KINDS
+_JSON_ENCODED = conventions.JSON_ENCODED
 
 
-def _keys(slot: str, *keys: str) -> None:
-    for rank, key in enumerate(keys):
-        _SLOTS[key] = slot
-        _PRIORITY[key] = rank
+def _memo(fn: Any) -> Any:
+    """fn(value), remembered per raw value: a kind has a handful of spellings (bounded all the same)."""
+    seen: dict[str, Any] = {}
+    missing = object()
+
+    def remembered(value: str) -> Any:
+        known = seen.get(value, missing)
+        if known is missing:
+            known = fn(value)
+            if len(seen) < 256:
+                seen[value] = known
+        return known
+
+    return remembered
 
 
-_keys("operation", "gen_ai.operation.name")
-_keys("oi_kind", "openinference.span.kind")
-_keys("mlflow_kind", "mlflow.spanType")
-_keys("request_type", "llm.request.type")
-_keys("provider", "gen_ai.provider.name", "gen_ai.system", "llm.system", "llm.provider", "mlflow.llm.provider")
-_keys("request_model", "gen_ai.request.model", "llm.request.model", "mlflow.llm.model")
-_keys("response_model", "gen_ai.response.model", "llm.response.model", "llm.model_name")
-_keys("input_tokens", "gen_ai.usage.input_tokens", "llm.token_count.prompt", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens")
-_keys("output_tokens", "gen_ai.usage.output_tokens", "llm.token_count.completion", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens")
-_keys("total_tokens", "gen_ai.usage.total_tokens", "llm.token_count.total", "llm.usage.total_tokens")
-_keys("cache_read", "gen_ai.usage.cache_read.input_tokens", "llm.token_count.prompt_details.cache_read")
-_keys("cache_write", "gen_ai.usage.cache_creation.input_tokens", "llm.token_count.prompt_details.cache_write")
-# The underscore forms are the Anthropic-era names whose input count excludes the cache.
-_keys("legacy_cache_read", "gen_ai.usage.cache_read_input_tokens")
-_keys("legacy_cache_write", "gen_ai.usage.cache_creation_input_tokens")
-_keys("reasoning", "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning", "gen_ai.usage.reasoning_tokens", "llm.usage.reasoning_tokens")
-_keys("mlflow_usage", "mlflow.chat.tokenUsage")
-_keys("token_source", "gen_ai.usage.token_source")
-_keys("finish_reasons", "gen_ai.response.finish_reasons", "llm.finish_reason")
-_keys("input_messages", "gen_ai.input.messages")
-_keys("output_messages", "gen_ai.output.messages")
-_keys("system_instructions", "gen_ai.system_instructions")
-_keys("prompt", "gen_ai.prompt")
-_keys("completion", "gen_ai.completion")
-_keys("input_value", "input.value")
-_keys("output_value", "output.value")
-_keys("mlflow_inputs", "mlflow.spanInputs")
-_keys("mlflow_outputs", "mlflow.spanOutputs")
-# Cost already on the span (OpenLIT, Langfuse SDKs, an upstream collector): never written twice.
-_keys("reported_cost", "gen_ai.usage.cost")
-_keys("reported_oi_cost", "llm.cost.total")
+# Per kind slot: "is this value a non-model-call kind?" (only kinds that can say so) and "which operation
+# does this value name?" (None for none).
+_KIND_SLOTS = {kind.slot: _memo(kind.rules_out) for kind in _KINDS if kind.wrappers is None or kind.wrappers}
+_KIND_OPERATIONS = tuple((kind.slot, _memo(kind.operation), kind.decides) for kind in _KINDS)
 
 # The same key table for the C walk (see `scan_request`).
 _C_TABLE = wire_slots.slot_table(_SLOTS, _PRIORITY)
@@ -171,10 +144,14 @@ def _count(entry: tuple[str, int, Any] | None, invalid: list[str]) -> int | None
 
 
 def _str(entry: tuple[str, int, Any] | None) -> str | None:
-    """The non-empty string a slot holds, else None."""
+    """The non-empty string a slot holds, else None; a JSON-encoded convention's string decoded."""
     if entry is None or entry[1] != _STRING:
         return None
-    return entry[2] or None
+    v = entry[2]
+    if v[:1] == '"' and entry[0] in _JSON_ENCODED:
+        decoded = messages.parse_json(v)
+        return decoded if isinstance(decoded, str) and decoded else None
+    return v or None
 
 
 @dataclass(slots=True)
@@ -185,6 +162,11 @@ class Usage:
     cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
     total_tokens: int | None = None
+    # Parts of input_tokens by modality, as reported (current OTel GenAI names; not priced apart).
+    text_input_tokens: int | None = None
+    image_input_tokens: int | None = None
+    audio_input_tokens: int | None = None
+    video_input_tokens: int | None = None
     convention: str | None = None  # where the input/output counts came from
     invalid: tuple[str, ...] = ()  # keys of usage attributes present but holding no valid count
 
@@ -316,19 +298,13 @@ class GenAIView:
 
 
 def _operation(values: dict[str, Any]) -> str | None:
-    op = _str(values.get("operation"))
-    if op:
-        op = op.lower()
-        return None if op in _NOT_LLM_CALLS else op
-    kind = _str(values.get("oi_kind"))
-    if kind:
-        return _OPENINFERENCE_KIND.get(kind.upper())
-    kind = _str(values.get("mlflow_kind"))
-    if kind:
-        return _MLFLOW_KIND.get(kind.upper())
-    kind = _str(values.get("request_type"))
-    if kind:
-        return _OPENLLMETRY_REQUEST_TYPE.get(kind.lower())
+    get = values.get
+    for slot, operation_of, decides in _KIND_OPERATIONS:
+        value = _str(get(slot))
+        if value:
+            operation = operation_of(value)
+            if operation is not None or decides:
+                return operation
     # Older instrumentations (OTel GenAI before operation.name, Langtrace) only mark the call itself.
     if "request_model" in values and ("provider" in values or "input_tokens" in values):
         return "chat"
@@ -351,8 +327,10 @@ def _normalise_provider(provider: str | None) -> str | None:
     return p
 
 
+# Per-modality slots -> the Usage field they fill.
+MODALITIES = {"text_input": "text_input_tokens", "image_input": "image_input_tokens", "audio_input": "audio_input_tokens", "video_input": "video_input_tokens"}
 # Usage slots beyond plain input/output counts; spans without any of them take _usage's short path.
-USAGE_EXTRAS = frozenset({"total_tokens", "reasoning", "cache_read", "cache_write", "legacy_cache_read", "legacy_cache_write", "mlflow_usage"})
+USAGE_EXTRAS = frozenset({"total_tokens", "reasoning", *conventions.CACHE_SEMANTICS, *MODALITIES, *conventions.JSON_USAGE})
 
 
 def _usage(values: dict[str, Any], provider: str | None) -> Usage:
@@ -373,44 +351,104 @@ def _usage(values: dict[str, Any], provider: str | None) -> Usage:
     )
     if u.input_tokens is not None or u.output_tokens is not None:
         u.convention = "attributes"
-    cache_read = _count(get("cache_read"), invalid)
-    cache_write = _count(get("cache_write"), invalid)
-    legacy_read = _count(get("legacy_cache_read"), invalid)
-    legacy_write = _count(get("legacy_cache_write"), invalid)
-    mlflow_usage = get("mlflow_usage")
-    mlflow = messages.parse_json(_str(mlflow_usage))
-    if isinstance(mlflow, dict) and mlflow_usage is not None:
-        key = mlflow_usage[0]
-
-        def json_count(name: str) -> int | None:
-            value = _as_int(mlflow.get(name))
-            if (value is None and name in mlflow) or (value is not None and not 0 <= value <= MAX_TOKENS):
-                invalid.append(f"{key}.{name}")
-                return None
-            return value
-
-        u.input_tokens = u.input_tokens if u.input_tokens is not None else json_count("input_tokens")
-        u.output_tokens = u.output_tokens if u.output_tokens is not None else json_count("output_tokens")
-        u.total_tokens = u.total_tokens if u.total_tokens is not None else json_count("total_tokens")
-        legacy_read = legacy_read if legacy_read is not None else json_count("cache_read_input_tokens")
-        legacy_write = legacy_write if legacy_write is not None else json_count("cache_creation_input_tokens")
-        u.convention = u.convention or "mlflow"
+    for slot, name in MODALITIES.items():
+        if slot in values:
+            setattr(u, name, _count(get(slot), invalid))
+    # Cache counts: (tokens, semantics) for reads and writes, the first slot of each that holds a count.
+    cache: dict[str, tuple[int, str]] = {}
+    for slot, (part, semantics) in conventions.CACHE_SEMANTICS.items():
+        if part not in cache:
+            count = _count(get(slot), invalid)
+            if count is not None:
+                cache[part] = (count, semantics)
+    output_without_reasoning = False
+    for slot, shapes in conventions.JSON_USAGE.items():
+        entry = get(slot)
+        if entry is not None:
+            output_without_reasoning |= _json_usage(u, entry, shapes, cache, invalid)
     if invalid:
         u.invalid = tuple(invalid)
-    u.cache_read_tokens = cache_read if cache_read is not None else legacy_read
-    u.cache_write_tokens = cache_write if cache_write is not None else legacy_write
+    reported_input = u.input_tokens is not None
     # Only totals reported: recover the missing side.
     if u.total_tokens is not None:
         if u.input_tokens is None and u.output_tokens is not None:
             u.input_tokens = max(0, u.total_tokens - u.output_tokens)
         elif u.output_tokens is None and u.input_tokens is not None:
             u.output_tokens = max(0, u.total_tokens - u.input_tokens)
-    if u.input_tokens is not None and cache_read is None and cache_write is None and (legacy_read or legacy_write):
-        cached = (legacy_read or 0) + (legacy_write or 0)
-        # Anthropic's raw input_tokens excludes the cache; the OTel convention includes it.
-        if (provider or "").startswith("anthropic") or u.input_tokens < cached:
-            u.input_tokens += cached
+    read, write = cache.get("read"), cache.get("write")
+    u.cache_read_tokens = read[0] if read else None
+    u.cache_write_tokens = write[0] if write else None
+    if u.input_tokens is not None and cache:
+        u.input_tokens += _cache_to_add(u.input_tokens, cache, provider, reported_input)
+    if output_without_reasoning and u.output_tokens is not None and u.reasoning_tokens:
+        u.output_tokens += u.reasoning_tokens
     return u
+
+
+_JSON_FIELDS = {"input_tokens": "input_tokens", "output_tokens": "output_tokens", "total_tokens": "total_tokens", "reasoning": "reasoning_tokens", **MODALITIES}
+
+
+def _cache_to_add(inp: int, cache: dict[str, tuple[int, str]], provider: str | None, reported: bool) -> int:
+    """The cached tokens an input count leaves out, so that input_tokens follows OTel (includes the cache)."""
+    add = included = native = 0
+    for tokens, semantics in cache.values():
+        if semantics == "excluded":
+            add += tokens if reported else 0  # an input recovered from a total holds them already
+        elif semantics == "native":
+            native += tokens
+        else:
+            included += tokens
+    # Anthropic's raw input_tokens excludes the cache; other providers' (OpenAI's) include it.
+    if native and ((provider or "").startswith("anthropic") or inp < native):
+        add += native
+    # An input smaller than its own cached part cannot include it.
+    if included and inp + add < included:
+        add += included
+    return add
+
+
+def _json_usage(u: Usage, entry: tuple[str, int, Any], shapes: tuple[conventions.JsonUsage, ...], cache: dict[str, tuple[int, str]], invalid: list[str]) -> bool:
+    """Fills what `u` and `cache` lack from a usage JSON attribute (MLflow, Langfuse); True when the
+    output count it gave excludes reasoning."""
+    parsed = messages.parse_json(_str(entry))
+    if not isinstance(parsed, dict):
+        return False
+    shape = next((s for s in shapes if not s.when or any(f in parsed for f in s.when)), None)
+    if shape is None:
+        return False
+    key = entry[0]
+
+    def json_count(paths: tuple[str, ...]) -> int | None:
+        for path in paths:
+            *parents, leaf = path.split(".")
+            node: Any = parsed
+            for part in parents:
+                node = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(node, dict) or leaf not in node:
+                continue
+            count = _as_int(node[leaf])
+            if count is None or not 0 <= count <= MAX_TOKENS:
+                invalid.append(f"{key}.{path}")
+                return None
+            return count
+        return None
+
+    gave_output = False
+    for name, paths in shape.fields.items():
+        if name in ("cache_read", "cache_write"):
+            part = name[6:]
+            if part not in cache:
+                count = json_count(paths)
+                if count is not None:
+                    cache[part] = (count, shape.cache)
+            continue
+        field_name = _JSON_FIELDS[name]
+        if getattr(u, field_name) is None:
+            count = json_count(paths)
+            setattr(u, field_name, count)
+            gave_output |= name == "output_tokens" and count is not None
+    u.convention = u.convention or shape.name
+    return gave_output and not shape.reasoning_in_output
 
 
 def _as_int(value: Any) -> int | None:
