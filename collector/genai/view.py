@@ -282,6 +282,16 @@ class GenAIView:
         return out
 
     @property
+    def zero_usage_with_content(self) -> bool:
+        """Usage reported as 0 input and 0 output (0 input for embeddings) on a call with a prompt or a
+        completion: no usage at all (OpenLLMetry's Anthropic instrumentation writes 0/0 when the response
+        has none), to be counted rather than priced at $0."""
+        u = self.usage
+        if u.input_tokens != 0 or (u.output_tokens != 0 and not self.is_embedding):
+            return False
+        return bool(self.prompt_messages() or (not self.is_embedding and self.completion_messages()))
+
+    @property
     def errored(self) -> bool:
         return self.span.status.code == _ERROR
 
