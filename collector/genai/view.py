@@ -41,23 +41,23 @@ _JSON_ENCODED = conventions.JSON_ENCODED
 def _memo(fn: Any) -> Any:
     """fn(value), remembered per raw value: a kind has a handful of spellings (bounded all the same)."""
     seen: dict[str, Any] = {}
-    missing = object()
 
     def remembered(value: str) -> Any:
-        known = seen.get(value, missing)
-        if known is missing:
-            known = fn(value)
-            if len(seen) < 256:
-                seen[value] = known
+        if value in seen:
+            return seen[value]
+        known = fn(value)
+        if len(seen) < 256:
+            seen[value] = known
         return known
 
-    return remembered
+    return seen, remembered
 
 
-# Per kind slot: "is this value a non-model-call kind?" (only kinds that can say so) and "which operation
-# does this value name?" (None for none).
-_KIND_SLOTS = {kind.slot: _memo(kind.rules_out) for kind in _KINDS if kind.wrappers is None or kind.wrappers}
-_KIND_OPERATIONS = tuple((kind.slot, _memo(kind.operation), kind.decides) for kind in _KINDS)
+# Kind attributes that can rule a span out on sight: slot -> "is this value a non-model-call kind?".
+_KIND_SLOTS = {kind.slot: _memo(kind.rules_out)[1] for kind in _KINDS if kind.wrappers is None or kind.wrappers}
+# Per kind, in the order they decide: (slot, the operations of the raw values seen, fn for one not yet seen,
+# whether a value that names no operation still decides).
+_KIND_OPERATIONS = tuple((kind.slot, *_memo(kind.operation), kind.decides) for kind in _KINDS)
 
 # The same key table for the C walk (see `scan_request`).
 _C_TABLE = wire_slots.slot_table(_SLOTS, _PRIORITY)
@@ -147,11 +147,10 @@ def _str(entry: tuple[str, int, Any] | None) -> str | None:
     """The non-empty string a slot holds, else None; a JSON-encoded convention's string decoded."""
     if entry is None or entry[1] != _STRING:
         return None
-    v = entry[2]
-    if v[:1] == '"' and entry[0] in _JSON_ENCODED:
-        decoded = messages.parse_json(v)
+    if entry[0] in _JSON_ENCODED and entry[2][:1] == '"':
+        decoded = messages.parse_json(entry[2])
         return decoded if isinstance(decoded, str) and decoded else None
-    return v or None
+    return entry[2] or None
 
 
 @dataclass(slots=True)
@@ -309,12 +308,14 @@ class GenAIView:
 
 def _operation(values: dict[str, Any]) -> str | None:
     get = values.get
-    for slot, operation_of, decides in _KIND_OPERATIONS:
-        value = _str(get(slot))
-        if value:
-            operation = operation_of(value)
-            if operation is not None or decides:
-                return operation
+    for slot, seen, operation_of, decides in _KIND_OPERATIONS:
+        entry = get(slot)
+        if entry is None or entry[1] != _STRING or not entry[2]:
+            continue
+        value = entry[2]
+        operation = seen[value] if value in seen else operation_of(value)
+        if operation is not None or decides:
+            return operation
     # Older instrumentations (OTel GenAI before operation.name, Langtrace) only mark the call itself.
     if "request_model" in values and ("provider" in values or "input_tokens" in values):
         return "chat"

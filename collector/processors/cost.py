@@ -167,7 +167,7 @@ class CostProcessor(Processor):
             pdata.add_str(span.attributes, INVALID_USAGE, ",".join(u.invalid))
             for key in u.invalid:
                 self.m_invalid.labels(key).inc()
-        elif view.zero_usage_with_content:
+        elif inp == 0 and view.zero_usage_with_content:
             # 0/0 reported for a call that had content is no usage (token_count counts it when it runs first).
             reason = "zero_usage"
         elif inp is not None and (out is not None or view.is_embedding):

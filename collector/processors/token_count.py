@@ -130,7 +130,7 @@ class TokenCountProcessor(Processor):
                     if view.usage.invalid:
                         # Reported but unusable counts: not overwritten by counted ones (cost flags them).
                         self._skip(span, "invalid_usage")
-                    elif view.usage.complete and not view.zero_usage_with_content:
+                    elif view.usage.complete and not (view.usage.input_tokens == 0 and view.zero_usage_with_content):
                         self._reported(span, view)
                         reported += 1
                     else:
