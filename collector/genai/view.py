@@ -1,12 +1,13 @@
 """One read-only view over an LLM span, whatever library instrumented it.
 
-Reads OTel GenAI (current and deprecated), OpenInference, OpenLLMetry (legacy and current), Langtrace
-and MLflow attribute conventions; see docs/genai-conventions.md for the map.
+Reads OTel GenAI (current and deprecated), OpenInference, OpenLLMetry (legacy and current), Langtrace,
+MLflow, Langfuse and the Anthropic SDK's attribute conventions, all named in one table
+(collector/genai/conventions.py); see docs/genai-conventions.md for the map.
 
 Usage follows OTel GenAI semantics whatever the source: `input_tokens` INCLUDES cache-read and
-cache-write tokens, `output_tokens` INCLUDES reasoning tokens. Sources whose raw input count excludes
-the cache (Anthropic's API, as passed through by older instrumentations under the underscore
-`gen_ai.usage.cache_*_input_tokens` keys) are converted.
+cache-write tokens, `output_tokens` INCLUDES reasoning tokens. Sources whose input count excludes the
+cache (Anthropic's API as passed through by older instrumentations, Langtrace and MLflow; Langfuse's own
+usage types) are converted, as the table's cache semantics say.
 
 The view is built in one pass over the span's attributes that only picks out known keys (or from the same
 slots read in C from the request's bytes, `scan_request`); message content (needed only for counting
