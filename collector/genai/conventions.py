@@ -3,6 +3,7 @@ of reading a span follow (GenAIView.of over the parsed attributes, and the C wal
 collector/wire/slots.py, which is handed the key table built from SLOT_KEYS).
 
 - SLOT_KEYS: which attribute keys feed which slot, best first (the first present wins).
+- PROVIDER_ALIASES: provider spellings -> OTel's names.
 - KINDS: the attributes that say what a span is: which values name a model call (and its operation) and
   which say "not a model call" (agent, workflow, tool, chain, retriever... wrapper spans).
 - JSON_ENCODED: conventions whose every value is JSON text (MLflow writes the model as "\\"gpt-4o\\"").
@@ -71,6 +72,22 @@ SLOT_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reported_cost", ("gen_ai.usage.cost", "gen_ai.usage.cost.amount", "langfuse.observation.cost_details")),
     ("reported_oi_cost", ("llm.cost.total",)),
 )
+
+
+# Provider spellings -> OTel GenAI's gen_ai.provider.name values (compared lower-cased).
+PROVIDER_ALIASES = {
+    "az.ai.openai": "azure.ai.openai",
+    "azure": "azure.ai.openai",
+    "azure_openai": "azure.ai.openai",
+    "vertex_ai": "gcp.vertex_ai",
+    "vertexai": "gcp.vertex_ai",
+    "gemini": "gcp.gemini",
+    "google": "gcp.gemini",
+    "bedrock": "aws.bedrock",
+    "aws_bedrock": "aws.bedrock",
+    "mistral": "mistral_ai",
+    "mistralai": "mistral_ai",
+}
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,8 @@ _JSON_ENCODED = conventions.JSON_ENCODED
 
 
 def _memo(fn: Any) -> Any:
-    """fn(value), remembered per raw value: a kind has a handful of spellings (bounded all the same)."""
+    """(the values seen -> fn(value), fn remembering what it answers): a kind has a handful of spellings,
+    so fn runs once per spelling (and the memory stays bounded all the same)."""
     seen: dict[str, Any] = {}
 
     def remembered(value: str) -> Any:
@@ -62,20 +63,6 @@ _KIND_OPERATIONS = tuple((kind.slot, *_memo(kind.operation), kind.decides) for k
 
 # The same key table for the C walk (see `scan_request`).
 _C_TABLE = wire_slots.slot_table(_SLOTS, _PRIORITY)
-
-_PROVIDER_ALIASES = {
-    "az.ai.openai": "azure.ai.openai",
-    "azure": "azure.ai.openai",
-    "azure_openai": "azure.ai.openai",
-    "vertex_ai": "gcp.vertex_ai",
-    "vertexai": "gcp.vertex_ai",
-    "gemini": "gcp.gemini",
-    "google": "gcp.gemini",
-    "bedrock": "aws.bedrock",
-    "aws_bedrock": "aws.bedrock",
-    "mistral": "mistral_ai",
-    "mistralai": "mistral_ai",
-}
 
 
 # A slot holds (key, member, value): the attribute key that supplied it, the AnyValue oneof member's field
@@ -333,7 +320,7 @@ def _normalise_provider(provider: str | None) -> str | None:
     if known is not None:
         return known
     p = provider.strip().lower()
-    p = _PROVIDER_ALIASES.get(p, p)
+    p = conventions.PROVIDER_ALIASES.get(p, p)
     if len(_PROVIDERS_SEEN) < 1024:  # spellings seen; bounded against a client sending junk
         _PROVIDERS_SEEN[provider] = p
     return p
