@@ -227,3 +227,14 @@ def test_through_the_daemon_token_count_reads_the_views_from_the_received_bytes(
     sources = [kv.value.string_value for s in spans for kv in s.attributes if kv.key == "gen_ai.usage.token_source"]
     costs = [kv.value.double_value for s in spans for kv in s.attributes if kv.key == "gen_ai.usage.cost"]
     assert len(spans) == 50 and len(sources) > 10 and set(sources) <= {"counted", "estimated"} and len(costs) == len(sources)
+
+
+def test_a_table_larger_than_the_walk_holds_is_refused_when_built() -> None:
+    from collector.wire import native, slots
+
+    if native.genai_attributes is None:
+        pytest.skip("built without the C walks")
+    keys = {f"k{i}": "slot" for i in range(129)}
+    with pytest.raises(OverflowError, match="at most 128 keys"):
+        slots.slot_table(keys, dict.fromkeys(keys, 0))
+    assert slots.slot_table(dict(list(keys.items())[:128]), dict.fromkeys(keys, 0))[4] == ("slot",)
