@@ -229,6 +229,9 @@ class GenAIView:
     def has(self, slot: str) -> bool:
         return slot in self._v
 
+    def has_any(self, slots: frozenset[str]) -> bool:
+        return not self._v.keys().isdisjoint(slots)
+
     def text(self, slot: str) -> str | None:
         """The non-empty string a slot holds, else None."""
         return _str(self._v.get(slot))

@@ -162,7 +162,7 @@ class TokenCountProcessor(Processor):
 
     def _reported(self, span: Any, view: GenAIView) -> None:
         key_of = view.key_of
-        if self.config.normalize and not (key_of("input_tokens") == CANONICAL["input_tokens"] and key_of("output_tokens") == CANONICAL["output_tokens"] and not any(map(view.has, view_module.USAGE_EXTRAS))):
+        if self.config.normalize and not (key_of("input_tokens") == CANONICAL["input_tokens"] and key_of("output_tokens") == CANONICAL["output_tokens"] and not view.has_any(view_module.USAGE_EXTRAS)):
             u = view.usage
             attrs = span.attributes
             for field, slot in _NORMALIZED:
