@@ -23,6 +23,7 @@ TextOf = Callable[[str], str | None]  # a slot -> the non-empty string it holds,
 # in the order they are looked for.
 _PROMPT_PREFIXES = ("llm.input_messages.", "gen_ai.prompt.")
 _COMPLETION_PREFIXES = ("llm.output_messages.", "gen_ai.completion.")
+_COMPLETION_EVENT_KEYS = dict(COMPLETION_EVENTS)  # event name -> the attribute holding the completion
 
 
 def value_of(v: Any) -> Any:
@@ -203,10 +204,15 @@ def completion_messages(span: Any, text: TextOf) -> list[ChatMessage]:
         groups = _group_indexed(span, prefix)
         if groups:
             return [_from_flat(g) for g in groups]
-    completion = text("completion") or _event_text(span, COMPLETION_EVENTS)
+    completion = text("completion")
     if completion is None:
         for event in span.events:
-            if event.name == "gen_ai.choice":
+            key = _COMPLETION_EVENT_KEYS.get(event.name)
+            if key is not None:
+                for kv in event.attributes:
+                    if kv.key == key and kv.value.string_value:
+                        completion = kv.value.string_value
+            elif event.name == "gen_ai.choice":
                 attrs = {kv.key: value_of(kv.value) for kv in event.attributes}
                 message = attrs.get("message")
                 parsed = parse_json(message) if isinstance(message, str) else message
