@@ -6,7 +6,8 @@ collector/wire/slots.py, which is handed the key table built from SLOT_KEYS).
 - PROVIDER_ALIASES: provider spellings -> OTel's names.
 - KINDS: the attributes that say what a span is: which values name a model call (and its operation) and
   which say "not a model call" (agent, workflow, tool, chain, retriever... wrapper spans).
-- JSON_ENCODED: conventions whose every value is JSON text (MLflow writes the model as "\\"gpt-4o\\"").
+- JSON_ENCODED / JSON_ENCODED_MARKS: conventions whose every value is JSON text (MLflow writes the model as
+  "\\"gpt-4o\\""), and the slot that marks their spans.
 - CACHE_SEMANTICS: for each cache slot, whether the same convention's input count includes those tokens.
 - JSON_USAGE: conventions that hold their counts in one JSON attribute, with their field names and
   cache semantics.
@@ -134,8 +135,11 @@ KINDS: tuple[Kind, ...] = (
     Kind("request_type", {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}, frozenset()),
 )
 
-# Attribute keys whose string values are JSON text (MLflow encodes every value: "\"CHAT_MODEL\"").
+# Attribute keys whose string values are JSON text (MLflow encodes every value: "\"CHAT_MODEL\""), and the
+# slots that mark a span of such a convention (MLflow gives every span its type): only those spans' values
+# are decoded, so the other spans pay nothing for it.
 JSON_ENCODED: frozenset[str] = frozenset(key for _, keys in SLOT_KEYS for key in keys if key.startswith("mlflow."))
+JSON_ENCODED_MARKS: frozenset[str] = frozenset({"mlflow_kind"})
 
 # Whether a convention's input count includes its cache counts:
 # - "included": OTel GenAI and OpenInference (an input smaller than the cache cannot, and is corrected);

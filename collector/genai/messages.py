@@ -173,15 +173,17 @@ def prompt_messages(span: Any, text: TextOf) -> list[ChatMessage]:
         groups = _group_indexed(span, prefix)
         if groups:
             return [_from_flat(g) for g in groups]
-    prompt = text("prompt") or _event_text(span, PROMPT_EVENTS)
+    prompt = text("prompt")
+    if prompt is None:
+        for slot in ("input_value", "mlflow_inputs", "langfuse_input"):
+            parsed = parse_json(text(slot))
+            found = _messages_from_json(parsed) if parsed is not None else None
+            if found is not None:
+                return found
+        prompt = _event_text(span, PROMPT_EVENTS)
     if prompt is not None:
         parsed = parse_json(prompt)
         return _messages_from_json(parsed if parsed is not None else prompt) or []
-    for slot in ("input_value", "mlflow_inputs", "langfuse_input"):
-        parsed = parse_json(text(slot))
-        found = _messages_from_json(parsed) if parsed is not None else None
-        if found is not None:
-            return found
     # Deprecated OTel GenAI per-message span events.
     events = []
     for event in span.events:

@@ -37,6 +37,7 @@ _SLOTS: dict[str, str] = {key: slot for slot, keys in conventions.SLOT_KEYS for 
 _PRIORITY: dict[str, int] = {key: rank for _, keys in conventions.SLOT_KEYS for rank, key in enumerate(keys)}
 _KINDS = conventions.KINDS
 _JSON_ENCODED = conventions.JSON_ENCODED
+_JSON_ENCODED_MARKS = conventions.JSON_ENCODED_MARKS
 
 
 def _memo(fn: Any) -> Any:
@@ -132,13 +133,21 @@ def _count(entry: tuple[str, int, Any] | None, invalid: list[str]) -> int | None
 
 
 def _str(entry: tuple[str, int, Any] | None) -> str | None:
-    """The non-empty string a slot holds, else None; a JSON-encoded convention's string decoded."""
+    """The non-empty string a slot holds, else None."""
     if entry is None or entry[1] != _STRING:
         return None
-    if entry[0] in _JSON_ENCODED and entry[2][:1] == '"':
-        decoded = messages.parse_json(entry[2])
-        return decoded if isinstance(decoded, str) and decoded else None
     return entry[2] or None
+
+
+def _json_decoded(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with a JSON-encoding convention's string values decoded: "\"gpt-4o\"" -> "gpt-4o"."""
+    out = dict(values)
+    for slot, entry in values.items():
+        if entry[0] in _JSON_ENCODED and entry[1] == _STRING and entry[2][:1] == '"':
+            decoded = messages.parse_json(entry[2])
+            if isinstance(decoded, str):
+                out[slot] = (entry[0], _STRING, decoded)
+    return out
 
 
 @dataclass(slots=True)
@@ -168,6 +177,8 @@ class GenAIView:
     __slots__ = ("span", "_v", "operation", "provider", "request_model", "response_model", "usage", "_messages", "_completion")
 
     def __init__(self, span: Any, values: dict[str, Any], operation: str):
+        if not values.keys().isdisjoint(_JSON_ENCODED_MARKS):
+            values = _json_decoded(values)
         self.span = span
         self._v = values  # slot -> (key, member, value) of the attribute that supplied it
         self.operation = operation
