@@ -1,6 +1,7 @@
 """The chat messages of an LLM span, whatever convention carries them: OTel GenAI's JSON message
 attributes (and its deprecated per-message events), OpenInference's and OpenLLMetry's flattened
-per-message attributes, plain prompt/completion texts, Langtrace's events and MLflow's inputs/outputs.
+per-message attributes, plain prompt/completion texts, Langtrace's events, MLflow's inputs/outputs and
+Langfuse's observation input/output.
 
 Only token counting needs them, so a GenAIView parses them lazily, through these functions: they read the
 view's slots by `text(slot)` (the non-empty string a slot holds, else None) and the span itself.
@@ -13,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from .conventions import COMPLETION_EVENTS, PROMPT_EVENTS
 from .tokens import ChatMessage
 
 TextOf = Callable[[str], str | None]  # a slot -> the non-empty string it holds, else None
@@ -21,6 +23,7 @@ TextOf = Callable[[str], str | None]  # a slot -> the non-empty string it holds,
 # in the order they are looked for.
 _PROMPT_PREFIXES = ("llm.input_messages.", "gen_ai.prompt.")
 _COMPLETION_PREFIXES = ("llm.output_messages.", "gen_ai.completion.")
+_COMPLETION_EVENT_KEYS = dict(COMPLETION_EVENTS)  # event name -> the attribute holding the completion
 
 
 def value_of(v: Any) -> Any:
@@ -171,14 +174,16 @@ def prompt_messages(span: Any, text: TextOf) -> list[ChatMessage]:
         if groups:
             return [_from_flat(g) for g in groups]
     prompt = text("prompt")
+    if prompt is None:
+        for slot in ("input_value", "mlflow_inputs", "langfuse_input"):
+            parsed = parse_json(text(slot))
+            found = _messages_from_json(parsed) if parsed is not None else None
+            if found is not None:
+                return found
+        prompt = _event_text(span, PROMPT_EVENTS)
     if prompt is not None:
         parsed = parse_json(prompt)
         return _messages_from_json(parsed if parsed is not None else prompt) or []
-    for slot in ("input_value", "mlflow_inputs"):
-        parsed = parse_json(text(slot))
-        found = _messages_from_json(parsed) if parsed is not None else None
-        if found is not None:
-            return found
     # Deprecated OTel GenAI per-message span events.
     events = []
     for event in span.events:
@@ -203,12 +208,12 @@ def completion_messages(span: Any, text: TextOf) -> list[ChatMessage]:
             return [_from_flat(g) for g in groups]
     completion = text("completion")
     if completion is None:
-        # Langtrace puts the completion in an event.
         for event in span.events:
-            if event.name == "gen_ai.content.completion":
+            key = _COMPLETION_EVENT_KEYS.get(event.name)
+            if key is not None:
                 for kv in event.attributes:
-                    if kv.key == "gen_ai.completion":
-                        completion = kv.value.string_value or None
+                    if kv.key == key and kv.value.string_value:
+                        completion = kv.value.string_value
             elif event.name == "gen_ai.choice":
                 attrs = {kv.key: value_of(kv.value) for kv in event.attributes}
                 message = attrs.get("message")
@@ -228,5 +233,36 @@ def completion_messages(span: Any, text: TextOf) -> list[ChatMessage]:
                     message = choice.get("message") or {"role": "assistant", "content": choice.get("text", "")}
                     out.append(_from_openai_message(message))
             return out
+    found = _answer_from_json(parse_json(text("langfuse_output")))
+    if found is not None:
+        return found
     value = text("output_value")
     return [ChatMessage(role="assistant", content=value)] if value else []
+
+
+def _answer_from_json(value: Any) -> list[ChatMessage] | None:
+    """Langfuse's observation output: a message, a list of them, a chat completion or a text."""
+    if isinstance(value, dict):
+        if isinstance(value.get("choices"), list):
+            return [_from_openai_message(c.get("message") or {"role": "assistant", "content": c.get("text", "")}) for c in value["choices"] if isinstance(c, dict)]
+        if "content" in value or "parts" in value or "tool_calls" in value:
+            return [_from_openai_message({"role": "assistant", **value})]
+        return None
+    if isinstance(value, list):
+        return [_from_openai_message(m) if isinstance(m, dict) else ChatMessage(role="assistant", content=_text(m)) for m in value]
+    if isinstance(value, str) and value:
+        return [ChatMessage(role="assistant", content=value)]
+    return None
+
+
+def _event_text(span: Any, events: tuple[tuple[str, str], ...]) -> str | None:
+    """The text a content event holds (Langtrace's gen_ai.content.prompt / .completion), else None."""
+    if not span.events:
+        return None
+    for event in span.events:
+        for name, key in events:
+            if event.name == name:
+                for kv in event.attributes:
+                    if kv.key == key and kv.value.string_value:
+                        return kv.value.string_value
+    return None

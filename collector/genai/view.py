@@ -1,12 +1,13 @@
 """One read-only view over an LLM span, whatever library instrumented it.
 
-Reads OTel GenAI (current and deprecated), OpenInference, OpenLLMetry (legacy and current), Langtrace
-and MLflow attribute conventions; see docs/genai-conventions.md for the map.
+Reads OTel GenAI (current and deprecated), OpenInference, OpenLLMetry (legacy and current), Langtrace,
+MLflow, Langfuse and the Anthropic SDK's attribute conventions, all named in one table
+(collector/genai/conventions.py); see docs/genai-conventions.md for the map.
 
 Usage follows OTel GenAI semantics whatever the source: `input_tokens` INCLUDES cache-read and
-cache-write tokens, `output_tokens` INCLUDES reasoning tokens. Sources whose raw input count excludes
-the cache (Anthropic's API, as passed through by older instrumentations under the underscore
-`gen_ai.usage.cache_*_input_tokens` keys) are converted.
+cache-write tokens, `output_tokens` INCLUDES reasoning tokens. Sources whose input count excludes the
+cache (Anthropic's API as passed through by older instrumentations, Langtrace and MLflow; Langfuse's own
+usage types) are converted, as the table's cache semantics say.
 
 The view is built in one pass over the span's attributes that only picks out known keys (or from the same
 slots read in C from the request's bytes, `scan_request`); message content (needed only for counting
@@ -24,87 +25,45 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from ..wire import fields
 from ..wire import slots as wire_slots
-from . import messages
+from . import conventions, messages
 from .tokens import ChatMessage
 
 # Operations that generate text (token counting applies) and those that are billed per input token.
 GENERATION_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "completion"})
 EMBEDDING_OPERATIONS = frozenset({"embeddings", "embedding"})
-_NOT_LLM_CALLS = frozenset({"invoke_agent", "create_agent", "execute_tool", "retrieval", "retrieve"})
 
-_OPENINFERENCE_KIND = {"LLM": "chat", "EMBEDDING": "embeddings"}
-_MLFLOW_KIND = {"CHAT_MODEL": "chat", "LLM": "text_completion", "EMBEDDING": "embeddings"}
-_OPENLLMETRY_REQUEST_TYPE = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
+# key -> slot, and key -> its rank within the slot (the best-ranked key present wins), from the conventions.
+_SLOTS: dict[str, str] = {key: slot for slot, keys in conventions.SLOT_KEYS for key in keys}
+_PRIORITY: dict[str, int] = {key: rank for _, keys in conventions.SLOT_KEYS for rank, key in enumerate(keys)}
+_KINDS = conventions.KINDS
+_JSON_ENCODED = conventions.JSON_ENCODED
+_JSON_ENCODED_MARKS = conventions.JSON_ENCODED_MARKS
+
+
+def _memo(fn: Any) -> Any:
+    """(the values seen -> fn(value), fn remembering what it answers): a kind has a handful of spellings,
+    so fn runs once per spelling (and the memory stays bounded all the same)."""
+    seen: dict[str, Any] = {}
+
+    def remembered(value: str) -> Any:
+        if value in seen:
+            return seen[value]
+        known = fn(value)
+        if len(seen) < 256:
+            seen[value] = known
+        return known
+
+    return seen, remembered
+
 
 # Kind attributes that can rule a span out on sight: slot -> "is this value a non-model-call kind?".
-_KIND_SLOTS = {
-    "operation": lambda v: v.lower() in _NOT_LLM_CALLS,
-    "oi_kind": lambda v: bool(v) and v.upper() not in _OPENINFERENCE_KIND,
-    "mlflow_kind": lambda v: bool(v) and v.upper() not in _MLFLOW_KIND,
-}
-
-# key -> slot. Several keys feed one slot; the first listed for a slot wins when both are present.
-_SLOTS: dict[str, str] = {}
-_PRIORITY: dict[str, int] = {}
-
-
-def _keys(slot: str, *keys: str) -> None:
-    for rank, key in enumerate(keys):
-        _SLOTS[key] = slot
-        _PRIORITY[key] = rank
-
-
-_keys("operation", "gen_ai.operation.name")
-_keys("oi_kind", "openinference.span.kind")
-_keys("mlflow_kind", "mlflow.spanType")
-_keys("request_type", "llm.request.type")
-_keys("provider", "gen_ai.provider.name", "gen_ai.system", "llm.system", "llm.provider", "mlflow.llm.provider")
-_keys("request_model", "gen_ai.request.model", "llm.request.model", "mlflow.llm.model")
-_keys("response_model", "gen_ai.response.model", "llm.response.model", "llm.model_name")
-_keys("input_tokens", "gen_ai.usage.input_tokens", "llm.token_count.prompt", "gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens")
-_keys("output_tokens", "gen_ai.usage.output_tokens", "llm.token_count.completion", "gen_ai.usage.completion_tokens", "llm.usage.completion_tokens")
-_keys("total_tokens", "gen_ai.usage.total_tokens", "llm.token_count.total", "llm.usage.total_tokens")
-_keys("cache_read", "gen_ai.usage.cache_read.input_tokens", "llm.token_count.prompt_details.cache_read")
-_keys("cache_write", "gen_ai.usage.cache_creation.input_tokens", "llm.token_count.prompt_details.cache_write")
-# The underscore forms are the Anthropic-era names whose input count excludes the cache.
-_keys("legacy_cache_read", "gen_ai.usage.cache_read_input_tokens")
-_keys("legacy_cache_write", "gen_ai.usage.cache_creation_input_tokens")
-_keys("reasoning", "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning", "gen_ai.usage.reasoning_tokens", "llm.usage.reasoning_tokens")
-_keys("mlflow_usage", "mlflow.chat.tokenUsage")
-_keys("token_source", "gen_ai.usage.token_source")
-_keys("finish_reasons", "gen_ai.response.finish_reasons", "llm.finish_reason")
-_keys("response_id", "gen_ai.response.id")  # one call's spans from stacked instrumentations share it (dedupe.py)
-_keys("input_messages", "gen_ai.input.messages")
-_keys("output_messages", "gen_ai.output.messages")
-_keys("system_instructions", "gen_ai.system_instructions")
-_keys("prompt", "gen_ai.prompt")
-_keys("completion", "gen_ai.completion")
-_keys("input_value", "input.value")
-_keys("output_value", "output.value")
-_keys("mlflow_inputs", "mlflow.spanInputs")
-_keys("mlflow_outputs", "mlflow.spanOutputs")
-# Cost already on the span (OpenLIT, Langfuse SDKs, an upstream collector): never written twice.
-_keys("reported_cost", "gen_ai.usage.cost")
-_keys("reported_oi_cost", "llm.cost.total")
-# The cost processor's mark on a span whose call another span carries the cost of (dedupe.py).
-_keys("cost_duplicate", "gen_ai.usage.cost_duplicate")
+_KIND_SLOTS = {kind.slot: _memo(kind.rules_out)[1] for kind in _KINDS if kind.wrappers is None or kind.wrappers}
+# Per kind, in the order they decide: (slot, the operations of the raw values seen, fn for one not yet seen,
+# whether a value that names no operation still decides).
+_KIND_OPERATIONS = tuple((kind.slot, *_memo(kind.operation), kind.decides) for kind in _KINDS)
 
 # The same key table for the C walk (see `scan_request`).
 _C_TABLE = wire_slots.slot_table(_SLOTS, _PRIORITY)
-
-_PROVIDER_ALIASES = {
-    "az.ai.openai": "azure.ai.openai",
-    "azure": "azure.ai.openai",
-    "azure_openai": "azure.ai.openai",
-    "vertex_ai": "gcp.vertex_ai",
-    "vertexai": "gcp.vertex_ai",
-    "gemini": "gcp.gemini",
-    "google": "gcp.gemini",
-    "bedrock": "aws.bedrock",
-    "aws_bedrock": "aws.bedrock",
-    "mistral": "mistral_ai",
-    "mistralai": "mistral_ai",
-}
 
 
 # A slot holds (key, member, value): the attribute key that supplied it, the AnyValue oneof member's field
@@ -180,6 +139,17 @@ def _str(entry: tuple[str, int, Any] | None) -> str | None:
     return entry[2] or None
 
 
+def _json_decoded(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with a JSON-encoding convention's string values decoded: "\"gpt-4o\"" -> "gpt-4o"."""
+    out = dict(values)
+    for slot, entry in values.items():
+        if entry[0] in _JSON_ENCODED and entry[1] == _STRING and entry[2][:1] == '"':
+            decoded = messages.parse_json(entry[2])
+            if isinstance(decoded, str):
+                out[slot] = (entry[0], _STRING, decoded)
+    return out
+
+
 @dataclass(slots=True)
 class Usage:
     input_tokens: int | None = None
@@ -188,6 +158,11 @@ class Usage:
     cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
     total_tokens: int | None = None
+    # Parts of input_tokens by modality, as reported (current OTel GenAI names; not priced apart).
+    text_input_tokens: int | None = None
+    image_input_tokens: int | None = None
+    audio_input_tokens: int | None = None
+    video_input_tokens: int | None = None
     convention: str | None = None  # where the input/output counts came from
     invalid: tuple[str, ...] = ()  # keys of usage attributes present but holding no valid count
 
@@ -202,6 +177,8 @@ class GenAIView:
     __slots__ = ("span", "_v", "operation", "provider", "request_model", "response_model", "usage", "_messages", "_completion")
 
     def __init__(self, span: Any, values: dict[str, Any], operation: str):
+        if not values.keys().isdisjoint(_JSON_ENCODED_MARKS):
+            values = _json_decoded(values)
         self.span = span
         self._v = values  # slot -> (key, member, value) of the attribute that supplied it
         self.operation = operation
@@ -263,6 +240,9 @@ class GenAIView:
     def has(self, slot: str) -> bool:
         return slot in self._v
 
+    def has_any(self, slots: frozenset[str]) -> bool:
+        return not self._v.keys().isdisjoint(slots)
+
     def text(self, slot: str) -> str | None:
         """The non-empty string a slot holds, else None."""
         return _str(self._v.get(slot))
@@ -303,6 +283,16 @@ class GenAIView:
         return out
 
     @property
+    def zero_usage_with_content(self) -> bool:
+        """Usage reported as 0 input and 0 output (0 input for embeddings) on a call with a prompt or a
+        completion: no usage at all (OpenLLMetry's Anthropic instrumentation writes 0/0 when the response
+        has none), to be counted rather than priced at $0."""
+        u = self.usage
+        if u.input_tokens != 0 or (u.output_tokens != 0 and not self.is_embedding):
+            return False
+        return bool(self.prompt_messages() or (not self.is_embedding and self.completion_messages()))
+
+    @property
     def errored(self) -> bool:
         return self.span.status.code == _ERROR
 
@@ -319,19 +309,15 @@ class GenAIView:
 
 
 def _operation(values: dict[str, Any]) -> str | None:
-    op = _str(values.get("operation"))
-    if op:
-        op = op.lower()
-        return None if op in _NOT_LLM_CALLS else op
-    kind = _str(values.get("oi_kind"))
-    if kind:
-        return _OPENINFERENCE_KIND.get(kind.upper())
-    kind = _str(values.get("mlflow_kind"))
-    if kind:
-        return _MLFLOW_KIND.get(kind.upper())
-    kind = _str(values.get("request_type"))
-    if kind:
-        return _OPENLLMETRY_REQUEST_TYPE.get(kind.lower())
+    get = values.get
+    for slot, seen, operation_of, decides in _KIND_OPERATIONS:
+        entry = get(slot)
+        if entry is None or entry[1] != _STRING or not entry[2]:
+            continue
+        value = entry[2]
+        operation = seen[value] if value in seen else operation_of(value)
+        if operation is not None or decides:
+            return operation
     # Older instrumentations (OTel GenAI before operation.name, Langtrace) only mark the call itself.
     if "request_model" in values and ("provider" in values or "input_tokens" in values):
         return "chat"
@@ -348,14 +334,16 @@ def _normalise_provider(provider: str | None) -> str | None:
     if known is not None:
         return known
     p = provider.strip().lower()
-    p = _PROVIDER_ALIASES.get(p, p)
+    p = conventions.PROVIDER_ALIASES.get(p, p)
     if len(_PROVIDERS_SEEN) < 1024:  # spellings seen; bounded against a client sending junk
         _PROVIDERS_SEEN[provider] = p
     return p
 
 
+# Per-modality slots -> the Usage field they fill.
+MODALITIES = {"text_input": "text_input_tokens", "image_input": "image_input_tokens", "audio_input": "audio_input_tokens", "video_input": "video_input_tokens"}
 # Usage slots beyond plain input/output counts; spans without any of them take _usage's short path.
-USAGE_EXTRAS = frozenset({"total_tokens", "reasoning", "cache_read", "cache_write", "legacy_cache_read", "legacy_cache_write", "mlflow_usage"})
+USAGE_EXTRAS = frozenset({"total_tokens", "reasoning", *conventions.CACHE_SEMANTICS, *MODALITIES, *conventions.JSON_USAGE})
 
 
 def _usage(values: dict[str, Any], provider: str | None) -> Usage:
@@ -376,44 +364,104 @@ def _usage(values: dict[str, Any], provider: str | None) -> Usage:
     )
     if u.input_tokens is not None or u.output_tokens is not None:
         u.convention = "attributes"
-    cache_read = _count(get("cache_read"), invalid)
-    cache_write = _count(get("cache_write"), invalid)
-    legacy_read = _count(get("legacy_cache_read"), invalid)
-    legacy_write = _count(get("legacy_cache_write"), invalid)
-    mlflow_usage = get("mlflow_usage")
-    mlflow = messages.parse_json(_str(mlflow_usage))
-    if isinstance(mlflow, dict) and mlflow_usage is not None:
-        key = mlflow_usage[0]
-
-        def json_count(name: str) -> int | None:
-            value = _as_int(mlflow.get(name))
-            if (value is None and name in mlflow) or (value is not None and not 0 <= value <= MAX_TOKENS):
-                invalid.append(f"{key}.{name}")
-                return None
-            return value
-
-        u.input_tokens = u.input_tokens if u.input_tokens is not None else json_count("input_tokens")
-        u.output_tokens = u.output_tokens if u.output_tokens is not None else json_count("output_tokens")
-        u.total_tokens = u.total_tokens if u.total_tokens is not None else json_count("total_tokens")
-        legacy_read = legacy_read if legacy_read is not None else json_count("cache_read_input_tokens")
-        legacy_write = legacy_write if legacy_write is not None else json_count("cache_creation_input_tokens")
-        u.convention = u.convention or "mlflow"
+    for slot, name in MODALITIES.items():
+        if slot in values:
+            setattr(u, name, _count(get(slot), invalid))
+    # Cache counts: (tokens, semantics) for reads and writes, the first slot of each that holds a count.
+    cache: dict[str, tuple[int, str]] = {}
+    for slot, (part, semantics) in conventions.CACHE_SEMANTICS.items():
+        if part not in cache:
+            count = _count(get(slot), invalid)
+            if count is not None:
+                cache[part] = (count, semantics)
+    output_without_reasoning = False
+    for slot, shapes in conventions.JSON_USAGE.items():
+        entry = get(slot)
+        if entry is not None:
+            output_without_reasoning |= _json_usage(u, entry, shapes, cache, invalid)
     if invalid:
         u.invalid = tuple(invalid)
-    u.cache_read_tokens = cache_read if cache_read is not None else legacy_read
-    u.cache_write_tokens = cache_write if cache_write is not None else legacy_write
+    reported_input = u.input_tokens is not None
     # Only totals reported: recover the missing side.
     if u.total_tokens is not None:
         if u.input_tokens is None and u.output_tokens is not None:
             u.input_tokens = max(0, u.total_tokens - u.output_tokens)
         elif u.output_tokens is None and u.input_tokens is not None:
             u.output_tokens = max(0, u.total_tokens - u.input_tokens)
-    if u.input_tokens is not None and cache_read is None and cache_write is None and (legacy_read or legacy_write):
-        cached = (legacy_read or 0) + (legacy_write or 0)
-        # Anthropic's raw input_tokens excludes the cache; the OTel convention includes it.
-        if (provider or "").startswith("anthropic") or u.input_tokens < cached:
-            u.input_tokens += cached
+    read, write = cache.get("read"), cache.get("write")
+    u.cache_read_tokens = read[0] if read else None
+    u.cache_write_tokens = write[0] if write else None
+    if u.input_tokens is not None and cache:
+        u.input_tokens += _cache_to_add(u.input_tokens, cache, provider, reported_input)
+    if output_without_reasoning and u.output_tokens is not None and u.reasoning_tokens:
+        u.output_tokens += u.reasoning_tokens
     return u
+
+
+_JSON_FIELDS = {"input_tokens": "input_tokens", "output_tokens": "output_tokens", "total_tokens": "total_tokens", "reasoning": "reasoning_tokens", **MODALITIES}
+
+
+def _cache_to_add(inp: int, cache: dict[str, tuple[int, str]], provider: str | None, reported: bool) -> int:
+    """The cached tokens an input count leaves out, so that input_tokens follows OTel (includes the cache)."""
+    add = included = native = 0
+    for tokens, semantics in cache.values():
+        if semantics == "excluded":
+            add += tokens if reported else 0  # an input recovered from a total holds them already
+        elif semantics == "native":
+            native += tokens
+        else:
+            included += tokens
+    # Anthropic's raw input_tokens excludes the cache; other providers' (OpenAI's) include it.
+    if native and ((provider or "").startswith("anthropic") or inp < native):
+        add += native
+    # An input smaller than its own cached part cannot include it.
+    if included and inp + add < included:
+        add += included
+    return add
+
+
+def _json_usage(u: Usage, entry: tuple[str, int, Any], shapes: tuple[conventions.JsonUsage, ...], cache: dict[str, tuple[int, str]], invalid: list[str]) -> bool:
+    """Fills what `u` and `cache` lack from a usage JSON attribute (MLflow, Langfuse); True when the
+    output count it gave excludes reasoning."""
+    parsed = messages.parse_json(_str(entry))
+    if not isinstance(parsed, dict):
+        return False
+    shape = next((s for s in shapes if not s.when or any(f in parsed for f in s.when)), None)
+    if shape is None:
+        return False
+    key = entry[0]
+
+    def json_count(paths: tuple[str, ...]) -> int | None:
+        for path in paths:
+            *parents, leaf = path.split(".")
+            node: Any = parsed
+            for part in parents:
+                node = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(node, dict) or leaf not in node:
+                continue
+            count = _as_int(node[leaf])
+            if count is None or not 0 <= count <= MAX_TOKENS:
+                invalid.append(f"{key}.{path}")
+                return None
+            return count
+        return None
+
+    gave_output = False
+    for name, paths in shape.fields.items():
+        if name in ("cache_read", "cache_write"):
+            part = name[6:]
+            if part not in cache:
+                count = json_count(paths)
+                if count is not None:
+                    cache[part] = (count, shape.cache)
+            continue
+        field_name = _JSON_FIELDS[name]
+        if getattr(u, field_name) is None:
+            count = json_count(paths)
+            setattr(u, field_name, count)
+            gave_output |= name == "output_tokens" and count is not None
+    u.convention = u.convention or shape.name
+    return gave_output and not shape.reasoning_in_output
 
 
 def _as_int(value: Any) -> int | None:

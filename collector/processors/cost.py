@@ -1,10 +1,11 @@
 """cost processor: every priced LLM span leaves with its USD cost, and the LLM Prometheus metrics
 (requests, tokens, cost, latency per service/provider/model) are made from the spans.
 
-Cost is written where existing tools read it: `gen_ai.usage.cost` (Langfuse, OpenLIT) and
-OpenInference's `llm.cost.prompt/completion/total` (Phoenix). A model that cannot be priced gets no
-cost, `gen_ai.usage.cost_unpriced = true` and a count in `llm_unpriced_requests_total` — never a
-silent 0.
+Cost is written where existing tools read it: `gen_ai.usage.cost` (Langfuse, OpenLIT), with `normalize`
+the OTel proposal's `gen_ai.usage.cost.amount` / `.currency` / `.source` beside it, and OpenInference's
+`llm.cost.prompt/completion/total` (Phoenix). A cost the span already carries is never written over. A
+model that cannot be priced, or usage reported as zeros on a call with content, gets no cost,
+`gen_ai.usage.cost_unpriced = true` and a count in `llm_unpriced_requests_total` — never a silent 0.
 
 One API call seen by two stacked instrumentations is priced once: the other LLM span of the call gets
 `gen_ai.usage.cost_duplicate = true` (and `gen_ai.usage.cost_duplicate_of`, the priced span's id) instead of
@@ -43,6 +44,9 @@ INVALID_USAGE = "gen_ai.usage.invalid"
 DUPLICATE = "gen_ai.usage.cost_duplicate"
 DUPLICATE_OF = "gen_ai.usage.cost_duplicate_of"
 OI_PROMPT, OI_COMPLETION, OI_TOTAL = "llm.cost.prompt", "llm.cost.completion", "llm.cost.total"
+# The open OTel GenAI proposal (semantic-conventions-genai): the amount, its currency, and `local` (computed
+# here) as opposed to `provider` (reported by the API).
+AMOUNT, CURRENCY, AMOUNT_SOURCE = "gen_ai.usage.cost.amount", "gen_ai.usage.cost.currency", "gen_ai.usage.cost.source"
 OTHER = "other"
 
 # The attributes written on a priced span, as wire bytes to merge into it (collector/wire/encode.py).
@@ -51,6 +55,8 @@ _OI_PROMPT = encode.key_value_double_prefix(Span.ATTRIBUTES, OI_PROMPT)
 _OI_COMPLETION = encode.key_value_double_prefix(Span.ATTRIBUTES, OI_COMPLETION)
 _OI_TOTAL = encode.key_value_double_prefix(Span.ATTRIBUTES, OI_TOTAL)
 _COST_SOURCES = {source: encode.key_value_str(Span.ATTRIBUTES, COST_SOURCE, source) for source in ("bundled", "override")}
+_AMOUNT = encode.key_value_double_prefix(Span.ATTRIBUTES, AMOUNT)
+_AMOUNT_FACTS = encode.key_value_str(Span.ATTRIBUTES, CURRENCY, "USD") + encode.key_value_str(Span.ATTRIBUTES, AMOUNT_SOURCE, "local")
 _pack = encode.pack_double
 
 
@@ -82,6 +88,7 @@ class DedupeConfig:
 class CostConfig:
     prices: str | None = option(None, "YAML file of price overrides and additions (self-hosted models, negotiated discounts, per-provider markups); it wins over the bundled genai-prices data. See config/prices.yaml.")
     openinference_attributes: bool = option(True, "Also write llm.cost.prompt / llm.cost.completion / llm.cost.total (read by Phoenix).")
+    normalize: bool = option(True, "Also write the proposed OTel GenAI cost names beside gen_ai.usage.cost: gen_ai.usage.cost.amount, gen_ai.usage.cost.currency = USD, gen_ai.usage.cost.source = local.")
     metrics: LLMMetricsConfig = option(factory=LLMMetricsConfig, doc="LLM usage metrics made from the spans.")
     dedupe: DedupeConfig = option(factory=DedupeConfig, doc="One API call priced once, however many instrumentations traced it.")
 
@@ -196,6 +203,9 @@ class CostProcessor(Processor):
             pdata.add_str(span.attributes, INVALID_USAGE, ",".join(u.invalid))
             for key in u.invalid:
                 self.m_invalid.labels(key).inc()
+        elif inp == 0 and view.zero_usage_with_content:
+            # 0/0 reported for a call that had content is no usage (token_count counts it when it runs first).
+            reason = "zero_usage"
         elif inp is not None and (out is not None or view.is_embedding):
             out = out or 0
             cr, cw, rs = u.cache_read_tokens or 0, u.cache_write_tokens or 0, u.reasoning_tokens or 0
@@ -219,6 +229,8 @@ class CostProcessor(Processor):
             if not view.has("reported_cost"):
                 source = _COST_SOURCES.get(cost.source) or encode.key_value_str(Span.ATTRIBUTES, COST_SOURCE, cost.source)
                 parts += (_COST, _pack(cost.total_usd), source)
+                if self.config.normalize:
+                    parts += (_AMOUNT, _pack(cost.total_usd), _AMOUNT_FACTS)
             if self.config.openinference_attributes and not view.has("reported_oi_cost"):
                 parts += (_OI_PROMPT, _pack(cost.input_usd), _OI_COMPLETION, _pack(cost.output_usd), _OI_TOTAL, _pack(cost.total_usd))
             if parts:

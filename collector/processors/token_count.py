@@ -34,7 +34,20 @@ CANONICAL = {
     "cache_read": "gen_ai.usage.cache_read.input_tokens",
     "cache_write": "gen_ai.usage.cache_creation.input_tokens",
     "reasoning": "gen_ai.usage.reasoning.output_tokens",
+    "text_input": "gen_ai.usage.text.input_tokens",
+    "image_input": "gen_ai.usage.image.input_tokens",
+    "audio_input": "gen_ai.usage.audio.input_tokens",
+    "video_input": "gen_ai.usage.video.input_tokens",
 }
+# Usage counts -> the slot whose canonical name they are written under, with normalize.
+_NORMALIZED = (
+    ("input_tokens", "input_tokens"),
+    ("output_tokens", "output_tokens"),
+    ("cache_read_tokens", "cache_read"),
+    ("cache_write_tokens", "cache_write"),
+    ("reasoning_tokens", "reasoning"),
+    *((field, slot) for slot, field in view_module.MODALITIES.items()),
+)
 SOURCE = "gen_ai.usage.token_source"
 SKIPPED = "gen_ai.usage.token_count_skipped"
 _SOURCE_REPORTED = encode.key_value_str(Span.ATTRIBUTES, SOURCE, "reported")
@@ -117,7 +130,7 @@ class TokenCountProcessor(Processor):
                     if view.usage.invalid:
                         # Reported but unusable counts: not overwritten by counted ones (cost flags them).
                         self._skip(span, "invalid_usage")
-                    elif view.usage.complete:
+                    elif view.usage.complete and not (view.usage.input_tokens == 0 and view.zero_usage_with_content):
                         self._reported(span, view)
                         reported += 1
                     else:
@@ -126,6 +139,13 @@ class TokenCountProcessor(Processor):
             self._outcome["reported"].inc(reported)
         to_count: list[tuple[Any, GenAIView]] = []
         for span, view in work:
+            u = view.usage
+            if u.complete:
+                # Reported zeros on a call with content are no usage: each side with content is counted.
+                if view.prompt_messages():
+                    u.input_tokens = None
+                if not view.is_embedding and view.completion_messages():
+                    u.output_tokens = None
             if not _has_content(view):
                 # A failed call, or content capture off: nothing to count, so no tokenizer to load.
                 self._skip(span, "no_content")
@@ -142,10 +162,11 @@ class TokenCountProcessor(Processor):
 
     def _reported(self, span: Any, view: GenAIView) -> None:
         key_of = view.key_of
-        if self.config.normalize and not (key_of("input_tokens") == CANONICAL["input_tokens"] and key_of("output_tokens") == CANONICAL["output_tokens"] and not any(map(view.has, view_module.USAGE_EXTRAS))):
+        if self.config.normalize and not (key_of("input_tokens") == CANONICAL["input_tokens"] and key_of("output_tokens") == CANONICAL["output_tokens"] and not view.has_any(view_module.USAGE_EXTRAS)):
             u = view.usage
             attrs = span.attributes
-            for slot, value in (("input_tokens", u.input_tokens), ("output_tokens", u.output_tokens), ("cache_read", u.cache_read_tokens), ("cache_write", u.cache_write_tokens), ("reasoning", u.reasoning_tokens)):
+            for field, slot in _NORMALIZED:
+                value = getattr(u, field)
                 if value is not None and key_of(slot) != CANONICAL[slot]:
                     pdata.add_int(attrs, CANONICAL[slot], value)
         if not view.has("token_source"):
@@ -186,21 +207,30 @@ class TokenCountProcessor(Processor):
                 output_tokens = sum(_completion_tokens(m, encoding) for m in completion)
         source = "counted" if exact else "estimated"
         attrs = span.attributes
+        counted = {"input_tokens": input_tokens != u.input_tokens, "output_tokens": output_tokens != u.output_tokens}
         u.input_tokens, u.output_tokens = input_tokens, output_tokens  # what a later processor reads
-        if not view.has("input_tokens"):
-            pdata.add_int(attrs, CANONICAL["input_tokens"], input_tokens)
-        elif self.config.normalize and view.key_of("input_tokens") != CANONICAL["input_tokens"]:
-            pdata.add_int(attrs, CANONICAL["input_tokens"], input_tokens)
-        if not view.has("output_tokens"):
-            pdata.add_int(attrs, CANONICAL["output_tokens"], output_tokens)
-        elif self.config.normalize and view.key_of("output_tokens") != CANONICAL["output_tokens"]:
-            pdata.add_int(attrs, CANONICAL["output_tokens"], output_tokens)
+        for slot, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens)):
+            key = view.key_of(slot)
+            if key is None:
+                pdata.add_int(attrs, CANONICAL[slot], value)
+                continue
+            if counted[slot]:
+                _set_int(attrs, key, value)  # a reported 0 that was no usage
+            if self.config.normalize and key != CANONICAL[slot]:
+                pdata.add_int(attrs, CANONICAL[slot], value)
         pdata.add_str(attrs, SOURCE, source)
         self._outcome[source].inc()
 
     def _skip(self, span: Any, reason: str) -> None:
         pdata.add_str(span.attributes, SKIPPED, reason)
         self._outcome["skipped"].inc()
+
+
+def _set_int(attrs: Any, key: str, value: int) -> None:
+    for kv in attrs:
+        if kv.key == key:
+            kv.value.int_value = value
+            return
 
 
 def _has_content(view: GenAIView) -> bool:

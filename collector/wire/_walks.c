@@ -775,8 +775,9 @@ static PyObject *fnv1a64(PyObject *module, PyObject *const *args, Py_ssize_t nar
     return PyLong_FromUnsignedLongLong(h);
 }
 
-#define MAX_KEYS 64
-#define HASH_SIZE 128
+/* Room for the GenAI conventions' keys (genai/conventions.py SLOT_KEYS), with space to grow. */
+#define MAX_KEYS 128
+#define HASH_SIZE 256
 
 /* genai_attributes' table, read from the tuple the caller built once (wire.slots.slot_table). */
 typedef struct {
@@ -814,8 +815,11 @@ static int load_table(PyObject *table, SlotTable *t) {
     if (!PyTuple_Check(keys) || !PyTuple_Check(strs) || !PyTuple_Check(slots) || !PyTuple_Check(ranks) || !PyTuple_Check(names)) goto bad;
     t->keys = PyTuple_GET_SIZE(keys);
     t->slots = PyTuple_GET_SIZE(names);
-    if (t->keys > MAX_KEYS || t->slots > MAX_KEYS || PyTuple_GET_SIZE(strs) != t->keys || PyTuple_GET_SIZE(slots) != t->keys ||
-        PyTuple_GET_SIZE(ranks) != t->keys) goto bad;
+    if (t->keys > MAX_KEYS || t->slots > MAX_KEYS) {
+        PyErr_Format(PyExc_OverflowError, "a slot table holds at most %d keys and %d slots", MAX_KEYS, MAX_KEYS);
+        return -1;
+    }
+    if (PyTuple_GET_SIZE(strs) != t->keys || PyTuple_GET_SIZE(slots) != t->keys || PyTuple_GET_SIZE(ranks) != t->keys) goto bad;
     for (Py_ssize_t i = 0; i < t->keys; i++) {
         PyObject *key = PyTuple_GET_ITEM(keys, i);
         if (!PyBytes_Check(key)) goto bad;

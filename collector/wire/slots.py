@@ -18,13 +18,18 @@ from . import native
 def slot_table(slots: dict[str, str], ranks: dict[str, int]) -> tuple:
     """The C walk's table for keys -> slot names (`slots`) and keys -> rank within their slot (`ranks`)."""
     names = tuple(dict.fromkeys(slots.values()))
-    return (
+    table = (
         tuple(key.encode() for key in slots),
         tuple(slots),
         tuple(names.index(slot) for slot in slots.values()),
         tuple(ranks[key] for key in slots),
         names,
     )
+    if native.genai_attributes is not None:
+        # A table the built walk cannot hold (more keys than it has room for, or an extension built before
+        # the table grew) fails here, at import, rather than on the first request.
+        native.genai_attributes(b"", table)
+    return table
 
 
 def request_slots(request: Any, payload: bytes | None, table: tuple) -> list[Any] | None:

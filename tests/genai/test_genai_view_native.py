@@ -17,11 +17,13 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from collector import otlpjson
+from collector.genai import conventions as table
 from collector.genai import view as view_module
 from collector.genai.view import GenAIView
 from collector.testing import kv
 from collector.tools.loadgen import build_templates
 from tests.conftest import damaged_copies
+from tests.genai import test_genai_sources as sources
 from tests.genai import test_genai_view as conventions
 from tests.service.test_pipeline import InProcessService
 
@@ -35,7 +37,7 @@ def answers(view: GenAIView | None) -> Any:
         return None
     return (
         view.operation, view.provider, view.request_model, view.response_model, view.usage, view.is_generation,
-        view.is_embedding, view.errored, view.reported_token_source, view.finish_reasons,
+        view.is_embedding, view.errored, view.reported_token_source, view.finish_reasons, view.zero_usage_with_content,
         [(slot, view.has(slot), view.key_of(slot)) for slot in SLOTS],
         view.prompt_messages(), view.completion_messages(),
     )
@@ -63,6 +65,39 @@ def test_every_convention_reads_the_same() -> None:
     tables = [getattr(conventions, name) for name in ("OTEL_CURRENT", "OTEL_DEPRECATED", "OPENINFERENCE", "OPENLLMETRY_LEGACY_ANTHROPIC", "LANGTRACE", "MLFLOW")]
     spans = [conventions.span(table, error=i % 2 == 1) for i, table in enumerate(tables)]
     assert assert_same_views(request_of(spans)) == len(tables)
+
+
+def test_every_source_and_wrapper_reads_the_same() -> None:
+    shaped = [sources.MLFLOW_OPENAI, sources.MLFLOW_ANTHROPIC, sources.LANGFUSE_OPENAI, sources.LANGFUSE_OWN, sources.LANGFUSE_COST, sources.LANGTRACE_OPENAI,
+              sources.LANGTRACE_ANTHROPIC, sources.ANTHROPIC_SDK, sources.OTEL_CURRENT, sources.ZEROS]
+    spans = [conventions.span(attrs, sources.LANGTRACE_EVENTS if i == 5 else ()) for i, attrs in enumerate(shaped)]
+    assert assert_same_views(request_of(spans)) == len(shaped)
+    wrappers = [conventions.span(attrs) for attrs in sources.WRAPPERS.values()]
+    assert assert_same_views(request_of(wrappers)) == 0
+
+
+# A value of each kind a convention's key may hold, and JSON ones of each shape the usage JSON slots read.
+VALUES: list[Any] = [
+    "chat", "CHAT_MODEL", json.dumps("CHAT_MODEL"), "generation", "workflow", "agent", "openai", json.dumps("anthropic"), "gpt-4o-mini", " 12 ", "x", "", 0, 7, -3, 2.5,
+    float("inf"), True, ["stop"],
+    json.dumps({"input_tokens": 10, "output_tokens": 4, "cache_read_input_tokens": 3}), json.dumps({"prompt_tokens": 10, "completion_tokens": 4, "prompt_tokens_details": {"cached_tokens": 3}}),
+    json.dumps({"input": 10, "output": 4, "input_cache_read": 3, "output_reasoning": 1}), json.dumps({"input": None}), json.dumps([{"role": "user", "content": "hi"}]),
+]
+
+
+def test_every_key_of_the_conventions_table_reads_the_same() -> None:
+    """Each key of genai/conventions.py, alone and beside a model call's attributes, with every kind of value:
+    a convention added to the table is held to the parsed path here without a test of its own."""
+    keys = [key for _, slot_keys in table.SLOT_KEYS for key in slot_keys]
+    assert len(keys) == len(set(keys)) == len(view_module._SLOTS)
+    call = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20}
+    mlflow = {"mlflow.spanType": json.dumps("CHAT_MODEL"), "mlflow.llm.model": json.dumps("gpt-4o")}
+    for key in keys:
+        spans = []
+        for value in VALUES:
+            spans += [conventions.span({key: value}), conventions.span({**call, key: value}), conventions.span({**mlflow, key: value})]
+            spans.append(conventions.span({"langfuse.observation.type": "generation", "langfuse.observation.model.name": "gpt-4o", key: value}))
+        assert_same_views(request_of(spans))
 
 
 def test_every_library_fixture_reads_the_same() -> None:
@@ -192,3 +227,14 @@ def test_through_the_daemon_token_count_reads_the_views_from_the_received_bytes(
     sources = [kv.value.string_value for s in spans for kv in s.attributes if kv.key == "gen_ai.usage.token_source"]
     costs = [kv.value.double_value for s in spans for kv in s.attributes if kv.key == "gen_ai.usage.cost"]
     assert len(spans) == 50 and len(sources) > 10 and set(sources) <= {"counted", "estimated"} and len(costs) == len(sources)
+
+
+def test_a_table_larger_than_the_walk_holds_is_refused_when_built() -> None:
+    from collector.wire import native, slots
+
+    if native.genai_attributes is None:
+        pytest.skip("built without the C walks")
+    keys = {f"k{i}": "slot" for i in range(129)}
+    with pytest.raises(OverflowError, match="at most 128 keys"):
+        slots.slot_table(keys, dict.fromkeys(keys, 0))
+    assert slots.slot_table(dict(list(keys.items())[:128]), dict.fromkeys(keys, 0))[4] == ("slot",)

@@ -103,3 +103,13 @@ def test_tokens_and_cost_after_the_normalizer_are_the_same(source: str, attribut
     assert before.get("gen_ai.usage.cost") is not None
     for key in ("gen_ai.usage.cost", "gen_ai.usage.token_source"):
         assert after.get(key) == before.get(key), key
+
+
+def test_the_slots_it_reads_are_the_views() -> None:
+    # Slot names are the conventions table's (collector/genai/conventions.py): one renamed there must not
+    # leave this source reading nothing.
+    from collector.genai import conventions
+    from collector.processors.genai_normalizer import viewsource
+
+    named = {slot for _, _, slots in viewsource._USAGE for slot in slots} | set(viewsource._OPERATION_SLOTS)
+    assert named <= {slot for slot, _ in conventions.SLOT_KEYS}

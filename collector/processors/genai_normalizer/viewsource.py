@@ -22,13 +22,13 @@ from .plan import ViewSource
 
 # target -> the view slots its value is read from (the keys `remove_originals` considers).
 _USAGE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("gen_ai.usage.input_tokens", "input_tokens", ("input_tokens", "mlflow_usage")),
-    ("gen_ai.usage.output_tokens", "output_tokens", ("output_tokens", "mlflow_usage")),
-    ("gen_ai.usage.cache_read.input_tokens", "cache_read_tokens", ("cache_read", "legacy_cache_read", "mlflow_usage")),
-    ("gen_ai.usage.cache_creation.input_tokens", "cache_write_tokens", ("cache_write", "legacy_cache_write", "mlflow_usage")),
+    ("gen_ai.usage.input_tokens", "input_tokens", ("input_tokens", "mlflow_usage", "langfuse_usage")),
+    ("gen_ai.usage.output_tokens", "output_tokens", ("output_tokens", "mlflow_usage", "langfuse_usage")),
+    ("gen_ai.usage.cache_read.input_tokens", "cache_read_tokens", ("cache_read", "native_cache_read", "mlflow_usage", "langfuse_usage")),
+    ("gen_ai.usage.cache_creation.input_tokens", "cache_write_tokens", ("cache_write", "native_cache_write", "mlflow_usage", "langfuse_usage")),
     ("gen_ai.usage.reasoning.output_tokens", "reasoning_tokens", ("reasoning",)),
 )
-_OPERATION_SLOTS: tuple[str, ...] = ("operation", "oi_kind", "mlflow_kind", "request_type")
+_OPERATION_SLOTS: tuple[str, ...] = ("operation", "oi_kind", "mlflow_kind", "langfuse_type", "traceloop_kind", "request_type")
 
 
 def apply(span: Any, attrs: AttributeMap, source: ViewSource) -> bool:
