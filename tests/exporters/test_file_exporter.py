@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from collector import otlpjson
 from collector.component import Signal
+from collector.testing import wait_for
 from tests.conftest import BASIC_CONFIG, Daemon
 
 pytestmark = pytest.mark.slow
@@ -89,7 +89,8 @@ def test_ctrl_c_to_the_whole_process_group_still_drains_and_flushes(tmp_path: Pa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    time.sleep(2.0)
+    # Under load: once spans arrive (building the load takes seconds on a busy host).
+    wait_for(lambda: daemon.metric("otelcol_receiver_accepted_spans") >= 2000, timeout=60, what="the load to arrive")
     os.killpg(daemon.proc.pid, signal.SIGINT)
     code = daemon.proc.wait(20)
     loadgen.send_signal(signal.SIGINT)
