@@ -29,9 +29,12 @@ any of the instrumentation libraries; test_fixtures_match_live_libraries tells y
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,6 +51,18 @@ REPO = HERE.parent
 FIXTURES = HERE / "fixtures" / "genai"
 
 LIBRARIES = ("otel-genai", "openinference", "openllmetry")
+# The libraries that run in a venv of their own (tests/libvenvs.py, apps in tests/library_apps.py).
+OPENAI_VENV_LIBRARIES = ("langfuse", "mlflow", "langtrace", "openlit", "traceloop", "pydantic-ai")
+ANTHROPIC_LIBRARIES = ("anthropic-sdk", "anthropic-openllmetry", "anthropic-openinference")
+VENV_LIBRARIES = OPENAI_VENV_LIBRARIES + ANTHROPIC_LIBRARIES
+# The scenarios every venv library runs: usage with cache read and write, none, streamed with and without.
+VENV_SCENARIOS = ("usage", "no-usage", "stream-usage", "stream-no-usage")
+
+
+def venv_pairs() -> list[tuple[str, str]]:
+    """Every venv library x scenario, but an Anthropic stream without usage: the API always sends it in
+    message_start / message_delta, and the anthropic client's stream fails without it (accumulate_event)."""
+    return [(lib, sc) for lib in VENV_LIBRARIES for sc in VENV_SCENARIOS if not (lib in ANTHROPIC_LIBRARIES and sc == "stream-no-usage")]
 
 REQUEST_MODEL = "gpt-4o-mini"
 RESPONSE_MODEL = "gpt-4o-mini-2024-07-18"
@@ -58,6 +73,14 @@ SCENARIO_KEY = "test.genai.scenario"
 
 SYSTEM_PROMPT = "Tu es un assistant de voyage concis. Réponds en français, avec les prix en monnaie locale."
 USER_PROMPT = "Combien coûte un café crème à Paris, et un matcha latte à 東京 ? Sois bref 🙂"
+# Planted in the venv libraries' prompts: none of them may leave a redaction processor.
+PII_EMAIL = "jeanne.dupont@example.org"
+PII_PHONE = "+33 6 12 34 56 78"
+PII_KEY = "sk-proj-" + "a1B2c3D4e5F6g7H8i9J0" + "T3BlbkFJ" + "k1L2m3N4o5P6q7R8s9T0"
+
+
+def pii_prompt() -> str:
+    return f"{USER_PROMPT} Réponds à {PII_EMAIL} ou au {PII_PHONE}. Ma clé : {PII_KEY}"
 TOOL_ARGUMENTS = '{"item": "café crème", "city": "Paris"}'
 TOOL_RESULT = '{"price": 4.5, "currency": "EUR"}'
 TOOLS = [
@@ -108,6 +131,16 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+def stub_config(library: str, scenario: str) -> StubConfig:
+    """What the stub answers a run with. OpenAI streams carry usage only when the app asks for it
+    (stream_options.include_usage, which the OpenAI apps do in stream-usage only); pydantic-ai always asks, so
+    for it a stream without usage is a server that leaves it out."""
+    stub = SCENARIOS[scenario].stub
+    if library == "pydantic-ai" and scenario == "stream-no-usage":
+        return dataclasses.replace(stub, usage=False)
+    return stub
+
+
 # ----------------------------------------------------------------------------------------- the app
 
 
@@ -143,12 +176,11 @@ def _instrument(library: str, tracer_provider: Any) -> None:
         raise SystemExit(f"unknown library {library!r}")
 
 
-def _messages() -> list[dict[str, Any]]:
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": USER_PROMPT}]
-
-
-def _drive(client: Any, scenario: Scenario) -> None:
+def _drive(client: Any, scenario: Scenario, user_prompt: str = USER_PROMPT) -> None:
     import openai
+
+    def _messages() -> list[dict[str, Any]]:
+        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user_prompt}]
 
     common: dict[str, Any] = {"model": REQUEST_MODEL, "temperature": 0.2, "max_completion_tokens": 256}
     if scenario.error:
@@ -171,7 +203,9 @@ def _drive(client: Any, scenario: Scenario) -> None:
         extra = {"stream_options": {"include_usage": True}} if scenario.include_usage else {}
         stream = client.chat.completions.create(messages=_messages(), stream=True, **extra, **common)
         text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
-        stream.close()
+        close = getattr(stream, "close", None)  # Langtrace's stream wrapper has none
+        if close is not None:
+            close()
     else:
         text = client.chat.completions.create(messages=_messages(), **common).choices[0].message.content or ""
     if text != scenario.stub.content:
@@ -235,14 +269,47 @@ class Run:
         return [s for rs in self.traces.resource_spans for ss in rs.scope_spans for s in ss.spans] if self.traces is not None else []
 
 
-def run_app(library: str, scenario: str, otlp_endpoint: str, timeout: float = 60) -> Run:
-    """One subprocess run against its own stub, configured for the scenario."""
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the apps export: the daemon's OTLP/gRPC host:port, its OTLP/HTTP base URL (for libraries that
+    export OTLP/HTTP themselves) and the base URL of the receiver that serves Langfuse's path."""
+
+    grpc: str
+    http: str = ""
+    langfuse: str = ""
+
+
+def run_app(library: str, scenario: str, endpoints: Endpoints | str, timeout: float = 120) -> Run:
+    """One subprocess run against its own stub, configured for the scenario; a venv library runs with its venv's
+    python (created on first use, tests/libvenvs.py)."""
+    if isinstance(endpoints, str):
+        endpoints = Endpoints(endpoints)
     run = Run(library, scenario)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACELOOP_", "OPENINFERENCE_", "OPENAI_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACELOOP_", "OPENINFERENCE_", "OPENAI_", "ANTHROPIC_", "LANGFUSE_", "LANGTRACE_", "MLFLOW_"))}
+    python, cwd = sys.executable, REPO
+    if library in VENV_LIBRARIES:
+        if __package__:
+            from .libvenvs import python_for, tiktoken_cache
+        else:
+            from libvenvs import python_for, tiktoken_cache  # type: ignore[no-redef]
+        python = str(python_for(library))
+        env.pop("PYTHONPATH", None)  # nothing of the daemon's in the app's process
+        env["TIKTOKEN_CACHE_DIR"] = str(tiktoken_cache())
+        # Some libraries write local state into the working directory (MLflow's tracking store).
+        cwd = Path(tempfile.mkdtemp(prefix=f"app-{library}-"))
     started = time.monotonic()
-    with LLMStub(SCENARIOS[scenario].stub) as stub:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--library", library, "--scenario", scenario, "--otlp-endpoint", otlp_endpoint, "--base-url", stub.base_url]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=REPO)
+    with LLMStub(stub_config(library, scenario)) as stub:
+        base_url = stub.root_url if library in VENV_LIBRARIES else stub.base_url
+        cmd = [python, str(Path(__file__).resolve()), "--library", library, "--scenario", scenario, "--otlp-endpoint", endpoints.grpc, "--base-url", base_url]
+        if endpoints.http:
+            cmd += ["--otlp-http", endpoints.http]
+        if endpoints.langfuse:
+            cmd += ["--langfuse-url", endpoints.langfuse]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
+        finally:
+            if cwd != REPO:
+                shutil.rmtree(cwd, ignore_errors=True)
         run.requests = list(stub.requests)
     run.seconds = time.monotonic() - started
     run.returncode = proc.returncode
@@ -250,22 +317,50 @@ def run_app(library: str, scenario: str, otlp_endpoint: str, timeout: float = 60
     return run
 
 
+def recording_config() -> str:
+    """The daemon that records what the libraries send: conftest's BASIC_CONFIG (OTLP in, files out, no
+    processors) plus the receiver Langfuse's SDK exports to, at its default path on a port of its own."""
+    from tests.conftest import daemon_yaml
+
+    return daemon_yaml("""
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+      http: {{endpoint: "127.0.0.1:{http}"}}
+  otlp/langfuse:
+    protocols:
+      http: {{endpoint: "127.0.0.1:{langfuse}", traces_url_path: /api/public/otel/v1/traces}}
+exporters:
+  file/traces: {{path: "{data}/traces.jsonl"}}
+  file/logs: {{path: "{data}/logs.jsonl"}}
+  file/metrics: {{path: "{data}/metrics.jsonl"}}
+""", """
+traces: {{receivers: [otlp, otlp/langfuse], exporters: [file/traces]}}
+logs: {{receivers: [otlp], exporters: [file/logs]}}
+metrics: {{receivers: [otlp], exporters: [file/metrics]}}
+""")
+
+
 def run_matrix(workdir: Path, pairs: list[tuple[str, str]] | None = None, parallel: int = 6, config: str | None = None) -> tuple[dict[tuple[str, str], Run], Any]:
-    """Start one daemon (BASIC_CONFIG unless `config` is given), run every library x scenario app against
-    it in parallel, stop it, and attach to each Run the spans the daemon wrote for it. Returns (runs, daemon)."""
+    """Start one daemon (BASIC_CONFIG unless `config` is given; a config may use {langfuse}, the port the
+    Langfuse app exports to), run every library x scenario app against it in parallel (the three main-venv
+    libraries' whole matrix unless `pairs` says), stop it, and attach to each Run the spans the daemon wrote for
+    it. Returns (runs, daemon)."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     from collector import otlpjson
-    from tests.conftest import BASIC_CONFIG, Daemon
+    from tests.conftest import Daemon
 
     pairs = pairs or [(lib, sc) for lib in LIBRARIES for sc in SCENARIOS]
     workdir.mkdir(parents=True, exist_ok=True)
-    daemon = Daemon(workdir, config or BASIC_CONFIG).start()
+    daemon = Daemon(workdir, config or recording_config(), extra_ports=("langfuse",)).start()
+    endpoints = Endpoints(daemon.grpc_endpoint, daemon.http_url, f"http://127.0.0.1:{daemon.ports['langfuse']}")
     try:
         with ThreadPoolExecutor(max_workers=parallel) as pool:
-            futures = [pool.submit(run_app, lib, sc, daemon.grpc_endpoint) for lib, sc in pairs]
+            futures = [pool.submit(run_app, lib, sc, endpoints) for lib, sc in pairs]
             runs = {(r.library, r.scenario): r for r in (f.result() for f in futures)}
     finally:
         code = daemon.stop()
@@ -343,10 +438,13 @@ def load_fixture(library: str, scenario: str) -> list[Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--library", choices=LIBRARIES)
+    parser.add_argument("--library", choices=LIBRARIES + VENV_LIBRARIES)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS))
     parser.add_argument("--otlp-endpoint", help="host:port of an OTLP/gRPC receiver")
-    parser.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument("--base-url", help="the stub: OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (venv libraries: http://127.0.0.1:8000)")
+    parser.add_argument("--otlp-http", default="", help="base URL of an OTLP/HTTP receiver (libraries that export OTLP/HTTP themselves)")
+    parser.add_argument("--langfuse-url", default="", help="LANGFUSE_BASE_URL: a receiver serving /api/public/otel/v1/traces")
+    parser.add_argument("--api-key", default="test", help="the API key the client sends to the stub")
     parser.add_argument("--export-timeout", type=float, default=10.0, help="OTLP export timeout in seconds (retries included)")
     parser.add_argument("--write-fixtures", action="store_true", help="run the whole matrix through a daemon and rewrite tests/fixtures/genai/")
     args = parser.parse_args(argv)
@@ -360,6 +458,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not (args.library and args.scenario and args.otlp_endpoint and args.base_url):
         parser.error("--library, --scenario, --otlp-endpoint and --base-url are required (or --write-fixtures)")
+    if args.library in VENV_LIBRARIES:
+        if __package__:
+            from . import library_apps
+        else:
+            import library_apps  # type: ignore[no-redef]
+        return library_apps.app_main(args)
     return app_main(args)
 
 
