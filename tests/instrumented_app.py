@@ -6,6 +6,11 @@ process), so every library x scenario runs in its own subprocess:
     .venv/bin/python tests/instrumented_app.py --library otel-genai|openinference|openllmetry \\
         --otlp-endpoint 127.0.0.1:4317 --base-url http://127.0.0.1:8000/v1 --scenario usage
 
+Those three run from the project's venv. The other libraries (VENV_LIBRARIES: Langfuse, MLflow, Langtrace,
+OpenLIT, Traceloop, pydantic-ai, the Anthropic SDK alone and with OpenLLMetry's or OpenInference's
+instrumentation) clash with each other, so each runs with the python of its own venv (tests/libvenvs.py);
+their apps are in tests/library_apps.py, their scenarios VENV_SCENARIOS, and run_app picks the venv.
+
 Scenarios (the stub behind --base-url must be configured to match, see SCENARIOS / llm_stub.StubConfig):
   usage            non-streaming; usage with cached (and reasoning) token details
   no-usage         non-streaming; the response carries no usage
@@ -19,9 +24,9 @@ It prints nothing but errors and exits non-zero if a call fails unexpectedly or 
 Regenerating the fixtures (tests/fixtures/genai/<library>-<scenario>.jsonl: one OTLP-JSON line each, as the
 daemon's file exporter wrote it, holding only that run's spans):
 
-    .venv/bin/python tests/instrumented_app.py --write-fixtures
+    .venv/bin/python tests/instrumented_app.py --write-fixtures [--libraries langfuse,mlflow]
 
-That starts the stub and a real daemon (tests/conftest.py BASIC_CONFIG), runs the whole matrix through them
+That starts the stub and a real daemon (recording_config(): OTLP in, files out), runs the whole matrix through them
 exactly as tests/integration/test_llm_instrumentation.py does, and rewrites the fixture files. Regenerate after upgrading
 any of the instrumentation libraries; test_fixtures_match_live_libraries tells you when they are stale.
 """
@@ -447,12 +452,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", default="test", help="the API key the client sends to the stub")
     parser.add_argument("--export-timeout", type=float, default=10.0, help="OTLP export timeout in seconds (retries included)")
     parser.add_argument("--write-fixtures", action="store_true", help="run the whole matrix through a daemon and rewrite tests/fixtures/genai/")
+    parser.add_argument("--libraries", default="", help="with --write-fixtures: only these (comma-separated; default: every library, the venv ones included)")
     args = parser.parse_args(argv)
     if args.write_fixtures:
-        import tempfile
-
+        wanted = set(filter(None, args.libraries.split(","))) or set(LIBRARIES + VENV_LIBRARIES)
+        pairs = [(lib, sc) for lib in LIBRARIES for sc in SCENARIOS] + venv_pairs()
         with tempfile.TemporaryDirectory(prefix="genai-fixtures-") as tmp:
-            runs, _ = run_matrix(Path(tmp))
+            runs, _ = run_matrix(Path(tmp), [(lib, sc) for lib, sc in pairs if lib in wanted])
             for path in write_fixtures(runs):
                 print(path.relative_to(REPO))
         return 0
