@@ -41,6 +41,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,9 +143,11 @@ def stub_config(library: str, scenario: str) -> StubConfig:
     (stream_options.include_usage, which the OpenAI apps do in stream-usage only); pydantic-ai always asks, so
     for it a stream without usage is a server that leaves it out."""
     stub = SCENARIOS[scenario].stub
-    if library == "pydantic-ai" and scenario == "stream-no-usage":
-        return dataclasses.replace(stub, usage=False)
-    return stub
+    if library not in VENV_LIBRARIES:
+        return stub
+    # Response ids unique across the runs that share a daemon (a deduplicating processor may key on them).
+    tag = f"stub{zlib.crc32(f'{library}/{scenario}'.encode()):08x}"
+    return dataclasses.replace(stub, id_tag=tag, usage=stub.usage and not (library == "pydantic-ai" and scenario == "stream-no-usage"))
 
 
 # ----------------------------------------------------------------------------------------- the app
@@ -284,7 +288,7 @@ class Endpoints:
     langfuse: str = ""
 
 
-def run_app(library: str, scenario: str, endpoints: Endpoints | str, timeout: float = 120) -> Run:
+def run_app(library: str, scenario: str, endpoints: Endpoints | str, timeout: float = 300) -> Run:
     """One subprocess run against its own stub, configured for the scenario; a venv library runs with its venv's
     python (created on first use, tests/libvenvs.py)."""
     if isinstance(endpoints, str):
@@ -312,13 +316,14 @@ def run_app(library: str, scenario: str, endpoints: Endpoints | str, timeout: fl
             cmd += ["--langfuse-url", endpoints.langfuse]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
+            run.returncode, run.stderr = proc.returncode, proc.stderr + proc.stdout
+        except subprocess.TimeoutExpired as e:  # this run fails, the others go on
+            run.stderr = f"timed out after {timeout} s\n{e.stderr or ''}{e.stdout or ''}"
         finally:
             if cwd != REPO:
                 shutil.rmtree(cwd, ignore_errors=True)
         run.requests = list(stub.requests)
     run.seconds = time.monotonic() - started
-    run.returncode = proc.returncode
-    run.stderr = proc.stderr + proc.stdout
     return run
 
 
@@ -347,11 +352,13 @@ metrics: {{receivers: [otlp], exporters: [file/metrics]}}
 """)
 
 
-def run_matrix(workdir: Path, pairs: list[tuple[str, str]] | None = None, parallel: int = 6, config: str | None = None) -> tuple[dict[tuple[str, str], Run], Any]:
-    """Start one daemon (BASIC_CONFIG unless `config` is given; a config may use {langfuse}, the port the
-    Langfuse app exports to), run every library x scenario app against it in parallel (the three main-venv
-    libraries' whole matrix unless `pairs` says), stop it, and attach to each Run the spans the daemon wrote for
-    it. Returns (runs, daemon)."""
+def run_matrix(
+    workdir: Path, pairs: list[tuple[str, str]] | None = None, parallel: int = 6, config: str | None = None, before_stop: Callable[[Any], None] | None = None
+) -> tuple[dict[tuple[str, str], Run], Any]:
+    """Start one daemon (recording_config() unless `config` is given; a config may use {langfuse}, the port
+    the Langfuse app exports to), run every library x scenario app against it in parallel (the three main-venv
+    libraries' whole matrix unless `pairs` says), call `before_stop(daemon)` (e.g. to read its metrics), stop
+    it, and attach to each Run the spans the daemon wrote for it. Returns (runs, daemon)."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -361,12 +368,15 @@ def run_matrix(workdir: Path, pairs: list[tuple[str, str]] | None = None, parall
 
     pairs = pairs or [(lib, sc) for lib in LIBRARIES for sc in SCENARIOS]
     workdir.mkdir(parents=True, exist_ok=True)
-    daemon = Daemon(workdir, config or recording_config(), extra_ports=("langfuse",)).start()
+    daemon = Daemon(workdir, config or recording_config(), extra_ports=("langfuse",)).start(wait=False)
+    daemon.wait_healthy(60)  # the machine is busy while the apps start: a redaction pipeline may take a while
     endpoints = Endpoints(daemon.grpc_endpoint, daemon.http_url, f"http://127.0.0.1:{daemon.ports['langfuse']}")
     try:
         with ThreadPoolExecutor(max_workers=parallel) as pool:
             futures = [pool.submit(run_app, lib, sc, endpoints) for lib, sc in pairs]
             runs = {(r.library, r.scenario): r for r in (f.result() for f in futures)}
+        if before_stop is not None:
+            before_stop(daemon)
     finally:
         code = daemon.stop()
     if code != 0:

@@ -71,6 +71,9 @@ class StubConfig:
     # Content is split into this many SSE chunks when streaming.
     stream_chunks: int = 3
     system_fingerprint: str = "fp_stub0001"
+    # Response ids are chatcmpl-<id_tag>0001, msg_<id_tag>0001, ...: give each stub its own tag when spans of
+    # several stubs meet in one daemon and ids must not repeat across them, as real ones never do.
+    id_tag: str = "stub"
 
     def usage_object(self) -> dict[str, Any]:
         usage: dict[str, Any] = {
@@ -200,7 +203,7 @@ class LLMStub:
             return self._send_json(h, cfg.error_status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, extra)
 
         with self._lock:
-            completion_id = f"chatcmpl-stub{next(self._ids):04d}"
+            completion_id = f"chatcmpl-{cfg.id_tag}{next(self._ids):04d}"
         model = cfg.response_model or response_model_for(str(body["model"]))
         # Answer with the tool call unless the conversation already carries its result.
         messages = body.get("messages") or []
@@ -293,7 +296,7 @@ class LLMStub:
             kind = {429: "rate_limit_error", 529: "overloaded_error"}.get(cfg.error_status, "api_error")
             return self._send_json(h, cfg.error_status, {"type": "error", "error": {"type": kind, "message": "Internal server error" if kind == "api_error" else kind}})
         with self._lock:
-            message_id = f"msg_stub{next(self._ids):04d}"
+            message_id = f"msg_{cfg.id_tag}{next(self._ids):04d}"
         model = cfg.response_model or response_model_for(str(body["model"]))
         message: dict[str, Any] = {"id": message_id, "type": "message", "role": "assistant", "model": model}
         if not body.get("stream"):
