@@ -249,7 +249,7 @@ def app_main(args: argparse.Namespace) -> int:
 
     client = openai.OpenAI(base_url=args.base_url, api_key="test", max_retries=0, timeout=10)
     try:
-        _drive(client, scenario)
+        _drive(client, scenario, pii_prompt() if args.pii else USER_PROMPT)
     finally:
         flushed = provider.force_flush(timeout_millis=int(args.export_timeout * 1000) + 5_000)
         provider.shutdown()
@@ -288,9 +288,10 @@ class Endpoints:
     langfuse: str = ""
 
 
-def run_app(library: str, scenario: str, endpoints: Endpoints | str, timeout: float = 300) -> Run:
+def run_app(library: str, scenario: str, endpoints: Endpoints | str, timeout: float = 300, pii: bool = False) -> Run:
     """One subprocess run against its own stub, configured for the scenario; a venv library runs with its venv's
-    python (created on first use, tests/libvenvs.py)."""
+    python (created on first use, tests/libvenvs.py). `pii`: the main-venv libraries' prompt carries the planted
+    PII too (the venv libraries' always does)."""
     if isinstance(endpoints, str):
         endpoints = Endpoints(endpoints)
     run = Run(library, scenario)
@@ -310,6 +311,8 @@ def run_app(library: str, scenario: str, endpoints: Endpoints | str, timeout: fl
     with LLMStub(stub_config(library, scenario)) as stub:
         base_url = stub.root_url if library in VENV_LIBRARIES else stub.base_url
         cmd = [python, str(Path(__file__).resolve()), "--library", library, "--scenario", scenario, "--otlp-endpoint", endpoints.grpc, "--base-url", base_url]
+        if pii:
+            cmd.append("--pii")
         if endpoints.http:
             cmd += ["--otlp-http", endpoints.http]
         if endpoints.langfuse:
@@ -353,7 +356,12 @@ metrics: {{receivers: [otlp], exporters: [file/metrics]}}
 
 
 def run_matrix(
-    workdir: Path, pairs: list[tuple[str, str]] | None = None, parallel: int = 6, config: str | None = None, before_stop: Callable[[Any], None] | None = None
+    workdir: Path,
+    pairs: list[tuple[str, str]] | None = None,
+    parallel: int = 6,
+    config: str | None = None,
+    before_stop: Callable[[Any], None] | None = None,
+    pii: bool = False,
 ) -> tuple[dict[tuple[str, str], Run], Any]:
     """Start one daemon (recording_config() unless `config` is given; a config may use {langfuse}, the port
     the Langfuse app exports to), run every library x scenario app against it in parallel (the three main-venv
@@ -373,7 +381,7 @@ def run_matrix(
     endpoints = Endpoints(daemon.grpc_endpoint, daemon.http_url, f"http://127.0.0.1:{daemon.ports['langfuse']}")
     try:
         with ThreadPoolExecutor(max_workers=parallel) as pool:
-            futures = [pool.submit(run_app, lib, sc, endpoints) for lib, sc in pairs]
+            futures = [pool.submit(run_app, lib, sc, endpoints, pii=pii) for lib, sc in pairs]
             runs = {(r.library, r.scenario): r for r in (f.result() for f in futures)}
         if before_stop is not None:
             before_stop(daemon)
@@ -460,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--otlp-http", default="", help="base URL of an OTLP/HTTP receiver (libraries that export OTLP/HTTP themselves)")
     parser.add_argument("--langfuse-url", default="", help="LANGFUSE_BASE_URL: a receiver serving /api/public/otel/v1/traces")
     parser.add_argument("--api-key", default="test", help="the API key the client sends to the stub")
+    parser.add_argument("--pii", action="store_true", help="plant an e-mail, a phone number and an API key in the prompt (always so for the venv libraries)")
     parser.add_argument("--export-timeout", type=float, default=10.0, help="OTLP export timeout in seconds (retries included)")
     parser.add_argument("--write-fixtures", action="store_true", help="run the whole matrix through a daemon and rewrite tests/fixtures/genai/")
     parser.add_argument("--libraries", default="", help="with --write-fixtures: only these (comma-separated; default: every library, the venv ones included)")
