@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NATIVE := setup.py $(wildcard collector/*/*.c)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE) | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast lint typecheck fuzz fuzz-ci bench venv docs clean phoenix
+.PHONY: run test test-fast lint typecheck fuzz fuzz-ci bench venv docs clean phoenix libvenvs
 
 $(STAMP): pyproject.toml $(NATIVE)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ phoenix: .phoenix-venv/bin/phoenix
 	$(PYTHON) -m venv .phoenix-venv
 	.phoenix-venv/bin/pip install --quiet --disable-pip-version-check arize-phoenix
 
+## One venv per real GenAI library for tests/integration/test_genai_libraries.py (tests/libvenvs.py: pinned in
+## tests/venvs/*.txt, built in parallel under .cache/libvenvs, reused while the pins are unchanged). The test
+## builds missing ones itself; CI builds them first so the install time shows on its own.
+libvenvs: $(STAMP)
+	$(PY) tests/libvenvs.py
+
 ## Throughput / CPU / RSS table for the pass-through and LLM pipelines (current figures in docs/performance.md).
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(ARGS)
@@ -65,4 +71,4 @@ docs: $(STAMP)
 	$(PY) -m collector.docs --write docs/configuration.md
 
 clean:
-	rm -rf $(VENV) .phoenix-venv build dist *.egg-info data
+	rm -rf $(VENV) .phoenix-venv .cache build dist *.egg-info data

@@ -1,7 +1,8 @@
-"""A loopback OpenAI-compatible server for driving the real instrumentation libraries in tests.
+"""A loopback OpenAI-compatible and Anthropic-compatible server for driving the real instrumentation libraries in tests.
 
     with LLMStub(StubConfig(usage=True, cached_tokens=32)) as stub:
         client = openai.OpenAI(base_url=stub.base_url, api_key="test")
+        client = anthropic.Anthropic(base_url=stub.root_url, api_key="test")
         ...
         stub.requests  # [RecordedRequest(path, headers, body), ...]
 
@@ -11,6 +12,16 @@ chunks ending with `data: [DONE]`; the usage chunk is sent only when the request
 stub by `StubConfig`: usage (or none), cached / reasoning token details, a response model different from the
 requested one, finish_reason, an optional tool call (answered once; the follow-up request that carries the
 tool result gets the text answer) and an error mode (HTTP 429 / 500 with an OpenAI-style error body).
+
+Also implements Anthropic's `POST /v1/messages` (JSON, and SSE when `stream: true`: the documented events
+message_start, content_block_start, ping, content_block_delta (text_delta), content_block_stop,
+message_delta, message_stop, each as `event: <type>` + `data: {...}`). The same StubConfig describes the call:
+`prompt_tokens` is the whole prompt, cache included, so Anthropic's `usage.input_tokens` is sent as
+`prompt_tokens - cached_tokens - cache_write_tokens` (its input count excludes the cached parts), with
+`cache_read_input_tokens` / `cache_creation_input_tokens`. When streaming, message_start carries the input side
+and `output_tokens: 1`, and message_delta the cumulative usage, as the API does. `usage=False` leaves the
+usage object out (what an Anthropic-compatible proxy may do; the API itself always sends it). Errors use
+Anthropic's body (`{"type": "error", "error": {"type": "api_error", ...}}`).
 
 Standard library only (http.server in a daemon thread), so it imports fast in any process.
 """
@@ -29,6 +40,7 @@ __all__ = ["LLMStub", "RecordedRequest", "StubConfig", "response_model_for"]
 # Dated snapshot names the real API answers with when asked for the alias.
 RESPONSE_MODELS = {
     "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "claude-haiku-4-5": "claude-haiku-4-5-20251001",
     "gpt-4o": "gpt-4o-2024-08-06",
     "o4-mini": "o4-mini-2025-04-16",
 }
@@ -59,6 +71,9 @@ class StubConfig:
     # Content is split into this many SSE chunks when streaming.
     stream_chunks: int = 3
     system_fingerprint: str = "fp_stub0001"
+    # Response ids are chatcmpl-<id_tag>0001, msg_<id_tag>0001, ...: give each stub its own tag when spans of
+    # several stubs meet in one daemon and ids must not repeat across them, as real ones never do.
+    id_tag: str = "stub"
 
     def usage_object(self) -> dict[str, Any]:
         usage: dict[str, Any] = {
@@ -116,7 +131,13 @@ class LLMStub:
 
     @property
     def base_url(self) -> str:
+        """The OpenAI client's base_url."""
         return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """The Anthropic client's base_url (it appends /v1/messages itself)."""
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> LLMStub:
         stub = self
@@ -168,6 +189,8 @@ class LLMStub:
             self.requests.append(RecordedRequest(h.command, h.path, {k.lower(): v for k, v in h.headers.items()}, body))
 
         path = h.path.split("?", 1)[0].rstrip("/")
+        if h.command == "POST" and path == "/v1/messages":
+            return self._handle_messages(h, body)
         if h.command != "POST" or path != "/v1/chat/completions":
             return self._send_json(h, 404, {"error": {"message": f"Unknown request URL: {h.command} {h.path}", "type": "invalid_request_error", "param": None, "code": "unknown_url"}})
         if not isinstance(body, dict) or "model" not in body or "messages" not in body:
@@ -180,7 +203,7 @@ class LLMStub:
             return self._send_json(h, cfg.error_status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, extra)
 
         with self._lock:
-            completion_id = f"chatcmpl-stub{next(self._ids):04d}"
+            completion_id = f"chatcmpl-{cfg.id_tag}{next(self._ids):04d}"
         model = cfg.response_model or response_model_for(str(body["model"]))
         # Answer with the tool call unless the conversation already carries its result.
         messages = body.get("messages") or []
@@ -248,13 +271,66 @@ class LLMStub:
         if usage:
             chunks.append({**base, "choices": [], "usage": cfg.usage_object()})
 
-        # Chunked transfer, one SSE event per HTTP chunk, the way the API streams.
+        self._send_sse(h, [b"data: " + json.dumps(c, ensure_ascii=False).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"])
+
+    # ----------------------------------------------------------------- Anthropic Messages API
+
+    def anthropic_usage(self, *, stream_start: bool = False) -> dict[str, Any]:
+        """The Messages API `usage` object for the configured call (message_start's when `stream_start`)."""
+        cfg = self.config
+        read, write = cfg.cached_tokens or 0, cfg.cache_write_tokens or 0
+        return {
+            "input_tokens": cfg.prompt_tokens - read - write,
+            "cache_creation_input_tokens": write,
+            "cache_read_input_tokens": read,
+            "cache_creation": {"ephemeral_5m_input_tokens": write, "ephemeral_1h_input_tokens": 0},
+            "output_tokens": 1 if stream_start else cfg.completion_tokens,
+            "service_tier": "standard",
+        }
+
+    def _handle_messages(self, h: BaseHTTPRequestHandler, body: Any) -> None:
+        cfg = self.config
+        if not isinstance(body, dict) or "model" not in body or "messages" not in body or "max_tokens" not in body:
+            return self._send_json(h, 400, {"type": "error", "error": {"type": "invalid_request_error", "message": "model, messages and max_tokens are required"}})
+        if cfg.error_status is not None:
+            kind = {429: "rate_limit_error", 529: "overloaded_error"}.get(cfg.error_status, "api_error")
+            return self._send_json(h, cfg.error_status, {"type": "error", "error": {"type": kind, "message": "Internal server error" if kind == "api_error" else kind}})
+        with self._lock:
+            message_id = f"msg_{cfg.id_tag}{next(self._ids):04d}"
+        model = cfg.response_model or response_model_for(str(body["model"]))
+        message: dict[str, Any] = {"id": message_id, "type": "message", "role": "assistant", "model": model}
+        if not body.get("stream"):
+            message.update(content=[{"type": "text", "text": cfg.content}], stop_reason="end_turn", stop_sequence=None)
+            if cfg.usage:
+                message["usage"] = self.anthropic_usage()
+            return self._send_json(h, 200, message)
+        message.update(content=[], stop_reason=None, stop_sequence=None)
+        if cfg.usage:
+            message["usage"] = self.anthropic_usage(stream_start=True)
+        n = max(1, cfg.stream_chunks)
+        step = -(-len(cfg.content) // n)
+        delta: dict[str, Any] = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}}
+        if cfg.usage:
+            final = self.anthropic_usage()
+            delta["usage"] = {k: final[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")}
+        events = [
+            {"type": "message_start", "message": message},
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            {"type": "ping"},
+            *({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": cfg.content[i : i + step]}} for i in range(0, len(cfg.content), step)),
+            {"type": "content_block_stop", "index": 0},
+            delta,
+            {"type": "message_stop"},
+        ]
+        self._send_sse(h, [b"event: %s\ndata: %s\n\n" % (e["type"].encode(), json.dumps(e, ensure_ascii=False).encode()) for e in events])
+
+    def _send_sse(self, h: BaseHTTPRequestHandler, events: list[bytes]) -> None:
+        """Chunked transfer, one SSE event per HTTP chunk, the way both APIs stream."""
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream; charset=utf-8")
         h.send_header("Cache-Control", "no-cache")
         h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
-        events = [b"data: " + json.dumps(c, ensure_ascii=False).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
         for event in events:
             h.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
             h.wfile.flush()
