@@ -174,6 +174,8 @@ _OPENAI_USAGE = JsonUsage(
         "output_tokens": ("completion_tokens",),
         "total_tokens": ("total_tokens",),
         "cache_read": ("prompt_tokens_details.cached_tokens",),
+        # Langfuse's OpenAI integration adds the cache writes the response reports (Anthropic via OpenAI's API).
+        "cache_write": ("prompt_tokens_details.cache_write_tokens", "prompt_tokens_details.cache_creation_tokens"),
         "reasoning": ("completion_tokens_details.reasoning_tokens",),
         "audio_input": ("prompt_tokens_details.audio_tokens",),
     },

@@ -233,9 +233,13 @@ def completion_messages(span: Any, text: TextOf) -> list[ChatMessage]:
                     message = choice.get("message") or {"role": "assistant", "content": choice.get("text", "")}
                     out.append(_from_openai_message(message))
             return out
-    found = _answer_from_json(parse_json(text("langfuse_output")))
+    langfuse_output = text("langfuse_output")
+    parsed = parse_json(langfuse_output)
+    found = _answer_from_json(parsed)
     if found is not None:
         return found
+    if langfuse_output and parsed is None:  # a streamed answer: Langfuse keeps the text itself, not JSON
+        return [ChatMessage(role="assistant", content=langfuse_output)]
     value = text("output_value")
     return [ChatMessage(role="assistant", content=value)] if value else []
 
