@@ -122,7 +122,11 @@ def _run(args: argparse.Namespace) -> int:
     from .telemetry import log_uncaught_exceptions, rate_limiter, setup_logging
 
     logs = config.service.telemetry.logs
-    setup_logging(logs.level, logs.encoding)
+    try:
+        setup_logging(logs.level, logs.encoding, output_paths=logs.output_paths, initial_fields=logs.initial_fields)
+    except OSError as exc:
+        print(f"service.telemetry.logs.output_paths: cannot open {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
     log_uncaught_exceptions()
     raise_open_file_limit()
     malloc.configure()

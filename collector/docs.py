@@ -99,6 +99,8 @@ def rows(cls: type, prefix: str = "") -> list[Row]:
         if nested is not None:
             out.extend(rows(nested, key + "."))
             continue
+        if get_origin(tp) in (Union, types.UnionType) and len(concrete := [a for a in get_args(tp) if a is not type(None)]) == 1:
+            tp = concrete[0]  # `list[X] | None`: the rows of X
         origin = get_origin(tp)
         for suffix, entry in getattr(tp, "doc_entries", ()):  # a `from_config` type's entry shapes
             out.extend(rows(entry, key + suffix))

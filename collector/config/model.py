@@ -8,34 +8,17 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from .. import registry
 from ..component import Component, ComponentID, Kind, Signal
 from .source import ConfigError, ConfigErrors, Document, KeyPath, load_file, merge, parse_set
-from .typed import Decoder, Duration, Endpoint, _quote, option
+from .telemetry import TelemetryConfig
+from .typed import Decoder, Duration, _quote, option
 
 SECTIONS = {kind.section: kind for kind in Kind}
 TOP_LEVEL = (*SECTIONS, "connectors", "service")
 _PIPELINE_NAME = re.compile(r"^[^\s/]+$")  # same rule as a component id's name
-
-
-@dataclass
-class LogsTelemetryConfig:
-    level: Literal["debug", "info", "warn", "error"] = option("info", "Minimum level of the daemon's own logs.")
-    encoding: Literal["json", "console"] = option("json", "`json` (structlog JSON lines) or `console` for humans.")
-
-
-@dataclass
-class MetricsTelemetryConfig:
-    address: Endpoint | None = option(Endpoint("127.0.0.1:8888"), "Where Prometheus scrapes `/metrics`; null turns the endpoint off.")
-    level: Literal["none", "basic", "normal", "detailed"] = option("normal", "`none` turns self-metrics off.")
-
-
-@dataclass
-class TelemetryConfig:
-    logs: LogsTelemetryConfig = option(factory=LogsTelemetryConfig, doc="Self logs.")
-    metrics: MetricsTelemetryConfig = option(factory=MetricsTelemetryConfig, doc="Self metrics.")
 
 
 @dataclass
