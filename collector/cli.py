@@ -108,7 +108,8 @@ def _components() -> int:
             cls = registry.lookup(kind, name)
             assert cls is not None
             signals = "" if kind is Kind.EXTENSION else f"  [{', '.join(s.value for s in sorted(cls.signals))}]"
-            print(f"  {name:<16} {cls.description}{signals}")
+            older = f"  (also answers to its older name {', '.join(cls.deprecated_type_names)})" if cls.deprecated_type_names else ""
+            print(f"  {name:<16} {cls.description}{older}{signals}")
     return 0
 
 

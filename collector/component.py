@@ -149,6 +149,9 @@ class Settings:
 class Component:
     kind: ClassVar[Kind]
     type_name: ClassVar[str]
+    # otelcol's older spellings of the type (a metadata.yaml's deprecated_type): a config may still use
+    # them, and start-up logs one warning naming type_name.
+    deprecated_type_names: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str]
     config_class: ClassVar[type]
     signals: ClassVar[frozenset[Signal]] = ALL_SIGNALS

@@ -152,6 +152,9 @@ def generate() -> str:
             cls = registry.lookup(kind, name)
             assert cls is not None
             lines += ["", f"#### `{name}`", "", cls.description]
+            if cls.deprecated_type_names:
+                older = ", ".join(f"`{n}`" for n in cls.deprecated_type_names)
+                lines += ["", f"Also answers to its older name {older}, as otelcol does; start-up then logs a warning naming `{name}`."]
             if kind is not Kind.EXTENSION:
                 signals = ", ".join(s.value for s in Signal if s in cls.signals) or "none"
                 lines += ["", f"Signals: {signals}."]

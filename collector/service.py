@@ -269,6 +269,7 @@ class Service:
     # Lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self.log.info("starting", sources=self.config.sources, pipelines=list(self.config.pipelines))
+        self._warn_deprecated_types()
         for key, why in self.config.service.telemetry.ignored_keys():
             self.log.warning("config key has no effect", key=f"service.telemetry.{key}", reason=why)
         await self.self_metrics.start(self)
@@ -286,6 +287,16 @@ class Service:
             self._started.append(component)
         self.state = State.READY
         self.log.info("everything is ready; begin processing data", startup_seconds=round(time.time() - self.started_at, 3))
+
+    def _warn_deprecated_types(self) -> None:
+        """One warning per older type spelling the config uses, in otelcol's words."""
+        used: dict[tuple[str, str], list[str]] = {}
+        for table in self.config.components.values():
+            for id, component in table.items():
+                if id.type != component.cls.type_name:
+                    used.setdefault((id.type, component.cls.type_name), []).append(str(id))
+        for (older, current), ids in used.items():
+            self.log.warning(f'"{older}" alias is deprecated; use "{current}" instead', components=ids)
 
     async def shutdown(self) -> bool:
         """Stop accepting, drain, flush. Returns False if it did not finish within shutdown_timeout."""

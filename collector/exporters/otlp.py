@@ -167,7 +167,8 @@ class _Route:
 
 @register
 class OTLPExporter(QueuedExporter):
-    type_name = "otlp"
+    type_name = "otlp_grpc"
+    deprecated_type_names = ("otlp",)
     description = "Sends OTLP over gRPC to a collector or backend: TLS/mTLS, headers, gzip, the spec's retry rules, OTEL_EXPORTER_OTLP_* defaults."
     config_class = OTLPExporterConfig
     config: OTLPExporterConfig

@@ -204,7 +204,8 @@ class _Body:
 
 @register
 class OTLPHTTPExporter(QueuedExporter):
-    type_name = "otlphttp"
+    type_name = "otlp_http"
+    deprecated_type_names = ("otlphttp",)
     description = "Sends OTLP/HTTP (protobuf or JSON, gzip or zstd) to a collector or backend: TLS/mTLS, headers, Retry-After, OTEL_EXPORTER_OTLP_* defaults."
     config_class = OTLPHTTPExporterConfig
     config: OTLPHTTPExporterConfig
