@@ -77,17 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: argparse.Namespace, open_files: bool = True) -> Any:
     from .config import ConfigErrors, load_config
 
     try:
-        return load_config(args.config, args.set), None
+        return load_config(args.config, args.set, open_files=open_files), None
     except ConfigErrors as exc:
         return None, exc.errors
 
 
 def _validate(args: argparse.Namespace) -> int:
-    config, errors = _load(args)
+    config, errors = _load(args, open_files=False)  # as otelcol's validate: `run` opens the TLS files
     if errors:
         print(f"invalid configuration: {len(errors)} problem(s)", file=sys.stderr)
         for error in errors:

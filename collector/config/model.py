@@ -14,7 +14,7 @@ from .. import registry
 from ..component import Component, ComponentID, Kind, Signal
 from .source import ConfigError, ConfigErrors, Document, KeyPath, load_file, merge, parse_set
 from .telemetry import TelemetryConfig
-from .typed import Decoder, Duration, _quote, option
+from .typed import Decoder, Duration, _quote, files_not_opened, option
 
 SECTIONS = {kind.section: kind for kind in Kind}
 TOP_LEVEL = (*SECTIONS, "connectors", "service")
@@ -70,7 +70,8 @@ def default_config_path() -> Path:
     return Path(str(resources.files("collector") / "data" / "default.yaml"))
 
 
-def load_config(paths: list[str] | None = None, sets: list[str] | None = None) -> Config:
+def load_config(paths: list[str] | None = None, sets: list[str] | None = None, *, open_files: bool = True) -> Config:
+    """The merged, checked config. `open_files=False` (validate) leaves the files it names unopened."""
     paths = list(paths or [])
     errors: list[ConfigError] = []
     documents: list[Document] = []
@@ -89,6 +90,9 @@ def load_config(paths: list[str] | None = None, sets: list[str] | None = None) -
     if errors:
         raise ConfigErrors(errors)
     document = functools.reduce(merge, documents)
+    if not open_files:
+        with files_not_opened():
+            return build_config(document, paths)
     return build_config(document, paths)
 
 
