@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import registry
 from ..component import Component, ComponentID, Kind, Signal
+from .missing_types import connector_message, otelcol_explanation
 from .source import ConfigError, ConfigErrors, Document, KeyPath, load_file, merge, parse_set
 from .telemetry import TelemetryConfig
 from .typed import Decoder, Duration, _quote, files_not_opened, option
@@ -104,8 +105,7 @@ def build_config(document: Document, sources: list[str]) -> Config:
             close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
             hint = f'; did you mean "{close[0]}"?' if close else ""
             decoder.error((key,), f"unknown top-level key (valid keys: {', '.join(TOP_LEVEL)}){hint}")
-    if data.get("connectors"):
-        decoder.error(("connectors",), "connectors are not supported yet; route data with several pipelines instead")
+    connectors = _refuse_connectors(decoder, data.get("connectors"))
 
     components: dict[Kind, dict[ComponentID, ComponentConfig]] = {kind: {} for kind in Kind}
     for section, kind in SECTIONS.items():
@@ -125,12 +125,12 @@ def build_config(document: Document, sources: list[str]) -> Config:
             cls = registry.lookup(kind, id.type)
             if cls is None:
                 valid = ", ".join(registry.types(kind))
-                decoder.error(path, f'unknown {kind} type "{id.type}" (valid values: [{valid}])')
+                decoder.error(path, f'unknown {kind} type "{id.type}" (valid values: [{valid}]){otelcol_explanation(kind, id.type)}')
                 continue
             components[kind][id] = ComponentConfig(id, kind, cls, decoder.decode(cls.config_class, value, path))
 
     service = decoder.decode(ServiceConfig, data.get("service"), ("service",))
-    pipelines = _check_pipelines(decoder, service, components)
+    pipelines = _check_pipelines(decoder, service, components, connectors)
     extensions = _check_extensions(decoder, service, components)
     for kind, table in components.items():
         for id, component in table.items():
@@ -139,6 +139,26 @@ def build_config(document: Document, sources: list[str]) -> Config:
     if decoder.errors:
         raise ConfigErrors(decoder.errors)
     return Config(components, service, pipelines, extensions, sources)
+
+
+def _refuse_connectors(decoder: Decoder, raw: Any) -> set[ComponentID]:
+    """Each configured connector refused by its type (the daemon has none); their ids, so that pipelines
+    naming them are not also told they reference something unconfigured."""
+    if not raw:
+        return set()
+    if not isinstance(raw, dict):
+        decoder.error(("connectors",), f"expected a mapping of connector ids to their config, got {_quote(raw)}")
+        return set()
+    ids = set()
+    for key in raw:
+        try:
+            id = ComponentID.parse(key)
+        except ValueError as exc:
+            decoder.error(("connectors", key), str(exc))
+            continue
+        ids.add(id)
+        decoder.error(("connectors", key), connector_message(id.type))
+    return ids
 
 
 def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]]) -> list[ComponentID]:
@@ -159,7 +179,8 @@ def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict
     return out
 
 
-def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]]) -> dict[str, Pipeline]:
+def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]],
+                     connectors: set[ComponentID]) -> dict[str, Pipeline]:
     if not service.pipelines:
         decoder.error(("service", "pipelines"), "service must have at least one pipeline")
         return {}
@@ -168,6 +189,10 @@ def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[
     for name, spec in service.pipelines.items():
         base: KeyPath = ("service", "pipelines", name)
         signal_name, slash, pipeline_name = name.partition("/")
+        if signal_name == "profiles":
+            decoder.error(base, f'pipeline "{name}": profiling signal support is at alpha level, gated under the "service.profilesSupport" feature gate'
+                                " (otelcol's words); this daemon has no profiles signal even with it: remove the pipeline")
+            continue
         try:
             signal = Signal(signal_name)
         except ValueError:
@@ -188,7 +213,8 @@ def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[
                     continue
                 component = components[kind].get(id)
                 if component is None:
-                    decoder.error(path, f'references {kind} "{id}" which is not configured')
+                    if not (kind is not Kind.PROCESSOR and id in connectors):  # a connector: refused where it is configured
+                        decoder.error(path, f'references {kind} "{id}" which is not configured')
                     continue
                 if id in ids:
                     decoder.error(path, f'references {kind} "{id}" more than once')

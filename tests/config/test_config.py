@@ -21,6 +21,7 @@ import pytest
 from collector import registry
 from collector.component import ComponentID, Exporter, Kind, Signal
 from collector.config import Config, ConfigErrors, default_config_path, load_config
+from collector.config.missing_types import connector_message, otelcol_explanation
 from collector.config.typed import ByteSize, Duration, Endpoint, option
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,7 +149,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     (
         "connectors-rejected",
         "connectors:\n  forward:\n",
-        ["{path}:1: connectors: connectors are not supported yet; route data with several pipelines instead"],
+        [f"{{path}}:2: connectors.forward: {connector_message('forward')}"],
         True,
     ),
     (
@@ -446,7 +447,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     (
         "unknown-receiver-type",
         "receivers:\n  otlp:\n  kafka:\n",
-        [f'{{path}}:3: receivers.kafka: unknown receiver type "kafka" (valid values: [{valid(Kind.RECEIVER)}])'],
+        [f'{{path}}:3: receivers.kafka: unknown receiver type "kafka" (valid values: [{valid(Kind.RECEIVER)}]){otelcol_explanation(Kind.RECEIVER, "kafka")}'],
         True,
     ),
     (
@@ -464,7 +465,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     (
         "unknown-extension-type",
         "extensions:\n  zpages:\n",
-        [f'{{path}}:2: extensions.zpages: unknown extension type "zpages" (valid values: [{valid(Kind.EXTENSION)}])'],
+        [f'{{path}}:2: extensions.zpages: unknown extension type "zpages" (valid values: [{valid(Kind.EXTENSION)}]){otelcol_explanation(Kind.EXTENSION, "zpages")}'],
         True,
     ),
     *[
@@ -562,7 +563,8 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     (
         "unknown-pipeline-signal",
         "service:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n    profiles: {receivers: [otlp], exporters: [debug]}\n",
-        ['{path}:4: service.pipelines.profiles: unknown pipeline signal "profiles" (expected traces, logs or metrics, optionally followed by "/name")'],
+        ['{path}:4: service.pipelines.profiles: pipeline "profiles": profiling signal support is at alpha level, gated under the "service.profilesSupport" feature gate'
+         " (otelcol's words); this daemon has no profiles signal even with it: remove the pipeline"],
         True,
     ),
     (
@@ -638,7 +640,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
         [
             '{path}:5: receivers.otlp.protocols.grpc.endpoint: expected an endpoint like "127.0.0.1:4317", got "localhost"',
             '{path}:7: receivers.otlp.protocols.http.max_request_body_size: expected a size like "4MiB" or a number of bytes, got "huge"',
-            f'{{path}}:8: receivers.jaeger: unknown receiver type "jaeger" (valid values: [{valid(Kind.RECEIVER)}])',
+            f'{{path}}:8: receivers.jaeger: unknown receiver type "jaeger" (valid values: [{valid(Kind.RECEIVER)}]){otelcol_explanation(Kind.RECEIVER, "jaeger")}',
             '{path}:11: exporters.debug.verbosity: expected one of "basic", "normal", "detailed", got "loud"',
             '{path}:14: exporters.file.flush_interval: expected a duration like "200ms", got "fast"',
             '{path}:17: extensions.health_check.path: expected a path starting with "/"',
