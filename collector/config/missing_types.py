@@ -65,6 +65,7 @@ _CONNECTORS: dict[tuple[str, ...], _Entry] = {
 }
 
 _EXPORTERS: dict[tuple[str, ...], _Entry] = {
+    ("logging",): ("printed telemetry to the console (removed from otelcol in v0.111.0 for debug)", "the debug exporter, with the same verbosity key"),
     ("prometheus",): ("serves the metrics it receives for Prometheus to scrape",
                       "otlp_http to Prometheus's OTLP endpoint (/api/v1/otlp), or the file exporter"),
     ("prometheusremotewrite", "prometheus_remote_write"): ("writes metrics with Prometheus remote write",

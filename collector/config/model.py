@@ -108,6 +108,8 @@ def build_config(document: Document, sources: list[str]) -> Config:
     connectors = _refuse_connectors(decoder, data.get("connectors"))
 
     components: dict[Kind, dict[ComponentID, ComponentConfig]] = {kind: {} for kind in Kind}
+    # Ids refused for their type: a pipeline or service.extensions naming one gets no second error.
+    refused: dict[Kind, set[ComponentID]] = {kind: set(connectors) if kind in (Kind.RECEIVER, Kind.EXPORTER) else set() for kind in Kind}
     for section, kind in SECTIONS.items():
         raw = data.get(section)
         if raw is None:
@@ -126,12 +128,13 @@ def build_config(document: Document, sources: list[str]) -> Config:
             if cls is None:
                 valid = ", ".join(registry.types(kind))
                 decoder.error(path, f'unknown {kind} type "{id.type}" (valid values: [{valid}]){otelcol_explanation(kind, id.type)}')
+                refused[kind].add(id)
                 continue
             components[kind][id] = ComponentConfig(id, kind, cls, decoder.decode(cls.config_class, value, path))
 
     service = decoder.decode(ServiceConfig, data.get("service"), ("service",))
-    pipelines = _check_pipelines(decoder, service, components, connectors)
-    extensions = _check_extensions(decoder, service, components)
+    pipelines = _check_pipelines(decoder, service, components, refused)
+    extensions = _check_extensions(decoder, service, components, refused[Kind.EXTENSION])
     for kind, table in components.items():
         for id, component in table.items():
             for subpath, problem in component.cls.validate_references(id, component.config, components[Kind.EXTENSION], extensions):
@@ -142,8 +145,7 @@ def build_config(document: Document, sources: list[str]) -> Config:
 
 
 def _refuse_connectors(decoder: Decoder, raw: Any) -> set[ComponentID]:
-    """Each configured connector refused by its type (the daemon has none); their ids, so that pipelines
-    naming them are not also told they reference something unconfigured."""
+    """Each configured connector refused by its type (the daemon has none); their ids."""
     if not raw:
         return set()
     if not isinstance(raw, dict):
@@ -161,7 +163,8 @@ def _refuse_connectors(decoder: Decoder, raw: Any) -> set[ComponentID]:
     return ids
 
 
-def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]]) -> list[ComponentID]:
+def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]],
+                      refused: set[ComponentID]) -> list[ComponentID]:
     out: list[ComponentID] = []
     for index, ref in enumerate(service.extensions):
         path: KeyPath = ("service", "extensions", index)
@@ -171,7 +174,8 @@ def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict
             decoder.error(path, str(exc))
             continue
         if id not in components[Kind.EXTENSION]:
-            decoder.error(path, f'references extension "{id}" which is not configured')
+            if id not in refused:
+                decoder.error(path, f'references extension "{id}" which is not configured')
         elif id in out:
             decoder.error(path, f'references extension "{id}" more than once')
         else:
@@ -180,7 +184,7 @@ def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict
 
 
 def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]],
-                     connectors: set[ComponentID]) -> dict[str, Pipeline]:
+                     refused: dict[Kind, set[ComponentID]]) -> dict[str, Pipeline]:
     if not service.pipelines:
         decoder.error(("service", "pipelines"), "service must have at least one pipeline")
         return {}
@@ -213,7 +217,7 @@ def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[
                     continue
                 component = components[kind].get(id)
                 if component is None:
-                    if not (kind is not Kind.PROCESSOR and id in connectors):  # a connector: refused where it is configured
+                    if id not in refused[kind]:
                         decoder.error(path, f'references {kind} "{id}" which is not configured')
                     continue
                 if id in ids:

@@ -70,3 +70,18 @@ service:
         f'connectors.forward/in: connector type "forward" is not supported: this daemon has no connectors yet (route data with several pipelines instead); in otelcol it {MISSING["connector"]["forward"][0]}; closest here: {MISSING["connector"]["forward"][1]}',
         'connectors.my_connector: connector type "my_connector" is not supported: this daemon has no connectors yet (route data with several pipelines instead)',
     ]
+
+
+def test_a_refused_type_is_named_once_not_again_where_it_is_referenced(tmp_path: Path) -> None:
+    text = BASE + """  logging: {verbosity: detailed}
+extensions:
+  zpages:
+service:
+  extensions: [zpages]
+  pipelines:
+    traces: {receivers: [otlp], exporters: [logging]}
+"""
+    code, problems = _validate(tmp_path, text)
+    assert code == 1
+    assert [p.split(":", 1)[0] for p in problems] == ["exporters.logging", "extensions.zpages"]
+    assert problems[0].endswith("; in otelcol it printed telemetry to the console (removed from otelcol in v0.111.0 for debug); closest here: the debug exporter, with the same verbosity key")
