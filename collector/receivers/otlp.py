@@ -23,6 +23,7 @@ from ..httpserver import ConnectionLimits, serve
 from ..registry import register
 from ..wire.count import count_items
 from .bodies import BodyRefused, Drain, HTTPProblem, check_encoding, count_body, decompress, drain, expected_size, read_body
+from .cors import CORS, CORSConfig
 from .security import AuthConfig, BearerTokens, TLSConfig
 
 GRPC_SERVICES = {
@@ -64,6 +65,7 @@ class HTTPConfig:
     read_header_timeout: Duration = option(Duration(60.0), "otelcol: the longest a request head may take to arrive, from its first byte (on a new connection, from the connect); then the connection is closed unanswered, so a client that sends half a request cannot hold it. 0 = read_timeout's value; both 0 = no limit.")
     write_timeout: Duration = option(Duration(30.0), "otelcol: the longest from a request's complete head to its response written, pipeline time included; then the connection is closed. 0 = no limit.")
     idle_timeout: Duration = option(Duration(60.0), "otelcol: how long a keep-alive connection may wait for its next request before it is closed. 0 = read_timeout's value; both 0 = no limit.")
+    cors: CORSConfig | None = option(None, "otelcol's CORS for browser apps: allowed_origins, allowed_headers, exposed_headers, max_age (with credentials, as otelcol).")
     max_connections: int = option(0, "Open connections kept (not in otelcol). At the cap, a new connection closes those that have waited longest for a request; only when every connection has a request in progress is it closed at once (counted in llm_collector_receiver_refused_connections). 0 = a quarter of the process's open-file limit, 64 to 16,384, so stalled clients cannot exhaust file descriptors.")
 
     def validate(self) -> None:
@@ -372,7 +374,8 @@ class OTLPReceiver(Receiver):
 
     # HTTP -------------------------------------------------------------------------------------
     async def _start_http(self, cfg: HTTPConfig) -> None:
-        app = web.Application(client_max_size=int(cfg.max_request_body_size) + 1)
+        middlewares = [CORS(cfg.cors).middleware] if cfg.cors is not None and cfg.cors.allowed_origins else []
+        app = web.Application(client_max_size=int(cfg.max_request_body_size) + 1, middlewares=middlewares)
         paths = {Signal.TRACES: cfg.traces_url_path, Signal.LOGS: cfg.logs_url_path, Signal.METRICS: cfg.metrics_url_path}
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "http")
