@@ -181,6 +181,12 @@ class Component:
         return []
 
     @classmethod
+    def ineffective_keys(cls, config: Any) -> list[tuple[str, str]]:
+        """otelcol keys written in this config that have no equivalent here: [(key path under the component,
+        why)]. Accepted so that otelcol configs load; start-up logs one warning for each."""
+        return []
+
+    @classmethod
     def reference_sections(cls) -> list[tuple[str, str, type | None]]:
         """Further sections of this component's part of the config reference (collector/docs.py), after its
         keys: (title, prose, a settings class to tabulate or None)."""

@@ -272,6 +272,10 @@ class Service:
         self._warn_deprecated_types()
         for key, why in self.config.service.telemetry.ignored_keys():
             self.log.warning("config key has no effect", key=f"service.telemetry.{key}", reason=why)
+        for kind, table in self.config.components.items():
+            for id, spec in table.items():
+                for key, why in spec.cls.ineffective_keys(spec.config):
+                    self.log.warning("config key has no effect", key=f"{kind.section}.{id}.{key}", reason=why)
         await self.self_metrics.start(self)
         order: list[Component] = [*self.extensions.values(), *self.exporters.values()]
         for chain in self.processors.values():
