@@ -201,9 +201,9 @@ def _route_library_logs(level: int) -> None:
     logging.captureWarnings(True)
 
 
-class _Outputs:
-    """The log stream for service.telemetry.logs.output_paths: `stderr`, `stdout`, or files (appended to;
-    `file://` URLs too); several paths get every line."""
+class OutputStreams:
+    """One text stream over otelcol's `output_paths` (service.telemetry.logs', the debug exporter's):
+    `stderr`, `stdout`, or files (appended to; `file://` URLs too); several paths get every line."""
 
     def __init__(self, paths: list[str]):
         self.streams: list[Any] = []
@@ -236,7 +236,7 @@ def setup_logging(level: str = "info", encoding: str = "json", stream: Any = Non
     """`output_paths` (when no `stream` is given) and `initial_fields` are service.telemetry.logs'."""
     renderer: Any = _json_renderer if encoding == "json" else structlog.dev.ConsoleRenderer(colors=False)
     if stream is None and output_paths and output_paths != ["stderr"]:
-        stream = _Outputs(output_paths)
+        stream = OutputStreams(output_paths)
     extra = [_initial_fields(initial_fields)] if initial_fields else []
     structlog.configure(
         processors=[

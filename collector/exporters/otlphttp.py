@@ -64,6 +64,7 @@ class OTLPHTTPExporterConfig(DeliveryConfig):
     headers: dict[str, str] | None = option(None, "HTTP headers sent with every request, e.g. `Authorization: Bearer ...` (use `${env:VAR}` for secrets). Unset: OTEL_EXPORTER_OTLP_[TRACES_]HEADERS.", secret=True)
     tls: ClientTLSConfig | None = option(None, "Client TLS for `https://` URLs: ca_file, mTLS cert_file/key_file, insecure_skip_verify, server_name_override.")
     timeout: Duration | None = option(None, "Time limit of one HTTP request. Unset: OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds), else 30s.")  # type: ignore[assignment]  # None until with_timeout() resolves it, before the delivery machinery reads it
+    profiles_endpoint: str | None = option(None, "otelcol's URL for profiles. No effect here: the daemon has no profiles signal (a start-up warning says so).")
     read_buffer_size: ByteSize | None = option(None, "Size of the buffer responses are read into (aiohttp's read_bufsize). Unset: aiohttp's 64 KiB.")
     write_buffer_size: ByteSize | None = option(None, f"No effect here: {WRITE_BUFFER_REASON} (a start-up warning says so).")
 
@@ -228,7 +229,10 @@ class OTLPHTTPExporter(QueuedExporter):
 
     @classmethod
     def ineffective_keys(cls, config: OTLPHTTPExporterConfig) -> list[tuple[str, str]]:
-        return [("write_buffer_size", WRITE_BUFFER_REASON)] if config.write_buffer_size is not None else []
+        out = [("write_buffer_size", WRITE_BUFFER_REASON)] if config.write_buffer_size is not None else []
+        if config.profiles_endpoint is not None:
+            out.append(("profiles_endpoint", "the daemon has no profiles signal"))
+        return out
 
     async def start_sending(self, host: Any) -> None:
         # One pooled, keep-alive session for every signal; the per-request timeout is the attempt's.

@@ -166,7 +166,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
               debug:
                 verbosty: detailed
             """),
-        ['{path}:3: exporters.debug.verbosty: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter); did you mean "verbosity"?'],
+        ['{path}:3: exporters.debug.verbosty: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter, use_internal_logger, output_paths); did you mean "verbosity"?'],
         True,
     ),
     (
@@ -176,7 +176,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
               debug:
                 colour: red
             """),
-        ["{path}:3: exporters.debug.colour: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter)"],
+        ["{path}:3: exporters.debug.colour: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter, use_internal_logger, output_paths)"],
         True,
     ),
     (
@@ -1126,7 +1126,7 @@ def test_set_errors_are_attributed_to_the_set(tmp_path: Path) -> None:
     ]
     assert errors_of([base], sets) == [
         '--set receivers::otlp::protocols::grpc::endpoint=nowhere: receivers.otlp.protocols.grpc.endpoint: expected an endpoint like "127.0.0.1:4317", got "nowhere"',
-        '--set exporters.debug.verbosty=basic: exporters.debug.verbosty: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter); did you mean "verbosity"?',
+        '--set exporters.debug.verbosty=basic: exporters.debug.verbosty: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter, use_internal_logger, output_paths); did you mean "verbosity"?',
         '--set exporters.debug.verbosity=loud: exporters.debug.verbosity: expected one of "basic", "normal", "detailed", got "loud"',
         "--set exporters.file/traces.path=: exporters.file/traces.path: must name a file",
         '--set service.pipelines.traces.exporters=[debug, ghost]: service.pipelines.traces.exporters[1]: references exporter "ghost" which is not configured',
