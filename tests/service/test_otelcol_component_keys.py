@@ -83,3 +83,24 @@ exporters:
         assert status == 200, daemon.logs()
     finally:
         assert daemon.stop() == 0
+
+
+def test_file_storage_bbolt_keys_are_accepted_and_named(tmp_path: Path) -> None:
+    config = daemon_yaml("""
+receivers:
+  otlp:
+    protocols:
+      http: {{endpoint: "127.0.0.1:{http}"}}
+exporters:
+  debug: {{}}
+""", "traces: {{receivers: [otlp], exporters: [debug]}}").replace(
+        "  health_check: {{", '  file_storage: {{directory: "{data}/queues", create_directory: true, timeout: 1s,'
+        " compaction: {{on_start: true, directory: /tmp, max_transaction_size: 65536}}}}\n  health_check: {{").replace(
+        "extensions: [health_check]", "extensions: [health_check, file_storage]")
+    daemon = Daemon(tmp_path, config).start()
+    assert daemon.stop() == 0
+    warnings = {r["key"]: r["reason"] for r in daemon.log_records() if r.get("event") == "config key has no effect"}
+    assert warnings == {
+        "extensions.file_storage.compaction": "each queue is a write-ahead log of segment files, not a bbolt database: there is nothing to compact",
+        "extensions.file_storage.timeout": "each queue is a write-ahead log of segment files, not a bbolt database: its lock is taken at start-up or start-up fails, without waiting",
+    }
