@@ -157,7 +157,7 @@ class SelfMetrics:
                 self._servers.append(await self._serve(endpoint))
             except OSError as exc:
                 await self.stop()
-                raise StartupError(f"service.telemetry.metrics.{key}: {exc}") from exc
+                raise StartupError(f"service.telemetry.metrics{'.' + key if key else ''}: {exc}") from exc
             self.log.info("serving Prometheus self-metrics", address=str(endpoint), path="/metrics")
         for key, reader in metrics.periodic_readers():
             exporter = None

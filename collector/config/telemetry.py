@@ -176,11 +176,11 @@ class MetricsTelemetryConfig:
         return config
 
     def pull_endpoints(self) -> list[tuple[str, Endpoint]]:
-        """(config key, endpoint) of every Prometheus endpoint to serve."""
+        """(config key under metrics, "" for address, endpoint) of every Prometheus endpoint to serve."""
         if self.level == "none":
             return []
         if self.readers is None:
-            return [] if self.address is None else [("address", self.address)]
+            return [] if self.address is None else [("", self.address)]
         return [(f"readers[{i}].pull", r.pull.exporter.prometheus.endpoint) for i, r in enumerate(self.readers)
                 if r.pull is not None and r.pull.exporter.prometheus is not None]
 
