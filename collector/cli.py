@@ -77,17 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: argparse.Namespace, open_files: bool = True) -> Any:
     from .config import ConfigErrors, load_config
 
     try:
-        return load_config(args.config, args.set), None
+        return load_config(args.config, args.set, open_files=open_files), None
     except ConfigErrors as exc:
         return None, exc.errors
 
 
 def _validate(args: argparse.Namespace) -> int:
-    config, errors = _load(args)
+    config, errors = _load(args, open_files=False)  # as otelcol's validate: `run` opens the TLS files
     if errors:
         print(f"invalid configuration: {len(errors)} problem(s)", file=sys.stderr)
         for error in errors:
@@ -108,7 +108,8 @@ def _components() -> int:
             cls = registry.lookup(kind, name)
             assert cls is not None
             signals = "" if kind is Kind.EXTENSION else f"  [{', '.join(s.value for s in sorted(cls.signals))}]"
-            print(f"  {name:<16} {cls.description}{signals}")
+            older = f"  (also answers to its older name {', '.join(cls.deprecated_type_names)})" if cls.deprecated_type_names else ""
+            print(f"  {name:<16} {cls.description}{older}{signals}")
     return 0
 
 
@@ -122,7 +123,11 @@ def _run(args: argparse.Namespace) -> int:
     from .telemetry import log_uncaught_exceptions, rate_limiter, setup_logging
 
     logs = config.service.telemetry.logs
-    setup_logging(logs.level, logs.encoding)
+    try:
+        setup_logging(logs.level, logs.encoding, output_paths=logs.output_paths, initial_fields=logs.initial_fields)
+    except OSError as exc:
+        print(f"service.telemetry.logs.output_paths: cannot open {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
     log_uncaught_exceptions()
     raise_open_file_limit()
     malloc.configure()

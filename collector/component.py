@@ -149,6 +149,9 @@ class Settings:
 class Component:
     kind: ClassVar[Kind]
     type_name: ClassVar[str]
+    # otelcol's older spellings of the type (a metadata.yaml's deprecated_type): a config may still use
+    # them, and start-up logs one warning naming type_name.
+    deprecated_type_names: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str]
     config_class: ClassVar[type]
     signals: ClassVar[frozenset[Signal]] = ALL_SIGNALS
@@ -175,6 +178,12 @@ class Component:
     def validate_references(cls, id: ComponentID, config: Any, extensions: dict[ComponentID, Any], enabled: list[ComponentID]) -> list[tuple[tuple[str, ...], str]]:
         """Problems with extensions this component's config names: [(key path under the component, message)].
         `extensions` are the configured ones (id -> ComponentConfig), `enabled` those in service.extensions."""
+        return []
+
+    @classmethod
+    def ineffective_keys(cls, config: Any) -> list[tuple[str, str]]:
+        """otelcol keys written in this config that have no equivalent here: [(key path under the component,
+        why)]. Accepted so that otelcol configs load; start-up logs one warning for each."""
         return []
 
     @classmethod

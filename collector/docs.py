@@ -99,6 +99,8 @@ def rows(cls: type, prefix: str = "") -> list[Row]:
         if nested is not None:
             out.extend(rows(nested, key + "."))
             continue
+        if get_origin(tp) in (Union, types.UnionType) and len(concrete := [a for a in get_args(tp) if a is not type(None)]) == 1:
+            tp = concrete[0]  # `list[X] | None`: the rows of X
         origin = get_origin(tp)
         for suffix, entry in getattr(tp, "doc_entries", ()):  # a `from_config` type's entry shapes
             out.extend(rows(entry, key + suffix))
@@ -150,6 +152,9 @@ def generate() -> str:
             cls = registry.lookup(kind, name)
             assert cls is not None
             lines += ["", f"#### `{name}`", "", cls.description]
+            if cls.deprecated_type_names:
+                older = ", ".join(f"`{n}`" for n in cls.deprecated_type_names)
+                lines += ["", f"Also answers to its older name {older}, as otelcol does; start-up then logs a warning naming `{name}`."]
             if kind is not Kind.EXTENSION:
                 signals = ", ".join(s.value for s in Signal if s in cls.signals) or "none"
                 lines += ["", f"Signals: {signals}."]

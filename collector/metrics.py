@@ -94,6 +94,11 @@ class Family:
             child = self._children[key] = self._new()
         return child
 
+    def children(self) -> Iterable[tuple[LabelValues, object]]:
+        """(label values, value) of every series: a `_Value`, or for a Histogram its bucket counts, sum
+        and count."""
+        return self._children.items()
+
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.doc}", f"# TYPE {self.name} {self.kind}"]
         for values, child in self._children.items():
@@ -153,11 +158,15 @@ class Registry:
         """Families computed at scrape time (process CPU, RSS, queue sizes)."""
         self._collectors.append(collect)
 
+    def families(self) -> list[Family]:
+        """Every family: the registered ones, then those the collectors compute now."""
+        out = list(self._families.values())
+        for collect in self._collectors:
+            out.extend(collect())
+        return out
+
     def exposition(self) -> bytes:
         lines: list[str] = []
-        for family in self._families.values():
+        for family in self.families():
             lines.extend(family.render())
-        for collect in self._collectors:
-            for family in collect():
-                lines.extend(family.render())
         return ("\n".join(lines) + "\n").encode()

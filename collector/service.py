@@ -31,6 +31,7 @@ from .component import (
 )
 from .config import Config
 from .envelope import Envelope
+from .selfmetrics import SelfMetrics
 from .telemetry import Telemetry, component_logger
 
 
@@ -192,7 +193,7 @@ class Service:
         self.pipeline_entries: dict[str, Consumer] = {}  # by pipeline name; `replay` feeds these directly
         self.admission = Admission()  # memory reserved by requests in flight; memory_limiters gate it
         self._started: list[Component] = []
-        self._metrics_server: Any = None
+        self.self_metrics = SelfMetrics(config.service.telemetry, self.telemetry)
         self._build()
 
     # Host protocol ---------------------------------------------------------------------------
@@ -268,7 +269,14 @@ class Service:
     # Lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self.log.info("starting", sources=self.config.sources, pipelines=list(self.config.pipelines))
-        await self._start_metrics_server()
+        self._warn_deprecated_types()
+        for key, why in self.config.service.telemetry.ignored_keys():
+            self.log.warning("config key has no effect", key=f"service.telemetry.{key}", reason=why)
+        for kind, table in self.config.components.items():
+            for id, spec in table.items():
+                for key, why in spec.cls.ineffective_keys(spec.config):
+                    self.log.warning("config key has no effect", key=f"{kind.section}.{id}.{key}", reason=why)
+        await self.self_metrics.start(self)
         order: list[Component] = [*self.extensions.values(), *self.exporters.values()]
         for chain in self.processors.values():
             order.extend(reversed(chain))
@@ -283,6 +291,16 @@ class Service:
             self._started.append(component)
         self.state = State.READY
         self.log.info("everything is ready; begin processing data", startup_seconds=round(time.time() - self.started_at, 3))
+
+    def _warn_deprecated_types(self) -> None:
+        """One warning per older type spelling the config uses, in otelcol's words."""
+        used: dict[tuple[str, str], list[str]] = {}
+        for table in self.config.components.values():
+            for id, component in table.items():
+                if id.type != component.cls.type_name:
+                    used.setdefault((id.type, component.cls.type_name), []).append(str(id))
+        for (older, current), ids in used.items():
+            self.log.warning(f'"{older}" alias is deprecated; use "{current}" instead', components=ids)
 
     async def shutdown(self) -> bool:
         """Stop accepting, drain, flush. Returns False if it did not finish within shutdown_timeout."""
@@ -299,7 +317,7 @@ class Service:
             await self._flush_exporters_after_timeout()
             return False
         finally:
-            await self._stop_metrics_server()
+            await self.self_metrics.stop()
             self.state = State.STOPPED
         self.log.info("shutdown complete")
         return True
@@ -332,27 +350,3 @@ class Service:
                 self._started.remove(exporter)
             except Exception as exc:
                 exporter.log.error("could not flush after shutdown timeout", error=repr(exc))
-
-    async def _start_metrics_server(self) -> None:
-        metrics = self.config.service.telemetry.metrics
-        if metrics.address is None or metrics.level == "none":
-            return
-        from aiohttp import web
-
-        from .httpserver import serve
-
-        async def handle(_: web.Request) -> web.Response:
-            return web.Response(body=self.telemetry.exposition(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
-
-        app = web.Application()
-        app.router.add_get("/metrics", handle)
-        try:
-            self._metrics_server = await serve(app, metrics.address)
-        except OSError as exc:
-            raise StartupError(f"service.telemetry.metrics: {exc}") from exc
-        self.log.info("serving Prometheus self-metrics", address=str(metrics.address), path="/metrics")
-
-    async def _stop_metrics_server(self) -> None:
-        if self._metrics_server is not None:
-            await self._metrics_server.cleanup()
-            self._metrics_server = None

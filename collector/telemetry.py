@@ -20,7 +20,8 @@ from .component import ComponentID, Kind, Signal
 from .metrics import Counter, Family, Gauge, Histogram, Registry
 
 ITEM = {Signal.TRACES: "spans", Signal.LOGS: "log_records", Signal.METRICS: "metric_points"}
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR}
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "warning": logging.WARNING, "error": logging.ERROR,
+          "dpanic": logging.CRITICAL, "panic": logging.CRITICAL, "fatal": logging.CRITICAL}
 
 
 def _json_renderer(_: Any, __: str, event: dict[str, Any]) -> str:
@@ -200,11 +201,47 @@ def _route_library_logs(level: int) -> None:
     logging.captureWarnings(True)
 
 
-def setup_logging(level: str = "info", encoding: str = "json", stream: Any = None) -> None:
+class OutputStreams:
+    """One text stream over otelcol's `output_paths` (service.telemetry.logs', the debug exporter's):
+    `stderr`, `stdout`, or files (appended to; `file://` URLs too); several paths get every line."""
+
+    def __init__(self, paths: list[str]):
+        self.streams: list[Any] = []
+        for path in paths:
+            if path in ("stderr", "stdout"):
+                self.streams.append(getattr(sys, path))
+            else:
+                self.streams.append(open(path.removeprefix("file://"), "a", encoding="utf-8", buffering=1))  # noqa: SIM115  (open for the daemon's life)
+
+    def write(self, text: str) -> None:
+        for stream in self.streams:
+            stream.write(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+def _initial_fields(fields: dict[str, Any]) -> Any:
+    def add(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key, value in fields.items():
+            event.setdefault(key, value)
+        return event
+
+    return add
+
+
+def setup_logging(level: str = "info", encoding: str = "json", stream: Any = None, *,
+                  output_paths: list[str] | None = None, initial_fields: dict[str, Any] | None = None) -> None:
+    """`output_paths` (when no `stream` is given) and `initial_fields` are service.telemetry.logs'."""
     renderer: Any = _json_renderer if encoding == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    if stream is None and output_paths and output_paths != ["stderr"]:
+        stream = OutputStreams(output_paths)
+    extra = [_initial_fields(initial_fields)] if initial_fields else []
     structlog.configure(
         processors=[
             rate_limiter,
+            *extra,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
             structlog.processors.format_exc_info,

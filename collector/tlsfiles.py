@@ -1,5 +1,6 @@
-"""Checks of the PEM files named by a TLS config, at config time, so `validate` and `run` reject the same
-files and the error names the key and the file instead of OpenSSL's `[SSL] PEM lib (_ssl.c:...)`.
+"""Checks of the files named by a TLS config, when `run` loads the config, so the error names the key and
+the file instead of OpenSSL's `[SSL] PEM lib (_ssl.c:...)`. `validate` does not open them, as otelcol's
+does not (config.typed.opens_files): a config validated on a laptop passes there.
 
 Shared by the receiver's server TLS and the exporters' client TLS. Never shows a file's content: a key file
 holds a secret.
@@ -11,6 +12,7 @@ import ssl
 from pathlib import Path
 
 from .config import Invalid
+from .config.typed import opens_files
 
 # What a PEM file of each kind must contain (RFC 7468 labels).
 _CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
@@ -29,8 +31,16 @@ def _read(path: str, key: str) -> bytes:
         raise Invalid(f"cannot read {path}: {exc.strerror or exc}", key) from None
 
 
+def check_file(path: str, key: str) -> None:
+    """`path` is a file (and nothing more is checked)."""
+    if opens_files() and not Path(path).is_file():
+        raise Invalid(f"file not found: {path}", key)
+
+
 def check_certificates(path: str, key: str) -> None:
     """`path` holds at least one PEM certificate that OpenSSL accepts (a certificate or a CA bundle)."""
+    if not opens_files():
+        return
     if _CERTIFICATE not in _read(path, key):
         raise Invalid(f"{path} holds no PEM certificate (expected a '-----BEGIN CERTIFICATE-----' block)", key)
     try:
@@ -41,6 +51,8 @@ def check_certificates(path: str, key: str) -> None:
 
 def check_key_pair(cert_file: str, key_file: str, cert_key: str = "cert_file", key_key: str = "key_file") -> None:
     """`cert_file` is a PEM certificate (its chain may follow) and `key_file` its unencrypted private key."""
+    if not opens_files():
+        return
     check_certificates(cert_file, cert_key)
     content = _read(key_file, key_key)
     if not any(label in content for label in _PRIVATE_KEY):

@@ -8,34 +8,18 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from .. import registry
 from ..component import Component, ComponentID, Kind, Signal
+from .missing_types import connector_message, otelcol_explanation
 from .source import ConfigError, ConfigErrors, Document, KeyPath, load_file, merge, parse_set
-from .typed import Decoder, Duration, Endpoint, _quote, option
+from .telemetry import TelemetryConfig
+from .typed import Decoder, Duration, _quote, files_not_opened, option
 
 SECTIONS = {kind.section: kind for kind in Kind}
 TOP_LEVEL = (*SECTIONS, "connectors", "service")
 _PIPELINE_NAME = re.compile(r"^[^\s/]+$")  # same rule as a component id's name
-
-
-@dataclass
-class LogsTelemetryConfig:
-    level: Literal["debug", "info", "warn", "error"] = option("info", "Minimum level of the daemon's own logs.")
-    encoding: Literal["json", "console"] = option("json", "`json` (structlog JSON lines) or `console` for humans.")
-
-
-@dataclass
-class MetricsTelemetryConfig:
-    address: Endpoint | None = option(Endpoint("127.0.0.1:8888"), "Where Prometheus scrapes `/metrics`; null turns the endpoint off.")
-    level: Literal["none", "basic", "normal", "detailed"] = option("normal", "`none` turns self-metrics off.")
-
-
-@dataclass
-class TelemetryConfig:
-    logs: LogsTelemetryConfig = option(factory=LogsTelemetryConfig, doc="Self logs.")
-    metrics: MetricsTelemetryConfig = option(factory=MetricsTelemetryConfig, doc="Self metrics.")
 
 
 @dataclass
@@ -87,7 +71,8 @@ def default_config_path() -> Path:
     return Path(str(resources.files("collector") / "data" / "default.yaml"))
 
 
-def load_config(paths: list[str] | None = None, sets: list[str] | None = None) -> Config:
+def load_config(paths: list[str] | None = None, sets: list[str] | None = None, *, open_files: bool = True) -> Config:
+    """The merged, checked config. `open_files=False` (validate) leaves the files it names unopened."""
     paths = list(paths or [])
     errors: list[ConfigError] = []
     documents: list[Document] = []
@@ -106,6 +91,9 @@ def load_config(paths: list[str] | None = None, sets: list[str] | None = None) -
     if errors:
         raise ConfigErrors(errors)
     document = functools.reduce(merge, documents)
+    if not open_files:
+        with files_not_opened():
+            return build_config(document, paths)
     return build_config(document, paths)
 
 
@@ -117,10 +105,11 @@ def build_config(document: Document, sources: list[str]) -> Config:
             close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
             hint = f'; did you mean "{close[0]}"?' if close else ""
             decoder.error((key,), f"unknown top-level key (valid keys: {', '.join(TOP_LEVEL)}){hint}")
-    if data.get("connectors"):
-        decoder.error(("connectors",), "connectors are not supported yet; route data with several pipelines instead")
+    connectors = _refuse_connectors(decoder, data.get("connectors"))
 
     components: dict[Kind, dict[ComponentID, ComponentConfig]] = {kind: {} for kind in Kind}
+    # Ids refused for their type: a pipeline or service.extensions naming one gets no second error.
+    refused: dict[Kind, set[ComponentID]] = {kind: set(connectors) if kind in (Kind.RECEIVER, Kind.EXPORTER) else set() for kind in Kind}
     for section, kind in SECTIONS.items():
         raw = data.get(section)
         if raw is None:
@@ -138,13 +127,14 @@ def build_config(document: Document, sources: list[str]) -> Config:
             cls = registry.lookup(kind, id.type)
             if cls is None:
                 valid = ", ".join(registry.types(kind))
-                decoder.error(path, f'unknown {kind} type "{id.type}" (valid values: [{valid}])')
+                decoder.error(path, f'unknown {kind} type "{id.type}" (valid values: [{valid}]){otelcol_explanation(kind, id.type)}')
+                refused[kind].add(id)
                 continue
             components[kind][id] = ComponentConfig(id, kind, cls, decoder.decode(cls.config_class, value, path))
 
     service = decoder.decode(ServiceConfig, data.get("service"), ("service",))
-    pipelines = _check_pipelines(decoder, service, components)
-    extensions = _check_extensions(decoder, service, components)
+    pipelines = _check_pipelines(decoder, service, components, refused)
+    extensions = _check_extensions(decoder, service, components, refused[Kind.EXTENSION])
     for kind, table in components.items():
         for id, component in table.items():
             for subpath, problem in component.cls.validate_references(id, component.config, components[Kind.EXTENSION], extensions):
@@ -154,7 +144,27 @@ def build_config(document: Document, sources: list[str]) -> Config:
     return Config(components, service, pipelines, extensions, sources)
 
 
-def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]]) -> list[ComponentID]:
+def _refuse_connectors(decoder: Decoder, raw: Any) -> set[ComponentID]:
+    """Each configured connector refused by its type (the daemon has none); their ids."""
+    if not raw:
+        return set()
+    if not isinstance(raw, dict):
+        decoder.error(("connectors",), f"expected a mapping of connector ids to their config, got {_quote(raw)}")
+        return set()
+    ids = set()
+    for key in raw:
+        try:
+            id = ComponentID.parse(key)
+        except ValueError as exc:
+            decoder.error(("connectors", key), str(exc))
+            continue
+        ids.add(id)
+        decoder.error(("connectors", key), connector_message(id.type))
+    return ids
+
+
+def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]],
+                      refused: set[ComponentID]) -> list[ComponentID]:
     out: list[ComponentID] = []
     for index, ref in enumerate(service.extensions):
         path: KeyPath = ("service", "extensions", index)
@@ -164,7 +174,8 @@ def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict
             decoder.error(path, str(exc))
             continue
         if id not in components[Kind.EXTENSION]:
-            decoder.error(path, f'references extension "{id}" which is not configured')
+            if id not in refused:
+                decoder.error(path, f'references extension "{id}" which is not configured')
         elif id in out:
             decoder.error(path, f'references extension "{id}" more than once')
         else:
@@ -172,7 +183,8 @@ def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict
     return out
 
 
-def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]]) -> dict[str, Pipeline]:
+def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]],
+                     refused: dict[Kind, set[ComponentID]]) -> dict[str, Pipeline]:
     if not service.pipelines:
         decoder.error(("service", "pipelines"), "service must have at least one pipeline")
         return {}
@@ -181,6 +193,10 @@ def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[
     for name, spec in service.pipelines.items():
         base: KeyPath = ("service", "pipelines", name)
         signal_name, slash, pipeline_name = name.partition("/")
+        if signal_name == "profiles":
+            decoder.error(base, f'pipeline "{name}": profiling signal support is at alpha level, gated under the "service.profilesSupport" feature gate'
+                                " (otelcol's words); this daemon has no profiles signal even with it: remove the pipeline")
+            continue
         try:
             signal = Signal(signal_name)
         except ValueError:
@@ -201,7 +217,8 @@ def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[
                     continue
                 component = components[kind].get(id)
                 if component is None:
-                    decoder.error(path, f'references {kind} "{id}" which is not configured')
+                    if id not in refused[kind]:
+                        decoder.error(path, f'references {kind} "{id}" which is not configured')
                     continue
                 if id in ids:
                     decoder.error(path, f'references {kind} "{id}" more than once')

@@ -1,4 +1,4 @@
-"""Debug exporter: a human-readable summary of what passes through, on stderr."""
+"""Debug exporter: a human-readable summary of what passes through, on stderr (or otelcol's output_paths)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Any, Literal, TextIO
 from google.protobuf import text_format
 
 from ..component import Exporter, Rejected, Signal
-from ..config import option
+from ..config import Invalid, option
 from ..pdata import count_items
 from ..registry import register
+from ..telemetry import OutputStreams
 
 
 @dataclass
@@ -20,6 +21,12 @@ class DebugExporterConfig:
     verbosity: Literal["basic", "normal", "detailed"] = option("basic", "`basic`: one line per request; `normal`: one line per span/record/metric; `detailed`: every field.")
     sampling_initial: int = option(2, "Requests printed in full each second before sampling starts (otelcol's key).")
     sampling_thereafter: int = option(1, "After that, print every Nth request in the same second; 1 prints all.")
+    use_internal_logger: bool = option(True, "true: print on stderr, where the daemon logs; false: print to output_paths (otelcol's keys).")
+    output_paths: list[str] = option(factory=lambda: ["stdout"], doc="With use_internal_logger false: `stdout`, `stderr` or file paths (appended to), each getting every line.")
+
+    def validate(self) -> None:
+        if not self.output_paths:
+            raise Invalid("must name at least one output (stdout, stderr or a file path)", "output_paths")
 
 
 @register
@@ -30,7 +37,7 @@ class DebugExporter(Exporter):
 
     def __init__(self, settings: Any, config: DebugExporterConfig, out: TextIO | None = None):
         super().__init__(settings, config)
-        self.out = out or sys.stderr
+        self.out = out or (sys.stderr if config.use_internal_logger else OutputStreams(config.output_paths))
         self._second = 0
         self._seen = 0
 

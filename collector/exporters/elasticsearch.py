@@ -42,7 +42,6 @@ import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
@@ -53,6 +52,7 @@ from ..config import ByteSize, Duration, Invalid, option
 from ..exporterhelper import DeliveryConfig, QueuedExporter
 from ..pdata import REQUEST_TYPES, count_items
 from ..registry import register
+from ..tlsfiles import check_file
 from . import elasticsearch_mapping as mapping
 
 FILTER_PATH = "items.*._index,items.*.status,items.*.error.type,items.*.error.reason"
@@ -78,8 +78,8 @@ class ElasticsearchTLSConfig:
     def validate(self) -> None:
         for key in ("ca_file", "cert_file", "key_file"):
             path = getattr(self, key)
-            if path is not None and not Path(path).is_file():
-                raise Invalid(f"file not found: {path}", key)
+            if path is not None:
+                check_file(path, key)
         if bool(self.cert_file) != bool(self.key_file):
             raise Invalid("cert_file and key_file go together (a client certificate needs its key)", "key_file" if self.cert_file else "cert_file")
 

@@ -16,8 +16,9 @@ from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
 
 from ..component import PermanentError, Rejected, RetryableError, Signal
-from ..config import Duration, Invalid, option
+from ..config import ByteSize, Duration, Invalid, option
 from ..exporterhelper import DeliveryConfig, QueuedExporter
+from ..grpc_options import BUFFER_SIZE_REASON, ClientKeepaliveConfig, check_balancer
 from ..receivers.otlp import GRPC_SERVICES
 from ..registry import register
 from .otlp_client import (
@@ -61,6 +62,10 @@ class OTLPExporterConfig(DeliveryConfig):
     headers: dict[str, str] | None = option(None, "gRPC metadata sent with every request, e.g. `authorization: Bearer ...` (use `${env:VAR}` for secrets). Unset: OTEL_EXPORTER_OTLP_[TRACES_]HEADERS.", secret=True)
     compression: str | None = option(None, "`gzip` or `none`; unset: OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION, else gzip. (zstd is not in Python's gRPC core; the `otlphttp` exporter has it.)")
     timeout: Duration | None = option(None, "Time limit of one export call, also sent to the server as the gRPC deadline. Unset: OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds), else 5s.")  # type: ignore[assignment]  # None until with_timeout() resolves it, before the delivery machinery reads it
+    keepalive: ClientKeepaliveConfig | None = option(None, "otelcol's client keepalive (time, timeout, permit_without_stream), as gRPC core arguments.")
+    balancer_name: str | None = option(None, "gRPC load-balancing policy over the endpoint's addresses: `pick_first` or `round_robin` (grpc.lb_policy_name). Unset: gRPC's pick_first.")
+    read_buffer_size: ByteSize | None = option(None, f"No effect here: {BUFFER_SIZE_REASON} (a start-up warning says so).")
+    write_buffer_size: ByteSize | None = option(None, f"No effect here: {BUFFER_SIZE_REASON} (a start-up warning says so).")
 
     def validate(self) -> None:
         if self.endpoint is not None:
@@ -77,6 +82,7 @@ class OTLPExporterConfig(DeliveryConfig):
             check_headers(self.headers)
         if self.timeout is not None and self.timeout <= 0:
             raise Invalid("must be greater than 0", "timeout")
+        check_balancer(self.balancer_name)
 
 
 def parse_endpoint(endpoint: str) -> tuple[str, bool | None]:
@@ -167,7 +173,8 @@ class _Route:
 
 @register
 class OTLPExporter(QueuedExporter):
-    type_name = "otlp"
+    type_name = "otlp_grpc"
+    deprecated_type_names = ("otlp",)
     description = "Sends OTLP over gRPC to a collector or backend: TLS/mTLS, headers, gzip, the spec's retry rules, OTEL_EXPORTER_OTLP_* defaults."
     config_class = OTLPExporterConfig
     config: OTLPExporterConfig
@@ -178,6 +185,10 @@ class OTLPExporter(QueuedExporter):
         self._routes: dict[Signal, _Route] = {}
         assert self.config.timeout is not None  # resolved by with_timeout
         self._deadline = float(self.config.timeout)
+
+    @classmethod
+    def ineffective_keys(cls, config: OTLPExporterConfig) -> list[tuple[str, str]]:
+        return [(key, BUFFER_SIZE_REASON) for key in ("read_buffer_size", "write_buffer_size") if getattr(config, key) is not None]
 
     @classmethod
     def validate_usage(cls, id: Any, config: OTLPExporterConfig, signals: set[Signal]) -> list[str]:
@@ -206,6 +217,10 @@ class OTLPExporter(QueuedExporter):
             ]
             if dest.tls is not None and dest.tls.server_name:
                 options.append(("grpc.ssl_target_name_override", dest.tls.server_name))
+            if self.config.keepalive is not None:
+                options += self.config.keepalive.options()
+            if self.config.balancer_name is not None:
+                options.append(("grpc.lb_policy_name", self.config.balancer_name))
             compression = _COMPRESSION[dest.compression]
             if dest.tls is None:
                 channel = grpc.aio.insecure_channel(dest.target, options=options, compression=compression)

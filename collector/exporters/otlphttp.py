@@ -20,7 +20,7 @@ from google.rpc import status_pb2
 
 from .. import otlpjson
 from ..component import PermanentError, Rejected, RetryableError, Signal
-from ..config import Duration, Invalid, option
+from ..config import ByteSize, Duration, Invalid, option
 from ..exporterhelper import DeliveryConfig, QueuedExporter
 from ..registry import register
 from .otlp_client import (
@@ -49,6 +49,8 @@ RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})  # OTLP spec, "OTLP/HTTP Re
 MAX_RESPONSE_BYTES = 1 << 20  # a response is a small status message; anything larger is not read whole
 GZIP_LEVEL = 1  # otelcol's confighttp compresses with gzip.BestSpeed
 ZSTD_LEVEL = 3  # zstd's own default, as otelcol uses
+AIOHTTP_READ_BUFSIZE = 2**16  # aiohttp's default
+WRITE_BUFFER_REASON = "Go's net/http write buffer size; aiohttp writes each request to the socket as it is"
 
 
 @dataclass(kw_only=True)
@@ -62,6 +64,9 @@ class OTLPHTTPExporterConfig(DeliveryConfig):
     headers: dict[str, str] | None = option(None, "HTTP headers sent with every request, e.g. `Authorization: Bearer ...` (use `${env:VAR}` for secrets). Unset: OTEL_EXPORTER_OTLP_[TRACES_]HEADERS.", secret=True)
     tls: ClientTLSConfig | None = option(None, "Client TLS for `https://` URLs: ca_file, mTLS cert_file/key_file, insecure_skip_verify, server_name_override.")
     timeout: Duration | None = option(None, "Time limit of one HTTP request. Unset: OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds), else 30s.")  # type: ignore[assignment]  # None until with_timeout() resolves it, before the delivery machinery reads it
+    profiles_endpoint: str | None = option(None, "otelcol's URL for profiles. No effect here: the daemon has no profiles signal (a start-up warning says so).")
+    read_buffer_size: ByteSize | None = option(None, "Size of the buffer responses are read into (aiohttp's read_bufsize). Unset: aiohttp's 64 KiB.")
+    write_buffer_size: ByteSize | None = option(None, f"No effect here: {WRITE_BUFFER_REASON} (a start-up warning says so).")
 
     def validate(self) -> None:
         for key in ("endpoint", "traces_endpoint", "logs_endpoint", "metrics_endpoint"):
@@ -204,7 +209,8 @@ class _Body:
 
 @register
 class OTLPHTTPExporter(QueuedExporter):
-    type_name = "otlphttp"
+    type_name = "otlp_http"
+    deprecated_type_names = ("otlphttp",)
     description = "Sends OTLP/HTTP (protobuf or JSON, gzip or zstd) to a collector or backend: TLS/mTLS, headers, Retry-After, OTEL_EXPORTER_OTLP_* defaults."
     config_class = OTLPHTTPExporterConfig
     config: OTLPHTTPExporterConfig
@@ -221,6 +227,13 @@ class OTLPHTTPExporter(QueuedExporter):
         checks += [lambda s=s: route(config, s) for s in sorted(signals)]
         return problems(config, checks)
 
+    @classmethod
+    def ineffective_keys(cls, config: OTLPHTTPExporterConfig) -> list[tuple[str, str]]:
+        out = [("write_buffer_size", WRITE_BUFFER_REASON)] if config.write_buffer_size is not None else []
+        if config.profiles_endpoint is not None:
+            out.append(("profiles_endpoint", "the daemon has no profiles signal"))
+        return out
+
     async def start_sending(self, host: Any) -> None:
         # One pooled, keep-alive session for every signal; the per-request timeout is the attempt's.
         assert self.config.timeout is not None  # resolved by with_timeout
@@ -228,6 +241,7 @@ class OTLPHTTPExporter(QueuedExporter):
             connector=aiohttp.TCPConnector(limit=max(1, self.config.sending_queue.num_consumers)),
             timeout=aiohttp.ClientTimeout(total=float(self.config.timeout)),
             auto_decompress=True,
+            read_bufsize=int(self.config.read_buffer_size or AIOHTTP_READ_BUFSIZE),
         )
 
     async def stop_sending(self) -> None:

@@ -23,11 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from ..component import ComponentID, Extension, Host
-from ..config import ByteSize, Invalid, option
+from ..config import ByteSize, Duration, Invalid, option
 from ..exporterhelper.persistent import PersistentQueue
 from ..registry import register
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+NO_DATABASE = "each queue is a write-ahead log of segment files, not a bbolt database"
+WHY_NOT = {"compaction": f"{NO_DATABASE}: there is nothing to compact",
+           "timeout": f"{NO_DATABASE}: its lock is taken at start-up or start-up fails, without waiting"}
 
 
 @dataclass
@@ -41,6 +46,9 @@ class FileStorageConfig:
         "Record deliveries in the queue's `ack` file after every this many delivered requests (and whenever none is left in flight): one write of at most 4 KiB each time, "
         "never an fsync. After a crash or kill -9 at most the exporter's `num_consumers` + ack_every - 1 requests already delivered are sent again.",
     )
+
+    compaction: dict[str, Any] | None = option(None, f"otelcol's bbolt compaction settings. No effect here: {WHY_NOT['compaction']} (a start-up warning says so).")
+    timeout: Duration | None = option(None, f"otelcol's bbolt file-lock timeout. No effect here: {WHY_NOT['timeout']} (a start-up warning says so).")
 
     def validate(self) -> None:
         if not self.directory:
@@ -77,6 +85,10 @@ class FileStorageExtension(Extension):
     type_name = "file_storage"
     description = "Directory for persistent sending queues (`sending_queue.storage`): data acknowledged to clients survives a crash or restart."
     config_class = FileStorageConfig
+
+    @classmethod
+    def ineffective_keys(cls, config: FileStorageConfig) -> list[tuple[str, str]]:
+        return [(key, why) for key, why in WHY_NOT.items() if getattr(config, key) is not None]
 
     def __init__(self, settings: Any, config: FileStorageConfig):
         super().__init__(settings, config)

@@ -14,13 +14,23 @@ from aiohttp import web
 from ..component import Extension, Host
 from ..config import Endpoint, Invalid, option
 from ..httpserver import serve
+from ..receivers.security import TLSConfig
 from ..registry import register
+
+
+@dataclass
+class ResponseBodyConfig:
+    healthy: str = option("", "Body of the 200 answer.")
+    unhealthy: str = option("", "Body of the 503 answer.")
 
 
 @dataclass
 class HealthCheckConfig:
     endpoint: Endpoint = option(Endpoint("127.0.0.1:13133"), "Address to listen on; loopback by default.")
     path: str = option("/", "Path of the health endpoint.")
+    tls: TLSConfig | None = option(None, "Serve HTTPS (otelcol's server TLS keys: cert_file, key_file, client_ca_file for mTLS).")
+    response_body: ResponseBodyConfig | None = option(None, "otelcol's fixed bodies instead of the JSON status: `healthy` and `unhealthy` texts.")
+    check_collector_pipeline: dict[str, Any] | None = option(None, "otelcol's deprecated exporter-failure check. No effect here (nor in otelcol, which documents it as not working); a start-up warning says so.")
 
     def validate(self) -> None:
         if not self.path.startswith("/"):
@@ -44,10 +54,21 @@ class HealthCheckExtension(Extension):
         self._host = host
         app = web.Application()
         app.router.add_get(self.config.path, self._handle)
-        self._runner = await serve(app, self.config.endpoint, shutdown_timeout=1.0)
+        ssl_context = self.config.tls.ssl_context() if self.config.tls is not None else None
+        self._runner = await serve(app, self.config.endpoint, shutdown_timeout=1.0, ssl_context=ssl_context)
         self.log.info("health endpoint listening", endpoint=str(self.config.endpoint), path=self.config.path)
 
+    @classmethod
+    def ineffective_keys(cls, config: HealthCheckConfig) -> list[tuple[str, str]]:
+        if config.check_collector_pipeline is not None and config.check_collector_pipeline.get("enabled"):
+            return [("check_collector_pipeline", "otelcol deprecated it as not working; readiness here is every component started")]
+        return []
+
     async def _handle(self, _: web.Request) -> web.Response:
+        fixed = self.config.response_body
+        if fixed is not None:
+            healthy = self._host is not None and self._host.ready
+            return web.Response(status=200 if healthy else 503, text=fixed.healthy if healthy else fixed.unhealthy)
         if self._host is not None and self._host.ready:
             body = {
                 "status": "Server available",

@@ -19,10 +19,12 @@ from ..client import client_metadata, metadata_from_pairs
 from ..component import ConsumeError, Consumer, Host, Receiver, Rejected, Settings, Signal
 from ..config import ByteSize, Duration, Endpoint, Invalid, option
 from ..envelope import Envelope
+from ..grpc_options import BUFFER_SIZE_REASON, ServerKeepaliveConfig
 from ..httpserver import ConnectionLimits, serve
 from ..registry import register
 from ..wire.count import count_items
 from .bodies import BodyRefused, Drain, HTTPProblem, check_encoding, count_body, decompress, drain, expected_size, read_body
+from .cors import CORS, CORSConfig
 from .security import AuthConfig, BearerTokens, TLSConfig
 
 GRPC_SERVICES = {
@@ -44,6 +46,10 @@ class GRPCConfig:
     max_concurrent_streams: int = option(0, "Limit on concurrent RPCs per connection; 0 = gRPC's default.")
     tls: TLSConfig | None = option(None, "Serve TLS; with client_ca_file, require client certificates (mTLS).")
     auth: AuthConfig | None = option(None, "Require `authorization: Bearer <token>` metadata; others get UNAUTHENTICATED.")
+    keepalive: ServerKeepaliveConfig | None = option(None, "otelcol's keepalive: server_parameters and enforcement_policy, as gRPC core arguments.")
+    include_metadata: bool = option(True, "Carry the request's metadata with its data (for batch's metadata_keys). otelcol's default is false; here it is on unless set to false.")
+    read_buffer_size: ByteSize | None = option(None, f"No effect here: {BUFFER_SIZE_REASON} (a start-up warning says so).")
+    write_buffer_size: ByteSize | None = option(None, f"No effect here: {BUFFER_SIZE_REASON} (a start-up warning says so).")
 
     def validate(self) -> None:
         if self.max_recv_msg_size_mib <= 0:
@@ -64,6 +70,8 @@ class HTTPConfig:
     read_header_timeout: Duration = option(Duration(60.0), "otelcol: the longest a request head may take to arrive, from its first byte (on a new connection, from the connect); then the connection is closed unanswered, so a client that sends half a request cannot hold it. 0 = read_timeout's value; both 0 = no limit.")
     write_timeout: Duration = option(Duration(30.0), "otelcol: the longest from a request's complete head to its response written, pipeline time included; then the connection is closed. 0 = no limit.")
     idle_timeout: Duration = option(Duration(60.0), "otelcol: how long a keep-alive connection may wait for its next request before it is closed. 0 = read_timeout's value; both 0 = no limit.")
+    include_metadata: bool = option(True, "Carry the request's headers with its data (for batch's metadata_keys). otelcol's default is false; here it is on unless set to false.")
+    cors: CORSConfig | None = option(None, "otelcol's CORS for browser apps: allowed_origins, allowed_headers, exposed_headers, max_age (with credentials, as otelcol).")
     max_connections: int = option(0, "Open connections kept (not in otelcol). At the cap, a new connection closes those that have waited longest for a request; only when every connection has a request in progress is it closed at once (counted in llm_collector_receiver_refused_connections). 0 = a quarter of the process's open-file limit, 64 to 16,384, so stalled clients cannot exhaust file descriptors.")
 
     def validate(self) -> None:
@@ -226,6 +234,13 @@ class OTLPReceiver(Receiver):
     description = "Receives OTLP over gRPC (4317) and HTTP (4318): protobuf and JSON, gzip, partial_success."
     config_class = OTLPReceiverConfig
 
+    @classmethod
+    def ineffective_keys(cls, config: OTLPReceiverConfig) -> list[tuple[str, str]]:
+        grpc_cfg = config.protocols.grpc
+        if grpc_cfg is None:
+            return []
+        return [(f"protocols.grpc.{key}", BUFFER_SIZE_REASON) for key in ("read_buffer_size", "write_buffer_size") if getattr(grpc_cfg, key) is not None]
+
     def __init__(self, settings: Settings, config: OTLPReceiverConfig, consumers: dict[Signal, Consumer]):
         super().__init__(settings, config, consumers)
         self._grpc_server: grpc.aio.Server | None = None
@@ -275,13 +290,15 @@ class OTLPReceiver(Receiver):
             options += [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", GRPC_LOOKAHEAD)]
         if cfg.max_concurrent_streams:
             options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
+        if cfg.keepalive is not None:
+            options += cfg.keepalive.options()
         interceptors = [_BearerInterceptor(BearerTokens(cfg.auth))] if cfg.auth is not None else []
         server = grpc.aio.server(options=options, interceptors=interceptors)
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "grpc")
             handler: grpc.RpcMethodHandler[bytes, bytes] = (
-                grpc.stream_unary_rpc_method_handler(self._grpc_gated_handler(intake, limit)) if self._admission.gates
-                else grpc.unary_unary_rpc_method_handler(self._grpc_handler(intake))
+                grpc.stream_unary_rpc_method_handler(self._grpc_gated_handler(intake, limit, cfg.include_metadata)) if self._admission.gates
+                else grpc.unary_unary_rpc_method_handler(self._grpc_handler(intake, cfg.include_metadata))
             )
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(GRPC_SERVICES[signal], {"Export": handler}),))
         try:
@@ -298,7 +315,7 @@ class OTLPReceiver(Receiver):
         self.grpc_port = port
         self.log.info("OTLP gRPC server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers), tls=_tls_mode(cfg.tls), auth=cfg.auth is not None)
 
-    def _grpc_handler(self, intake: _Intake) -> Any:
+    def _grpc_handler(self, intake: _Intake, include_metadata: bool) -> Any:
         """Export with the message in hand (read by gRPC before the handler runs): decode, push, answer."""
         request_type = pdata.REQUEST_TYPES[intake.signal]
         signal = intake.signal
@@ -311,7 +328,8 @@ class OTLPReceiver(Receiver):
             except DecodeError as exc:
                 intake.log.debug("malformed gRPC request", signal=signal, error=str(exc))
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot decode {request_type.__name__}: {exc}")
-            client_metadata.set(metadata_from_pairs(context.invocation_metadata() or ()))
+            if include_metadata:
+                client_metadata.set(metadata_from_pairs(context.invocation_metadata() or ()))
             failure = None
             try:
                 rejected = await intake.push(message, request)
@@ -330,12 +348,12 @@ class OTLPReceiver(Receiver):
 
         return handle
 
-    def _grpc_gated_handler(self, intake: _Intake, limit: int) -> Any:
+    def _grpc_gated_handler(self, intake: _Intake, limit: int, include_metadata: bool) -> Any:
         """Export served as a client stream of one message, read only once admission lets it be
         (collector/admission.py): the read holds the largest message it may be until its real size is known."""
         request_type = pdata.REQUEST_TYPES[intake.signal]
         signal = intake.signal
-        handle = self._grpc_handler(intake)
+        handle = self._grpc_handler(intake, include_metadata)
         admission = self._admission
 
         async def export(messages: Any, context: grpc.aio.ServicerContext) -> bytes:
@@ -372,12 +390,13 @@ class OTLPReceiver(Receiver):
 
     # HTTP -------------------------------------------------------------------------------------
     async def _start_http(self, cfg: HTTPConfig) -> None:
-        app = web.Application(client_max_size=int(cfg.max_request_body_size) + 1)
+        middlewares = [CORS(cfg.cors).middleware] if cfg.cors is not None and cfg.cors.allowed_origins else []
+        app = web.Application(client_max_size=int(cfg.max_request_body_size) + 1, middlewares=middlewares)
         paths = {Signal.TRACES: cfg.traces_url_path, Signal.LOGS: cfg.logs_url_path, Signal.METRICS: cfg.metrics_url_path}
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "http")
             tokens = BearerTokens(cfg.auth) if cfg.auth is not None else None
-            handle, expect = self._http_handler(intake, int(cfg.max_request_body_size), tokens)
+            handle, expect = self._http_handler(intake, int(cfg.max_request_body_size), tokens, cfg.include_metadata)
             app.router.add_route("*", paths[signal], handle, expect_handler=expect)
         ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
         # Decompression is done by hand so the size limit applies to the inflated body too.
@@ -393,7 +412,7 @@ class OTLPReceiver(Receiver):
         )
         self.log.info("OTLP HTTP server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers), tls=_tls_mode(cfg.tls), auth=cfg.auth is not None)
 
-    def _http_handler(self, intake: _Intake, limit: int, tokens: BearerTokens | None) -> tuple[Any, Any]:
+    def _http_handler(self, intake: _Intake, limit: int, tokens: BearerTokens | None, include_metadata: bool) -> tuple[Any, Any]:
         """The route's handler, and its `Expect: 100-continue` handler: both refuse from the headers alone."""
         signal = intake.signal
         request_type = pdata.REQUEST_TYPES[signal]
@@ -483,7 +502,8 @@ class OTLPReceiver(Receiver):
                 intake.log.debug("malformed HTTP request", signal=signal, error=str(exc))
                 what = "JSON" if ctype == JSON else "protobuf"
                 return _status_response(ctype, 400, code_pb2.INVALID_ARGUMENT, f"cannot decode {what} {request_type.__name__}: {exc}")
-            client_metadata.set(metadata_from_pairs(request.headers.items()))
+            if include_metadata:
+                client_metadata.set(metadata_from_pairs(request.headers.items()))
             try:
                 rejected = await intake.push(message, body if ctype == PROTOBUF else None)
             except ConsumeError as exc:

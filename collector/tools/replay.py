@@ -338,8 +338,8 @@ def main(args: argparse.Namespace) -> int:
         return 1
     logs = config.service.telemetry.logs
     setup_logging(logs.level, logs.encoding)
-    # A daemon running from the same config holds the metrics port; replay has nothing to serve.
-    config.service.telemetry.metrics.address = None
+    # A daemon running from the same config holds the metrics port; replay has nothing to serve or push.
+    config.service.telemetry.metrics.level = "none"
     config.service.shutdown_timeout = Duration(max(float(config.service.shutdown_timeout), float(drain_timeout)))
     try:
         return asyncio.run(_Replay(config, args.files, expect, args, float(retry_timeout), float(drain_timeout)).run())

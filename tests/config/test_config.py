@@ -21,6 +21,7 @@ import pytest
 from collector import registry
 from collector.component import ComponentID, Exporter, Kind, Signal
 from collector.config import Config, ConfigErrors, default_config_path, load_config
+from collector.config.missing_types import connector_message, otelcol_explanation
 from collector.config.typed import ByteSize, Duration, Endpoint, option
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,7 +149,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     (
         "connectors-rejected",
         "connectors:\n  forward:\n",
-        ["{path}:1: connectors: connectors are not supported yet; route data with several pipelines instead"],
+        [f"{{path}}:2: connectors.forward: {connector_message('forward')}"],
         True,
     ),
     (
@@ -165,7 +166,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
               debug:
                 verbosty: detailed
             """),
-        ['{path}:3: exporters.debug.verbosty: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter); did you mean "verbosity"?'],
+        ['{path}:3: exporters.debug.verbosty: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter, use_internal_logger, output_paths); did you mean "verbosity"?'],
         True,
     ),
     (
@@ -175,7 +176,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
               debug:
                 colour: red
             """),
-        ["{path}:3: exporters.debug.colour: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter)"],
+        ["{path}:3: exporters.debug.colour: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter, use_internal_logger, output_paths)"],
         True,
     ),
     (
@@ -187,7 +188,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
                   grpc:
                     max_recv_msg_size: 8
             """),
-        ['{path}:5: receivers.otlp.protocols.grpc.max_recv_msg_size: unknown key (valid keys: endpoint, max_recv_msg_size_mib, max_concurrent_streams, tls, auth); did you mean "max_recv_msg_size_mib"?'],
+        ['{path}:5: receivers.otlp.protocols.grpc.max_recv_msg_size: unknown key (valid keys: endpoint, max_recv_msg_size_mib, max_concurrent_streams, tls, auth, keepalive, include_metadata, read_buffer_size, write_buffer_size); did you mean "max_recv_msg_size_mib"?'],
         True,
     ),
     (
@@ -446,7 +447,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     (
         "unknown-receiver-type",
         "receivers:\n  otlp:\n  kafka:\n",
-        [f'{{path}}:3: receivers.kafka: unknown receiver type "kafka" (valid values: [{valid(Kind.RECEIVER)}])'],
+        [f'{{path}}:3: receivers.kafka: unknown receiver type "kafka" (valid values: [{valid(Kind.RECEIVER)}]){otelcol_explanation(Kind.RECEIVER, "kafka")}'],
         True,
     ),
     (
@@ -464,7 +465,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     (
         "unknown-extension-type",
         "extensions:\n  zpages:\n",
-        [f'{{path}}:2: extensions.zpages: unknown extension type "zpages" (valid values: [{valid(Kind.EXTENSION)}])'],
+        [f'{{path}}:2: extensions.zpages: unknown extension type "zpages" (valid values: [{valid(Kind.EXTENSION)}]){otelcol_explanation(Kind.EXTENSION, "zpages")}'],
         True,
     ),
     *[
@@ -562,7 +563,8 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     (
         "unknown-pipeline-signal",
         "service:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n    profiles: {receivers: [otlp], exporters: [debug]}\n",
-        ['{path}:4: service.pipelines.profiles: unknown pipeline signal "profiles" (expected traces, logs or metrics, optionally followed by "/name")'],
+        ['{path}:4: service.pipelines.profiles: pipeline "profiles": profiling signal support is at alpha level, gated under the "service.profilesSupport" feature gate'
+         " (otelcol's words); this daemon has no profiles signal even with it: remove the pipeline"],
         True,
     ),
     (
@@ -638,7 +640,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
         [
             '{path}:5: receivers.otlp.protocols.grpc.endpoint: expected an endpoint like "127.0.0.1:4317", got "localhost"',
             '{path}:7: receivers.otlp.protocols.http.max_request_body_size: expected a size like "4MiB" or a number of bytes, got "huge"',
-            f'{{path}}:8: receivers.jaeger: unknown receiver type "jaeger" (valid values: [{valid(Kind.RECEIVER)}])',
+            f'{{path}}:8: receivers.jaeger: unknown receiver type "jaeger" (valid values: [{valid(Kind.RECEIVER)}]){otelcol_explanation(Kind.RECEIVER, "jaeger")}',
             '{path}:11: exporters.debug.verbosity: expected one of "basic", "normal", "detailed", got "loud"',
             '{path}:14: exporters.file.flush_interval: expected a duration like "200ms", got "fast"',
             '{path}:17: extensions.health_check.path: expected a path starting with "/"',
@@ -1124,7 +1126,7 @@ def test_set_errors_are_attributed_to_the_set(tmp_path: Path) -> None:
     ]
     assert errors_of([base], sets) == [
         '--set receivers::otlp::protocols::grpc::endpoint=nowhere: receivers.otlp.protocols.grpc.endpoint: expected an endpoint like "127.0.0.1:4317", got "nowhere"',
-        '--set exporters.debug.verbosty=basic: exporters.debug.verbosty: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter); did you mean "verbosity"?',
+        '--set exporters.debug.verbosty=basic: exporters.debug.verbosty: unknown key (valid keys: verbosity, sampling_initial, sampling_thereafter, use_internal_logger, output_paths); did you mean "verbosity"?',
         '--set exporters.debug.verbosity=loud: exporters.debug.verbosity: expected one of "basic", "normal", "detailed", got "loud"',
         "--set exporters.file/traces.path=: exporters.file/traces.path: must name a file",
         '--set service.pipelines.traces.exporters=[debug, ghost]: service.pipelines.traces.exporters[1]: references exporter "ghost" which is not configured',

@@ -211,10 +211,20 @@ service:
     assert TOKEN not in str(info.value)
 
 
+def _run(tmp_path: Path, extra: str) -> subprocess.CompletedProcess[str]:
+    """`llm-collector run` on the receiver config with `extra`, for a config it refuses at start-up."""
+    import sys
+
+    path = tmp_path / "c.yaml"
+    path.write_text(config(extra).format(grpc=1, http=2, health=3, metrics=4, data=tmp_path))
+    return subprocess.run([sys.executable, "-m", "collector.cli", "run", "--config", str(path)], capture_output=True, text=True, timeout=60)
+
+
 def test_tls_files_that_are_not_pem_are_config_errors_naming_file_and_key(tmp_path: Path, pki: dict[str, Path]) -> None:
     """A non-PEM certificate, a file that is no private key, a key of another certificate, a CA bundle that
-    is not PEM: `validate` rejects each (as `run` does) naming the key and the file, instead of OpenSSL's
-    `[SSL] PEM lib (_ssl.c:...)` at start-up; the key file's content is never shown."""
+    is not PEM: `run` rejects each as it loads the config, naming the key and the file, instead of OpenSSL's
+    `[SSL] PEM lib (_ssl.c:...)`; the key file's content is never shown. `validate` opens none of them, as
+    otelcol's does not (test_validate_does_not_open_tls_files)."""
     junk = tmp_path / "junk.pem"
     junk.write_text("this is not a certificate\n")
     cert, key, other_key = pki["server.crt"], pki["server.key"], pki["client.key"]
@@ -227,7 +237,7 @@ def test_tls_files_that_are_not_pem_are_config_errors_naming_file_and_key(tmp_pa
     ]
     secret = key.read_text().splitlines()[1]
     for tls, message in cases:
-        done = _validate(tmp_path, f"tls: {{{{{tls}}}}}")
+        done = _run(tmp_path, f"tls: {{{{{tls}}}}}")
         out = done.stdout + done.stderr
         assert done.returncode == 1, (tls, out)
         assert message in out, (tls, out)

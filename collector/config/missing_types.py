@@ -1,0 +1,96 @@
+"""otelcol component types this daemon does not have, the common ones: what each does in otelcol and the
+closest thing here, so that a pasted otelcol config is refused with a way forward instead of a bare
+"unknown type". Both spellings of a renamed type (otelcol's snake_case names and the older ones) are keys."""
+
+from __future__ import annotations
+
+from ..component import Kind
+
+# (what it does in otelcol, the closest thing this daemon offers)
+_Entry = tuple[str, str]
+
+_RECEIVERS: dict[tuple[str, ...], _Entry] = {
+    ("prometheus",): ("scrapes Prometheus endpoints (scrape_configs) into metrics",
+                      "none that scrapes: send the metrics over OTLP to the otlp receiver, or keep Prometheus scraping the source"),
+    ("jaeger",): ("receives Jaeger spans (gRPC api_v2, thrift_http, thrift_compact/thrift_binary over UDP)",
+                  "the otlp receiver: point the applications' OpenTelemetry SDKs (or Jaeger >= 1.35 clients) at it over OTLP"),
+    ("zipkin",): ("receives Zipkin v1/v2 spans over HTTP (JSON or protobuf)",
+                  "the otlp receiver: export OTLP from the applications instead of Zipkin"),
+    ("filelog", "file_log"): ("tails log files and parses their lines with operators",
+                              "none that reads files: send logs over OTLP (an OpenTelemetry SDK log bridge) to the otlp receiver"),
+    ("hostmetrics", "host_metrics"): ("scrapes the host's CPU, memory, disk, filesystem and network metrics",
+                       "none for the host; the daemon's own process metrics are served by service.telemetry (otelcol_process_*)"),
+    ("kafka",): ("consumes spans, logs and metrics from Kafka topics", "the otlp receiver (gRPC or HTTP)"),
+}
+
+_PROCESSORS: dict[tuple[str, ...], _Entry] = {
+    ("filter",): ("drops spans, span events, logs or metrics matching OTTL conditions",
+                  "tail_sampling for traces (drop, status_code, string_attribute and numeric_attribute policies)"),
+    ("transform",): ("rewrites telemetry with OTTL statements",
+                     "gen_ai_normalizer to rename and convert attributes by mapping; redaction to mask or hash values"),
+    ("attributes",): ("inserts, updates, deletes, hashes or extracts span, log and data point attributes",
+                      "redaction (deletes or hashes attribute values) and gen_ai_normalizer (renames attributes)"),
+    ("resource",): ("inserts, updates, deletes or hashes resource attributes",
+                    "none: set resource attributes where the telemetry is made (OTEL_RESOURCE_ATTRIBUTES)"),
+    ("k8sattributes", "k8s_attributes"): ("adds Kubernetes pod, namespace and node metadata read from the Kubernetes API",
+                                          "none: give the application its k8s.* attributes through OTEL_RESOURCE_ATTRIBUTES (the Downward API)"),
+    ("resourcedetection", "resource_detection"): ("detects resource attributes of the host, container or cloud (env, system, docker, ec2, gcp, ...)",
+                                                  "none: the OpenTelemetry SDK's resource detectors and OTEL_RESOURCE_ATTRIBUTES"),
+    ("probabilistic_sampler",): ("keeps a percentage of traces or logs, chosen by a hash of the trace id",
+                                 "tail_sampling with a probabilistic policy"),
+    ("groupbytrace", "group_by_trace"): ("holds the spans of one trace together before passing them on",
+                                         "tail_sampling, which buffers each trace for decision_wait"),
+    ("span",): ("renames spans and extracts attributes from span names", "gen_ai_normalizer for attributes; no span renaming"),
+}
+
+_EXTENSIONS: dict[tuple[str, ...], _Entry] = {
+    ("zpages",): ("serves live debugging pages of the service, its pipelines and extensions",
+                  "health_check for liveness and readiness; service.telemetry's metrics for each component's counters"),
+    ("pprof",): ("serves Go's pprof profiles of the collector", "none: profile the daemon's process with a Python profiler such as py-spy"),
+    ("bearertokenauth", "bearer_token_auth"): ("checks (receivers) or sends (exporters) a bearer token",
+                                               "the otlp receiver's auth.bearer_tokens; an exporter's headers: {authorization: Bearer ...}"),
+    ("basicauth", "basic_auth"): ("checks (receivers) or sends (exporters) HTTP basic credentials",
+                                  "an exporter's headers: {authorization: Basic ...}; the otlp receiver's auth.bearer_tokens"),
+    ("oidc",): ("checks OpenID Connect tokens on receivers", "the otlp receiver's auth.bearer_tokens"),
+}
+
+_CONNECTORS: dict[tuple[str, ...], _Entry] = {
+    ("spanmetrics", "span_metrics"): ("turns spans into request, error and duration metrics",
+                                      "none; the cost and token_count processors put LLM usage on the spans themselves"),
+    ("count",): ("counts spans, logs and metric points into metrics", "the receivers' otelcol_receiver_accepted_* self-metrics"),
+    ("routing",): ("routes data to pipelines by attribute values (OTTL)",
+                   "several pipelines of one signal fed by the same receiver (each receives everything)"),
+    ("forward",): ("joins the end of one pipeline to the start of others",
+                   "list the same receivers in each pipeline (a receiver fans out to all its pipelines)"),
+}
+
+_EXPORTERS: dict[tuple[str, ...], _Entry] = {
+    ("logging",): ("printed telemetry to the console (removed from otelcol in v0.111.0 for debug)", "the debug exporter, with the same verbosity key"),
+    ("prometheus",): ("serves the metrics it receives for Prometheus to scrape",
+                      "otlp_http to Prometheus's OTLP endpoint (/api/v1/otlp), or the file exporter"),
+    ("prometheusremotewrite", "prometheus_remote_write"): ("writes metrics with Prometheus remote write",
+                                                           "otlp_http to Prometheus's OTLP endpoint (/api/v1/otlp)"),
+    ("kafka",): ("publishes spans, logs and metrics to Kafka topics", "otlp_grpc or otlp_http to a collector that publishes to Kafka"),
+    ("loadbalancing", "load_balancing"): ("spreads spans over several collectors by trace id (so each trace meets one tail_sampling)",
+                                          "otlp_grpc to one collector; run tail_sampling where all spans of a trace arrive"),
+    ("zipkin",): ("sends spans to a Zipkin server", "otlp_http or the jaeger exporter to a backend that reads OTLP"),
+}
+
+MISSING: dict[str, dict[str, _Entry]] = {}
+for _kind, _table in ((Kind.RECEIVER, _RECEIVERS), (Kind.PROCESSOR, _PROCESSORS), (Kind.EXTENSION, _EXTENSIONS),
+                      ("connector", _CONNECTORS), (Kind.EXPORTER, _EXPORTERS)):
+    MISSING[_kind] = {name: entry for names, entry in _table.items() for name in names}
+
+
+def otelcol_explanation(kind: str, type_name: str) -> str:
+    """What a known otelcol type this daemon lacks does there and the closest thing here, to follow an
+    "unknown type" error; empty for a type not in the table."""
+    entry = MISSING[kind].get(type_name)
+    if entry is None:
+        return ""
+    does, closest = entry
+    return f"; in otelcol it {does}; closest here: {closest}"
+
+
+def connector_message(type_name: str) -> str:
+    return f'connector type "{type_name}" is not supported: this daemon has no connectors yet (route data with several pipelines instead){otelcol_explanation("connector", type_name)}'
