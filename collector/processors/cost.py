@@ -162,17 +162,15 @@ class CostProcessor(Processor):
         # The request's spans that found no price, settled after the others when dedupe is on: a span of the
         # same call that can be priced (in this request, in any order) is then its priced span.
         unpriced: list[tuple[Any, GenAIView, str, int, prices.Cost | None, str]] | None = [] if memory is not None else None
-        process = 0
         for rs in data.resource_spans:
             service = ""
             for kv in rs.resource.attributes:
                 if kv.key == "service.name":
                     service = kv.value.string_value
                     break
-            if memory is not None:
-                # The process the spans come from, as far as their resource tells (dedupe ties spans of two
-                # traces only within one process).
-                process = hash(rs.resource.SerializeToString())
+            # The process the spans come from, as far as their resource tells (dedupe ties spans of two traces
+            # only within one process), read at the resource's first LLM span.
+            process: int | None = None if memory is not None else 0
             for ss in rs.scope_spans:
                 for span in ss.spans:
                     if handed is not None:
@@ -185,6 +183,8 @@ class CostProcessor(Processor):
                     if view is not None and (view.is_generation or view.is_embedding) and not view.has("cost_duplicate"):
                         # (a span marked by a cost processor upstream, another daemon on the way, is priced elsewhere)
                         cost, reason = self._cost(span, view)
+                        if process is None:
+                            process = hash(rs.resource.SerializeToString())
                         if cost is None and unpriced is not None:
                             unpriced.append((span, view, service, process, cost, reason))
                         else:
