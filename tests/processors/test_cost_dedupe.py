@@ -203,8 +203,8 @@ def test_daemon_prices_a_call_sent_in_two_requests_once(daemon_factory: Any) -> 
 # fixture): OpenLLMetry's span and OpenInference's streaming span are roots of traces of their own, apart from
 # the SDK's span, in the same process (one resource).
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "genai"
-PAIRS = ["anthropic-openllmetry-usage", "anthropic-openllmetry-stream-usage", "anthropic-openllmetry-no-usage",
-         "anthropic-openinference-usage", "anthropic-openinference-stream-usage"]
+PAIRS = ["anthropic-openllmetry-usage", "anthropic-openllmetry-stream-usage", "anthropic-openinference-usage",
+         "anthropic-openinference-stream-usage"]
 
 
 def recorded(name: str) -> tuple[Resource, list[Span]]:
@@ -246,35 +246,54 @@ def instance(resource: Resource, value: str) -> Resource:
     return other
 
 
-@pytest.mark.parametrize("order", ["sdk-first", "sdk-last", "two-requests"])
+def sent(name: str, order: str) -> tuple[list[Span], str]:
+    """The recorded pair through cost: in one request, the SDK's span first or last, or in two (the SDK's span
+    ends first, so is exported first)."""
+    resource, (sdk, other) = recorded(name)
+    if order == "two-requests":
+        return run_requests(request_of(resource, sdk), request_of(resource, other))
+    return run_requests(request_of(resource, *((sdk, other) if order == "sdk-first" else (other, sdk))))
+
+
+ORDERS = ["sdk-first", "sdk-last", "two-requests"]
+
+
+@pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("name", PAIRS)
 def test_a_recorded_call_traced_by_the_sdk_and_an_instrumentation_is_priced_once(name: str, order: str) -> None:
-    resource, (sdk, other) = recorded(name)
-    if order == "two-requests":  # the SDK's span ends first, so is exported first
-        requests = [request_of(resource, sdk), request_of(resource, other)]
-    else:
-        requests = [request_of(resource, *((sdk, other) if order == "sdk-first" else (other, sdk)))]
-    spans, metrics = run_requests(*requests)
+    spans, metrics = sent(name, order)
     by_name = {s.name: attributes(s) for s in spans}
-    priced = [a for a in by_name.values() if "gen_ai.usage.cost" in a]
-    duplicates = [a for a in by_name.values() if a.get("gen_ai.usage.cost_duplicate") is True]
-    unpriced = [a for a in by_name.values() if "gen_ai.usage.cost_unpriced" in a]
-    if name.endswith("no-usage") and order == "two-requests":
-        # The SDK's span (no usage) came alone and was flagged unpriced; OpenLLMetry's gives the call its cost,
-        # counted as no second request (the documented limit of a call split over two requests).
-        assert len(priced) == 1 and len(unpriced) == 1 and not duplicates
+    (priced,) = [s for s in spans if "gen_ai.usage.cost" in attributes(s)]
+    (duplicate,) = [a for a in by_name.values() if a.get("gen_ai.usage.cost_duplicate") is True]
+    assert duplicate["gen_ai.usage.cost_duplicate_of"] == priced.span_id.hex() and "gen_ai.usage.cost_unpriced" not in duplicate
+    if order != "sdk-last":
+        assert priced.name == "anthropic.messages.create"  # the first to arrive
+    assert sum(samples(metrics, "llm_requests_total").values()) == 1
+    assert sum(samples(metrics, "llm_cost_usd_total").values()) == pytest.approx(attributes(priced)["gen_ai.usage.cost"], abs=1e-15)
+    assert "llm_unpriced_requests_total{" not in metrics
+    assert sum(samples(metrics, "llm_duplicate_spans_total").values()) == 1
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_recorded_call_without_usage_is_counted_once(order: str) -> None:
+    # The SDK's span of a call the stub answered without usage (no counts), and OpenLLMetry's (zeros), tied
+    # by their response id across two traces: one request in the metrics, and no unpriced count beside a price.
+    spans, metrics = sent("anthropic-openllmetry-no-usage", order)
+    priced = [s for s in spans if "gen_ai.usage.cost" in attributes(s)]
+    unpriced = [s for s in spans if "gen_ai.usage.cost_unpriced" in attributes(s)]
+    duplicates = [s for s in spans if "gen_ai.usage.cost_duplicate" in attributes(s)]
+    assert sum(samples(metrics, "llm_requests_total").values()) == 1
+    assert sum(samples(metrics, "llm_cost_usd_total").values()) == 0
+    if order == "two-requests":
+        # The SDK's span came alone, so is the call's (unpriced) span: the documented limit across requests.
+        assert "gen_ai.usage.cost_unpriced" in attributes(spans[0])
         assert sum(samples(metrics, "llm_unpriced_requests_total").values()) == 1
     else:
-        assert len(priced) == 1 and len(duplicates) == 1 and not unpriced
-        assert duplicates[0]["gen_ai.usage.cost_duplicate_of"] == next(s.span_id.hex() for s in spans if "gen_ai.usage.cost" in attributes(s))
-        assert "llm_unpriced_requests_total{" not in metrics
-    if name.endswith("no-usage"):
-        assert "gen_ai.usage.cost" in by_name["anthropic.chat"]  # OpenLLMetry's zeros
-    elif order != "sdk-last":
-        assert "gen_ai.usage.cost" in by_name["anthropic.messages.create"]  # the first to arrive
-    assert sum(samples(metrics, "llm_requests_total").values()) == 1
-    assert sum(samples(metrics, "llm_cost_usd_total").values()) == pytest.approx(priced[0]["gen_ai.usage.cost"], abs=1e-15)
-    assert sum(samples(metrics, "llm_duplicate_spans_total").values()) == len(duplicates)
+        # Within a request the SDK's span is the duplicate of OpenLLMetry's if that one has a price.
+        assert len(duplicates) == 1 and len(priced) + len(unpriced) == 1
+        assert sum(samples(metrics, "llm_unpriced_requests_total").values()) == len(unpriced)
+        if priced:
+            assert duplicates[0].name == "anthropic.messages.create"
 
 
 def test_recorded_calls_of_two_processes_are_two_calls() -> None:
