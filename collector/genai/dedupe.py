@@ -98,7 +98,8 @@ class CallMemory:
         self.evictions = 0  # spans dropped by the cap before their window ended
         self._traces: dict[bytes, list[list]] = {}  # each trace's spans in arrival order
         self._ids: dict[str, list[list]] = {}  # the spans carrying each response id, in arrival order
-        self._counts: dict[tuple[int, int], list[list]] = {}  # by (process, input tokens): the spans with both counts
+        # By (process, input tokens), the spans with both counts: those with a response id, those without.
+        self._counts: tuple[dict[tuple[int, int | None], list[list]], dict[tuple[int, int | None], list[list]]] = ({}, {})
         self._order: deque[list] = deque()  # every span, in arrival order
         self._forgotten = 0  # spans that have left _order, so the n-th span admitted is at n - _forgotten
         # (deadline, spans admitted by its end) for each run of spans admitted between two `expire` calls.
@@ -160,10 +161,13 @@ class CallMemory:
                     continue
                 seen = other
                 break
-        if seen is None and complete and end:
-            seen = self._across(trace, response_id, inp, out, start, end, view, process)
-        elif seen is None and response_id is not None:
-            seen = self._across(trace, response_id, None, None, start, end, view, process)
+        # The spans of other traces it may be: by its response id, and by its counts those with an id if it has
+        # none, and those without if it has one.
+        same_id = None if response_id is None else self._ids.get(response_id)
+        key = (process, inp)
+        counted = self._counts[response_id is not None].get(key) if complete and end else None
+        if seen is None and (same_id or counted):
+            seen = _across(trace, same_id, counted, inp, out if complete else None, start, end, view, process)
         verdict = ORIGINAL
         call = None
         if seen is not None:
@@ -185,9 +189,17 @@ class CallMemory:
         else:
             spans.append(record)
         if response_id is not None:
-            self._ids.setdefault(response_id, []).append(record)
+            if same_id is None:
+                self._ids[response_id] = [record]
+            else:
+                same_id.append(record)
         if complete:
-            self._counts.setdefault((process, inp), []).append(record)  # type: ignore[arg-type]
+            counts = self._counts[response_id is None]
+            mine = counts.get(key)
+            if mine is None:
+                counts[key] = [record]
+            else:
+                mine.append(record)
         order = self._order
         order.append(record)
         if len(order) > self.max_entries:
@@ -196,32 +208,33 @@ class CallMemory:
             self.evictions += 1
         return verdict
 
-    def _across(self, trace: bytes, response_id: str | None, inp: int | None, out: int | None, start: int, end: int,
-                view: GenAIView, process: int) -> list | None:
-        """A span of another trace, in the same process and overlapping in time, with agreeing provider and
-        model, that is the same call: the same response id and, when both have counts, the same input count and
-        output counts at most one apart; else, one of the two carrying an id and the other none, the same
-        counts."""
-        if response_id is not None:
-            for other in _latest(self._ids.get(response_id)):
-                if (other[_TRACE] != trace and other[_PROCESS] == process and other[_START] <= end and start <= other[_END]
-                        and (out is None or other[_OUT] is None or (other[_IN] == inp and _close(other[_OUT], out))) and _agree(other, view)):
-                    return other
-        if inp is None or not end:
-            return None
-        for other in _latest(self._counts.get((process, inp))):
-            if (other[_TRACE] != trace and (other[_ID] is None) != (response_id is None) and other[_END]
-                    and other[_START] <= end and start <= other[_END] and other[_OUT] == out and _agree(other, view)):
-                return other
-        return None
-
     def _forget(self, record: list) -> None:
         """Forget `record`, the oldest span remembered: the first of every list it is in."""
         _drop(self._traces, record[_TRACE])
         if record[_ID] is not None:
             _drop(self._ids, record[_ID])
         if record[_IN] is not None and record[_OUT] is not None:
-            _drop(self._counts, (record[_PROCESS], record[_IN]))
+            _drop(self._counts[record[_ID] is None], (record[_PROCESS], record[_IN]))
+
+
+def _across(trace: bytes, same_id: list[list] | None, counted: list[list] | None, inp: int | None, out: int | None,
+            start: int, end: int, view: GenAIView, process: int) -> list | None:
+    """Of the spans with the same response id (`same_id`) or, with one of the two carrying an id and the other
+    none, the same process and input count (`counted`), one of another trace, in the same process and
+    overlapping in time, with agreeing provider and model, that is the same call: with the same id and, when
+    both have counts, output counts at most one apart (`out`: None when the span has no counts); else with the
+    same output count."""
+    if same_id:
+        for other in reversed(same_id if len(same_id) <= SCAN else same_id[-SCAN:]):
+            if (other[_TRACE] != trace and other[_PROCESS] == process and other[_START] <= end and start <= other[_END]
+                    and (out is None or other[_OUT] is None or (other[_IN] == inp and _close(other[_OUT], out))) and _agree(other, view)):
+                return other
+    if counted:
+        for other in reversed(counted if len(counted) <= SCAN else counted[-SCAN:]):
+            if (other[_TRACE] != trace and other[_END] and other[_START] <= end and start <= other[_END]
+                    and other[_OUT] == out and _agree(other, view)):
+                return other
+    return None
 
 
 def _drop(index: dict, key: Any) -> None:
@@ -231,13 +244,6 @@ def _drop(index: dict, key: Any) -> None:
         del index[key]
     else:
         del spans[0]
-
-
-def _latest(spans: list[list] | None) -> Any:
-    """The latest SCAN of `spans`, the latest first."""
-    if spans is None:
-        return ()
-    return reversed(spans if len(spans) <= SCAN else spans[-SCAN:])
 
 
 def _close(theirs: int | None, mine: int | None) -> bool:

@@ -329,9 +329,9 @@ def test_the_indexes_across_traces_are_bounded_with_the_memory() -> None:
     for n in range(20):
         admit_in(memory, llm(n + 1, trace=trace(n), start=2.0 * n, end=2.0 * n + 1, input_tokens=n % 3, response_id=f"msg_{n}"))
     assert len(memory) == 5 and memory.evictions == 15
-    assert sum(map(len, memory._ids.values())) == 5 and sum(map(len, memory._counts.values())) == 5
+    assert sum(map(len, memory._ids.values())) == 5 and sum(len(spans) for counts in memory._counts for spans in counts.values()) == 5
     memory.expire(20.0)
-    assert len(memory) == 0 and not memory._traces and not memory._ids and not memory._counts
+    assert len(memory) == 0 and not memory._traces and not memory._ids and not any(memory._counts)
 
 
 def trace(n: int) -> bytes:
