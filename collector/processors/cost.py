@@ -67,7 +67,7 @@ class LLMMetricsConfig:
 
 @dataclass
 class DedupeConfig:
-    enabled: bool = option(True, "Price an API call once when stacked instrumentations give it several LLM spans (same `gen_ai.response.id`, or parent/child/sibling spans with the same provider, model and token counts, overlapping in time). The first span to arrive is priced; the others get `gen_ai.usage.cost_duplicate = true`, no cost, and count in no LLM metric but llm_duplicate_spans_total.")
+    enabled: bool = option(True, "Price an API call once when stacked instrumentations give it several LLM spans (same `gen_ai.response.id`, or parent/child/sibling spans with the same provider, model and token counts, overlapping in time; across traces, only spans of one process: the same id, or one span with an id and one without with the same counts). The first span to arrive is priced; the others get `gen_ai.usage.cost_duplicate = true`, no cost, and count in no LLM metric but llm_duplicate_spans_total.")
     window: Duration = option(Duration(120.0), "How long after its arrival an LLM span is remembered, to match a span of the same call that arrives later (another batch, exporter or process).")
     max_entries: int = option(50_000, "Cap on the LLM spans remembered, about 0.8 KB each (40 MB at the default); past it the oldest are forgotten early, counted in llm_dedupe_evictions_total. Size it to at least LLM spans per second x window.")
 
