@@ -16,7 +16,10 @@ spans, parent and child or siblings, and pricing both would bill it twice. The r
   - the same response id, and when both have counts the same input count and output counts at most one apart
     (OpenLLMetry counts one output token more than the SDK when streaming);
   - or one carries an id and the other none, and both report the same input and output counts with their
-    times set.
+    times set;
+- a span with neither an id nor both counts (OpenInference's span of a call answered without usage) is the
+  call of a span of its trace seen before it that is its parent or child, with both times set and agreeing
+  provider and model; it is not remembered, having nothing later spans could match.
 Overlap is also what keeps apart two calls that share an id (a server returning constant or short random
 ids); cache token counts are not compared, since libraries differ in whether they report them. Two spans
 without ids in two traces are never tied: two identical calls running side by side in one process (parallel
@@ -136,7 +139,7 @@ class CallMemory:
         inp, out = u.input_tokens, u.output_tokens
         complete = inp is not None and out is not None
         if response_id is None and not complete:
-            return ORIGINAL  # nothing to match it by, now or later
+            return self._bare(span, view, priceable, start, end)  # nothing to match it by later
         trace, span_id = span.trace_id, span.span_id
         parent = span.parent_span_id
         seen = None
@@ -174,14 +177,8 @@ class CallMemory:
             call = seen[_CALL]
             if call is not None and call.span_id == span_id:
                 return ORIGINAL  # the priced span again, after a duplicate of it: as its first copy
-            if call is None:  # the call's second span: its state moves to an object both share
-                call = seen[_CALL] = _Call(seen[_SPAN], seen[_PRICED], seen[_COUNTED])
-            if priceable and not call.priced:
-                verdict = COMPLETES if call.counted else COMPLETES_WITH_TOKENS
-                call.priced = call.counted = True
-                call.span_id = span_id
-            else:
-                verdict = Verdict(count_call=False, count_tokens=False, duplicate_of=call.span_id)
+            verdict = _tie(seen, span_id, priceable)
+            call = seen[_CALL]
         record = [span_id, parent, start, end, response_id, inp, out, view.provider, view.response_model or view.request_model,
                   priceable, inp is not None or out is not None, call, trace, process]
         if spans is None:
@@ -207,6 +204,24 @@ class CallMemory:
             self._forgotten += 1
             self.evictions += 1
         return verdict
+
+    def _bare(self, span: Any, view: GenAIView, priceable: bool, start: int, end: int) -> Verdict:
+        """The verdict for a span with neither a response id nor both counts (OpenInference's span of a call
+        answered without usage): a duplicate of the remembered span of its trace that is its parent or child,
+        overlapping it with both times set, with agreeing provider and model (a call's span around the SDK's
+        span of it); not remembered, so a span of its call arriving later is not tied to it."""
+        spans = self._traces.get(span.trace_id)
+        if spans is None or not end:
+            return ORIGINAL
+        span_id, parent = span.span_id, span.parent_span_id
+        for other in reversed(spans if len(spans) <= SCAN else spans[-SCAN:]):
+            if (other[_END] and other[_START] <= end and start <= other[_END] and other[_SPAN] != span_id
+                    and (other[_SPAN] == parent or other[_PARENT] == span_id) and _agree(other, view)):
+                call = other[_CALL]
+                if call is not None and call.span_id == span_id:
+                    return ORIGINAL  # the call's priced span again: as its first copy
+                return _tie(other, span_id, priceable)
+        return ORIGINAL
 
     def _forget(self, record: list) -> None:
         """Forget `record`, the oldest span remembered: the first of every list it is in."""
@@ -235,6 +250,26 @@ def _across(trace: bytes, same_id: list[list] | None, counted: list[list] | None
                     and other[_OUT] == out and _agree(other, view)):
                 return other
     return None
+
+
+def remembered(view: GenAIView) -> bool:
+    """Whether `admit` remembers a span (it has a response id or both counts), so that later spans of its call
+    can be tied to it; a span that is not can still be tied to one remembered before it."""
+    u = view.usage
+    return view.text("response_id") is not None or (u.input_tokens is not None and u.output_tokens is not None)
+
+
+def _tie(seen: list, span_id: bytes, priceable: bool) -> Verdict:
+    """The verdict for a span of the call `seen` is a span of, whose state it updates."""
+    call = seen[_CALL]
+    if call is None:  # the call's second span: its state moves to an object both share
+        call = seen[_CALL] = _Call(seen[_SPAN], seen[_PRICED], seen[_COUNTED])
+    if priceable and not call.priced:
+        verdict = COMPLETES if call.counted else COMPLETES_WITH_TOKENS
+        call.priced = call.counted = True
+        call.span_id = span_id
+        return verdict
+    return Verdict(count_call=False, count_tokens=False, duplicate_of=call.span_id)
 
 
 def _drop(index: dict, key: Any) -> None:

@@ -160,7 +160,8 @@ class CostProcessor(Processor):
             memory.expire(time.monotonic())
         index = 0
         # The request's spans that found no price, settled after the others when dedupe is on: a span of the
-        # same call that can be priced (in this request, in any order) is then its priced span.
+        # same call that can be priced (in this request, in any order) is then its priced span, and those
+        # remembered by dedupe before those it cannot tie later spans to.
         unpriced: list[tuple[Any, GenAIView, str, int, prices.Cost | None, str]] | None = [] if memory is not None else None
         for rs in data.resource_spans:
             service = ""
@@ -190,6 +191,8 @@ class CostProcessor(Processor):
                         else:
                             self._price(span, view, service, process, cost, reason, sums)
         if unpriced:
+            if len(unpriced) > 1:  # those later spans cannot be tied to go last
+                unpriced.sort(key=lambda entry: not dedupe.remembered(entry[1]))
             for span, view, service, process, cost, reason in unpriced:
                 self._price(span, view, service, process, cost, reason, sums)
         if sums:

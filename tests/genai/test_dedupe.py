@@ -343,3 +343,21 @@ def _span(span: Span, trace_id: bytes) -> Span:
     """`span` in the trace `trace_id`."""
     span.trace_id = trace_id
     return span
+
+
+def test_a_span_with_neither_id_nor_counts_is_tied_to_its_parent_or_child(memory: CallMemory) -> None:
+    # OpenInference's span of a call answered without usage, around the SDK's span of it (id, no counts): the
+    # duplicate, and not remembered; a sibling, another model, or no overlap is not tied.
+    sdk = llm(2, parent=1, start=0.01, end=0.99, response_id="msg_01A", input_tokens=None, output_tokens=None)
+    assert admit(memory, sdk, priceable=False) is ORIGINAL
+    bare = llm(1, parent=9, input_tokens=None, output_tokens=None)
+    assert duplicate(admit(memory, bare, priceable=False), of=2)
+    assert duplicate(admit(memory, bare, priceable=False), of=2)  # sent again
+    assert admit(memory, llm(3, parent=1, input_tokens=None, output_tokens=None), priceable=False) is ORIGINAL
+    assert admit(memory, llm(4, parent=2, request_model="gpt-4o", response_model=None, input_tokens=None, output_tokens=None),
+                 priceable=False) is ORIGINAL
+    assert admit(memory, llm(5, parent=2, start=1.5, end=2.0, input_tokens=None, output_tokens=None), priceable=False) is ORIGINAL
+    assert len(memory) == 1
+    bare_view, sdk_view = GenAIView.of(bare), GenAIView.of(sdk)
+    assert bare_view is not None and sdk_view is not None
+    assert not dedupe.remembered(bare_view) and dedupe.remembered(sdk_view)

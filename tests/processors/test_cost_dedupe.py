@@ -275,10 +275,12 @@ def test_a_recorded_call_traced_by_the_sdk_and_an_instrumentation_is_priced_once
 
 
 @pytest.mark.parametrize("order", ORDERS)
-def test_a_recorded_call_without_usage_is_counted_once(order: str) -> None:
-    # The SDK's span of a call the stub answered without usage (no counts), and OpenLLMetry's (zeros), tied
-    # by their response id across two traces: one request in the metrics, and no unpriced count beside a price.
-    spans, metrics = sent("anthropic-openllmetry-no-usage", order)
+@pytest.mark.parametrize("name", ["anthropic-openllmetry-no-usage", "anthropic-openinference-no-usage"])
+def test_a_recorded_call_without_usage_is_counted_once(name: str, order: str) -> None:
+    # The SDK's span of a call the stub answered without usage (an id, no counts), and OpenLLMetry's (zeros),
+    # tied by their response id across two traces, or OpenInference's (neither), its parent: one request in
+    # the metrics, and no unpriced count beside a price.
+    spans, metrics = sent(name, order)
     priced = [s for s in spans if "gen_ai.usage.cost" in attributes(s)]
     unpriced = [s for s in spans if "gen_ai.usage.cost_unpriced" in attributes(s)]
     duplicates = [s for s in spans if "gen_ai.usage.cost_duplicate" in attributes(s)]
