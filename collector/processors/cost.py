@@ -73,9 +73,9 @@ class LLMMetricsConfig:
 
 @dataclass
 class DedupeConfig:
-    enabled: bool = option(True, "Price an API call once when stacked instrumentations give it several LLM spans (same `gen_ai.response.id`, or parent/child/sibling spans with the same provider, model and token counts, overlapping in time). The first span to arrive is priced; the others get `gen_ai.usage.cost_duplicate = true`, no cost, and count in no LLM metric but llm_duplicate_spans_total.")
+    enabled: bool = option(True, "Price an API call once when stacked instrumentations give it several LLM spans (same `gen_ai.response.id`, or parent/child/sibling spans with the same provider, model and token counts, overlapping in time; across traces, only spans of one process: the same id, or one span with an id and one without with the same counts). The first span to arrive is priced; the others get `gen_ai.usage.cost_duplicate = true`, no cost, and count in no LLM metric but llm_duplicate_spans_total.")
     window: Duration = option(Duration(120.0), "How long after its arrival an LLM span is remembered, to match a span of the same call that arrives later (another batch, exporter or process).")
-    max_entries: int = option(50_000, "Cap on the LLM spans remembered, about 0.6 KB each (30 MB at the default); past it the oldest are forgotten early, counted in llm_dedupe_evictions_total. Size it to at least LLM spans per second x window.")
+    max_entries: int = option(50_000, "Cap on the LLM spans remembered, about 0.8 KB each (40 MB at the default); past it the oldest are forgotten early, counted in llm_dedupe_evictions_total. Size it to at least LLM spans per second x window.")
 
     def validate(self) -> None:
         if self.window <= 0:
@@ -166,12 +166,19 @@ class CostProcessor(Processor):
         if memory is not None:
             memory.expire(time.monotonic())
         index = 0
+        # The request's spans that found no price, settled after the others when dedupe is on: a span of the
+        # same call that can be priced (in this request, in any order) is then its priced span, and those
+        # remembered by dedupe before those it cannot tie later spans to.
+        unpriced: list[tuple[Any, GenAIView, str, int, prices.Cost | None, str]] | None = [] if memory is not None else None
         for rs in data.resource_spans:
             service = ""
             for kv in rs.resource.attributes:
                 if kv.key == "service.name":
                     service = kv.value.string_value
                     break
+            # The process the spans come from, as far as their resource tells (dedupe ties spans of two traces
+            # only within one process), read at the resource's first LLM span.
+            process: int | None = None if memory is not None else 0
             for ss in rs.scope_spans:
                 for span in ss.spans:
                     if handed is not None:
@@ -181,8 +188,20 @@ class CostProcessor(Processor):
                     else:
                         view = GenAIView.of(span) if scanned is None else from_slots(span, scanned[index])
                     index += 1
-                    if view is not None and (view.is_generation or view.is_embedding):
-                        self._price(span, view, service, sums)
+                    if view is not None and (view.is_generation or view.is_embedding) and not view.has("cost_duplicate"):
+                        # (a span marked by a cost processor upstream, another daemon on the way, is priced elsewhere)
+                        cost, reason = self._cost(span, view)
+                        if process is None:
+                            process = hash(rs.resource.SerializeToString())
+                        if cost is None and unpriced is not None:
+                            unpriced.append((span, view, service, process, cost, reason))
+                        else:
+                            self._price(span, view, service, process, cost, reason, sums)
+        if unpriced:
+            if len(unpriced) > 1:  # those later spans cannot be tied to go last
+                unpriced.sort(key=lambda entry: not dedupe.remembered(entry[1]))
+            for span, view, service, process, cost, reason in unpriced:
+                self._price(span, view, service, process, cost, reason, sums)
         if sums:
             _add_sums(sums)
         if memory is not None and memory.evictions != self._evicted:
@@ -190,9 +209,8 @@ class CostProcessor(Processor):
             self._evicted = memory.evictions
         return await self.next.consume(envelope)
 
-    def _price(self, span: Any, view: GenAIView, service: str, sums: dict[_Series, _Sums] | None) -> None:
-        if view.has("cost_duplicate"):
-            return  # marked by a cost processor upstream (another daemon on the way): its call is priced elsewhere
+    def _cost(self, span: Any, view: GenAIView) -> tuple[prices.Cost | None, str]:
+        """The span's cost, else None and why (an unpriced reason)."""
         u = view.usage
         cost: prices.Cost | None = None
         reason = "no_usage"
@@ -215,9 +233,15 @@ class CostProcessor(Processor):
                 cost = self.book.cost_of(view.provider, view.response_model, inp, out, cr, cw, rs)
             if cost is None and view.request_model and view.request_model != view.response_model:
                 cost = self.book.cost_of(view.provider, view.request_model, inp, out, cr, cw, rs)
+        return cost, reason
+
+    def _price(self, span: Any, view: GenAIView, service: str, process: int, cost: prices.Cost | None, reason: str,
+               sums: dict[_Series, _Sums] | None) -> None:
+        """Write the span's cost (or its unpriced or duplicate flag) and add it to the request's sums."""
+        u = view.usage
         start, end = span.start_time_unix_nano, span.end_time_unix_nano
         memory = self.memory
-        verdict = dedupe.ORIGINAL if memory is None else memory.admit(span, view, cost is not None, start, end)
+        verdict = dedupe.ORIGINAL if memory is None else memory.admit(span, view, cost is not None, start, end, process)
         if verdict.duplicate_of is not None:
             attrs = span.attributes
             pdata.add_bool(attrs, DUPLICATE, True)

@@ -3,11 +3,14 @@ one is its original, and the bounded memory that lets the spans of one call arri
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from collector import otlpjson
+from collector.component import Signal
 from collector.genai import dedupe
 from collector.genai.dedupe import COMPLETES_WITH_TOKENS, ORIGINAL, CallMemory
 from collector.genai.view import GenAIView
@@ -240,3 +243,121 @@ def test_many_calls_in_one_trace_stay_cheap() -> None:
     for n in range(2000):
         assert admit(memory, llm(n + 1, parent=100_000, start=n, end=n + 0.5, input_tokens=50, output_tokens=1)) is ORIGINAL
     assert duplicate(admit(memory, openinference(9_999, parent=2000, start=1999.1, end=1999.4, input_tokens=50, output_tokens=1)), of=2000)
+
+
+# Across traces: OpenLLMetry's and OpenInference's Anthropic spans are roots of traces of their own, apart from
+# the SDK's span of the call, in the same process.
+OTHER = bytes.fromhex("5b8efff798038103d269b633813fc60c")
+PROCESS, ANOTHER_PROCESS = 11, 12
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "genai"
+
+
+def admit_in(memory: CallMemory, span: Span, process: int = PROCESS, priceable: bool = True) -> dedupe.Verdict:
+    view = GenAIView.of(span)
+    assert view is not None
+    return memory.admit(span, view, priceable, span.start_time_unix_nano, span.end_time_unix_nano, process)
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["sdk-first", "sdk-last"])
+@pytest.mark.parametrize("name", ["anthropic-openllmetry-usage", "anthropic-openllmetry-stream-usage",
+                                  "anthropic-openinference-usage", "anthropic-openinference-stream-usage"])
+def test_recorded_spans_of_one_call_are_one_call(memory: CallMemory, name: str, reverse: bool) -> None:
+    # tests/fixtures/genai: the SDK's span and the instrumentation's, in one trace or two, one process.
+    (rs,) = otlpjson.decode(Signal.TRACES, (FIXTURES / f"{name}.jsonl").read_bytes()).resource_spans
+    first, second = [s for ss in rs.scope_spans for s in ss.spans][::-1 if reverse else 1]
+    process = hash(rs.resource.SerializeToString())
+    assert admit_in(memory, first, process) is ORIGINAL
+    assert duplicate(admit_in(memory, second, process), of=int.from_bytes(first.span_id, "big"))
+
+
+def test_a_shared_id_ties_two_traces_of_one_process(memory: CallMemory) -> None:
+    assert admit_in(memory, llm(2, start=0.01, end=0.99, response_id="msg_01A")) is ORIGINAL
+    assert duplicate(admit_in(memory, llm(7, trace=OTHER, response_id="msg_01A")), of=2)
+
+
+def test_across_traces_a_shared_id_allows_one_output_token_more_or_less(memory: CallMemory) -> None:
+    # OpenLLMetry's streamed count (20) next to the SDK's (19); no more than one apart, and the same input.
+    assert admit_in(memory, llm(2, output_tokens=19, response_id="msg_01A")) is ORIGINAL
+    assert duplicate(admit_in(memory, llm(7, trace=OTHER, output_tokens=20, response_id="msg_01A")), of=2)
+    assert admit_in(memory, llm(3, output_tokens=19, response_id="msg_01B")) is ORIGINAL
+    assert admit_in(memory, llm(8, trace=trace(1), output_tokens=21, response_id="msg_01B")) is ORIGINAL
+    assert admit_in(memory, llm(9, trace=trace(2), input_tokens=1201, output_tokens=19, response_id="msg_01B")) is ORIGINAL
+
+
+def test_a_span_without_counts_is_tied_across_traces_by_its_id(memory: CallMemory) -> None:
+    # The SDK's span of a call without usage next to OpenLLMetry's, in either order: the priced one is the
+    # call's span (the cost processor admits a request's unpriced spans last, so within a request it is the second).
+    assert admit_in(memory, llm(2, response_id="msg_01A", input_tokens=None, output_tokens=None), priceable=False) is ORIGINAL
+    assert admit_in(memory, llm(7, trace=OTHER, response_id="msg_01A")) is COMPLETES_WITH_TOKENS
+    assert admit_in(memory, llm(8, trace=trace(1), response_id="msg_01B")) is ORIGINAL
+    assert duplicate(admit_in(memory, llm(3, trace=trace(2), response_id="msg_01B", input_tokens=None, output_tokens=None), priceable=False), of=8)
+
+
+def test_a_reused_id_across_traces_ties_only_overlapping_spans_of_one_process(memory: CallMemory) -> None:
+    # chatcmpl-123 from a server that always answers it: calls one after the other, or in another process.
+    assert admit_in(memory, llm(2, response_id="chatcmpl-123")) is ORIGINAL
+    assert admit_in(memory, llm(7, trace=OTHER, start=1.5, end=2.5, response_id="chatcmpl-123")) is ORIGINAL
+    assert admit_in(memory, llm(8, trace=trace(1), response_id="chatcmpl-123"), process=ANOTHER_PROCESS) is ORIGINAL
+    assert admit_in(memory, llm(9, trace=trace(2), response_id="chatcmpl-123",
+                                request_model="gpt-4o-mini", response_model=None)) is ORIGINAL
+
+
+def test_an_id_less_span_is_tied_across_traces_to_a_span_with_an_id_by_its_counts(memory: CallMemory) -> None:
+    # OpenInference's streaming span (no id, its own trace) next to the SDK's: both orders.
+    assert admit_in(memory, llm(2, start=0.01, end=0.99, response_id="msg_01A")) is ORIGINAL
+    assert duplicate(admit_in(memory, _span(openinference(7), OTHER)), of=2)
+    assert admit_in(memory, _span(openinference(3, start=2.0, end=3.0), OTHER)) is ORIGINAL
+    assert duplicate(admit_in(memory, llm(4, start=2.01, end=2.99, response_id="msg_01B")), of=3)
+
+
+def test_across_traces_counts_tie_nothing_else(memory: CallMemory) -> None:
+    # Two id-less spans (two parallel identical calls of one process), then spans with ids that do not meet
+    # them: two ids, another process, other counts, another model, no overlap.
+    assert admit_in(memory, openinference(2)) is ORIGINAL
+    assert admit_in(memory, _span(openinference(3), OTHER)) is ORIGINAL
+    assert admit_in(memory, llm(4, trace=trace(1), input_tokens=500, response_id="msg_01A")) is ORIGINAL
+    assert admit_in(memory, llm(5, trace=trace(2), input_tokens=500, response_id="msg_01B")) is ORIGINAL
+    assert admit_in(memory, llm(6, trace=trace(3), response_id="msg_01C"), process=ANOTHER_PROCESS) is ORIGINAL
+    assert admit_in(memory, llm(7, trace=trace(4), output_tokens=301, response_id="msg_01D")) is ORIGINAL
+    assert admit_in(memory, llm(8, trace=trace(5), request_model="claude-haiku-4-5", response_model=None, response_id="msg_01E")) is ORIGINAL
+    assert admit_in(memory, llm(9, trace=trace(6), start=1.5, end=2.0, response_id="msg_01F")) is ORIGINAL
+
+
+def test_the_indexes_across_traces_are_bounded_with_the_memory() -> None:
+    memory = CallMemory(window=10.0, max_entries=5)
+    memory.expire(0.0)
+    for n in range(20):
+        admit_in(memory, llm(n + 1, trace=trace(n), start=2.0 * n, end=2.0 * n + 1, input_tokens=n % 3, response_id=f"msg_{n}"))
+    assert len(memory) == 5 and memory.evictions == 15
+    assert sum(map(len, memory._ids.values())) == 5 and sum(len(spans) for counts in memory._counts for spans in counts.values()) == 5
+    memory.expire(20.0)
+    assert len(memory) == 0 and not memory._traces and not memory._ids and not any(memory._counts)
+
+
+def trace(n: int) -> bytes:
+    """The n-th trace id of a test's other traces."""
+    return (n + 1000).to_bytes(16, "big")
+
+
+def _span(span: Span, trace_id: bytes) -> Span:
+    """`span` in the trace `trace_id`."""
+    span.trace_id = trace_id
+    return span
+
+
+def test_a_span_with_neither_id_nor_counts_is_tied_to_its_parent_or_child(memory: CallMemory) -> None:
+    # OpenInference's span of a call answered without usage, around the SDK's span of it (id, no counts): the
+    # duplicate, and not remembered; a sibling, another model, or no overlap is not tied.
+    sdk = llm(2, parent=1, start=0.01, end=0.99, response_id="msg_01A", input_tokens=None, output_tokens=None)
+    assert admit(memory, sdk, priceable=False) is ORIGINAL
+    bare = llm(1, parent=9, input_tokens=None, output_tokens=None)
+    assert duplicate(admit(memory, bare, priceable=False), of=2)
+    assert duplicate(admit(memory, bare, priceable=False), of=2)  # sent again
+    assert admit(memory, llm(3, parent=1, input_tokens=None, output_tokens=None), priceable=False) is ORIGINAL
+    assert admit(memory, llm(4, parent=2, request_model="gpt-4o", response_model=None, input_tokens=None, output_tokens=None),
+                 priceable=False) is ORIGINAL
+    assert admit(memory, llm(5, parent=2, start=1.5, end=2.0, input_tokens=None, output_tokens=None), priceable=False) is ORIGINAL
+    assert len(memory) == 1
+    bare_view, sdk_view = GenAIView.of(bare), GenAIView.of(sdk)
+    assert bare_view is not None and sdk_view is not None
+    assert not dedupe.remembered(bare_view) and dedupe.remembered(sdk_view)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector import otlpjson
@@ -194,3 +197,134 @@ def test_daemon_prices_a_call_sent_in_two_requests_once(daemon_factory: Any) -> 
     assert sum(samples(metrics, "llm_cost_usd_total").values()) == pytest.approx(COST, abs=1e-12)
     assert sum(samples(metrics, "llm_requests_total").values()) == 1
     assert sum(samples(metrics, "llm_duplicate_spans_total").values()) == 1
+
+
+# Recorded spans of the anthropic SDK next to OpenLLMetry or OpenInference (tests/fixtures/genai, one call per
+# fixture): OpenLLMetry's span and OpenInference's streaming span are roots of traces of their own, apart from
+# the SDK's span, in the same process (one resource).
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "genai"
+PAIRS = ["anthropic-openllmetry-usage", "anthropic-openllmetry-stream-usage", "anthropic-openinference-usage",
+         "anthropic-openinference-stream-usage"]
+
+
+def recorded(name: str) -> tuple[Resource, list[Span]]:
+    """The fixture's resource and its spans (the SDK's first)."""
+    (rs,) = otlpjson.decode(Signal.TRACES, (FIXTURES / f"{name}.jsonl").read_bytes()).resource_spans
+    spans = [s for ss in rs.scope_spans for s in ss.spans]
+    assert len(spans) == 2 and spans[0].name == "anthropic.messages.create"
+    return rs.resource, spans
+
+
+def request_of(resource: Resource, *spans: Span) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.CopyFrom(resource)
+    rs.scope_spans.add().spans.extend(spans)
+    return request
+
+
+def run_requests(*requests: ExportTraceServiceRequest) -> tuple[list[Span], str]:
+    telemetry = Telemetry()
+    sink = Sink()
+    processor = build_processor("cost", None, sink, telemetry=telemetry)
+
+    async def send() -> None:
+        for request in requests:
+            await processor.consume(Envelope(Signal.TRACES, request))
+
+    asyncio.run(send())
+    return sink.spans, telemetry.exposition().decode()
+
+
+def instance(resource: Resource, value: str) -> Resource:
+    """`resource` as another process's: another service.instance.id."""
+    other = Resource()
+    other.CopyFrom(resource)
+    for a in other.attributes:
+        if a.key == "service.instance.id":
+            a.value.string_value = value
+    return other
+
+
+def sent(name: str, order: str) -> tuple[list[Span], str]:
+    """The recorded pair through cost: in one request, the SDK's span first or last, or in two (the SDK's span
+    ends first, so is exported first)."""
+    resource, (sdk, other) = recorded(name)
+    if order == "two-requests":
+        return run_requests(request_of(resource, sdk), request_of(resource, other))
+    return run_requests(request_of(resource, *((sdk, other) if order == "sdk-first" else (other, sdk))))
+
+
+ORDERS = ["sdk-first", "sdk-last", "two-requests"]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("name", PAIRS)
+def test_a_recorded_call_traced_by_the_sdk_and_an_instrumentation_is_priced_once(name: str, order: str) -> None:
+    spans, metrics = sent(name, order)
+    by_name = {s.name: attributes(s) for s in spans}
+    (priced,) = [s for s in spans if "gen_ai.usage.cost" in attributes(s)]
+    (duplicate,) = [a for a in by_name.values() if a.get("gen_ai.usage.cost_duplicate") is True]
+    assert duplicate["gen_ai.usage.cost_duplicate_of"] == priced.span_id.hex() and "gen_ai.usage.cost_unpriced" not in duplicate
+    if order != "sdk-last":
+        assert priced.name == "anthropic.messages.create"  # the first to arrive
+    assert sum(samples(metrics, "llm_requests_total").values()) == 1
+    assert sum(samples(metrics, "llm_cost_usd_total").values()) == pytest.approx(attributes(priced)["gen_ai.usage.cost"], abs=1e-15)
+    assert "llm_unpriced_requests_total{" not in metrics
+    assert sum(samples(metrics, "llm_duplicate_spans_total").values()) == 1
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("name", ["anthropic-openllmetry-no-usage", "anthropic-openinference-no-usage"])
+def test_a_recorded_call_without_usage_is_counted_once(name: str, order: str) -> None:
+    # The SDK's span of a call the stub answered without usage (an id, no counts), and OpenLLMetry's (zeros),
+    # tied by their response id across two traces, or OpenInference's (neither), its parent: one request in
+    # the metrics, and no unpriced count beside a price.
+    spans, metrics = sent(name, order)
+    priced = [s for s in spans if "gen_ai.usage.cost" in attributes(s)]
+    unpriced = [s for s in spans if "gen_ai.usage.cost_unpriced" in attributes(s)]
+    duplicates = [s for s in spans if "gen_ai.usage.cost_duplicate" in attributes(s)]
+    assert sum(samples(metrics, "llm_requests_total").values()) == 1
+    assert sum(samples(metrics, "llm_cost_usd_total").values()) == 0
+    if order == "two-requests":
+        # The SDK's span came alone, so is the call's (unpriced) span: the documented limit across requests.
+        assert "gen_ai.usage.cost_unpriced" in attributes(spans[0])
+        assert sum(samples(metrics, "llm_unpriced_requests_total").values()) == 1
+    else:
+        # Within a request the SDK's span is the duplicate of OpenLLMetry's if that one has a price.
+        assert len(duplicates) == 1 and len(priced) + len(unpriced) == 1
+        assert sum(samples(metrics, "llm_unpriced_requests_total").values()) == len(unpriced)
+        if priced:
+            assert duplicates[0].name == "anthropic.messages.create"
+
+
+def test_recorded_calls_of_two_processes_are_two_calls() -> None:
+    # The same recording sent by two processes at once (the test stub's ids repeat across runs): each process's
+    # pair is one call, the two processes' spans are never tied.
+    for name in ("anthropic-openllmetry-usage", "anthropic-openinference-stream-usage"):
+        resource, (sdk, other) = recorded(name)
+        spans, metrics = run_requests(request_of(resource, sdk, other), request_of(instance(resource, "another"), sdk, other))
+        assert [("gen_ai.usage.cost" in a, a.get("gen_ai.usage.cost_duplicate", False)) for a in map(attributes, spans)] == [
+            (True, False), (False, True), (True, False), (False, True)]
+        assert sum(samples(metrics, "llm_requests_total").values()) == 2
+
+
+def test_sequential_recorded_calls_with_a_reused_id_are_two_calls() -> None:
+    # A server answering every call with the same id (chatcmpl-stub0001): the second call, made after the
+    # first one ended, is priced too, in the same process and in new traces.
+    resource, pair = recorded("anthropic-openllmetry-usage")
+    later = []
+    for span in pair:
+        for a in span.attributes:
+            if a.key == "gen_ai.response.id":
+                a.value.string_value = "chatcmpl-stub0001"
+        copy = Span()
+        copy.CopyFrom(span)
+        copy.trace_id = bytes(reversed(span.trace_id))
+        copy.start_time_unix_nano += 5 * 10**9
+        copy.end_time_unix_nano += 5 * 10**9
+        later.append(copy)
+    spans, metrics = run_requests(request_of(resource, *pair), request_of(resource, *later))
+    assert ["gen_ai.usage.cost" in attributes(s) for s in spans] == [True, False, True, False]
+    assert sum(samples(metrics, "llm_requests_total").values()) == 2
+    assert sum(samples(metrics, "llm_duplicate_spans_total").values()) == 2
