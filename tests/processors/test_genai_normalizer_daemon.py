@@ -62,13 +62,15 @@ def request() -> ExportTraceServiceRequest:
     legacy = legacy_scope.spans.add()
     legacy.CopyFrom(scope.spans[0])
     legacy.span_id = b"\x00" * 7 + b"\x02"
-    # Another call, in its own trace: a copy in the fixture's trace would be the same call seen twice, which
-    # cost prices once (collector/genai/dedupe.py).
+    # Another call, in its own trace and with its own response id: a copy with the fixture's would be the same
+    # call seen twice, which cost prices once (collector/genai/dedupe.py).
     legacy.trace_id = bytes(reversed(legacy.trace_id))
     del legacy.attributes[:]
     for a in scope.spans[0].attributes:
         if a.key == "case":
             legacy.attributes.append(kv("case", "legacy"))
+        elif a.key == "gen_ai.response.id":
+            legacy.attributes.append(kv(a.key, a.value.string_value + "-legacy"))
         elif a.key == "gen_ai.response.finish_reasons":
             legacy.attributes.append(kv("llm.response.finish_reason", a.value.array_value.values[0].string_value))
         elif a.key not in DROPPED:
@@ -146,6 +148,7 @@ def test_current_openllmetry_spans_pass_unchanged_and_keep_their_cost(outputs: A
         assert {k: current[k] for k in original} == original
         # only what token_count (the canonical name of OpenLLMetry's reasoning_tokens) and cost add
         assert set(current) - set(original) <= {"gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.token_source", "gen_ai.usage.cost",
-                                                "gen_ai.usage.cost_source", "llm.cost.prompt", "llm.cost.completion", "llm.cost.total"}
+                                                "gen_ai.usage.cost_source", "gen_ai.usage.cost.amount", "gen_ai.usage.cost.currency",
+                                                "gen_ai.usage.cost.source", "llm.cost.prompt", "llm.cost.completion", "llm.cost.total"}
         assert current["gen_ai.usage.cost"] == pytest.approx(CURRENT_COST, abs=1e-12)
     assert keep_schemas["current"] == ""
