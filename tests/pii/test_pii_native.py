@@ -15,6 +15,7 @@ from collector.pii.compiled import NativeExact
 from collector.processors.redaction import Detectors, RedactionConfig, build_redactor
 from collector.processors.redaction.scan_batch import Changes, Stats
 from collector.wire import native
+from fuzz import _pii_texts
 from tests.pii.test_pii_boundaries import SAMPLES
 from tests.pii.test_pii_detectors import NEGATIVES, POSITIVES
 from tests.pii_corpus import generate
@@ -58,20 +59,18 @@ def corpus_texts() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def scanner() -> Scanner:
-    return Scanner(list(DETECTORS))
+def both() -> tuple[Scanner, Scanner]:
+    return _pii_texts.scanners()
 
 
 @pytest.fixture(scope="module")
-def python_scanner() -> Scanner:
-    saved = native.pii_compile
-    native.pii_compile = None
-    try:
-        scanner = Scanner(list(DETECTORS))
-    finally:
-        native.pii_compile = saved
-    assert scanner._native is None
-    return scanner
+def scanner(both: tuple[Scanner, Scanner]) -> Scanner:
+    return both[0]
+
+
+@pytest.fixture(scope="module")
+def python_scanner(both: tuple[Scanner, Scanner]) -> Scanner:
+    return both[1]
 
 
 def python_spans(scanner: Scanner, text: str, k: int) -> list[tuple[int, int, int]]:

@@ -19,6 +19,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
 from collector.processors.redaction import build_redactor
 from collector.wire import json_lexer, locate, native, schema
 from collector.wire.encode import varint as encode_varint
+from fuzz.fuzz_unknown_fields import parser_keeps_unknown_fields
 from tests.conftest import damaged_copies
 from tests.processors.test_redaction import llm_config
 from tests.processors.test_redaction_gate import (
@@ -170,20 +171,6 @@ def test_the_processor_gives_the_same_bytes_with_and_without_the_c_walks(monkeyp
 
 
 SCHEMAS = {ExportTraceServiceRequest: schema.TRACES, ExportLogsServiceRequest: schema.LOGS, ExportMetricsServiceRequest: schema.METRICS}
-
-
-def parser_keeps_unknown_fields(request_type: Any, data: bytes) -> bool | None:
-    """Whether upb keeps unknown fields when it parses `data` (None: it does not parse)."""
-    from google.protobuf.message import DecodeError
-
-    try:
-        parsed = request_type.FromString(data)
-    except DecodeError:
-        return None
-    bare = request_type()
-    bare.CopyFrom(parsed)
-    bare.DiscardUnknownFields()
-    return bare.SerializeToString() != parsed.SerializeToString()
 
 
 def unknown_requests() -> list[Any]:
