@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
-from collector import components  # noqa: E402,F401  (registers the component types)
 from collector.component import ComponentID, Kind, Signal  # noqa: E402
 from collector.envelope import Envelope  # noqa: E402
 from collector.testing import Sink, build_chain, build_processor  # noqa: E402

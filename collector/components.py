@@ -1,24 +1,31 @@
-"""The built-in components. Importing this module registers them all."""
+"""The built-in component types: which module defines each, under its current name and otelcol's older
+spellings. A new component is one module (with `@register` on its class) plus one row here.
 
-from .exporters import (  # noqa: F401
-    debug,
-    elasticsearch,  # noqa: F401
-    file,
-    jaeger,  # noqa: F401
-    otlphttp,
+The registry (collector/registry.py) imports a module only when a config names one of its types, so
+`validate` and start-up load what the config uses and nothing else: no aiohttp for a gRPC-only pipeline,
+no Elasticsearch client code when nothing exports there. tests/config/test_registry_manifest.py checks
+that these rows and the registered classes agree."""
+
+from __future__ import annotations
+
+from .component import Kind
+
+# (kind, module under collector/, current type name, older spellings...)
+BUILTIN: tuple[tuple[Kind, str, str, *tuple[str, ...]], ...] = (
+    (Kind.RECEIVER, "receivers.otlp", "otlp"),
+    (Kind.PROCESSOR, "processors.batch", "batch"),
+    (Kind.PROCESSOR, "processors.cost", "cost"),
+    (Kind.PROCESSOR, "processors.genai_normalizer", "gen_ai_normalizer"),
+    (Kind.PROCESSOR, "processors.memory_limiter", "memory_limiter"),
+    (Kind.PROCESSOR, "processors.redaction", "redaction"),
+    (Kind.PROCESSOR, "processors.tailsampling", "tail_sampling"),
+    (Kind.PROCESSOR, "processors.token_count", "token_count"),
+    (Kind.EXPORTER, "exporters.debug", "debug"),
+    (Kind.EXPORTER, "exporters.elasticsearch", "elasticsearch"),
+    (Kind.EXPORTER, "exporters.file", "file"),
+    (Kind.EXPORTER, "exporters.jaeger", "jaeger"),
+    (Kind.EXPORTER, "exporters.otlp", "otlp_grpc", "otlp"),
+    (Kind.EXPORTER, "exporters.otlphttp", "otlp_http", "otlphttp"),
+    (Kind.EXTENSION, "extensions.file_storage", "file_storage"),
+    (Kind.EXTENSION, "extensions.health_check", "health_check"),
 )
-from .exporters import otlp as otlp_exporter  # noqa: F401
-from .extensions import (
-    file_storage,  # noqa: F401
-    health_check,  # noqa: F401
-)
-from .processors import (  # noqa: F401
-    batch,
-    cost,
-    genai_normalizer,  # noqa: F401
-    memory_limiter,
-    redaction,  # noqa: F401
-    tailsampling,
-    token_count,
-)
-from .receivers import otlp  # noqa: F401

@@ -19,7 +19,7 @@ from ..component import PermanentError, Rejected, RetryableError, Signal
 from ..config import ByteSize, Duration, Invalid, option
 from ..exporterhelper import DeliveryConfig, QueuedExporter
 from ..grpc_options import BUFFER_SIZE_REASON, ClientKeepaliveConfig, check_balancer
-from ..receivers.otlp import GRPC_SERVICES
+from ..pdata import GRPC_SERVICES
 from ..registry import register
 from .otlp_client import (
     USER_AGENT,

@@ -27,11 +27,6 @@ from .bodies import BodyRefused, Drain, HTTPProblem, check_encoding, count_body,
 from .cors import CORS, CORSConfig
 from .security import AuthConfig, BearerTokens, TLSConfig
 
-GRPC_SERVICES = {
-    Signal.TRACES: "opentelemetry.proto.collector.trace.v1.TraceService",
-    Signal.LOGS: "opentelemetry.proto.collector.logs.v1.LogsService",
-    Signal.METRICS: "opentelemetry.proto.collector.metrics.v1.MetricsService",
-}
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 # Bytes of a gRPC request its client may send before the receiver reads it (HTTP/2 stream window) when a
@@ -300,7 +295,7 @@ class OTLPReceiver(Receiver):
                 grpc.stream_unary_rpc_method_handler(self._grpc_gated_handler(intake, limit, cfg.include_metadata)) if self._admission.gates
                 else grpc.unary_unary_rpc_method_handler(self._grpc_handler(intake, cfg.include_metadata))
             )
-            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(GRPC_SERVICES[signal], {"Export": handler}),))
+            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(pdata.GRPC_SERVICES[signal], {"Export": handler}),))
         try:
             if cfg.tls is not None:
                 port = server.add_secure_port(str(cfg.endpoint), cfg.tls.grpc_credentials())

@@ -703,7 +703,7 @@ class _TracesOnlyExporter(Exporter):
 
 @pytest.fixture
 def traces_only_exporter(monkeypatch: pytest.MonkeyPatch) -> None:
-    registry.types(Kind.EXPORTER)  # load the built-ins first, so the undo leaves exactly them
+    registry.load_all()  # load the built-ins first, so the undo leaves exactly them
     monkeypatch.setitem(registry._REGISTRY[Kind.EXPORTER], "tracesonly", _TracesOnlyExporter)
 
 

@@ -166,7 +166,7 @@ def test_what_it_writes_passes_the_project_lint(walkthrough: Walkthrough, tree: 
 def loaded(walkthrough: Walkthrough, tree: Path, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     """The new module imported into this process's package under its own name. The built-ins are
     registered first and the processor table is a copy for this test, so the registration does not outlive it."""
-    registry.types(Kind.PROCESSOR)
+    registry.load_all()
     monkeypatch.setitem(registry._REGISTRY, Kind.PROCESSOR, dict(registry._REGISTRY[Kind.PROCESSOR]))
     spec = importlib.util.spec_from_file_location(walkthrough.module_name, tree / walkthrough.module.path)
     assert spec is not None and spec.loader is not None
