@@ -24,10 +24,6 @@ _RECEIVERS: dict[tuple[str, ...], _Entry] = {
 }
 
 _PROCESSORS: dict[tuple[str, ...], _Entry] = {
-    ("filter",): ("drops spans, span events, logs or metrics matching OTTL conditions",
-                  "tail_sampling for traces (drop, status_code, string_attribute and numeric_attribute policies)"),
-    ("transform",): ("rewrites telemetry with OTTL statements",
-                     "gen_ai_normalizer to rename and convert attributes by mapping; redaction to mask or hash values"),
     ("attributes",): ("inserts, updates, deletes, hashes or extracts span, log and data point attributes",
                       "redaction (deletes or hashes attribute values) and gen_ai_normalizer (renames attributes)"),
     ("resource",): ("inserts, updates, deletes or hashes resource attributes",

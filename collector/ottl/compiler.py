@@ -129,6 +129,8 @@ class Compiler:
         spec = self.functions.get(node.name)
         if spec is None or not spec.editor:
             raise CompileError(f"undefined function \"{node.name}\"", node.pos)
+        if spec.contexts is not None and self.context not in spec.contexts:
+            raise CompileError(f"{node.name} is only available in the {', '.join(sorted(spec.contexts))} context, not {self.context}", node.pos)
         return spec.build(self, self.arguments(spec, node))
 
     def arguments(self, spec: Any, node: Call) -> dict[str, Any]:

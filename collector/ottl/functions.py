@@ -35,6 +35,7 @@ class Function:
     factory: Callable[..., Any]
     hash_like: bool = False  # may be passed by name as replace_*'s `function` (takes one value, returns a string)
     direct: Callable[[Any], Any] | None = None
+    contexts: frozenset[str] | None = None  # the contexts it is defined in (None: every one)
 
     def build(self, compiler: Any, args: dict[str, Any]) -> Any:
         compiled = {p.name: compiler.param(args[p.name], p.kind, self.name) if p.name in args else None for p in self.params}
@@ -44,11 +45,15 @@ class Function:
 REGISTRY: dict[str, Function] = {}
 
 
-def _register(name: str, *params: Param, editor: bool = False, direct: Callable[[Any], Any] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _register(name: str, *params: Param, editor: bool = False, direct: Callable[[Any], Any] | None = None,
+              contexts: frozenset[str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
-        REGISTRY[name] = Function(name, params, editor, factory, hash_like=direct is not None, direct=direct)
+        REGISTRY[name] = Function(name, params, editor, factory, hash_like=direct is not None, direct=direct, contexts=contexts)
         return factory
     return deco
+
+
+register = _register  # for the processors that add functions of their own (transform's set_semconv_span_name)
 
 
 def _compile_regex(pattern: str, fname: str) -> Any:

@@ -54,7 +54,7 @@ MISSING: dict[str, set[tuple[str, str]]] = {
     "helm-daemonset-resource-detection-agent.yaml": _HELM_USUAL | {("processor", "resourcedetection")},
     "helm-deployment-cluster-metrics.yaml": _HELM_USUAL | {("receiver", "k8s_cluster")},
     "demo-otelcol-config.yaml": {
-        ("connector", "span_metrics"), ("processor", "filter"), ("processor", "resource_detection"), ("processor", "transform"),
+        ("connector", "span_metrics"), ("processor", "resource_detection"),
         ("receiver", "docker_stats"), ("receiver", "host_metrics"), ("receiver", "http_check"), ("receiver", "nginx"),
         ("receiver", "postgresql"), ("receiver", "prometheus"), ("receiver", "redis"),
     },
