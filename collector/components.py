@@ -13,11 +13,13 @@ from .extensions import (
     health_check,  # noqa: F401
 )
 from .processors import (  # noqa: F401
+    attributes,
     batch,
     cost,
     genai_normalizer,  # noqa: F401
     memory_limiter,
     redaction,  # noqa: F401
+    resource,
     tailsampling,
     token_count,
 )

@@ -1,0 +1,87 @@
+"""attributes processor: otelcol-contrib's (processor/attributesprocessor). Applies its `actions`
+(collector/processors/attraction.py) to the attributes of each span, log record or metric data point that
+`include` / `exclude` select (collector/processors/filterconfig.py); for metrics the selection is by metric
+name and the actions apply to every data point of a selected metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..client import client_metadata
+from ..component import Capabilities, ComponentID, Processor, Rejected, Signal
+from ..config import Invalid, option
+from ..envelope import Envelope
+from ..registry import register
+from .attraction import ActionConfig, AttrProc, context_keys_without_source
+from .filterconfig import MatchConfig, skip_for
+
+_POINT_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
+
+
+@dataclass
+class AttributesConfig(MatchConfig):
+    actions: list[ActionConfig] = option(factory=list, doc="The actions, applied in order to each selected item's attributes.")
+
+    def validate(self) -> None:
+        if not self.actions:
+            raise Invalid('missing required field "actions"')
+
+
+def context_warnings(actions: list[ActionConfig], field: str) -> list[tuple[str, str]]:
+    return [(f"{field}.{i}.from_context", f'"{key}" has no source here: the receivers carry client metadata only (headers / gRPC metadata), '
+             "no client address or authenticator data; the action finds no value and does nothing")
+            for i, key in context_keys_without_source(actions)]
+
+
+@register
+class AttributesProcessor(Processor):
+    type_name = "attributes"
+    description = "Inserts, updates, upserts, deletes, hashes, extracts or converts span, log record and data point attributes (otelcol's actions, include/exclude)."
+    config_class = AttributesConfig
+    capabilities = Capabilities(mutates_data=True)
+
+    @classmethod
+    def validate_usage(cls, id: ComponentID, config: AttributesConfig, signals: set[Signal]) -> list[str]:
+        return config.match_problems(signals)
+
+    @classmethod
+    def ineffective_keys(cls, config: AttributesConfig) -> list[tuple[str, str]]:
+        out = context_warnings(config.actions, "actions")
+        for name in ("include", "exclude"):
+            props = getattr(config, name)
+            if props is not None and props.regexp is not None:
+                out.append((f"{name}.regexp", "otelcol's regexp result cache; patterns are compiled once and matched directly here"))
+        return out
+
+    def __init__(self, settings: Any, config: AttributesConfig, next_consumer: Any):
+        super().__init__(settings, config, next_consumer)
+        self.actions = AttrProc(config.actions)
+        self.skip = skip_for(config, self.signal)
+
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        request = envelope.request
+        metadata = client_metadata.get()
+        process, skip = self.actions.process, self.skip
+        if self.signal is Signal.TRACES:
+            for rs in request.resource_spans:
+                for ss in rs.scope_spans:
+                    for span in ss.spans:
+                        if not skip.active or not skip(rs.resource, ss.scope, span):
+                            process(span.attributes, metadata)
+        elif self.signal is Signal.LOGS:
+            for rl in request.resource_logs:
+                for sl in rl.scope_logs:
+                    for record in sl.log_records:
+                        if not skip.active or not skip(rl.resource, sl.scope, record):
+                            process(record.attributes, metadata)
+        else:
+            for rm in request.resource_metrics:
+                for sm in rm.scope_metrics:
+                    for metric in sm.metrics:
+                        kind = metric.WhichOneof("data")
+                        if kind is None or (skip.active and skip(rm.resource, sm.scope, metric)):
+                            continue
+                        for point in getattr(metric, kind).data_points:
+                            process(point.attributes, metadata)
+        return await self.next.consume(envelope)
