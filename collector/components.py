@@ -18,6 +18,7 @@ from .processors import (  # noqa: F401
     cost,
     genai_normalizer,  # noqa: F401
     memory_limiter,
+    probabilistic_sampler,
     redaction,  # noqa: F401
     resource,
     tailsampling,

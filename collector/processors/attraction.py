@@ -236,7 +236,7 @@ def _parse_int(text: str) -> int | None:
     return n if -(1 << 63) <= n < (1 << 63) else None
 
 
-def _parse_float(text: str) -> float | None:
+def parse_float(text: str) -> float | None:
     """strconv.ParseFloat(s, 64): decimal, hex (0x1p-2), inf/infinity/nan; out of range is an error."""
     if _GO_HEX_FLOAT.fullmatch(text):
         return float.fromhex(text)
@@ -276,7 +276,7 @@ def convert(value: AnyValue, to: str) -> None:
         elif kind == "bool_value":
             value.double_value = 1.0 if value.bool_value else 0.0
         elif kind == "string_value":
-            f = _parse_float(value.string_value)
+            f = parse_float(value.string_value)
             if f is not None:
                 value.double_value = f
 

@@ -218,7 +218,7 @@ def _attribute_matcher(matches: list[AttributeMatch], match_type: str) -> Callab
     def match(attrs: Any) -> bool:
         if not attrs:
             return False
-        present = {}
+        present: dict[str, AnyValue] = {}
         for kv in attrs:
             present.setdefault(kv.key, kv.value)
         for key, check in checks:
