@@ -29,7 +29,7 @@ class AttributesConfig(MatchConfig):
 
 
 def context_warnings(actions: list[ActionConfig], field: str) -> list[tuple[str, str]]:
-    return [(f"{field}.{i}.from_context", f'"{key}" has no source here: the receivers carry client metadata only (headers / gRPC metadata), '
+    return [(f"{field}[{i}].from_context", f'"{key}" has no source here: the receivers carry client metadata only (headers / gRPC metadata), '
              "no client address or authenticator data; the action finds no value and does nothing")
             for i, key in context_keys_without_source(actions)]
 
