@@ -43,7 +43,7 @@ class ActionConfig:
     value: Any = option(None, "The value to set (insert/update/upsert); its YAML type is kept (string, int, double, bool, list, map).")
     pattern: str = option("", "A regular expression: keys to delete or hash, or (extract) named groups to pull out of `key`'s value.")
     from_attribute: str = option("", "Set the value from this attribute of the same item (insert/update/upsert).")
-    from_context: str = option("", "Set the value from the client metadata key (`metadata.<name>` or `<name>`; several values joined with `;`).")
+    from_context: str = option("", "Set the value from the client metadata key (`metadata.<name>` or `<name>`; several values joined with `;`). otelcol's `client.address` and `auth.<name>` have no source here: accepted with a start-up warning, the action does nothing.")
     converted_type: str = option("", "convert: int, double or string.")
 
     def sources(self) -> int:

@@ -68,14 +68,14 @@ class SeverityNumberMatch:
 
 @dataclass
 class RegexpOptions:
-    cacheenabled: bool = option(False, "otelcol caches regexp match results; accepted (results are not cached here).")
-    cachemaxnumentries: int = option(0, "Size of that cache; accepted.")
+    cacheenabled: bool = option(False, "No effect here (see regexp).")
+    cachemaxnumentries: int = option(0, "No effect here (see regexp).")
 
 
 @dataclass
 class MatchProperties:
     match_type: str = option("", "strict or regexp (required as soon as a property compares strings).")
-    regexp: RegexpOptions | None = option(None, "otelcol's regexp cache options; accepted.")
+    regexp: RegexpOptions | None = option(None, "otelcol's regexp result cache: accepted with a start-up warning, no effect (patterns are compiled once and matched directly).")
     services: list[str] = option(factory=list, doc="Spans: service.name of the resource (any entry matches).")
     span_names: list[str] = option(factory=list, doc="Spans: span name (any entry matches).")
     span_kinds: list[str] = option(factory=list, doc="Spans: span kind, e.g. SPAN_KIND_SERVER (any entry matches).")
