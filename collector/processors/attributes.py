@@ -5,6 +5,7 @@ name and the actions apply to every data point of a selected metric."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +15,7 @@ from ..config import Invalid, option
 from ..envelope import Envelope
 from ..registry import register
 from .attraction import ActionConfig, AttrProc, context_keys_without_source
-from .filterconfig import MatchConfig, skip_for
-
-_POINT_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
+from .filterconfig import MatchConfig, skip_all, skip_for, skip_none
 
 
 @dataclass
@@ -66,22 +65,33 @@ class AttributesProcessor(Processor):
         if self.signal is Signal.TRACES:
             for rs in request.resource_spans:
                 for ss in rs.scope_spans:
-                    for span in ss.spans:
-                        if not skip.active or not skip(rs.resource, ss.scope, span):
-                            process(span.attributes, metadata)
+                    self._apply(ss.spans, skip.scoped(rs.resource, ss.scope) if skip.active else skip_none, metadata)
         elif self.signal is Signal.LOGS:
             for rl in request.resource_logs:
                 for sl in rl.scope_logs:
-                    for record in sl.log_records:
-                        if not skip.active or not skip(rl.resource, sl.scope, record):
-                            process(record.attributes, metadata)
+                    self._apply(sl.log_records, skip.scoped(rl.resource, sl.scope) if skip.active else skip_none, metadata)
         else:
             for rm in request.resource_metrics:
                 for sm in rm.scope_metrics:
+                    skips = skip.scoped(rm.resource, sm.scope) if skip.active else skip_none
+                    if skips is skip_all:
+                        continue
                     for metric in sm.metrics:
                         kind = metric.WhichOneof("data")
-                        if kind is None or (skip.active and skip(rm.resource, sm.scope, metric)):
+                        if kind is None or skips(metric):
                             continue
                         for point in getattr(metric, kind).data_points:
                             process(point.attributes, metadata)
         return await self.next.consume(envelope)
+
+    def _apply(self, items: Any, skips: Callable[[Any], bool], metadata: Any) -> None:
+        if skips is skip_all:
+            return
+        process = self.actions.process
+        if skips is skip_none:
+            for item in items:
+                process(item.attributes, metadata)
+            return
+        for item in items:
+            if not skips(item):
+                process(item.attributes, metadata)

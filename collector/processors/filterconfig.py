@@ -248,72 +248,109 @@ def _service_name(resource: Any) -> str:
     return "<nil-service-name>"
 
 
-# An item matcher takes (resource, scope, item) and says whether the item matches one block.
-ItemMatcher = Callable[[Any, Any, Any], bool]
+@dataclass
+class Matcher:
+    """One include or exclude block: the tests of the resource and scope, run once per scope entry, and the
+    tests of each item."""
+
+    context_tests: list[Callable[[Any, Any], bool]] = field(default_factory=list)
+    item_tests: list[Callable[[Any], bool]] = field(default_factory=list)
+
+    def in_context(self, resource: Any, scope: Any) -> bool:
+        return all(test(resource, scope) for test in self.context_tests)
+
+    def item(self, item: Any) -> bool:
+        return all(test(item) for test in self.item_tests)
 
 
-def item_matcher(props: MatchProperties, signal: Signal) -> ItemMatcher:
+def matcher(props: MatchProperties, signal: Signal) -> Matcher:
     t = props.match_type
+    m = Matcher()
     if signal is Signal.METRICS:
         names = string_set(props.metric_names, t)
-        return lambda resource, scope, metric: names(metric.name)
-    tests: list[ItemMatcher] = []
+        m.item_tests.append(lambda metric: names(metric.name))
+        return m
     if signal is Signal.TRACES:
         if props.services:
             services = string_set(props.services, t)
-            tests.append(lambda resource, scope, span: services(_service_name(resource)))
+            m.context_tests.append(lambda resource, scope: services(_service_name(resource)))
         if props.span_names:
-            names = string_set(props.span_names, t)
-            tests.append(lambda resource, scope, span: names(span.name))
+            span_names = string_set(props.span_names, t)
+            m.item_tests.append(lambda span: span_names(span.name))
         if props.span_kinds:
             kinds = string_set(props.span_kinds, t)
-            tests.append(lambda resource, scope, span: kinds(SPAN_KINDS[span.kind] if 0 <= span.kind < len(SPAN_KINDS) else ""))
+            m.item_tests.append(lambda span: kinds(SPAN_KINDS[span.kind] if 0 <= span.kind < len(SPAN_KINDS) else ""))
     else:
         if props.log_bodies:
             bodies = string_set(props.log_bodies, t)
-            tests.append(lambda resource, scope, record: bodies(as_string(record.body)))
+            m.item_tests.append(lambda record: bodies(as_string(record.body)))
         if props.log_severity_texts:
             texts = string_set(props.log_severity_texts, t)
-            tests.append(lambda resource, scope, record: texts(record.severity_text))
+            m.item_tests.append(lambda record: texts(record.severity_text))
         if props.log_severity_number is not None:
             least, undefined = props.log_severity_number.number, props.log_severity_number.match_undefined
-            tests.append(lambda resource, scope, record: undefined if record.severity_number == 0 else record.severity_number >= least)
+            m.item_tests.append(lambda record: undefined if record.severity_number == 0 else record.severity_number >= least)
     libraries = _library_matcher(props.libraries, t)
     if libraries is not None:
-        tests.append(lambda resource, scope, item: libraries(scope))
+        m.context_tests.append(lambda resource, scope: libraries(scope))
     resources = _attribute_matcher(props.resources, t)
     if resources is not None:
-        tests.append(lambda resource, scope, item: resources(resource.attributes))
+        m.context_tests.append(lambda resource, scope: resources(resource.attributes))
     attributes = _attribute_matcher(props.attributes, t)
     if attributes is not None:
-        tests.append(lambda resource, scope, item: attributes(item.attributes))
-    return lambda resource, scope, item: all(test(resource, scope, item) for test in tests)
+        m.item_tests.append(lambda item: attributes(item.attributes))
+    return m
+
+
+def skip_all(item: Any) -> bool:
+    return True
+
+
+def skip_none(item: Any) -> bool:
+    return False
 
 
 @dataclass
 class Skip:
     """NewSkipExpr: an item is skipped when it does not match `include` or matches `exclude`."""
 
-    include: ItemMatcher | None = None
-    exclude: ItemMatcher | None = None
+    include: Matcher | None = None
+    exclude: Matcher | None = None
     active: bool = field(init=False)
 
     def __post_init__(self) -> None:
         self.active = self.include is not None or self.exclude is not None
 
-    def __call__(self, resource: Any, scope: Any, item: Any) -> bool:
-        if self.include is not None and not self.include(resource, scope, item):
-            return True
-        return self.exclude is not None and self.exclude(resource, scope, item)
+    def scoped(self, resource: Any, scope: Any) -> Callable[[Any], bool]:
+        """The skip test of the items under one resource and scope (`_skip_all` / `_skip_none` when those
+        decide alone)."""
+        include, exclude = self.include, self.exclude
+        if include is not None and not include.in_context(resource, scope):
+            return skip_all
+        if exclude is not None and not exclude.in_context(resource, scope):
+            exclude = None
+        if exclude is not None and not exclude.item_tests:
+            return skip_all
+        if include is not None and not include.item_tests:
+            include = None
+        if include is None and exclude is None:
+            return skip_none
+
+        def skip(item: Any) -> bool:
+            if include is not None and not include.item(item):
+                return True
+            return exclude is not None and exclude.item(item)
+
+        return skip
 
 
 def skip_for(config: MatchConfig, signal: Signal) -> Skip:
     """The skip test of `config` for `signal`. For metrics, a block without metric_names filters nothing
     (filtermetric's newExpr: resources are not matched)."""
 
-    def build(props: MatchProperties | None) -> ItemMatcher | None:
+    def build(props: MatchProperties | None) -> Matcher | None:
         if props is None or (signal is Signal.METRICS and not props.metric_names):
             return None
-        return item_matcher(props, signal)
+        return matcher(props, signal)
 
     return Skip(build(config.include), build(config.exclude))

@@ -26,6 +26,7 @@ from ..attraction import as_string, parse_float
 from . import sampling
 from .sampling import ALL_PROBABILITIES_RANDOMNESS, ALWAYS_SAMPLE, NEVER_SAMPLE, SamplingError, TraceState
 
+_EMPTY_TRACE_ID = bytes(16)
 Mode = Literal["", "hash_seed", "equalizing", "proportional"]
 
 
@@ -81,7 +82,10 @@ class _Hashing(_Sampler):
     hashing = True
 
     def __init__(self, threshold: int, seed: int):
-        self.threshold, self.seed = threshold, seed
+        self.threshold, self.seed, self.state = threshold, seed, sampling.seeded(seed)
+
+    def randomness(self, data: bytes) -> int:
+        return sampling.randomness_from_bytes(data, self.seed, self.state)
 
     def decide(self, arriving: int | None) -> int:
         return self.threshold
@@ -335,17 +339,17 @@ class ProbabilisticSamplerProcessor(Processor):
         return policy, sampled
 
     def _keep_span(self, span: Any) -> tuple[str, bool]:
-        state, parse_error = TraceState.parse(span.trace_state)
+        state, parse_error = TraceState.parse(span.trace_state) if span.trace_state else (TraceState(), None)
         carrier: _SpanCarrier | None = _SpanCarrier(span, state)
         error = str(parse_error) if parse_error is not None else None
-        has_trace_id = any(span.trace_id) and len(span.trace_id) == 16
+        has_trace_id = len(span.trace_id) == 16 and span.trace_id != _EMPTY_TRACE_ID
         sampler = self.sampler
         rnd: int | None
         if sampler.never:
             # A fake randomness: it is never used but avoids the missing-randomness check.
             policy, rnd = "sampling_priority", ALL_PROBABILITIES_RANDOMNESS
         elif isinstance(sampler, _Hashing):
-            policy, rnd = "trace_id_hash", sampling.randomness_from_bytes(bytes(span.trace_id), sampler.seed) if has_trace_id else None
+            policy, rnd = "trace_id_hash", sampler.randomness(span.trace_id) if has_trace_id else None
             if parse_error is not None:
                 carrier = None
             elif state.rvalue:
@@ -373,7 +377,7 @@ class ProbabilisticSamplerProcessor(Processor):
         assert carrier is not None
         parse_error = carrier.error
         error = str(parse_error) if parse_error is not None else None
-        has_trace_id = any(record.trace_id) and len(record.trace_id) == 16
+        has_trace_id = len(record.trace_id) == 16 and record.trace_id != _EMPTY_TRACE_ID
         sampler = self.sampler
         rnd: int | None = None
         policy = "missing_randomness"
@@ -381,11 +385,11 @@ class ProbabilisticSamplerProcessor(Processor):
             policy, rnd = "sampling_priority", ALL_PROBABILITIES_RANDOMNESS
         elif isinstance(sampler, _Hashing):
             if self.logs_trace_id and has_trace_id:
-                policy, rnd = "trace_id_hash", sampling.randomness_from_bytes(bytes(record.trace_id), sampler.seed)
+                policy, rnd = "trace_id_hash", sampler.randomness(record.trace_id)
             if rnd is None and self.source_attribute:
                 data = _attribute_bytes(record.attributes, self.source_attribute)
                 if data:
-                    policy, rnd = self.source_attribute, sampling.randomness_from_bytes(data, sampler.seed)
+                    policy, rnd = self.source_attribute, sampler.randomness(data)
             if parse_error is not None:
                 carrier = None
             elif carrier.rvalue:

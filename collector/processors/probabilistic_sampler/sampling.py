@@ -44,18 +44,26 @@ PERCENTAGE_SCALE_FACTOR = float32(NUM_HASH_BUCKETS / 100.0)
 _FNV32_OFFSET, _FNV32_PRIME = 0x811C9DC5, 0x01000193
 
 
-def compute_hash(data: bytes, seed: int) -> int:
-    """computeHash (fnvhasher.go): FNV-1a 32 over the seed's 4 little-endian bytes, then `data`."""
-    h = _FNV32_OFFSET
-    for byte in seed.to_bytes(4, "little") + data:
+def _fnv32a(data: bytes, h: int) -> int:
+    for byte in data:
         h = ((h ^ byte) * _FNV32_PRIME) & 0xFFFFFFFF
     return h
 
 
-def randomness_from_bytes(data: bytes, seed: int) -> int:
+def seeded(seed: int) -> int:
+    """The FNV-1a 32 state after the seed's 4 little-endian bytes (computeHash's first write), to start from."""
+    return _fnv32a(seed.to_bytes(4, "little"), _FNV32_OFFSET)
+
+
+def compute_hash(data: bytes, seed: int) -> int:
+    """computeHash (fnvhasher.go): FNV-1a 32 over the seed's 4 little-endian bytes, then `data`."""
+    return _fnv32a(data, seeded(seed))
+
+
+def randomness_from_bytes(data: bytes, seed: int, state: int | None = None) -> int:
     """randomnessFromBytes (sampler_mode.go): R' = buckets-1-hash14 on top, the hash's 18 unused bits mixed in
-    the middle, hash14 at the bottom."""
-    hashed32 = compute_hash(data, seed)
+    the middle, hash14 at the bottom. `state`: `seeded(seed)`, when the caller keeps it."""
+    hashed32 = _fnv32a(data, seeded(seed) if state is None else state)
     hashed = hashed32 & BIT_MASK_HASH_BUCKETS
     rprime14 = NUM_HASH_BUCKETS - 1 - hashed
     unused18 = hashed32 >> (32 - NUM_HASH_BUCKETS_LG2)
