@@ -124,7 +124,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     for name in ("http.server.duration", "queue.depth"):
         sm.metrics.add(name=name).gauge.data_points.add(as_double=1.5).attributes.extend([kv("http.route", "/orders"), kv("region", "local")])
     post(daemon, "/v1/metrics", metrics.SerializeToString())
+    sampled = {(policy, kept): daemon.metric("otelcol_processor_probabilistic_sampler_count_traces_sampled", policy=policy, sampled=kept)
+               for policy, kept in (("trace_id_hash", "true"), ("trace_id_hash", "false"))}
+    logs_sampled = daemon.metric("otelcol_processor_probabilistic_sampler_count_logs_sampled", processor="probabilistic_sampler/logs", sampled="true")
     assert daemon.stop() == 0
+    daemon.sampled, daemon.logs_sampled = sampled, logs_sampled
     return daemon
 
 
@@ -137,6 +141,12 @@ def test_the_sampler_keeps_the_trace_ids_otelcol_keeps(run: Any) -> None:
     assert len(kept) == 45
     # hash_seed mode marks what it kept, as otelcol does: the randomness it used and the threshold (50%).
     assert {s.trace_state.split(";")[-1] for _, s in kept} == {"th:8"}
+
+
+def test_the_sampler_counts_its_decisions_as_otelcol_does(run: Any) -> None:
+    """metadata.yaml telemetry: processor_probabilistic_sampler_count_traces_sampled by policy and sampled."""
+    assert run.sampled == {("trace_id_hash", "true"): 45, ("trace_id_hash", "false"): 54}
+    assert run.logs_sampled == 57
 
 
 def test_attributes_actions_apply_to_the_included_spans(run: Any) -> None:
