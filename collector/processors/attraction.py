@@ -45,6 +45,7 @@ class ActionConfig:
     from_attribute: str = option("", "Set the value from this attribute of the same item (insert/update/upsert).")
     from_context: str = option("", "Set the value from the client metadata key (`metadata.<name>` or `<name>`; several values joined with `;`). otelcol's `client.address` and `auth.<name>` have no source here: accepted with a start-up warning, the action does nothing.")
     converted_type: str = option("", "convert: int, double or string.")
+    default_value: Any = option(None, "insert/update/upsert: the value set when `value` is unset or empty (e.g. `${ENV}` of a variable that is not set) or `from_attribute` / `from_context` finds nothing.")
 
     def sources(self) -> int:
         return (self.value is not None) + bool(self.from_attribute) + bool(self.from_context)
@@ -59,17 +60,20 @@ class ActionConfig:
                 raise Invalid('at least one of "key" and "pattern" have to be used', "key")
         elif not self.key:
             raise Invalid('missing required field "key"', "key")
+        if self.default_value is not None and action not in ("insert", "update", "upsert"):
+            raise Invalid(f'action "{action}" does not use the "default_value" field', "default_value")
         if action in ("insert", "update", "upsert"):
-            if self.sources() == 0:
+            if self.sources() == 0 and self.default_value is None:
                 raise Invalid('either field "value", "from_attribute" or "from_context" setting must be specified', "value")
             if self.sources() > 1:
                 raise Invalid("multiple value sources are set: use one of value, from_attribute, from_context", "value")
             _no(self, action, "pattern", "converted_type")
-            if self.value is not None:
-                try:
-                    any_value(self.value)
-                except TypeError:
-                    raise Invalid("unsupported value type", "value") from None
+            for key in ("value", "default_value"):
+                if getattr(self, key) is not None:
+                    try:
+                        any_value(getattr(self, key))
+                    except TypeError:
+                        raise Invalid("unsupported value type", key) from None
         elif action in ("delete", "hash"):
             if self.value is not None or self.from_attribute:
                 raise Invalid(f'action "{action}" does not use "value" or "from_attribute"', "value" if self.value is not None else "from_attribute")
@@ -335,16 +339,24 @@ class AttrProc:
         action, key = a.action.lower(), a.key
         regex = compile_pattern(a.pattern) if a.pattern else None
         if action in ("insert", "update", "upsert"):
-            constant = any_value(a.value) if a.value is not None else None
+            default = any_value(a.default_value) if a.default_value is not None else None
+            # An empty `value` (what `${VAR}` of an unset variable gives) provides nothing when there is a default.
+            constant = any_value(a.value) if a.value is not None and not (a.value == "" and default is not None) else None
             from_attribute, from_context = a.from_attribute, a.from_context
 
             def source(attrs: Any, metadata: Mapping[str, tuple[str, ...]]) -> AnyValue | None:
+                """getSourceAttributeValue: the value, else from_context, else from_attribute, else the default."""
                 if constant is not None:
                     return constant
                 if from_context:
-                    return context_value(metadata, from_context)
-                found = _find(attrs, from_attribute)
-                return None if found is None else found.value
+                    found_in_context = context_value(metadata, from_context)
+                    if found_in_context is not None:
+                        return found_in_context
+                if from_attribute:
+                    found = _find(attrs, from_attribute)
+                    if found is not None:
+                        return found.value
+                return default
 
             def set_value(attrs: Any, metadata: Mapping[str, tuple[str, ...]]) -> None:
                 value = source(attrs, metadata)

@@ -368,3 +368,68 @@ def test_resource_requires_attributes() -> None:
 def test_double_as_string_is_pcommon_s(value: float, text: str) -> None:
     """pcommon Value.AsString of a double (what convert to string writes): ES6 number formatting."""
     assert format_double(value) == text == as_string(AnyValue(double_value=value))
+
+
+# processor/resourceprocessor/testdata/config.yaml resource/with_defaults: "Use default when environment variable
+# is not set / when source attribute doesn't exist / when context value is not available".
+WITH_DEFAULTS = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:4317"}
+processors:
+  resource/with_defaults:
+    attributes:
+    # Use default when environment variable is not set
+    - key: deployment.environment
+      value: "${DEPLOYMENT_ENV}"
+      default_value: "development"
+      action: upsert
+    # Use default when source attribute doesn't exist
+    - key: service.namespace
+      from_attribute: namespace
+      default_value: "default"
+      action: insert
+    # Use default when context value is not available
+    - key: cloud.region
+      from_context: "metadata.region"
+      default_value: "us-east-1"
+      action: upsert
+exporters:
+  debug: {}
+service:
+  pipelines:
+    traces: {receivers: [otlp], processors: [resource/with_defaults], exporters: [debug]}
+"""
+
+
+@pytest.mark.parametrize(("env", "resource", "metadata", "want"), [
+    ({}, {}, {}, {"deployment.environment": "development", "service.namespace": "default", "cloud.region": "us-east-1"}),
+    ({"DEPLOYMENT_ENV": "staging"}, {"namespace": "shop"}, {"region": ("eu-west-1",)},
+     {"namespace": "shop", "deployment.environment": "staging", "service.namespace": "shop", "cloud.region": "eu-west-1"}),
+])
+def test_default_value(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], resource: dict[str, Any],
+                       metadata: dict[str, tuple[str, ...]], want: dict[str, Any]) -> None:
+    from collector.config import load_config
+
+    monkeypatch.delenv("DEPLOYMENT_ENV", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    path = tmp_path / "config.yaml"
+    path.write_text(WITH_DEFAULTS)
+    config = load_config([str(path)])
+    (spec,) = [s for kind, table in config.components.items() for i, s in table.items() if str(i) == "resource/with_defaults"]
+    sink = Sink()
+    processor = build_processor("resource", spec.config, sink)
+    request = traces_request(Span(trace_id=b"\x01" * 16, span_id=b"\x01" * 8, name="s"), resource=resource)
+    token = client_metadata.set(metadata)
+    try:
+        asyncio.run(processor.consume(Envelope.of(request)))
+    finally:
+        client_metadata.reset(token)
+    assert attrs_of(sink.requests[0].resource_spans[0].resource.attributes) == want
+
+
+def test_default_value_only_for_set_actions() -> None:
+    with pytest.raises(BuildError, match=r'actions\[0\].default_value: action "delete" does not use the "default_value" field'):
+        build_processor("attributes", {"actions": [{"key": "a", "action": "delete", "default_value": 1}]})
