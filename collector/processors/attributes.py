@@ -33,12 +33,33 @@ def context_warnings(actions: list[ActionConfig], field: str) -> list[tuple[str,
             for i, key in context_keys_without_source(actions)]
 
 
+ACTIONS_PROSE = """Actions apply in the order written. `insert` sets `key` only where it is absent, `update` only where it
+is present, `upsert` either way, from `value`, `from_attribute` or `from_context` (with `default_value` when
+that provides nothing). `delete` and `hash` (SHA-256 hex of the string, of a bool's byte, of an int's or a
+double's 8 little-endian bytes, as otelcol) act on `key` and on every key `pattern` finds. `extract` needs a
+pattern whose groups are all named: `(?P<name>...)`. Patterns written for otelcol (Go's RE2 syntax) are
+matched with Python's `re`, which reads RE2's common syntax the same way (`(?<name>...)` is taken as
+`(?P<name>...)`); a match may be anywhere in the string unless anchored with `^` and `$`."""
+
+MATCH_PROSE = """An item is processed when it matches `include` (if given) and does not match `exclude` (if given).
+Within a block every property written must match; in a list property (services, span_names, ...) one entry
+is enough. `match_type: strict` compares whole strings and typed values; `regexp` matches the value as a
+string. Spans accept services, span_names, span_kinds, attributes, resources and libraries; logs
+log_bodies, log_severity_texts, log_severity_number, attributes, resources and libraries; metrics
+metric_names (and resources, which, as in otelcol, select nothing: a block with only resources applies to
+every metric)."""
+
+
 @register
 class AttributesProcessor(Processor):
     type_name = "attributes"
     description = "Inserts, updates, upserts, deletes, hashes, extracts or converts span, log record and data point attributes (otelcol's actions, include/exclude)."
     config_class = AttributesConfig
     capabilities = Capabilities(mutates_data=True)
+
+    @classmethod
+    def reference_sections(cls) -> list[tuple[str, str, type | None]]:
+        return [("Actions", ACTIONS_PROSE, None), ("include and exclude", MATCH_PROSE, None)]
 
     @classmethod
     def validate_usage(cls, id: ComponentID, config: AttributesConfig, signals: set[Signal]) -> list[str]:

@@ -255,6 +255,19 @@ def _priority(span: Any) -> bool | None:
     return None
 
 
+DECISION_PROSE = """Each span or log record is decided alone, exactly as otelcol decides it, so collectors running
+either agree. `hash_seed` keeps a trace when FNV-1a 32 of the seed (4 little-endian bytes) and the trace id,
+masked to 14 bits, is below `sampling_percentage` x 163.84 (in float32, truncated); it writes the randomness
+and threshold it used into the tracestate (`ot=rv:...;th:...`) and drops items already carrying OTEP 235
+sampling information (`fail_closed`). `equalizing` and `proportional` read the randomness from the
+tracestate's `rv` or the trace id's last 7 bytes and write the resulting `th`: equalizing raises an
+arriving threshold to the configured one, proportional multiplies the arriving probability by it. A span
+whose `sampling.priority` is 0 is dropped and one above 0 kept; a log record's `sampling_priority`
+attribute is its own percentage. Logs use the `sampling.randomness` and `sampling.threshold` attributes in
+place of the tracestate. Items with an all-zero trace id (and, for logs, no `from_attribute` value) have no
+randomness: dropped with `fail_closed`, kept without."""
+
+
 @register
 class ProbabilisticSamplerProcessor(Processor):
     type_name = "probabilistic_sampler"
@@ -262,6 +275,10 @@ class ProbabilisticSamplerProcessor(Processor):
     config_class = ProbabilisticSamplerConfig
     signals = frozenset({Signal.TRACES, Signal.LOGS})
     capabilities = Capabilities(mutates_data=True)
+
+    @classmethod
+    def reference_sections(cls) -> list[tuple[str, str, type | None]]:
+        return [("Decisions", DECISION_PROSE, None)]
 
     def __init__(self, settings: Any, config: ProbabilisticSamplerConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
