@@ -13,12 +13,15 @@ from .component import Kind
 # (kind, module under collector/, current type name, older spellings...)
 BUILTIN: tuple[tuple[Kind, str, str, *tuple[str, ...]], ...] = (
     (Kind.RECEIVER, "receivers.otlp", "otlp"),
+    (Kind.PROCESSOR, "processors.attributes", "attributes"),
     (Kind.PROCESSOR, "processors.batch", "batch"),
     (Kind.PROCESSOR, "processors.cost", "cost"),
     (Kind.PROCESSOR, "processors.filter", "filter"),
     (Kind.PROCESSOR, "processors.genai_normalizer", "gen_ai_normalizer"),
     (Kind.PROCESSOR, "processors.memory_limiter", "memory_limiter"),
+    (Kind.PROCESSOR, "processors.probabilistic_sampler", "probabilistic_sampler"),
     (Kind.PROCESSOR, "processors.redaction", "redaction"),
+    (Kind.PROCESSOR, "processors.resource", "resource"),
     (Kind.PROCESSOR, "processors.tailsampling", "tail_sampling"),
     (Kind.PROCESSOR, "processors.token_count", "token_count"),
     (Kind.PROCESSOR, "processors.transform", "transform"),
