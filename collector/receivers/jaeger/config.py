@@ -66,7 +66,7 @@ class ThriftHTTPConfig:
 class UDPConfig:
     """otelcol's ProtocolUDP: the endpoint and ServerConfigUDP, with its defaults."""
 
-    endpoint: Endpoint = option(Endpoint("127.0.0.1:6831"), "Address of the agent port (6831 for thrift_compact, 6832 for thrift_binary); use 0.0.0.0:<port> to accept from other hosts.")
+    endpoint: Endpoint = option(Endpoint("127.0.0.1:6831"), "Address of the agent port; use 0.0.0.0:6831 to accept from other hosts.")
     queue_size: int = option(1000, "Datagrams received and not yet handled; one arriving when the queue is full is dropped and counted.")
     max_packet_size: int = option(65000, "Largest datagram handled; a longer one is dropped and counted.")
     workers: int = option(10, "Datagrams decoded and pushed into the pipeline at once.")
@@ -80,8 +80,12 @@ class UDPConfig:
             raise Invalid("must be 0 (the system's default) or a positive number of bytes", "socket_buffer_size")
 
 
+@dataclass
+class BinaryUDPConfig(UDPConfig):
+    endpoint: Endpoint = option(Endpoint("127.0.0.1:6832"), "Address of the agent port; use 0.0.0.0:6832 to accept from other hosts.")
+
+
 PROTOCOLS = ("grpc", "thrift_http", "thrift_compact", "thrift_binary")
-_UDP_PORTS = {"thrift_compact": "6831", "thrift_binary": "6832"}
 
 
 @dataclass
@@ -89,7 +93,7 @@ class ProtocolsConfig:
     grpc: GRPCConfig | None = option(None, "gRPC api_v2 `CollectorService.PostSpans` (Jaeger clients' and agents' collector protocol), on 14250.")
     thrift_http: ThriftHTTPConfig | None = option(None, "Thrift over HTTP: `POST /api/traces` with a Batch in TBinaryProtocol (application/x-thrift), on 14268.")
     thrift_compact: UDPConfig | None = option(None, "The agent's UDP port for `emitBatch` in TCompactProtocol (what Jaeger clients send by default), on 6831.")
-    thrift_binary: UDPConfig | None = option(None, "The agent's UDP port for `emitBatch` in TBinaryProtocol, on 6832.")
+    thrift_binary: BinaryUDPConfig | None = option(None, "The agent's UDP port for `emitBatch` in TBinaryProtocol, on 6832.")
 
     @classmethod
     def from_config(cls, decoder: Any, value: Any, path: tuple) -> ProtocolsConfig:
@@ -102,17 +106,8 @@ class ProtocolsConfig:
         for key in value:
             if key not in PROTOCOLS:
                 decoder.error(path + (key,), f"unknown protocol (valid keys: {', '.join(PROTOCOLS)})")
-        out = cls()
-        if "grpc" in value:
-            out.grpc = decoder.decode(GRPCConfig, value["grpc"], path + ("grpc",))
-        if "thrift_http" in value:
-            out.thrift_http = decoder.decode(ThriftHTTPConfig, value["thrift_http"], path + ("thrift_http",))
-        for key, port in _UDP_PORTS.items():
-            if key in value:
-                block = value[key]
-                if block is None or isinstance(block, dict):  # the port's own default endpoint
-                    block = {"endpoint": f"127.0.0.1:{port}", **(block or {})}
-                setattr(out, key, decoder.decode(UDPConfig, block, path + (key,)))
+        types: dict[str, type] = {"grpc": GRPCConfig, "thrift_http": ThriftHTTPConfig, "thrift_compact": UDPConfig, "thrift_binary": BinaryUDPConfig}
+        out = cls(**{key: decoder.decode(tp, value[key], path + (key,)) for key, tp in types.items() if key in value})
         if not any(getattr(out, key) is not None for key in PROTOCOLS):
             decoder.error(path, "must specify at least one protocol when using the Jaeger receiver")
         return out

@@ -17,6 +17,22 @@ from . import agent_udp, collector_grpc, collector_http
 from .config import REMOTE_SAMPLING_REASON, JaegerReceiverConfig
 from .intake import Intake
 
+TRANSLATION = (
+    "Spans are translated to OTLP as otelcol-contrib's pkg/translator/jaeger does: the process becomes the resource "
+    "(`service.name`, its tags; `hostname` -> `host.name`, `jaeger.version` -> `opencensus.exporterversion`), `span.kind` "
+    "gives the kind, `error`/`otel.status_code`/`http.status_code` the status, logs become events named by their `event` "
+    "field, references give the parent and links (`opentracing.ref_type`). Over gRPC only, as in otelcol, "
+    "`otel.scope.name`/`otel.scope.version` tags give the scope and `w3c.tracestate` the trace state. A span whose trace or "
+    "span id is missing, all zero or of the wrong length (or, in Thrift, lacks a required field) is refused alone and counted "
+    "in `otelcol_receiver_refused_spans`; otelcol would pass it on."
+)
+BAD_INPUT = (
+    "gRPC answers INVALID_ARGUMENT to a message it cannot decode; thrift_http answers 400 to a body or Content-Type it cannot "
+    "read (as otelcol) and 202 to a batch it took. An agent datagram over `max_packet_size`, arriving at a full queue, or not "
+    "a readable `emitBatch` call is dropped and counted in `llm_collector_receiver_dropped_packets{reason=too_large|queue_full|malformed}`. "
+    "No reason quotes what was sent."
+)
+
 
 @register
 class JaegerReceiver(Receiver):
@@ -34,6 +50,10 @@ class JaegerReceiver(Receiver):
         if config.remote_sampling is not None:
             out.append(("remote_sampling", REMOTE_SAMPLING_REASON))
         return out
+
+    @classmethod
+    def reference_sections(cls) -> list[tuple[str, str, type | None]]:
+        return [("Translation", TRANSLATION, None), ("Bad input", BAD_INPUT, None)]
 
     def __init__(self, settings: Settings, config: JaegerReceiverConfig, consumers: dict[Signal, Consumer]):
         super().__init__(settings, config, consumers)

@@ -253,9 +253,9 @@ def from_proto(batch: Any) -> tuple[ExportTraceServiceRequest, int]:
             continue
         rs = request.resource_spans.add()
         if process is not None and process.service_name != NO_SERVICE_NAME and (process.service_name or process.tags):
-            tags = Attrs()
-            _proto_tags(process.tags, tags)
-            _resource(tags, process.service_name).write(rs.resource.attributes)
+            process_tags = Attrs()
+            _proto_tags(process.tags, process_tags)
+            _resource(process_tags, process.service_name).write(rs.resource.attributes)
         scopes: dict[tuple[str, str], Any] = {}
         for span in spans:
             if span.ByteSize() == 0:
