@@ -21,8 +21,8 @@ import pytest
 import collector.cli
 from collector import otlpjson
 from collector.component import Kind, Signal
-from collector.exporters.jaeger_proto import api_v2_pb2 as pb
-from collector.exporters.jaeger_proto.api_v2_pb2_grpc import CollectorServiceStub
+from collector.jaeger_proto import api_v2_pb2 as pb
+from collector.jaeger_proto.api_v2_pb2_grpc import CollectorServiceStub
 from collector.testing import decode_config, wait_for
 from tests.conftest import daemon_yaml, damaged_copies, run_in_process
 from tests.receivers import jaeger_wire as w

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from collector.exporters.jaeger_proto import api_v2_pb2 as pb
+from collector.jaeger_proto import api_v2_pb2 as pb
 from collector.receivers.jaeger import thrift as th
 from collector.receivers.jaeger.translate import Attrs, from_proto, from_thrift
 

@@ -12,7 +12,7 @@ from google.protobuf.message import DecodeError
 from ...admission import Admission, Refused
 from ...client import client_metadata, metadata_from_pairs
 from ...component import ConsumeError
-from ...exporters.jaeger_proto.api_v2_pb2 import PostSpansRequest, PostSpansResponse
+from ...jaeger_proto.api_v2_pb2 import PostSpansRequest, PostSpansResponse
 from .config import GRPCConfig
 from .intake import Intake
 from .translate import from_proto

@@ -29,7 +29,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from ...exporters.jaeger_proto import api_v2_pb2
+from ...jaeger_proto import api_v2_pb2
 from . import thrift
 
 NO_SERVICE_NAME = "OTLPResourceNoServiceName"
