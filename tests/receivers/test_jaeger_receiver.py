@@ -237,3 +237,22 @@ def test_remote_sampling_is_accepted_with_a_start_up_warning(daemon_factory: Any
     daemon = daemon_factory(config.replace("queue_size: 4, workers: 1", "socket_buffer_size: 262144"), extra_ports=PORTS)
     warnings = [r for r in daemon.log_records() if r.get("key") == "receivers.jaeger.remote_sampling"]
     assert len(warnings) == 1 and "no-op" in warnings[0]["reason"]
+
+
+@pytest.mark.slow
+def test_over_a_memory_limit_every_transport_refuses_retryably(daemon_factory: Any) -> None:
+    # As test_memory_limiter's otlp case: a 10 MiB limit is far below any Python daemon, so it refuses from the first check.
+    config = CONFIG.replace("traces: {{receivers: [jaeger], exporters: [file/traces]}}", "traces: {{receivers: [jaeger], processors: [memory_limiter], exporters: [file/traces]}}")
+    config = config.replace("exporters:\n  file/traces:", "processors:\n  memory_limiter: {{limit_mib: 10, spike_limit_mib: 2, check_interval: 100ms}}\nexporters:\n  file/traces:")
+    daemon = daemon_factory(config, extra_ports=PORTS)
+    with grpc.insecure_channel(f"127.0.0.1:{daemon.ports['jgrpc']}") as channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            CollectorServiceStub(channel).PostSpans(pb.PostSpansRequest(batch=_proto_batch("svc", 1, 2)), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert daemon.metric("otelcol_receiver_refused_spans", receiver="jaeger", transport="grpc") == 2
+    status, _ = _post(daemon, w.Binary.struct(_thrift_batch("svc", 3)))
+    assert status == 503
+    _send_udp(daemon, "jcompact", w.emit_batch(_thrift_batch("svc", 4)))
+    wait_for(lambda: daemon.metric("otelcol_receiver_refused_spans", receiver="jaeger", transport="udp_thrift_compact") == 1, 10, "the datagram's span refused")
+    assert daemon.alive() and daemon.stop() == 0
+    assert not (daemon.data / "traces.jsonl").read_bytes()

@@ -10,11 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ...admission import Admission, Refused
+from ...admission import Admission, Hold, Refused
 from ...client import client_metadata, metadata_from_pairs
 from ...component import ConsumeError
 from ...httpserver import serve
-from ..bodies import HTTPProblem, decompress, read_body
+from ..bodies import BodyRefused, HTTPProblem, decompress, expected_size, read_body
 from .config import ThriftHTTPConfig
 from .intake import Intake
 from .thrift import ThriftError, decode_batch
@@ -44,27 +44,38 @@ def _handler(cfg: ThriftHTTPConfig, intake: Intake, admission: Admission) -> Any
         if request.method != "POST":
             return _text(405, "405 method not allowed, supported: [POST]", {"Allow": "POST"})
         if request.content_type.lower() not in ACCEPTED_TYPES:
-            what = "Content-Type" if "Content-Type" in request.headers else "no Content-Type header"
-            return _text(400, f"Unsupported content type ({what}; accepted: {', '.join(ACCEPTED_TYPES)})")
+            what = "" if "Content-Type" in request.headers else ": no Content-Type header"
+            return _text(400, f"Unsupported content type{what} (accepted: {', '.join(ACCEPTED_TYPES)})")
         if request.content_length is not None and request.content_length > limit:
             return _text(413, f"request body of {request.content_length} bytes exceeds max_request_body_size {limit}")
+        # The body's memory is reserved (collector/admission.py) from Content-Length before it is read, the rest
+        # as it arrives and once it is inflated; a memory_limiter that refuses gets 503 before the body is decoded.
+        hold = Hold(admission)
+        encoding = request.headers.get("Content-Encoding", "")
         try:
-            body = decompress(await read_body(request, limit), request.headers.get("Content-Encoding", ""), limit)
+            hold.grow_to(expected_size(request.content_length or 0, encoding, limit))
+            body = await read_body(request, limit, hold)
+            body = decompress(body, encoding, limit)
+            hold.resize(len(body))
+            return await decoded(request, body)
         except HTTPProblem as problem:
             return _text(problem.status, problem.message)
+        except BodyRefused as cut:
+            return _unavailable(cut.refusal)
+        except Refused as exc:
+            return _unavailable(exc)
+        finally:
+            hold.release()
+
+    async def decoded(request: web.Request, body: bytes) -> web.Response:
         try:
             batch = decode_batch(body)
         except ThriftError as exc:
             intake.log.debug("malformed Thrift batch", transport="collector_http", error=str(exc))
             return _text(400, f"Unable to process request body: {exc}")
+        del body
         if cfg.include_metadata:
             client_metadata.set(metadata_from_pairs(request.headers.items()))
-        try:
-            cost = admission.reserve(len(body))
-        except Refused as exc:
-            intake.refuse(len(batch.spans))
-            exc.count(len(batch.spans))
-            return _unavailable(exc)
         try:
             translated, invalid = from_thrift(batch)
             del batch
@@ -74,9 +85,6 @@ def _handler(cfg: ThriftHTTPConfig, intake: Intake, admission: Admission) -> Any
         except Exception as exc:
             intake.log.error("pipeline failed", transport="collector_http", error=repr(exc), exc_info=True)
             return _text(500, f"Cannot submit Jaeger batch: internal error: {exc!r}")
-        finally:
-            admission.release(cost)
-            admission.dropped(len(body))
         return web.Response(status=202)
 
     return handle
