@@ -68,15 +68,14 @@ def test_unknown_and_mistyped_fields_are_skipped_as_generated_go_code_does() -> 
         assert got.process.tags is None and got.spans[0].problem is None
 
 
-def test_a_span_missing_a_required_field_is_marked_and_the_next_one_is_intact() -> None:
+def test_a_span_missing_a_required_field_is_refused_and_the_next_one_is_intact() -> None:
     broken = [f for f in w.span(TRACE, 1) if f[0] != 5]  # no operationName
     bad_tag = w.span(TRACE, 2, span_tags={}) [:-1] + [(10, w.LIST, (w.STRUCT, [[(1, w.STRING, "no-type")], w.tag("ok", 1)]))]
     good = w.span(TRACE, 3, "kept")
     for raw, compact in ((w.emit_batch(w.batch("svc", [broken, bad_tag, good]), True), True),
                          (w.emit_batch(w.batch("svc", [broken, bad_tag, good]), False), False)):
         got = decode_emit_batch(raw, compact)
-        assert [s.problem is not None for s in got.spans] == [True, True, False]
-        assert got.spans[2].operation_name == "kept"
+        assert got.refused == 2 and [s.operation_name for s in got.spans] == ["kept"]
         request, refused = from_thrift(got)
         assert refused == 2
         assert [s.name for s in request.resource_spans[0].scope_spans[0].spans] == ["kept"]
@@ -100,8 +99,8 @@ def test_structural_problems_fail_the_message(name: str, raw: bytes, compact: bo
 def _compact_span_list(count_varint: bytes) -> bytes:
     """An emitBatch whose span list claims a size given as raw varint bytes."""
     head = w.Compact.message("emitBatch", 4, [])[:-1]  # without the args' stop byte
-    process = b"\x18\x03svc\x00"  # field 1 (string) "svc", stop
-    return head + b"\x1c" + process + b"\x19" + b"\xfc" + count_varint
+    process = b"\x1c\x18\x03svc\x00"  # Batch field 1 (struct): Process field 1 (string) "svc", stop
+    return head + b"\x1c" + process + b"\x19" + b"\xfc" + count_varint  # args field 1 (Batch), its field 2: a list of structs
 
 
 @pytest.mark.parametrize(("name", "raw", "compact"), [
@@ -134,3 +133,14 @@ def test_damaged_datagrams_only_ever_raise_thrift_error_and_never_quote_the_inpu
             decoded += 1
             from_thrift(batch)  # whatever was read translates
     assert decoded > 0
+
+
+def test_blank_and_broken_spans_are_not_kept() -> None:
+    # jThriftSpansToInternal skips spans equal to a zero-valued span; a broken one is only counted. Neither is kept,
+    # so a body of 100,000 empty structs costs no objects.
+    blank = [(1, w.I64, 0), (2, w.I64, 0), (3, w.I64, 0), (4, w.I64, 0), (5, w.STRING, ""), (7, w.I32, 0), (8, w.I64, 0), (9, w.I64, 0)]
+    got = decode_batch(w.Binary.struct(w.batch("svc", [blank, w.span(TRACE, 1), blank])))
+    assert got.refused == 0 and [s.span_id for s in got.spans] == [1]
+    empties = w.Compact.message("emitBatch", 4, [])[:-1] + b"\x1c\x1c\x18\x03svc\x00\x19\xfc" + bytes([0xC0, 0x9A, 0x0C]) + b"\x00" * 200_000 + b"\x00\x00"
+    got = decode_emit_batch(empties, compact=True)
+    assert got.spans == [] and got.refused == 200_000

@@ -302,8 +302,7 @@ def test_blank_spans_are_skipped() -> None:
     # jSpansToInternal / jThriftSpansToInternal skip spans equal to a zero-valued span.
     request, refused = from_proto(pb.Batch(process=pb.Process(service_name="svc"), spans=[pb.Span(), proto_span()]))
     assert refused == 0 and len(request.resource_spans[0].scope_spans[0].spans) == 1
-    request, refused = from_thrift(th.Batch(th.Process("svc", None), [th.Span(), thrift_span()]))
-    assert refused == 0 and len(request.resource_spans[0].scope_spans[0].spans) == 1
+    # (the Thrift reader leaves blank spans out: test_jaeger_thrift.py's test_blank_and_broken_spans_are_not_kept)
 
 
 @pytest.mark.parametrize("bad", [{"trace_id": b""}, {"trace_id": bytes(16)}, {"span_id": bytes(8)}, {"span_id": b"\x01" * 9}, {"trace_id": b"\x01" * 8}])

@@ -6,8 +6,10 @@ Written for hostile input: every length is checked against the bytes that remain
 nesting is limited, varints are bounded, and every failure is a `ThriftError` whose message says where and what
 went wrong without quoting the data. Fields are read as Apache Thrift's generated Go code reads them (the code
 otelcol's receiver runs): a field of an unexpected type is skipped, unknown fields are skipped. A span missing a
-required field (or whose tag, log or reference is) is kept with its `problem` set, so the caller refuses that
-span alone (Go's reader fails the whole message); a Batch or Process missing one fails the whole message.
+required field (or whose tag, log or reference is) is left out and counted in the Batch's `refused`, so the
+caller refuses that span alone (Go's reader fails the whole message); a Batch or Process missing one fails the
+whole message. Spans equal to a zero-valued span are left out as otelcol's translator skips them; neither kind
+is kept, so a body of empty structs cannot make a million objects.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class Span:
     tags: list[Tag] | None = None
     logs: list[Log] | None = None
     incomplete: bool | None = None
-    problem: str | None = None  # why this span cannot be used (a required field missing), else None
+    problem: str | None = None  # why this span cannot be used (a required field missing), else None; read_batch drops it
 
     def blank(self) -> bool:
         """Equal to a zero-valued span (otelcol skips those: reflect.DeepEqual(span, new(jaeger.Span)))."""
@@ -98,6 +100,7 @@ class Process:
 class Batch:
     process: Process
     spans: list[Span] = field(default_factory=list)
+    refused: int = 0  # spans left out for a missing required field
 
 
 class _Reader:
@@ -535,16 +538,34 @@ def read_process(r: _Reader, depth: int) -> Process:
 def read_batch(r: _Reader, depth: int = 0) -> Batch:
     process: Process | None = None
     spans: list[Span] | None = None
+    refused = 0
     for ftype, fid in _struct_fields(r, depth):
         if fid == 1 and ftype == STRUCT:
             process = read_process(r, depth + 1)
-        elif fid == 2:
-            spans = _list(r, ftype, read_span, depth)
+        elif fid == 2 and ftype == LIST:
+            spans, refused = _spans(r, depth)
         else:
             r.skip(ftype, depth + 1)  # seqNo, stats
     if process is None or spans is None:
         raise ThriftError("the batch has no process or no spans (both required)")
-    return Batch(process, spans)
+    return Batch(process, spans, refused)
+
+
+def _spans(r: _Reader, depth: int) -> tuple[list[Span] | None, int]:
+    """Batch.spans: the usable spans and how many were refused; blank spans are skipped (jThriftSpansToInternal)."""
+    etype, count = r.list_header()
+    if etype != STRUCT:
+        for _ in range(count):
+            r.skip(etype, depth + 1)
+        return None, 0
+    spans, refused = [], 0
+    for _ in range(count):
+        span = read_span(r, depth + 1)
+        if span.problem is not None:
+            refused += 1
+        elif not span.blank():
+            spans.append(span)
+    return spans, refused
 
 
 def decode_batch(body: bytes) -> Batch:

@@ -386,14 +386,12 @@ def from_thrift(batch: thrift.Batch) -> tuple[ExportTraceServiceRequest, int]:
         _thrift_tags(process.tags, tags)
         _resource(tags, process.service_name).write(rs.resource.attributes)
     if not batch.spans:
-        return request, 0
+        return request, batch.refused
     spans = rs.scope_spans.add().spans
-    refused = 0
-    for span in batch.spans:
-        if span.blank():
-            continue
+    refused = batch.refused
+    for span in batch.spans:  # the reader left out blank spans (jThriftSpansToInternal skips them)
         trace_id, span_id = _id(span.trace_id_high, span.trace_id_low), _span_id(span.span_id)
-        if span.problem is not None or not _valid_ids(trace_id, span_id):
+        if not _valid_ids(trace_id, span_id):
             refused += 1
             continue
         _thrift_span(span, trace_id, span_id, spans.add())
