@@ -1,5 +1,5 @@
-"""One virtualenv per real GenAI library under test, created by the test run itself and reused while its
-requirements stay the same.
+"""One virtualenv per real client library under test (the GenAI libraries, and the Jaeger Thrift exporter the
+jaeger receiver's tests drive), created by the test run itself and reused while its requirements stay the same.
 
 The libraries the end-to-end tests drive (Langfuse, MLflow tracing, Langtrace, OpenLIT, Traceloop, the
 Anthropic SDK with its instrumentations, pydantic-ai) pin incompatible versions of openai, httpx and the
@@ -52,6 +52,7 @@ VENV_OF = {
     "anthropic-openllmetry": "anthropic",
     "anthropic-openinference": "anthropic",
     "pydantic-ai": "pydantic-ai",
+    "jaeger-thrift": "jaeger-thrift",  # tests/jaeger_thrift_app.py
 }
 
 

@@ -21,11 +21,11 @@ import grpc
 from ..component import Host, PermanentError, Rejected, RetryableError, Signal
 from ..config import ByteSize, Invalid, option
 from ..exporterhelper import DeliveryConfig, QueuedExporter
+from ..jaeger_proto.api_v2_pb2 import Batch
 from ..pdata import count_spans
 from ..registry import register
 from ..wire.encode import tag_bytes, varint
 from ..wire.fields import PostSpansRequest
-from .jaeger_proto.api_v2_pb2 import Batch
 from .jaeger_translate import batches_from_request
 from .otlp import RETRYABLE_CODES, OTLPExporter, OTLPExporterConfig, parse_endpoint, retry_delay
 from .otlp_client import USER_AGENT, ClientSettingsError, ClientTLSConfig, TLSSettings, check_headers

@@ -32,7 +32,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .jaeger_proto.api_v2_pb2 import BINARY, BOOL, CHILD_OF, FLOAT64, FOLLOWS_FROM, INT64, Batch
+from ..jaeger_proto.api_v2_pb2 import BINARY, BOOL, CHILD_OF, FLOAT64, FOLLOWS_FROM, INT64, Batch
 
 NO_SERVICE_NAME = "OTLPResourceNoServiceName"
 _SERVICE_NAME = "service.name"

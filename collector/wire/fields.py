@@ -137,7 +137,7 @@ class AnyValue:
     STRING_VALUE_STRINDEX = 8
 
 
-# jaeger.api_v2 (collector/exporters/jaeger_proto/api_v2.proto)
+# jaeger.api_v2 (collector/jaeger_proto/api_v2.proto)
 
 
 class PostSpansRequest:

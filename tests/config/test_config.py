@@ -611,7 +611,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
                     endpoint: localhost
                   http:
                     max_request_body_size: huge
-              jaeger:
+              kafka:
             exporters:
               debug:
                 verbosity: loud
@@ -640,7 +640,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
         [
             '{path}:5: receivers.otlp.protocols.grpc.endpoint: expected an endpoint like "127.0.0.1:4317", got "localhost"',
             '{path}:7: receivers.otlp.protocols.http.max_request_body_size: expected a size like "4MiB" or a number of bytes, got "huge"',
-            f'{{path}}:8: receivers.jaeger: unknown receiver type "jaeger" (valid values: [{valid(Kind.RECEIVER)}]){otelcol_explanation(Kind.RECEIVER, "jaeger")}',
+            f'{{path}}:8: receivers.kafka: unknown receiver type "kafka" (valid values: [{valid(Kind.RECEIVER)}]){otelcol_explanation(Kind.RECEIVER, "kafka")}',
             '{path}:11: exporters.debug.verbosity: expected one of "basic", "normal", "detailed", got "loud"',
             '{path}:14: exporters.file.flush_interval: expected a duration like "200ms", got "fast"',
             '{path}:17: extensions.health_check.path: expected a path starting with "/"',

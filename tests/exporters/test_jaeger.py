@@ -24,8 +24,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from collector import cli, testing
-from collector.exporters.jaeger_proto import api_v2_pb2 as jaeger
 from collector.exporters.jaeger_translate import batches_from_request
+from collector.jaeger_proto import api_v2_pb2 as jaeger
 from collector.testing import kv
 from tests.conftest import REPO, run_in_process
 from tests.exporters.test_jaeger_translate import llm_request, request, span

@@ -13,8 +13,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from collector.exporters.jaeger_proto import api_v2_pb2 as jaeger
 from collector.exporters.jaeger_translate import NO_SERVICE_NAME, batches_from_request
+from collector.jaeger_proto import api_v2_pb2 as jaeger
 from collector.testing import kv
 
 TRACE_ID = bytes.fromhex("0102030405060708090a0b0c0d0e0f10")

@@ -18,7 +18,7 @@ import grpc
 from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from collector.exporters.jaeger_proto import api_v2_pb2, api_v2_pb2_grpc
+from collector.jaeger_proto import api_v2_pb2, api_v2_pb2_grpc
 from tests.conftest import free_port
 
 

@@ -20,7 +20,7 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from collector.exporters.jaeger_proto import api_v2_pb2
+from collector.jaeger_proto import api_v2_pb2
 from collector.wire import encode, fields, native
 from collector.wire.fields import I32, I64, LEN, VARINT, tag
 from collector.wire.locate import read_varint

@@ -2,7 +2,7 @@
 
 Run from the repository root with a Python that has grpcio-tools:
 
-    python -m collector.exporters.jaeger_proto.regenerate
+    python -m collector.jaeger_proto.regenerate
 
 The checked-in stubs were made with grpcio-tools 1.66.0 (protoc 27.2): its gencode loads on every
 protobuf runtime from 5.27.2 up (7.x included) and its service stubs on grpcio >= 1.66.0, which are
@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
+ROOT = HERE.parents[1]
 PROTO = HERE.relative_to(ROOT) / "api_v2.proto"
 HEADER = (
     "# Generated code: do not edit. Source: {proto}\n"
-    "# Regenerate with: python -m collector.exporters.jaeger_proto.regenerate (grpcio-tools {tools}, see its docstring)\n"
+    "# Regenerate with: python -m collector.jaeger_proto.regenerate (grpcio-tools {tools}, see its docstring)\n"
 )
 
 

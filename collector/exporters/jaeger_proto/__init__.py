@@ -1,1 +1,0 @@
-"""Jaeger's api_v2 protobuf messages and CollectorService, generated from api_v2.proto (see regenerate.py)."""
