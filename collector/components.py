@@ -22,3 +22,4 @@ from .processors import (  # noqa: F401
     token_count,
 )
 from .receivers import otlp  # noqa: F401
+from .receivers.zipkin import receiver as zipkin_receiver  # noqa: F401

@@ -14,8 +14,6 @@ _RECEIVERS: dict[tuple[str, ...], _Entry] = {
                       "none that scrapes: send the metrics over OTLP to the otlp receiver, or keep Prometheus scraping the source"),
     ("jaeger",): ("receives Jaeger spans (gRPC api_v2, thrift_http, thrift_compact/thrift_binary over UDP)",
                   "the otlp receiver: point the applications' OpenTelemetry SDKs (or Jaeger >= 1.35 clients) at it over OTLP"),
-    ("zipkin",): ("receives Zipkin v1/v2 spans over HTTP (JSON or protobuf)",
-                  "the otlp receiver: export OTLP from the applications instead of Zipkin"),
     ("filelog", "file_log"): ("tails log files and parses their lines with operators",
                               "none that reads files: send logs over OTLP (an OpenTelemetry SDK log bridge) to the otlp receiver"),
     ("hostmetrics", "host_metrics"): ("scrapes the host's CPU, memory, disk, filesystem and network metrics",
