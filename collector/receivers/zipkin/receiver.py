@@ -96,6 +96,28 @@ class ZipkinReceiverConfig(ZipkinHTTPConfig):
         return self
 
 
+ANSWERS = """
+As otelcol's zipkinreceiver: every path is served (POST /api/v2/spans is what reporters use), a body is JSON unless
+its Content-Type is exactly application/x-protobuf, and Content-Encoding may be gzip, deflate/zlib or zstd. Success is
+202 Accepted. A body that does not decode is 400 with the reason (never quoting the body); as in otelcol one bad span
+(a missing or non-hex id, a tag that is not a string, an IP that does not parse, an annotation or otlp.link tag that
+does not parse) fails the whole request. A span with an all-zero trace id (JSON without traceId) or span id (protobuf),
+which otelcol passes on, is invalid OTLP and is left out alone, counted in otelcol_receiver_refused_spans. A pipeline
+that refuses the spans for good answers 400 "Bad Request", any other failure (memory_limiter included) 500
+"Internal Server Error". Zipkin v1 (/api/v1/spans, JSON or Thrift) is refused with 400.
+"""
+TRANSLATION = """
+As contrib's pkg/translator/zipkin/zipkinv2: one resource per localEndpoint.serviceName (service.name, or the key
+otlp.service.name.source names), one scope per otel.library.name/otel.library.version tag; the first span of each
+gives the resource its semantic-convention resource tags (service.*, host.*, k8s.*, telemetry.sdk.*, ...), which never
+become span attributes. w3c.tracestate is the trace state; otel.status_code (STATUS_CODE_OK or Ok, ...) with
+otel.status_description the status, and any error tag makes it an error (a value other than "true" stays an
+attribute); span.kind internal marks an unkinded span internal; otlp.link.N tags are links. Other tags are string
+attributes (parse_string_tags: numbers and booleans), then net.host.ip/net.host.port from localEndpoint and
+peer.service/net.peer.ip/net.peer.port from remoteEndpoint. Annotations are events (name|{json attributes}|dropped
+count is unpacked). Times are microseconds; a span without timestamp starts at the epoch with
+otel.zipkin.absentField.startTime true.
+"""
 _SERVER_KEYS = [f.name for f in dataclasses.fields(ZipkinHTTPConfig)]
 _SERVER_DEFAULTS = ZipkinHTTPConfig()
 
@@ -113,6 +135,10 @@ class ZipkinReceiver(Receiver):
             return []
         return [(key, "protocols.http is set, so the top-level server keys are ignored (as in otelcol)")
                 for key in _SERVER_KEYS if getattr(config, key) != getattr(_SERVER_DEFAULTS, key)]
+
+    @classmethod
+    def reference_sections(cls) -> list[tuple[str, str, type | None]]:
+        return [("Requests and answers", ANSWERS, None), ("Translation to OTLP", TRANSLATION, None)]
 
     def __init__(self, settings: Settings, config: ZipkinReceiverConfig, consumers: dict[Signal, Consumer]):
         super().__init__(settings, config, consumers)
