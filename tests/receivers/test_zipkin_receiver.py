@@ -148,6 +148,33 @@ def test_sdk_spans_exported_with_the_zipkin_exporter_arrive_as_otelcol_translate
     assert daemon.metric("otelcol_receiver_accepted_spans", receiver="zipkin", transport=transport) == len(sent)
 
 
+def test_v1_json_from_the_zipkin_exporter_arrives_as_otelcol_translates_it(daemon_factory: Any) -> None:
+    """The SDK's ZipkinExporter with Protocol.V1 (POST /api/v1/spans) as contrib's zipkinv1 jsonBatchToTraces
+    reads it: no core annotations, so no kind; the binary annotations' endpoint names the one resource; every
+    tag but the status ones is an attribute; `error` makes the status an error."""
+    daemon = start(daemon_factory)
+    run = subprocess.run([sys.executable, str(APP), "--endpoint", url(daemon, "/api/v1/spans"), "--protocol", "v1"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    sent = {line["span_id"]: line for line in lines[:-1]}
+    got = {span.span_id.hex(): (resource, scope, span) for resource, scope, span in arrived(daemon, len(sent))}
+    assert sorted(got) == sorted(sent)
+    for span_id, expected in sent.items():
+        resource, scope, span = got[span_id]
+        assert attrs(resource.attributes) == {"service.name": "chat-api"} and scope.name == ""
+        assert (span.trace_id.hex(), span.name, span.kind) == (expected["trace_id"], expected["name"], 0)
+        start_us = usec(expected["start"])
+        assert (span.start_time_unix_nano, span.end_time_unix_nano) == (start_us * 1000, (start_us + usec(expected["end"] - expected["start"])) * 1000)
+        attributes = attrs(span.attributes)
+        assert {k: attributes[k] for k in expected["attributes"]} == {k: tag(v) for k, v in expected["attributes"].items()}
+        assert attributes["otel.library.name"] == expected["scope"][0] and attributes["service.version"] == "1.4.0"
+        assert "otel.status_code" not in attributes and "error" not in attributes
+        assert (span.status.code, span.status.message) == ((2, "") if expected["status"][0] == "ERROR" else (0, ""))
+        assert [(e.name, e.time_unix_nano) for e in span.events] == [
+            (json.dumps({e["name"]: e["attributes"]}, sort_keys=True), usec(e["time"]) * 1000) for e in expected["events"]]
+    assert daemon.metric("otelcol_receiver_accepted_spans", receiver="zipkin", transport="http_v1_json") == len(sent)
+
+
 def _zipkin_json(trace: str = "5af7183fb1d4cf5f5af7183fb1d4cf5f", name: str = "get /api") -> bytes:
     return json.dumps([{"traceId": trace, "id": "6b221d5bc9e6496c", "name": name, "kind": "SERVER", "timestamp": 1472470996199000,
                         "duration": 207000, "localEndpoint": {"serviceName": "backend", "ipv4": "192.168.99.1", "port": 3306},
@@ -203,7 +230,8 @@ def test_bad_input_is_refused_with_a_reason_that_never_quotes_it(daemon_factory:
         (gzip.compress(b"[" + b" " * 10_000 + b"]"), {"Content-Encoding": "gzip"}, "/api/v2/spans", 413, "exceeds max_request_body_size 4096"),
         (b"[" + b" " * 5000 + b"]", {}, "/api/v2/spans", 413, "exceeds max_request_body_size 4096"),
         (b"[" * 4000, {}, "/api/v2/spans", 400, "malformed JSON"),
-        (_zipkin_json(), {}, "/api/v1/spans", 400, "Zipkin v1 spans (api/v1/spans) are not supported"),
+        (b"\x0c\x00\x00\x00\x01", {"Content-Type": "application/x-thrift"}, "/api/v1/spans", 400, "Zipkin v1 Thrift (application/x-thrift) is not supported"),
+        (json.dumps([{"traceId": "1", "id": SECRET}]).encode(), {}, "/api/v1/spans", 400, "span 0.traceId: hex id has wrong length"),
     ]
     for body, headers, path, status, reason in cases:
         code, text = post(url(daemon, path), body, headers)

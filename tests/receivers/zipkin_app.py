@@ -39,7 +39,8 @@ def make_spans() -> list:
 
 
 def exporter(protocol: str, endpoint: str):
-    common = {"endpoint": endpoint, "local_node_ipv4": "10.1.2.3", "local_node_port": 8080}
+    # max_tag_value_length is the encoders' own default, given since the v1 encoder fails without it (1.45.1).
+    common = {"endpoint": endpoint, "local_node_ipv4": "10.1.2.3", "local_node_port": 8080, "max_tag_value_length": 128}
     if protocol == "proto":
         from opentelemetry.exporter.zipkin.proto.http import ZipkinExporter as ProtoExporter
 

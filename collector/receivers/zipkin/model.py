@@ -28,7 +28,7 @@ U64 = 1 << 64
 _INT64 = 1 << 63
 _HEX = re.compile(r"[0-9a-fA-F]+")
 # A \uD800-\uDFFF escape may leave a lone surrogate in a decoded string; Go's decoder puts U+FFFD in its place.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -62,14 +62,14 @@ class ZipkinSpan:
 # --- JSON ---------------------------------------------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> Any:
+def reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
 def spans_from_json(body: bytes) -> list[ZipkinSpan | None]:
     """A JSON array of v2 spans; a null element stays None (the translator skips it, as otelcol does)."""
     try:
-        data = json.loads(body.decode("utf-8", "replace"), parse_constant=_reject_constant)
+        data = json.loads(body.decode("utf-8", "replace"), parse_constant=reject_constant)
     except json.JSONDecodeError as exc:
         raise ZipkinError(f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except (ValueError, RecursionError):
@@ -77,12 +77,12 @@ def spans_from_json(body: bytes) -> list[ZipkinSpan | None]:
     if data is None:
         return []
     if not isinstance(data, list):
-        raise ZipkinError(f"expected a JSON array of spans, got {_json_kind(data)}")
-    reader = _JSONReader(fix_surrogates=_SURROGATE_ESCAPE.search(body) is not None)
+        raise ZipkinError(f"expected a JSON array of spans, got {json_kind(data)}")
+    reader = JSONReader(fix_surrogates=SURROGATE_ESCAPE.search(body) is not None)
     return [reader.span(item, i) for i, item in enumerate(data)]
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -94,7 +94,7 @@ def _json_kind(value: Any) -> str:
     return "an array" if isinstance(value, list) else "an object"
 
 
-def _folded(obj: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
+def folded(obj: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
     """Go's encoding/json matches a key to a field ignoring case; a later key wins."""
     out: dict[str, Any] = {}
     for key, value in obj.items():
@@ -110,7 +110,7 @@ _ENDPOINT_KEYS = frozenset(("servicename", "ipv4", "ipv6", "port"))
 _ANNOTATION_KEYS = frozenset(("timestamp", "value"))
 
 
-class _JSONReader:
+class JSONReader:
     def __init__(self, fix_surrogates: bool):
         self.fix_surrogates = fix_surrogates
 
@@ -119,8 +119,8 @@ class _JSONReader:
             return None
         where = f"span {index}"
         if not isinstance(item, dict):
-            raise ZipkinError(f"{where}: expected an object, got {_json_kind(item)}")
-        obj = _folded(item, _SPAN_KEYS)
+            raise ZipkinError(f"{where}: expected an object, got {json_kind(item)}")
+        obj = folded(item, _SPAN_KEYS)
         trace_id = bytes(16)
         if "traceid" in obj:
             trace_id = _trace_id_from_hex(self.id_text(obj["traceid"], f"{where}.traceId"), f"{where}.traceId")
@@ -156,7 +156,7 @@ class _JSONReader:
         if value is None:
             return ""
         if not isinstance(value, str):
-            raise ZipkinError(f"{where}: expected a string, got {_json_kind(value)}")
+            raise ZipkinError(f"{where}: expected a string, got {json_kind(value)}")
         if self.fix_surrogates and _SURROGATE.search(value):
             return _SURROGATE.sub("\ufffd", value)
         return value
@@ -164,15 +164,15 @@ class _JSONReader:
     def id_text(self, value: Any, where: str) -> str:
         # zipkin-go parses an id from the JSON token itself: null (and any non-string) is not an id.
         if not isinstance(value, str):
-            raise ZipkinError(f"{where}: expected a hex string, got {_json_kind(value)}")
+            raise ZipkinError(f"{where}: expected a hex string, got {json_kind(value)}")
         return value
 
     def endpoint(self, value: Any, where: str) -> Endpoint | None:
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise ZipkinError(f"{where}: expected an object, got {_json_kind(value)}")
-        obj = _folded(value, _ENDPOINT_KEYS)
+            raise ZipkinError(f"{where}: expected an object, got {json_kind(value)}")
+        obj = folded(value, _ENDPOINT_KEYS)
         return Endpoint(
             service_name=self.text(obj.get("servicename"), f"{where}.serviceName"),
             ipv4=_ip_text(self.text(obj.get("ipv4"), f"{where}.ipv4"), f"{where}.ipv4"),
@@ -184,12 +184,12 @@ class _JSONReader:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise ZipkinError(f"{where}: expected an array, got {_json_kind(value)}")
+            raise ZipkinError(f"{where}: expected an array, got {json_kind(value)}")
         out = []
         for i, item in enumerate(value):
             if not isinstance(item, dict):
-                raise ZipkinError(f"{where}[{i}]: expected an object, got {_json_kind(item)}")
-            obj = _folded(item, _ANNOTATION_KEYS)
+                raise ZipkinError(f"{where}[{i}]: expected an object, got {json_kind(item)}")
+            obj = folded(item, _ANNOTATION_KEYS)
             timestamp = obj.get("timestamp")
             if timestamp is None:
                 timestamp = 0
@@ -202,7 +202,7 @@ class _JSONReader:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise ZipkinError(f"{where}: expected an object of strings, got {_json_kind(value)}")
+            raise ZipkinError(f"{where}: expected an object of strings, got {json_kind(value)}")
         return {self.text(key, where): self.text(val, f"{where} (a value)") for key, val in value.items()}
 
 

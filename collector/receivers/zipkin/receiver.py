@@ -1,13 +1,13 @@
-"""The zipkin receiver: otelcol-contrib's receiver/zipkinreceiver, an HTTP server taking Zipkin v2 spans
-(POST /api/v2/spans, JSON or, with `Content-Type: application/x-protobuf`, protobuf; gzip, deflate or zstd
-Content-Encoding) into the traces pipelines as OTLP (model.py decodes, translate.py translates).
+"""The zipkin receiver: otelcol-contrib's receiver/zipkinreceiver, an HTTP server taking Zipkin spans into the
+traces pipelines as OTLP: v2 (POST /api/v2/spans, JSON or, with `Content-Type: application/x-protobuf`,
+protobuf; model.py decodes, translate.py translates) and v1 JSON (a path containing `api/v1/spans`; v1.py).
+Content-Encoding may be gzip, deflate or zstd.
 
-As otelcol's ServeHTTP: any path serves (only one containing `api/v1/spans` is v1, which this receiver
-refuses); success is 202 Accepted with no body; a body that does not decode is 400 with the reason (one that
-never quotes the body); a pipeline that refuses the spans for good answers 400 `"Bad Request"`, any other
-pipeline failure 500 `"Internal Server Error"`. The listener is the OTLP receiver's (collector/httpserver.py):
-otelcol's confighttp timeouts, TLS and CORS, and max_request_body_size checked before and after
-decompression.
+As otelcol's ServeHTTP: any path serves; success is 202 Accepted with no body; a body that does not decode is
+400 with the reason (one that never quotes the body); a pipeline that refuses the spans for good answers 400
+`"Bad Request"`, any other pipeline failure 500 `"Internal Server Error"`. The listener is the OTLP receiver's
+(collector/httpserver.py): otelcol's confighttp timeouts, TLS and CORS, and max_request_body_size checked
+before and after decompression.
 """
 
 from __future__ import annotations
@@ -29,15 +29,17 @@ from ..bodies import BodyRefused, HTTPProblem, decompress, expected_size, read_b
 from ..cors import CORS, CORSConfig
 from ..security import TLSConfig
 from .model import ZipkinError, spans_from_json, spans_from_proto
-from .translate import to_request
+from .translate import Translation, to_request
+from .v1 import to_request_v1
 
 PROTOBUF = "application/x-protobuf"
 # otelcol's transport names (receiverTransportV2JSON, ...), the `transport` label of the receiver's counters.
 TRANSPORTS = ("http_v2_json", "http_v2_proto", "http_v1_json")
 BAD_REQUEST = '"Bad Request"'
 INTERNAL_ERROR = '"Internal Server Error"'
-V1_REFUSED = ("Zipkin v1 spans (api/v1/spans) are not supported by this receiver: "
-              "send Zipkin v2 to /api/v2/spans (every current Zipkin reporter can)")
+THRIFT = "application/x-thrift"
+THRIFT_REFUSED = ("Zipkin v1 Thrift (application/x-thrift) is not supported by this receiver: "
+                  "send Zipkin v1 JSON, or v2 JSON or protobuf to /api/v2/spans")
 
 
 @dataclass
@@ -104,7 +106,8 @@ its Content-Type is exactly application/x-protobuf, and Content-Encoding may be 
 does not parse) fails the whole request. A span with an all-zero trace id (JSON without traceId) or span id (protobuf),
 which otelcol passes on, is invalid OTLP and is left out alone, counted in otelcol_receiver_refused_spans. A pipeline
 that refuses the spans for good answers 400 "Bad Request", any other failure (memory_limiter included) 500
-"Internal Server Error". Zipkin v1 (/api/v1/spans, JSON or Thrift) is refused with 400.
+"Internal Server Error". A path containing api/v1/spans takes Zipkin v1 JSON (contrib's zipkinv1: core annotations
+give the kind, binary annotations the attributes and status, one resource per endpoint); v1 Thrift is refused with 400.
 """
 TRANSLATION = """
 As contrib's pkg/translator/zipkin/zipkinv2: one resource per localEndpoint.serviceName (service.name, or the key
@@ -125,7 +128,7 @@ _SERVER_DEFAULTS = ZipkinHTTPConfig()
 @register
 class ZipkinReceiver(Receiver):
     type_name = "zipkin"
-    description = "Receives Zipkin v2 spans over HTTP (9411, POST /api/v2/spans): JSON and protobuf, gzip, otelcol's translation to OTLP."
+    description = "Receives Zipkin spans over HTTP (9411, POST /api/v2/spans: JSON and protobuf; /api/v1/spans: JSON), gzip, otelcol's translation to OTLP."
     config_class = ZipkinReceiverConfig
     signals = frozenset({Signal.TRACES})
 
@@ -190,10 +193,14 @@ class _Handler:
         self.counters = counters
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        # otelcol compares the whole header: anything but exactly application/x-protobuf (v2) is read as JSON.
+        content_type = request.headers.get("Content-Type", "").strip()
         if "api/v1/spans" in request.path:
-            return _text(400, V1_REFUSED)
-        # otelcol compares the whole header: anything but exactly application/x-protobuf is read as JSON.
-        protobuf = request.headers.get("Content-Type", "").strip() == PROTOBUF
+            if content_type == THRIFT:
+                return _text(400, THRIFT_REFUSED)
+            transport = "http_v1_json"
+        else:
+            transport = "http_v2_proto" if content_type == PROTOBUF else "http_v2_json"
         admission = self.receiver._admission
         hold = Hold(admission) if admission.gates else None
         try:
@@ -215,20 +222,25 @@ class _Handler:
                 if problem.status == 408:
                     response.force_close()
                 return response
-            return await self._consume(request, body, protobuf)
+            return await self._consume(request, body, transport)
         finally:
             if hold is not None:
                 hold.release()
 
-    async def _consume(self, request: web.Request, body: bytes, protobuf: bool) -> web.Response:
-        counters = self.counters["http_v2_proto" if protobuf else "http_v2_json"]
+    def _translate(self, body: bytes, transport: str) -> Translation:
+        if transport == "http_v1_json":
+            return to_request_v1(body, self.parse_string_tags)
+        spans = spans_from_proto(body) if transport == "http_v2_proto" else spans_from_json(body)
+        return to_request(spans, self.parse_string_tags)
+
+    async def _consume(self, request: web.Request, body: bytes, transport: str) -> web.Response:
+        counters = self.counters[transport]
         try:
-            spans = spans_from_proto(body) if protobuf else spans_from_json(body)
-            translation = to_request(spans, self.parse_string_tags)
+            translation = self._translate(body, transport)
         except ZipkinError as exc:
-            self.log.debug("malformed Zipkin request", protobuf=protobuf, error=str(exc))
+            self.log.debug("malformed Zipkin request", transport=transport, error=str(exc))
             return _text(400, str(exc))
-        del body, spans
+        del body
         if translation.invalid:
             counters.refused.inc(translation.invalid)
             self.log.warning("spans with an all-zero trace id or span id left out", spans=translation.invalid, rate_limit=True)

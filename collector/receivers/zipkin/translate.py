@@ -30,7 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from .model import U64, ZipkinError, ZipkinSpan
+from .model import U64, ZipkinError, ZipkinSpan, reject_constant
 
 NO_SERVICE_NAME = "OTLPResourceNoServiceName"
 SERVICE_NAME_SOURCE = "otlp.service.name.source"
@@ -128,7 +128,7 @@ def _fill_resource(tags: dict[str, str], service: str, attributes: Any) -> None:
     values: dict[str, Any] = {tags.pop(SERVICE_NAME_SOURCE, "") or "service.name": service}
     for key in [k for k in tags if k in RESOURCE_KEYS]:
         values[key] = tags.pop(key)
-    _put_all(attributes, values)
+    put_attributes(attributes, values)
 
 
 def _fill_span(zspan: ZipkinSpan, tags: dict[str, str], span: Any, parse_string_tags: bool) -> None:
@@ -145,7 +145,7 @@ def _fill_span(zspan: ZipkinSpan, tags: dict[str, str], span: Any, parse_string_
     attributes: dict[str, Any] = {}
     for key, value in tags.items():
         if key not in NON_SPAN_KEYS:
-            attributes[key] = _tag_value(value) if parse_string_tags else value
+            attributes[key] = tag_value(value) if parse_string_tags else value
     local, remote = zspan.local_endpoint, zspan.remote_endpoint
     if local is not None:
         if local.ipv4 is not None:
@@ -169,7 +169,7 @@ def _fill_span(zspan: ZipkinSpan, tags: dict[str, str], span: Any, parse_string_
         attributes[START_TIME_ABSENT] = True
     span.start_time_unix_nano = start
     span.end_time_unix_nano = (start + zspan.duration_ns) % U64
-    _put_all(span.attributes, attributes)
+    put_attributes(span.attributes, attributes)
     for i, (timestamp, value) in enumerate(zspan.annotations):
         _event(span.events.add(), timestamp, value, f"annotation {i}")
 
@@ -207,7 +207,7 @@ def _links(tags: dict[str, str], span: Any) -> None:
         link.trace_id = _link_id(parts[0], 16, f"{where}: trace id")
         link.span_id = _link_id(parts[1], 8, f"{where}: span id")
         link.trace_state = parts[2]
-        _put_all(link.attributes, _json_attributes("|".join(parts[3:-1]), where))
+        put_attributes(link.attributes, _json_attributes("|".join(parts[3:-1]), where))
         link.dropped_attributes_count = _dropped(parts[-1], where)
 
 
@@ -230,19 +230,15 @@ def _event(event: Any, timestamp: int, value: str, where: str) -> None:
     event.name = parts[0]
     if len(parts) < 3:
         return
-    _put_all(event.attributes, _json_attributes("|".join(parts[1:-1]), where))
+    put_attributes(event.attributes, _json_attributes("|".join(parts[1:-1]), where))
     event.dropped_attributes_count = _dropped(parts[-1], where)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
 
 
 def _json_attributes(text: str, where: str) -> dict[str, Any]:
     """Go's json.Unmarshal into map[string]interface{} then jsonMapToAttributeMap: strings, numbers (whole
     ones as ints) and booleans are kept; null, arrays and objects are dropped."""
     try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_int=_finite, parse_float=_finite)
+        data = json.loads(text, parse_constant=reject_constant, parse_int=_finite, parse_float=_finite)
     except (ValueError, RecursionError):
         raise ZipkinError(f"{where}: attributes are not a JSON object") from None
     if data is None:
@@ -276,7 +272,7 @@ def _dropped(text: str, where: str) -> int:
     return int(text)
 
 
-def _tag_value(value: str) -> Any:
+def tag_value(value: str) -> Any:
     """parse_string_tags: an integer, a decimal number or true/false becomes that type."""
     if _INT.fullmatch(value):
         return max(_INT64_MIN, min(_INT64_MAX, int(value)))  # strconv.ParseInt saturates
@@ -287,7 +283,7 @@ def _tag_value(value: str) -> Any:
     return value
 
 
-def _put_all(attributes: Any, values: dict[str, Any]) -> None:
+def put_attributes(attributes: Any, values: dict[str, Any]) -> None:
     for key, value in values.items():
         kv: KeyValue = attributes.add(key=key)
         if isinstance(value, str):
