@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -27,6 +28,7 @@ from collector.receivers.zipkin.proto import zipkin_pb2
 from collector.testing import wait_for
 from tests import libvenvs
 from tests.conftest import daemon_yaml, damaged_copies
+from tests.receivers.test_receiver_security import pki as pki  # noqa: F401 (the fixture: openssl-made CA, server and client certificates)
 
 pytestmark = pytest.mark.slow
 
@@ -270,3 +272,20 @@ def test_legacy_keys_beside_protocols_http_are_ignored_with_a_warning_and_cors(d
     with urllib.request.urlopen(preflight, timeout=10) as response:
         assert (response.status, response.headers["Access-Control-Allow-Origin"]) == (204, "https://app.example")
     assert post(url(daemon), _zipkin_json(), {"Origin": "https://app.example"}) == (202, "")
+
+
+def test_tls_and_mtls(daemon_factory: Any, pki: dict[str, Path]) -> None:
+    """confighttp's tls on the zipkin server (collector/receivers/security.py, as the otlp receiver's): HTTPS with
+    the server certificate; with client_ca_file a client certificate is required."""
+    tls = f'tls: {{{{cert_file: "{pki["server.crt"]}", key_file: "{pki["server.key"]}", client_ca_file: "{pki["ca.crt"]}"}}}}'
+    daemon = start(daemon_factory, f'endpoint: "127.0.0.1:{{zipkin}}"\n    {tls}')
+    target = url(daemon).replace("http://", "https://")
+    context = ssl.create_default_context(cafile=str(pki["ca.crt"]))
+    context.load_cert_chain(str(pki["client.crt"]), str(pki["client.key"]))
+    request = urllib.request.Request(target, data=_zipkin_json(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:
+        assert response.status == 202
+    without_client_cert = ssl.create_default_context(cafile=str(pki["ca.crt"]))
+    with pytest.raises((urllib.error.URLError, ConnectionError, ssl.SSLError)):
+        urllib.request.urlopen(urllib.request.Request(target, data=_zipkin_json(), headers={"Content-Type": "application/json"}), timeout=10, context=without_client_cert)
+    assert len(arrived(daemon, 1)) == 1
