@@ -73,7 +73,7 @@ def spans_from_json(body: bytes) -> list[ZipkinSpan | None]:
     except json.JSONDecodeError as exc:
         raise ZipkinError(f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except (ValueError, RecursionError):
-        raise ZipkinError("malformed JSON: a constant that is not JSON (NaN, Infinity) or nesting too deep") from None
+        raise ZipkinError("malformed JSON: a number too long, a constant that is not JSON (NaN, Infinity) or nesting too deep") from None
     if data is None:
         return []
     if not isinstance(data, list):

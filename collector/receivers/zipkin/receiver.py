@@ -119,7 +119,7 @@ attribute); span.kind internal marks an unkinded span internal; otlp.link.N tags
 attributes (parse_string_tags: numbers and booleans), then net.host.ip/net.host.port from localEndpoint and
 peer.service/net.peer.ip/net.peer.port from remoteEndpoint. Annotations are events (name|{json attributes}|dropped
 count is unpacked). Times are microseconds; a span without timestamp starts at the epoch with
-otel.zipkin.absentField.startTime true.
+otel.zipkin.absentField.startTime true. debug and shared have no OTLP field: otelcol drops them, and so does this.
 """
 _SERVER_KEYS = [f.name for f in dataclasses.fields(ZipkinHTTPConfig)]
 _SERVER_DEFAULTS = ZipkinHTTPConfig()
@@ -156,7 +156,7 @@ class ZipkinReceiver(Receiver):
         counters = {t: self.telemetry.receiver_counters(self.id, t, Signal.TRACES) for t in TRANSPORTS}
         middlewares = [CORS(cfg.cors).middleware] if cfg.cors is not None and cfg.cors.allowed_origins else []
         app = web.Application(client_max_size=int(cfg.max_request_body_size) + 1, middlewares=middlewares)
-        app.router.add_route("*", "/{path:.*}", _Handler(self, cfg, counters).handle)
+        app.router.add_route("*", "/{path:.*}", _Handler(self, cfg, counters, self._admission).handle)
         self._runner = await serve(
             app,
             cfg.endpoint,
@@ -183,9 +183,9 @@ def _text(status: int, message: str) -> web.Response:
 class _Handler:
     """otelcol's zipkinReceiver.ServeHTTP for one server."""
 
-    def __init__(self, receiver: ZipkinReceiver, cfg: ZipkinHTTPConfig, counters: dict[str, Any]):
-        self.receiver = receiver
+    def __init__(self, receiver: ZipkinReceiver, cfg: ZipkinHTTPConfig, counters: dict[str, Any], admission: Admission):
         self.log = receiver.log
+        self.admission = admission
         self.consumer = receiver.consumers[Signal.TRACES]
         self.limit = int(cfg.max_request_body_size)
         self.include_metadata = cfg.include_metadata
@@ -201,8 +201,7 @@ class _Handler:
             transport = "http_v1_json"
         else:
             transport = "http_v2_proto" if content_type == PROTOBUF else "http_v2_json"
-        admission = self.receiver._admission
-        hold = Hold(admission) if admission.gates else None
+        hold = Hold(self.admission) if self.admission.gates else None
         try:
             try:
                 if hold is not None:

@@ -46,7 +46,7 @@ def to_request_v1(body: bytes, parse_string_tags: bool = False) -> Translation:
     except json.JSONDecodeError as exc:
         raise ZipkinError(f"zipkinv1: malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except (ValueError, RecursionError):
-        raise ZipkinError("zipkinv1: malformed JSON: a constant that is not JSON (NaN, Infinity) or nesting too deep") from None
+        raise ZipkinError("zipkinv1: malformed JSON: a number too long, a constant that is not JSON (NaN, Infinity) or nesting too deep") from None
     if data is None:
         data = []
     if not isinstance(data, list):
