@@ -8,11 +8,13 @@ translation case by case is tests/receivers/test_zipkin_translate.py."""
 from __future__ import annotations
 
 import gzip
+import http.server
 import json
 import random
 import ssl
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 import zlib
@@ -289,3 +291,44 @@ def test_tls_and_mtls(daemon_factory: Any, pki: dict[str, Path]) -> None:
     with pytest.raises((urllib.error.URLError, ConnectionError, ssl.SSLError)):
         urllib.request.urlopen(urllib.request.Request(target, data=_zipkin_json(), headers={"Content-Type": "application/json"}), timeout=10, context=without_client_cert)
     assert len(arrived(daemon, 1)) == 1
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP backend that refuses everything for good (400)."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(400)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_pipeline_failures_answer_as_otelcol(daemon_factory: Any) -> None:
+    """trace_receiver_test.go TestReceiverConsumerPermanentError and TestReceiverConsumerError: a permanent
+    refusal downstream (an OTLP backend answering 400) is 400 `"Bad Request"`, any other failure (a backend
+    that is down) 500 `"Internal Server Error"`; the spans are counted refused."""
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    try:
+        exporter = "{{sending_queue: {{enabled: false}}, retry_on_failure: {{enabled: false}}, timeout: 2s, endpoint: "
+        daemon = daemon_factory(daemon_yaml(f"""
+receivers:
+  zipkin/refused: {{{{endpoint: "127.0.0.1:{{zipkin}}"}}}}
+  zipkin/down: {{{{endpoint: "127.0.0.1:{{zipkin2}}"}}}}
+exporters:
+  otlp_http/refusing: {exporter}"http://127.0.0.1:{backend.server_address[1]}"}}}}
+  otlp_http/down: {exporter}"http://127.0.0.1:{{down}}"}}}}
+""", """
+traces/refused: {{receivers: [zipkin/refused], exporters: [otlp_http/refusing]}}
+traces/down: {{receivers: [zipkin/down], exporters: [otlp_http/down]}}
+"""), extra_ports=("zipkin", "zipkin2", "down"))
+        assert post(url(daemon), _zipkin_json()) == (400, '"Bad Request"\n')
+        down = f"http://127.0.0.1:{daemon.ports['zipkin2']}/api/v2/spans"
+        assert post(down, _zipkin_json()) == (500, '"Internal Server Error"\n')
+        assert daemon.metric("otelcol_receiver_refused_spans", receiver="zipkin/refused", transport="http_v2_json") == 1
+        assert daemon.metric("otelcol_receiver_refused_spans", receiver="zipkin/down", transport="http_v2_json") == 1
+    finally:
+        backend.shutdown()
