@@ -28,7 +28,7 @@ ENV = {
     "IMAGE_PROVIDER_PORT": "8081", "POSTGRES_MONITORING_PASSWORD": "x", "REDACTION_HMAC_KEY": "k",
 }
 
-_HELM_USUAL = {("receiver", "prometheus"), ("receiver", "zipkin")}
+_HELM_USUAL = {("receiver", "prometheus")}
 # config file -> the types it names that this daemon lacks, as (kind, type).
 MISSING: dict[str, set[tuple[str, str]]] = {
     "helm-deployment-otlp-traces.yaml": set(),
@@ -43,7 +43,7 @@ MISSING: dict[str, set[tuple[str, str]]] = {
     "helm-statefulset-with-pvc-statefulset.yaml": _HELM_USUAL,
     "helm-using-GOMEMLIMIT.yaml": _HELM_USUAL,
     "helm-using-shared-processes.yaml": _HELM_USUAL,
-    "helm-internalTelemetryViaOTLP.yaml": {("receiver", "zipkin")},
+    "helm-internalTelemetryViaOTLP.yaml": set(),
     "helm-alternate-config.yaml": {("processor", "k8s_attributes"), ("receiver", "k8s_cluster"), ("receiver", "k8sobjects")},
     "helm-kubernetesAttributes.yaml": _HELM_USUAL | {("processor", "k8s_attributes")},
     "helm-daemonset-annotation-discovery-agent.yaml": _HELM_USUAL | {("extension", "k8s_observer"), ("receiver", "receiver_creator")},

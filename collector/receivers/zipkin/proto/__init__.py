@@ -1,0 +1,1 @@
+"""zipkin-api's protobuf messages (zipkin.proto) and their generated module (regenerate.py)."""
