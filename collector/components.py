@@ -16,6 +16,7 @@ from .processors import (  # noqa: F401
     batch,
     cost,
     genai_normalizer,  # noqa: F401
+    k8sattributes,  # noqa: F401
     memory_limiter,
     redaction,  # noqa: F401
     tailsampling,

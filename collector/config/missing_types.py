@@ -32,8 +32,6 @@ _PROCESSORS: dict[tuple[str, ...], _Entry] = {
                       "redaction (deletes or hashes attribute values) and gen_ai_normalizer (renames attributes)"),
     ("resource",): ("inserts, updates, deletes or hashes resource attributes",
                     "none: set resource attributes where the telemetry is made (OTEL_RESOURCE_ATTRIBUTES)"),
-    ("k8sattributes", "k8s_attributes"): ("adds Kubernetes pod, namespace and node metadata read from the Kubernetes API",
-                                          "none: give the application its k8s.* attributes through OTEL_RESOURCE_ATTRIBUTES (the Downward API)"),
     ("resourcedetection", "resource_detection"): ("detects resource attributes of the host, container or cloud (env, system, docker, ec2, gcp, ...)",
                                                   "none: the OpenTelemetry SDK's resource detectors and OTEL_RESOURCE_ATTRIBUTES"),
     ("probabilistic_sampler",): ("keeps a percentage of traces or logs, chosen by a hash of the trace id",
