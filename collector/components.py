@@ -19,6 +19,7 @@ from .processors import (  # noqa: F401
     k8sattributes,  # noqa: F401
     memory_limiter,
     redaction,  # noqa: F401
+    resourcedetection,  # noqa: F401
     tailsampling,
     token_count,
 )

@@ -32,8 +32,6 @@ _PROCESSORS: dict[tuple[str, ...], _Entry] = {
                       "redaction (deletes or hashes attribute values) and gen_ai_normalizer (renames attributes)"),
     ("resource",): ("inserts, updates, deletes or hashes resource attributes",
                     "none: set resource attributes where the telemetry is made (OTEL_RESOURCE_ATTRIBUTES)"),
-    ("resourcedetection", "resource_detection"): ("detects resource attributes of the host, container or cloud (env, system, docker, ec2, gcp, ...)",
-                                                  "none: the OpenTelemetry SDK's resource detectors and OTEL_RESOURCE_ATTRIBUTES"),
     ("probabilistic_sampler",): ("keeps a percentage of traces or logs, chosen by a hash of the trace id",
                                  "tail_sampling with a probabilistic policy"),
     ("groupbytrace", "group_by_trace"): ("holds the spans of one trace together before passing them on",
