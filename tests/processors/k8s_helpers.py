@@ -70,8 +70,15 @@ def resources(path: Path) -> dict[str, dict[str, Any]]:
     for line in path.read_bytes().splitlines():
         request = otlpjson.decode(Signal.TRACES, line)
         for rs in request.resource_spans:
-            attrs = {a.key: getattr(a.value, a.value.WhichOneof("value")) for a in rs.resource.attributes if a.value.WhichOneof("value")}
+            attrs = {a.key: _value(a.value) for a in rs.resource.attributes if a.value.WhichOneof("value")}
             for ss in rs.scope_spans:
                 for span in ss.spans:
                     out[span.name] = attrs
     return out
+
+
+def _value(value: Any) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_value(v) for v in value.array_value.values]
+    return getattr(value, kind)

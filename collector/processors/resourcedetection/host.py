@@ -12,7 +12,7 @@ import struct
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 from .config import SYSTEM_ATTRIBUTES, EnvConfig, SystemConfig, enabled
 
@@ -20,7 +20,8 @@ Attributes = dict[str, Any]  # str, int or list[str] values
 SCHEMA_1_6_1 = "https://opentelemetry.io/schemas/1.6.1"
 
 # env.go labelRegex: key=value pairs with optional spaces, comma-separated.
-_LABEL = re.compile(r"\s*([\x00-\x7f]{1,256}?)\s*=\s*([\x00-\x7f]{0,256}?)\s*(?:,|$)")
+_LABEL = re.compile(r"\s*([\x00-\x7f]{1,256}?)\s*=\s*([\x00-\x7f]{0,256}?)\s*(?:,|\Z)")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class DetectionError(Exception):
@@ -37,7 +38,9 @@ def parse_resource_attributes(text: str) -> dict[str, str]:
     for m in matches:
         if m.start() != pos:
             raise DetectionError("invalid resource format in OTEL_RESOURCE_ATTRIBUTES, invalid text between pairs")
-        out[m.group(1)] = unquote(m.group(2))
+        if _BAD_ESCAPE.search(m.group(2)):
+            raise DetectionError(f"invalid resource format in OTEL_RESOURCE_ATTRIBUTES: attribute {m.group(1)!r} has an invalid URL escape")
+        out[m.group(1)] = unquote_plus(m.group(2))  # Go's url.QueryUnescape
         pos = m.end()
     if pos != len(text):
         raise DetectionError("invalid resource format in OTEL_RESOURCE_ATTRIBUTES, invalid text after the last pair")
