@@ -172,7 +172,7 @@ def test_filters_excludes_and_the_older_type_name(daemon_factory: Any, cluster: 
     assert any(r.get("event") == '"k8sattributes" alias is deprecated; use "k8s_attributes" instead' for r in daemon.log_records())
 
 
-def test_wait_for_metadata_fails_start_up_when_the_api_is_unreachable(daemon_factory: Any, cluster: Any, tmp_path: Path) -> None:
+def test_wait_for_metadata_fails_start_up_when_the_api_is_unreachable(daemon_factory: Any, cluster: Any) -> None:
     api, sa_dir = cluster
     env = daemon_env(api, sa_dir)
     env["KUBERNETES_SERVICE_PORT"] = "1"

@@ -76,22 +76,28 @@ def _go_expand(template: str, m: re.Match[str]) -> str:
 def service_version(image: str) -> str:
     """client.go parseServiceVersionFromImage: the tag, the digest, or `tag@digest`."""
     name, _, digest = image.partition("@")
-    _, tag = parse_image(name)
-    tag = tag if ":" in name[name.rfind("/") + 1:] else ""
+    tag = name.rpartition(":")[2] if name.rfind(":") > name.rfind("/") else ""
     if digest:
         return f"{tag}@{digest}" if tag else digest
     return tag
 
 
-def parse_image(image: str) -> tuple[str, str]:
-    """(repository, tag) of a container image reference, as contrib's internal/common/docker ParseImageName:
-    the tag defaults to `latest`, a digest-only reference has no tag."""
-    name, _, digest = image.partition("@")
-    slash = name.rfind("/")
-    colon = name.rfind(":")
+_DIGEST = re.compile(r"sha(?:256|512):[0-9a-f]+")
+
+
+def parse_image(image: str) -> tuple[str, str] | None:
+    """(repository, tag) of a container image reference, as contrib's internal/common/docker ParseImageName: the tag
+    defaults to `latest` (a digest does not change that); None for what it refuses (empty, `name:`, spaces)."""
+    if not image or any(c.isspace() for c in image):
+        return None
+    name, at, digest = image.partition("@")
+    if at and not _DIGEST.fullmatch(digest):
+        return None
+    slash, colon = name.rfind("/"), name.rfind(":")
     if colon > slash:
-        return name[:colon], name[colon + 1:]
-    return name, "" if digest else "latest"
+        repository, tag = name[:colon], name[colon + 1:]
+        return (repository, tag) if repository and tag else None
+    return (name, "latest") if name else None
 
 
 @dataclass
@@ -304,10 +310,10 @@ class Cluster:
         for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
             container = containers[c.get("name", "")] = Container()
             image = c.get("image", "")
-            if image:
-                repository, tag = parse_image(image)
-                container.image_name = repository if "container.image.name" in m else ""
-                container.image_tag = tag if "container.image.tag" in m else ""
+            parsed = parse_image(image)
+            if parsed is not None:
+                container.image_name = parsed[0] if "container.image.name" in m else ""
+                container.image_tag = parsed[1] if "container.image.tag" in m else ""
                 if "service.version" in m:
                     container.service_version = service_version(image)
         for s in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
