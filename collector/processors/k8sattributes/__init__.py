@@ -121,6 +121,19 @@ class K8sAttributesProcessor(Processor):
         self.cluster = Cluster(config)
         self.m_assoc = self.telemetry.counter("otelcol_otelsvc_k8s_pod_association", "Resources looked up by pod association, by outcome.", ("processor", "status"))
 
+    @classmethod
+    def reference_sections(cls) -> list[tuple[str, str, type | None]]:
+        return [("Kubernetes API access", (
+            "With `auth_type: serviceAccount` the daemon reads the pod's token and CA from "
+            "/var/run/secrets/kubernetes.io/serviceaccount (`LLM_COLLECTOR_SERVICE_ACCOUNT_DIR` names another "
+            "directory) and finds the API server in KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT, as client-go "
+            "does. Its service account needs `get`, `list` and `watch` on `pods` (and on `replicasets` for "
+            "k8s.deployment.*, `namespaces` for namespace labels or k8s.cluster.uid, `nodes` for node labels or "
+            "k8s.node.uid): the same ClusterRole otelcol's README gives. The instances of one processor id in several "
+            "pipelines share one cache and one set of watches. A deleted pod stays associated for 2 minutes, for "
+            "telemetry it sent just before. The tests run against a fake API server (tests/fakes/kube_api.py), "
+            "not a cluster."), None)]
+
     async def start(self, host: Any) -> None:
         if self.config.passthrough:
             return

@@ -19,7 +19,7 @@ from typing import Any
 from ...component import Capabilities, ComponentID, Processor, Rejected
 from ...envelope import Envelope
 from ...registry import register
-from .config import ResourceDetectionConfig
+from .config import UNSUPPORTED, ResourceDetectionConfig
 from .host import Attributes, DetectionError, detect_env, detect_system
 from .remote import detect_docker, detect_k8s_api
 
@@ -130,6 +130,19 @@ class ResourceDetectionProcessor(Processor):
         if config.fail_on_missing_metadata:
             out.append(("fail_on_missing_metadata", "only otelcol's cloud detectors read metadata services; the detectors here always fail when their source cannot be read"))
         return out
+
+    @classmethod
+    def reference_sections(cls) -> list[tuple[str, str, type | None]]:
+        return [("Detectors", (
+            "`env`: every `key=value` of OTEL_RESOURCE_ATTRIBUTES (URL-decoded; a malformed value stops start-up). "
+            "`system`: host.name, os.type (on by default) and host.id (/etc/machine-id), host.arch, host.ip, host.mac, "
+            "host.interface, os.description, host.cpu.vendor.id / family / model.id / model.name / stepping / "
+            "cache.l2.size (/proc/cpuinfo) when enabled; os.name, os.version and os.build.id are refused. "
+            "`docker`: host.name and os.type of the Docker daemon on $DOCKER_HOST. `k8s_api` (older name `k8snode`): "
+            "k8s.node.name from the variable node_from_env_var names, k8s.node.uid (GET /api/v1/nodes/<name>) and "
+            "k8s.cluster.uid (the kube-system namespace's uid), with the auth_type settings of k8s_attributes. Not "
+            "available, and refused by name: " + ", ".join(f"`{n}`" for n in UNSUPPORTED) + ". The docker and k8s_api "
+            "detectors are tested against fakes of the Docker Engine API and the Kubernetes API (tests/fakes/)."), None)]
 
     async def start(self, host: Any) -> None:
         provider = _PROVIDERS.get(self.id)
