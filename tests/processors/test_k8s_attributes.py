@@ -5,6 +5,7 @@ function is cited where it is checked."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -38,7 +39,7 @@ def cluster(tmp_path: Path) -> Any:
     api.stop()
 
 
-def config(processor: str = "k8s_attributes", body: str = "") -> str:
+def config(processor: str = "k8s_attributes", body: str = "", auth: str = "serviceAccount") -> str:
     """`body`: the processor's keys after auth_type, plain YAML (no placeholders)."""
     body = body.replace("{", "{{").replace("}", "}}")
     return daemon_yaml(f"""
@@ -49,7 +50,7 @@ receivers:
       http: {{{{endpoint: "127.0.0.1:{{http}}"}}}}
 processors:
   {processor}:
-    auth_type: serviceAccount
+    auth_type: {auth}
 {body}
 exporters:
   file: {{{{path: "{{data}}/traces.jsonl"}}}}
@@ -180,3 +181,28 @@ def test_wait_for_metadata_fails_start_up_when_the_api_is_unreachable(daemon_fac
     daemon.start(wait=False)
     assert daemon.proc is not None and daemon.proc.wait(30) != 0
     assert "failed to wait for caches to sync" in daemon.logs()
+
+
+def test_kubeconfig_auth_reads_the_current_context(daemon_factory: Any, cluster: Any, tmp_path: Path) -> None:
+    api, sa_dir = cluster
+    kubeconfig = tmp_path / "kubeconfig"
+    ca = base64.b64encode((sa_dir / "ca.crt").read_bytes()).decode()
+    kubeconfig.write_text(f"""\
+apiVersion: v1
+kind: Config
+current-context: dev
+clusters:
+- name: local
+  cluster: {{server: "https://127.0.0.1:{api.port}", certificate-authority-data: "{ca}"}}
+users:
+- name: dev-user
+  user: {{token: "{TOKEN}"}}
+contexts:
+- name: other
+  context: {{cluster: nowhere, user: nobody}}
+- name: dev
+  context: {{cluster: local, user: dev-user}}
+""")
+    daemon = daemon_factory(config(body="    wait_for_metadata: true\n", auth="kubeConfig"), env={"KUBECONFIG": str(kubeconfig)})
+    send_spans(daemon, {"k8s.pod.ip": "10.1.2.3"}, "s")
+    assert wait_for(lambda: resources(daemon.data / "traces.jsonl").get("s"), what="span")["k8s.deployment.name"] == "checkout"

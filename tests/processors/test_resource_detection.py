@@ -6,6 +6,7 @@ table cites the contrib test it follows."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import socket
@@ -14,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 import collector.cli
+from collector.component import Signal
 from collector.processors.resourcedetection.host import DetectionError, parse_resource_attributes
-from collector.testing import wait_for
+from collector.testing import Sink, build_chain, kv, wait_for
 from tests.conftest import daemon_yaml, run_in_process
 from tests.fakes.docker_api import API_VERSION, DockerAPIFake
 from tests.fakes.kube_api import KubeAPIFake
@@ -189,22 +193,36 @@ exporters:
     assert f"{path}:{line}: processors.resource_detection.{key}: {message}" in result.stderr, result.stderr
 
 
-def test_cloud_detector_settings_alone_load_with_a_warning(tmp_path: Path) -> None:
-    text = daemon_yaml("""
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-processors:
+def test_cloud_detector_settings_alone_load_with_a_warning(daemon_factory: Any) -> None:
+    processors = """\
   resource_detection:
     detectors: [env]
-    eks: {{resource_attributes: {{k8s.cluster.name: {{enabled: true}}}}}}
-exporters:
-  debug: {{}}
-""", "traces: {{receivers: [otlp], processors: [resource_detection], exporters: [debug]}}")
-    path = tmp_path / "config.yaml"
-    path.write_text(text.format(grpc=1, http=2, health=3, metrics=4, data=tmp_path))
-    assert run_in_process(collector.cli.main, "validate", "--config", str(path)).returncode == 0
+    eks: {resource_attributes: {k8s.cluster.name: {enabled: true}}}
+    fail_on_missing_metadata: true
+"""
+    daemon = daemon_factory(config(processors))
+    warnings = {r["key"]: r["reason"] for r in daemon.log_records() if r.get("event") == "config key has no effect"}
+    assert warnings["processors.resource_detection.eks"].startswith("settings of an otelcol cloud detector this daemon does not have")
+    assert "processors.resource_detection.fail_on_missing_metadata" in warnings
+
+
+@pytest.mark.parametrize("signal", [Signal.LOGS, Signal.METRICS])
+def test_logs_and_metrics_resources_get_the_detected_attributes(signal: Signal, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=prod")
+    sink = Sink()
+    request = {Signal.LOGS: ExportLogsServiceRequest, Signal.METRICS: ExportMetricsServiceRequest}[signal]()
+    entry = (request.resource_logs if signal == Signal.LOGS else request.resource_metrics).add()
+    entry.resource.attributes.append(kv("service.name", "svc"))
+
+    async def run() -> None:
+        chain = await build_chain([("resource_detection", {"detectors": ["env"]})], sink, signal=signal)
+        await chain.consume(request)
+        await chain.shutdown()
+
+    asyncio.run(run())
+    (out,) = sink.requests
+    resource = (out.resource_logs if signal == Signal.LOGS else out.resource_metrics)[0].resource
+    assert {a.key: a.value.string_value for a in resource.attributes} == {"service.name": "svc", "deployment.environment.name": "prod"}
 
 
 # contrib internal/env/env_test.go TestInitializeAttributeMap (error messages here never echo the value).
