@@ -126,7 +126,7 @@ class ResourceDetectionProcessor(Processor):
 
     @classmethod
     def ineffective_keys(cls, config: ResourceDetectionConfig) -> list[tuple[str, str]]:
-        out = [(name, "settings of an otelcol cloud detector this daemon does not have (and the config does not list)") for name in config.other_detectors]
+        out = [(name, "settings of an otelcol cloud detector this daemon does not have (and the config does not list)") for name in config.cloud_settings()]
         if config.fail_on_missing_metadata:
             out.append(("fail_on_missing_metadata", "only otelcol's cloud detectors read metadata services; the detectors here always fail when their source cannot be read"))
         return out

@@ -4,7 +4,7 @@ detector's config.go / metadata.yaml): the detectors this daemon implements, and
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ...config import Duration, Invalid, option
@@ -88,6 +88,11 @@ class K8sAPIConfig(APIConfig):
         _check_toggles(self.resource_attributes, K8S_API_ATTRIBUTES, "k8s_api")
 
 
+def _cloud(name: str) -> Any:
+    return option(None, f"Settings of otelcol's `{name}` detector ({UNSUPPORTED[name]}); accepted without effect, as this daemon has no such detector.",
+                  key=name if name == "lambda" else None)
+
+
 @dataclass
 class ResourceDetectionConfig:
     detectors: list[str] = option(factory=lambda: ["env"], doc="Detectors to run, in order of precedence (the first to set an attribute wins): `env`, `system`, `docker`, `k8s_api` (`k8snode`, its older name). otelcol's cloud detectors are refused.")
@@ -100,20 +105,37 @@ class ResourceDetectionConfig:
     docker: DockerConfig = option(factory=DockerConfig, doc="The `docker` detector: the Docker daemon's host name and OS (GET /info on $DOCKER_HOST, default unix:///var/run/docker.sock).")
     k8s_api: K8sAPIConfig = option(factory=K8sAPIConfig, doc="The `k8s_api` detector: this node's name and uid and the cluster's uid from the Kubernetes API.")
     k8snode: K8sAPIConfig = option(factory=K8sAPIConfig, doc="Settings of `k8snode`, k8s_api's older name.")
-    # The settings blocks of otelcol's cloud detectors, accepted with a warning (from_config).
-    other_detectors: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    # The settings blocks of otelcol's cloud detectors: accepted with a warning (a config may keep one for a
+    # detector it does not list); listing such a detector is refused by validate.
+    alibaba_ecs: dict[str, Any] | None = _cloud("alibaba_ecs")
+    ec2: dict[str, Any] | None = _cloud("ec2")
+    ecs: dict[str, Any] | None = _cloud("ecs")
+    eks: dict[str, Any] | None = _cloud("eks")
+    elasticbeanstalk: dict[str, Any] | None = _cloud("elasticbeanstalk")
+    lambda_: dict[str, Any] | None = _cloud("lambda")
+    azure: dict[str, Any] | None = _cloud("azure")
+    aks: dict[str, Any] | None = _cloud("aks")
+    azurecontainerapps: dict[str, Any] | None = _cloud("azurecontainerapps")
+    consul: dict[str, Any] | None = _cloud("consul")
+    digitalocean: dict[str, Any] | None = _cloud("digitalocean")
+    gcp: dict[str, Any] | None = _cloud("gcp")
+    heroku: dict[str, Any] | None = _cloud("heroku")
+    hetzner: dict[str, Any] | None = _cloud("hetzner")
+    ibmcloud_classic: dict[str, Any] | None = _cloud("ibmcloud_classic")
+    ibmcloud_vpc: dict[str, Any] | None = _cloud("ibmcloud_vpc")
+    openshift: dict[str, Any] | None = _cloud("openshift")
+    nova: dict[str, Any] | None = _cloud("nova")
+    oraclecloud: dict[str, Any] | None = _cloud("oraclecloud")
+    kubeadm: dict[str, Any] | None = _cloud("kubeadm")
+    akamai: dict[str, Any] | None = _cloud("akamai")
+    scaleway: dict[str, Any] | None = _cloud("scaleway")
+    tencent_cvm: dict[str, Any] | None = _cloud("tencent_cvm")
+    upcloud: dict[str, Any] | None = _cloud("upcloud")
+    vultr: dict[str, Any] | None = _cloud("vultr")
 
-    @classmethod
-    def from_config(cls, decoder: Any, value: Any, path: tuple) -> ResourceDetectionConfig:
-        # The settings blocks of otelcol's cloud detectors are accepted (a config may keep them for a detector it
-        # does not list); listing such a detector is refused by validate.
-        others = {}
-        if isinstance(value, dict):
-            others = {k: v for k, v in value.items() if k in UNSUPPORTED}
-            value = {k: v for k, v in value.items() if k not in UNSUPPORTED}
-        config = decoder.decode_fields(cls, value, path)
-        config.other_detectors = others
-        return config
+    def cloud_settings(self) -> list[str]:
+        """The cloud detectors whose settings block the config has."""
+        return [name for name in UNSUPPORTED if getattr(self, "lambda_" if name == "lambda" else name) is not None]
 
     def validate(self) -> None:
         known = {"env", "system", "docker", "k8s_api", "k8snode"}
