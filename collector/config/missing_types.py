@@ -20,10 +20,6 @@ _RECEIVERS: dict[tuple[str, ...], _Entry] = {
 }
 
 _PROCESSORS: dict[tuple[str, ...], _Entry] = {
-    ("k8sattributes", "k8s_attributes"): ("adds Kubernetes pod, namespace and node metadata read from the Kubernetes API",
-                                          "none: give the application its k8s.* attributes through OTEL_RESOURCE_ATTRIBUTES (the Downward API)"),
-    ("resourcedetection", "resource_detection"): ("detects resource attributes of the host, container or cloud (env, system, docker, ec2, gcp, ...)",
-                                                  "none: the OpenTelemetry SDK's resource detectors and OTEL_RESOURCE_ATTRIBUTES"),
     ("groupbytrace", "group_by_trace"): ("holds the spans of one trace together before passing them on",
                                          "tail_sampling, which buffers each trace for decision_wait"),
     ("span",): ("renames spans and extracts attributes from span names", "gen_ai_normalizer for attributes; no span renaming"),

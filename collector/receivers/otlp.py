@@ -15,7 +15,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from .. import otlpjson, pdata
 from ..admission import READ_WAIT_SECONDS, Admission, Hold, Refused, host_admission
-from ..client import client_metadata, metadata_from_pairs
+from ..client import client_address, client_metadata, metadata_from_pairs, peer_ip
 from ..component import ConsumeError, Consumer, Host, Receiver, Rejected, Settings, Signal
 from ..config import ByteSize, Duration, Endpoint, Invalid, option
 from ..envelope import Envelope
@@ -325,6 +325,7 @@ class OTLPReceiver(Receiver):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot decode {request_type.__name__}: {exc}")
             if include_metadata:
                 client_metadata.set(metadata_from_pairs(context.invocation_metadata() or ()))
+            client_address.set(peer_ip(context.peer() or ""))
             failure = None
             try:
                 rejected = await intake.push(message, request)
@@ -499,6 +500,7 @@ class OTLPReceiver(Receiver):
                 return _status_response(ctype, 400, code_pb2.INVALID_ARGUMENT, f"cannot decode {what} {request_type.__name__}: {exc}")
             if include_metadata:
                 client_metadata.set(metadata_from_pairs(request.headers.items()))
+            client_address.set(request.remote or "")
             try:
                 rejected = await intake.push(message, body if ctype == PROTOBUF else None)
             except ConsumeError as exc:
