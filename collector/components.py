@@ -22,3 +22,4 @@ from .processors import (  # noqa: F401
     token_count,
 )
 from .receivers import otlp  # noqa: F401
+from .receivers import prometheus as prometheus_receiver  # noqa: F401
