@@ -10,8 +10,6 @@ from ..component import Kind
 _Entry = tuple[str, str]
 
 _RECEIVERS: dict[tuple[str, ...], _Entry] = {
-    ("prometheus",): ("scrapes Prometheus endpoints (scrape_configs) into metrics",
-                      "none that scrapes: send the metrics over OTLP to the otlp receiver, or keep Prometheus scraping the source"),
     ("jaeger",): ("receives Jaeger spans (gRPC api_v2, thrift_http, thrift_compact/thrift_binary over UDP)",
                   "the otlp receiver: point the applications' OpenTelemetry SDKs (or Jaeger >= 1.35 clients) at it over OTLP"),
     ("zipkin",): ("receives Zipkin v1/v2 spans over HTTP (JSON or protobuf)",

@@ -28,7 +28,7 @@ ENV = {
     "IMAGE_PROVIDER_PORT": "8081", "POSTGRES_MONITORING_PASSWORD": "x", "REDACTION_HMAC_KEY": "k",
 }
 
-_HELM_USUAL = {("receiver", "jaeger"), ("receiver", "prometheus"), ("receiver", "zipkin")}
+_HELM_USUAL = {("receiver", "jaeger"), ("receiver", "zipkin")}
 # config file -> the types it names that this daemon lacks, as (kind, type).
 MISSING: dict[str, set[tuple[str, str]]] = {
     "helm-deployment-otlp-traces.yaml": set(),
@@ -56,7 +56,7 @@ MISSING: dict[str, set[tuple[str, str]]] = {
     "demo-otelcol-config.yaml": {
         ("connector", "span_metrics"), ("processor", "filter"), ("processor", "resource_detection"), ("processor", "transform"),
         ("receiver", "docker_stats"), ("receiver", "host_metrics"), ("receiver", "http_check"), ("receiver", "nginx"),
-        ("receiver", "postgresql"), ("receiver", "prometheus"), ("receiver", "redis"),
+        ("receiver", "postgresql"), ("receiver", "redis"),
     },
     "contrib-secure-tracing.yaml": {("exporter", "logging")},
     "contrib-fault-tolerant-logs-collection.yaml": {("receiver", "file_log")},
