@@ -21,8 +21,8 @@ from ...registry import register
 from .adjust import DEFAULT_START_TIME_METRIC, TargetState
 from .config import GlobalConfig, PrometheusReceiverConfig, ScrapeConfig
 from .relabel import RelabelConfig
-from .scrape import ScrapeError, Target, build_targets, fetch, now_ms, parse, report, samples, spread, ssl_context
-from .translate import Scrape, to_request
+from .scrape import ScrapeError, Target, assemble, build_targets, fetch, now_ms, spread, ssl_context
+from .translate import to_request
 
 _NO_EFFECT = {
     "target_allocator": "the OpenTelemetry Operator's target allocator is not queried here: list the targets under config.scrape_configs[].static_configs",
@@ -141,29 +141,15 @@ class PrometheusReceiver(Receiver):
         assert self._session is not None
         scrape_ms = now_ms()
         started = time.monotonic()
-        body = b""
-        error: str | None = None
-        outcome = None
+        fetched: tuple[bytes, str] | ScrapeError
         try:
-            body, content_type = await fetch(self._session, target)
-            families = parse(body, content_type, target.config.fallback_scrape_protocol)
-            outcome = samples(target, families, scrape_ms, external)
+            fetched = await fetch(self._session, target)
         except ScrapeError as exc:
-            error = str(exc)
-        duration = time.monotonic() - started
-        scrape = outcome.scrape if outcome is not None else Scrape()
-        values = {"up": 0.0 if error else 1.0, "scrape_duration_seconds": duration,
-                  "scrape_samples_scraped": float(outcome.scraped if outcome else 0),
-                  "scrape_samples_post_metric_relabeling": float(outcome.kept if outcome else 0),
-                  "scrape_series_added": float(outcome.added if outcome else 0)}
-        if self.config.report_extra_scrape_metrics:
-            values.update(scrape_timeout_seconds=target.timeout, scrape_sample_limit=float(target.config.sample_limit),
-                          scrape_body_size_bytes=float(len(body) if not error else 0))
-        loop.state.mark_stale(scrape, scrape_ms)
-        problem = loop.state.adjust(scrape, self._start_time_metric)
+            fetched = exc
+        scrape, error, problem = assemble(target, loop.state, fetched, scrape_ms, time.monotonic() - started, external,
+                                          self._start_time_metric, self.config.report_extra_scrape_metrics)
         if problem is not None and loop.healthy is None:
             self.log.warning(problem, target=target.url)
-        report(scrape, target, scrape_ms, values)
         self._log_state(loop, error)
         await self._send(to_request(scrape, self.config.trim_metric_suffixes))
 

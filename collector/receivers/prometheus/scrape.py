@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import ssl
 import tempfile
 import time
@@ -20,6 +21,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from ... import __version__
+from .adjust import TargetState
 from .config import SCRAPE_PROTOCOLS, PromConfig, PromDuration, ScrapeConfig
 from .relabel import relabel
 from .translate import GAUGE, Point, ResourceKey, Scrape, add_sample, resource_attributes, split_labels
@@ -241,10 +243,10 @@ def samples(target: Target, families: list[Any], scrape_ms: int, external: dict[
     out.kept = len(pending)
     if sc.sample_limit and out.kept > sc.sample_limit:
         raise ScrapeError(f"sample limit exceeded ({out.kept} samples, sample_limit {sc.sample_limit})")
-    for family, name, labels, value, ts_ms, exemplar in pending:
+    for family, name, labels, sample_value, ts_ms, exemplar in pending:
         rkey = (labels.pop("job", target.job), labels.pop("instance", target.instance))
         _resource(out.scrape, rkey, target)
-        add_sample(out.scrape, family, name, labels, value, ts_ms, rkey, exemplar)
+        add_sample(out.scrape, family, name, labels, sample_value, ts_ms, rkey, exemplar)
     out.added = len(series - target.previous_series)
     target.previous_series = series
     return out
@@ -287,6 +289,35 @@ def report(scrape: Scrape, target: Target, scrape_ms: int, values: dict[str, flo
         help, unit = _REPORT_METADATA.get(name, ("", ""))
         fam = scrape.family(rkey, skey, name, GAUGE, False, help, unit, "gauge" if name in _REPORT_METADATA else "unknown")
         fam.points[attrs] = Point(attrs, scrape_ms, value=value, has_value=True)
+
+
+def assemble(target: Target, state: TargetState, fetched: tuple[bytes, str] | ScrapeError, scrape_ms: int, duration: float,
+             external: dict[str, str], start_time_metric: re.Pattern[str] | None, extra_metrics: bool) -> tuple[Scrape, str | None, str | None]:
+    """One scrape's Scrape from what `fetch` gave (a body and its Content-Type, or the error): samples, stale
+    points, start times, report metrics. Also returns the scrape's error (None when up=1) and a problem of
+    the start time adjustment to log (or None)."""
+    error = None
+    outcome = None
+    body = b""
+    try:
+        if isinstance(fetched, ScrapeError):
+            raise fetched
+        body, content_type = fetched
+        outcome = samples(target, parse(body, content_type, target.config.fallback_scrape_protocol), scrape_ms, external)
+    except ScrapeError as exc:
+        error = str(exc)
+    scrape = outcome.scrape if outcome is not None else Scrape()
+    values = {"up": 0.0 if error else 1.0, "scrape_duration_seconds": duration,
+              "scrape_samples_scraped": float(outcome.scraped if outcome else 0),
+              "scrape_samples_post_metric_relabeling": float(outcome.kept if outcome else 0),
+              "scrape_series_added": float(outcome.added if outcome else 0)}
+    if extra_metrics:
+        values.update(scrape_timeout_seconds=target.timeout, scrape_sample_limit=float(target.config.sample_limit),
+                      scrape_body_size_bytes=float(len(body) if not error else 0))
+    state.mark_stale(scrape, scrape_ms)
+    problem = state.adjust(scrape, start_time_metric)
+    report(scrape, target, scrape_ms, values)
+    return scrape, error, problem
 
 
 def spread(target: Target) -> float:

@@ -119,8 +119,8 @@ def add_sample(scrape: Scrape, family: Any, sample_name: str, labels: dict[str, 
         return
     if sample_name == "otel_scope_info":
         name, version = labels.get("otel_scope_name", ""), labels.get("otel_scope_version", "")
-        attrs = {k: v for k, v in labels.items() if not k.startswith(_SCOPE_PREFIX) and v}
-        scrape.scope_attrs[(rkey, (name, version))] = attrs
+        info = {k: v for k, v in labels.items() if not k.startswith(_SCOPE_PREFIX) and v}
+        scrape.scope_attrs[(rkey, (name, version))] = info
         return
     if prom_type not in _KINDS:  # gaugehistogram
         return
