@@ -102,6 +102,14 @@ def test_counter_is_a_cumulative_monotonic_sum_named_as_its_sample() -> None:
     assert _attrs(points["200"]) == {"code": "200", "method": "get", "team": "a"}
 
 
+def test_a_counter_exposed_without_total_keeps_its_name() -> None:
+    # Text format 0.0.4 allows `# TYPE x counter` / `x 3`: Prometheus and contrib (metadataForMetric) keep `x`,
+    # which prometheus_client's parser would rename `x_total`.
+    metrics = Run().metrics("# TYPE x counter\nx 3\n# TYPE y_total counter\ny_total 4\n")
+    assert metrics["x"].sum.data_points[0].as_double == 3 and metrics["x"].sum.is_monotonic
+    assert metrics["y_total"].sum.data_points[0].as_double == 4
+
+
 def test_gauge_and_untyped_are_gauges() -> None:
     # convToMetricType: gauge and unknown -> Gauge; toNumberDataPoint sets no start time on gauges.
     metrics = Run().metrics(EXPOSITION)

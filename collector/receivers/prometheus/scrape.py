@@ -190,10 +190,28 @@ def parse(body: bytes, content_type: str, fallback: str) -> list[Any]:
     except UnicodeDecodeError:
         raise ScrapeError("the body is not UTF-8 text") from None
     try:
-        return list(parser(text))
+        families = list(parser(text))
     except Exception as exc:  # the parsers raise ValueError, and others on some malformed input
         reason = str(exc).split(":", 1)[0][:120] if str(exc) else type(exc).__name__
         raise ScrapeError(f"cannot parse the {'OpenMetrics' if parser is parse_openmetrics else 'text'} exposition: {reason}") from None
+    if parser is parse_text:
+        _unmunge_counters(text, families)
+    return families
+
+
+_COUNTER_TYPE = re.compile(r"^#[ \t]*TYPE[ \t]+(\S+)[ \t]+counter[ \t]*$", re.MULTILINE)
+
+
+def _unmunge_counters(text: str, families: list[Any]) -> None:
+    """prometheus_client's text parser appends `_total` to the samples of a counter whose TYPE line names it
+    without (`# TYPE x counter` / `x 3` gives a sample `x_total`); Prometheus keeps the name as exposed, and so
+    does otelcol (metadataForMetric), so the suffix is taken off again."""
+    bare = {name for name in _COUNTER_TYPE.findall(text) if not name.endswith("_total")}
+    if not bare:
+        return
+    for family in families:
+        if family.type == "counter" and family.name in bare:
+            family.samples = [s._replace(name=s.name[:-len("_total")]) if s.name == family.name + "_total" else s for s in family.samples]
 
 
 @dataclass
