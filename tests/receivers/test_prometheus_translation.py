@@ -16,7 +16,7 @@ from collector.receivers.prometheus.adjust import DEFAULT_START_TIME_METRIC, Tar
 from collector.receivers.prometheus.relabel import RelabelConfig, expand, relabel
 from collector.receivers.prometheus.scrape import ScrapeError, Target, accept_header, assemble, build_targets
 from collector.receivers.prometheus.translate import SCOPE_NAME, resource_attributes, to_request, trim_suffixes, unit_to_ucum
-from collector.testing import decode_config
+from collector.testing import BuildError, decode_config
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -41,8 +41,9 @@ config:
 class Run:
     """Scrapes of one target, each from a body given by the test."""
 
-    def __init__(self, scrape_config: str = "", *, start_time_metric: bool = False, trim: bool = False, extra: bool = False):
-        (self.target,) = _targets(scrape_config)
+    def __init__(self, scrape_config: str = "", *, global_: str = "", start_time_metric: bool = False, trim: bool = False,
+                 extra: bool = False):
+        (self.target,) = _targets(scrape_config, global_)
         self.state = TargetState()
         self.start_time_metric = DEFAULT_START_TIME_METRIC if start_time_metric else None
         self.trim = trim
@@ -355,6 +356,34 @@ def test_honor_timestamps() -> None:
 def test_limits_fail_the_scrape(limit: str, body: str, reason: str) -> None:
     _, error = Run(limit).scrape(body)
     assert error is not None and error.startswith(reason)
+
+
+@pytest.mark.parametrize(("global_", "body", "reason"), [
+    ("{sample_limit: 2}", "a 1\nb 1\nc 1\n", "sample limit exceeded"),
+    ("{label_limit: 2}", 'a{x="1",y="2"} 1\n', "label_limit exceeded"),
+    ("{label_value_length_limit: 3}", 'a{x="long"} 1\n', "label_value_length_limit exceeded"),
+    ("{label_name_length_limit: 3}", 'a{long="1"} 1\n', "label_name_length_limit exceeded"),
+])
+def test_global_limits_are_the_default_of_every_scrape_config(global_: str, body: str, reason: str) -> None:
+    # prometheus/config/config.go ScrapeConfig.Validate(globalConfig): a job's limit left at 0 takes the global one.
+    _, error = Run(global_=global_).scrape(body)
+    assert error is not None and error.startswith(reason)
+
+
+def test_a_scrape_config_s_own_limit_wins_over_the_global_one() -> None:
+    # The same Validate: the global limit only fills a job's limit that is 0.
+    run = Run("sample_limit: 5", global_="{sample_limit: 2}", extra=True)
+    metrics = run.metrics("a 1\nb 1\nc 1\n")
+    assert metrics["up"].gauge.data_points[0].as_double == 1
+    # scrape.go reportExtraMetrics: scrape_sample_limit is the limit in force.
+    assert metrics["scrape_sample_limit"].gauge.data_points[0].as_double == 5
+    assert Run(global_="{sample_limit: 2}", extra=True).metrics("a 1\n")["scrape_sample_limit"].gauge.data_points[0].as_double == 2
+
+
+def test_negative_global_limits_are_refused() -> None:
+    # Prometheus's limits are unsigned: a negative one does not load.
+    with pytest.raises(BuildError, match="must not be negative"):
+        _targets(global_="{label_limit: -1}")
 
 
 def test_metric_relabel_configs_keep_drop_replace() -> None:

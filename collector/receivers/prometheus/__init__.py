@@ -19,8 +19,7 @@ from ...component import ConsumeError, Consumer, Host, Receiver, Settings, Signa
 from ...envelope import Envelope
 from ...registry import register
 from .adjust import DEFAULT_START_TIME_METRIC, TargetState
-from .config import GlobalConfig, PrometheusReceiverConfig, ScrapeConfig
-from .relabel import RelabelConfig
+from .config import PrometheusReceiverConfig
 from .scrape import ScrapeError, Target, assemble, build_targets, fetch, now_ms, spread, ssl_context
 from .translate import to_request
 
@@ -55,12 +54,12 @@ class PrometheusReceiver(Receiver):
     @classmethod
     def reference_sections(cls) -> list[tuple[str, str, type | None]]:
         return [
-            ("config.global", "Prometheus's global section: the defaults of the scrape configs.", GlobalConfig),
-            ("config.scrape_configs[]", "One job: its targets and how to scrape them, with Prometheus's keys and defaults. Service discovery "
-             "(`kubernetes_sd_configs`, `file_sd_configs`, any `*_sd_configs`) is refused with its name: list targets under `static_configs`. "
-             "`remote_write`, `remote_read`, `rule_files`, `scrape_config_files` and `alerting.alertmanagers` are refused too.", ScrapeConfig),
-            ("relabel_configs[] and metric_relabel_configs[]", "Prometheus relabeling; `metric_relabel_configs` may not set `__name__` "
-             "(as otelcol refuses).", RelabelConfig),
+            ("What is refused", "Service discovery (`kubernetes_sd_configs`, `file_sd_configs`, any `*_sd_configs`) is refused with its "
+             "name: list the targets under `static_configs`. `remote_write`, `remote_read`, `rule_files`, `scrape_config_files`, "
+             "`alerting.alertmanagers` and `alerting.alert_relabel_configs` are refused too (otelcol refuses the same but "
+             "scrape_config_files and service discovery), and so is a `metric_relabel_configs` rule that sets `__name__` (as "
+             "contrib's config.go validatePromConfig). The scraped formats are Prometheus text and OpenMetrics: `PrometheusProto` (and with it "
+             "native histograms) is not read.", None),
             ("Translation", "As otelcol-contrib: counter -> cumulative monotonic Sum (named as its sample, e.g. `foo_total`), gauge and "
              "untyped -> Gauge, histogram -> cumulative Histogram, summary -> Summary; one resource per job and instance "
              "(`service.name`, `service.instance.id`, `server.address`, `server.port`, `url.scheme`; `target_info` labels); "

@@ -166,10 +166,10 @@ class ScrapeConfig:
     static_configs: list[StaticConfig] = option(factory=list, doc="The targets, in groups sharing labels.")
     relabel_configs: list[RelabelConfig] = option(factory=list, doc="Rewrite or drop targets before scraping (on `__address__`, `__scheme__`, `__metrics_path__`, `__param_<name>`, the static labels).")
     metric_relabel_configs: list[RelabelConfig] = option(factory=list, doc="Rewrite or drop scraped samples (on `__name__` and their labels).")
-    sample_limit: int = option(0, "A scrape with more samples than this after metric relabeling fails (up=0); 0 = no limit.")
-    label_limit: int = option(0, "A scrape with a sample of more labels than this fails; 0 = no limit.")
-    label_name_length_limit: int = option(0, "A scrape with a longer label name fails; 0 = no limit.")
-    label_value_length_limit: int = option(0, "A scrape with a longer label value fails; 0 = no limit.")
+    sample_limit: int = option(0, "A scrape with more samples than this after metric relabeling fails (up=0); 0 = global.sample_limit (0 there: no limit).")
+    label_limit: int = option(0, "A scrape with a sample of more labels than this fails; 0 = global.label_limit (0 there: no limit).")
+    label_name_length_limit: int = option(0, "A scrape with a longer label name fails; 0 = global.label_name_length_limit (0 there: no limit).")
+    label_value_length_limit: int = option(0, "A scrape with a longer label value fails; 0 = global.label_value_length_limit (0 there: no limit).")
     body_size_limit: ByteSize = option(ByteSize(0), "A body larger than this (uncompressed) fails the scrape; 0 = global.body_size_limit, else the receiver's own 64MiB bound.")
     basic_auth: BasicAuth | None = option(None, "Send HTTP basic credentials.")
     authorization: Authorization | None = option(None, "Send an `Authorization: <type> <credentials>` header.")
@@ -261,6 +261,9 @@ class GlobalConfig:
         if self.convert_classic_histograms_to_nhcb:
             raise Invalid("native histograms with custom buckets are not made here", "convert_classic_histograms_to_nhcb")
         _check_protocols(self.scrape_protocols, "scrape_protocols")
+        for key in ("sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit"):
+            if getattr(self, key) < 0:
+                raise Invalid("must not be negative", key)
 
 
 # Top-level Prometheus keys the receiver refuses, as contrib's config.go (validatePromConfig) does.

@@ -28,7 +28,7 @@ class RelabelConfig:
     regex: str = option("(.*)", "RE2-style regular expression, anchored at both ends.")
     modulus: int = option(0, "hashmod: the modulus of the hash.")
     target_label: str = option("", "The label written by replace, hashmod, lowercase and uppercase (compared by keepequal and dropequal).")
-    replacement: str = option("$1", "What replace writes (and labelmap renames to); `$1`, `${1}`, `${name}` are groups of regex. Write `$$1` in an otelcol config.")
+    replacement: str = option("$1", "What replace writes (and labelmap renames to); `$1`, `$name`, `${1}` and `${name}` are groups of regex. In an otelcol config write `$$1` or `$${1}` (a `${` starts an ${env:VAR}).")
     action: str = option("replace", f"One of {', '.join(ACTIONS)}.")
     compiled: re.Pattern[str] = field(init=False, repr=False, compare=False, default=re.compile(""))
 

@@ -34,6 +34,17 @@ class ScrapeError(Exception):
     """A scrape that gave no samples (up=0); the message is for the log and never holds the body."""
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The limits a target is scraped with: the scrape config's, each left at 0 taking the global one (as
+    Prometheus's ScrapeConfig.Validate does); 0 after that is no limit."""
+
+    sample_limit: int = 0
+    label_limit: int = 0
+    label_name_length_limit: int = 0
+    label_value_length_limit: int = 0
+
+
 @dataclass
 class Target:
     job: str
@@ -46,6 +57,7 @@ class Target:
     config: ScrapeConfig
     accept: str
     body_limit: int
+    limits: Limits
     ssl: ssl.SSLContext | bool = True
     previous_series: set[tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=set)
 
@@ -73,6 +85,7 @@ def build_targets(prom: PromConfig) -> tuple[list[Target], list[str]]:
         interval, timeout = prom.interval(sc), prom.timeout(sc)
         protocols = sc.scrape_protocols or g.scrape_protocols
         body_limit = int(sc.body_size_limit or g.body_size_limit or DEFAULT_BODY_LIMIT)
+        limits = Limits(*(getattr(sc, key) or getattr(g, key) for key in ("sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit")))
         for group in sc.static_configs:
             for address in group.targets:
                 labels = {**group.labels, "__address__": address}
@@ -103,7 +116,7 @@ def build_targets(prom: PromConfig) -> tuple[list[Target], list[str]]:
                 url = f"{scheme}://{addr}{kept.get('__metrics_path__', sc.metrics_path)}" + (f"?{query}" if query else "")
                 public = {k: v for k, v in kept.items() if not k.startswith("__") and v}
                 targets.append(Target(public.get("job", ""), url, public["instance"], public, sc.scheme, float(t_interval),
-                                      min(float(t_timeout), float(t_interval)), sc, accept_header(protocols), body_limit))
+                                      min(float(t_timeout), float(t_interval)), sc, accept_header(protocols), body_limit, limits))
     return targets, problems
 
 
@@ -254,13 +267,14 @@ def samples(target: Target, families: list[Any], scrape_ms: int, external: dict[
             name = labels.pop("__name__", "")
             if not name:
                 continue
-            _check_limits(sc, name, labels)
+            _check_limits(target.limits, name, labels)
             ts_ms = int(float(s.timestamp) * 1000) if sc.honor_timestamps and s.timestamp is not None else scrape_ms
             pending.append((family, name, labels, float(s.value), ts_ms, s.exemplar))
             series.add((name, tuple(sorted(labels.items()))))
     out.kept = len(pending)
-    if sc.sample_limit and out.kept > sc.sample_limit:
-        raise ScrapeError(f"sample limit exceeded ({out.kept} samples, sample_limit {sc.sample_limit})")
+    limit = target.limits.sample_limit
+    if limit and out.kept > limit:
+        raise ScrapeError(f"sample limit exceeded ({out.kept} samples, sample_limit {limit})")
     for family, name, labels, sample_value, ts_ms, exemplar in pending:
         rkey = (labels.pop("job", target.job), labels.pop("instance", target.instance))
         _resource(out.scrape, rkey, target)
@@ -270,7 +284,7 @@ def samples(target: Target, families: list[Any], scrape_ms: int, external: dict[
     return out
 
 
-def _check_limits(sc: ScrapeConfig, name: str, labels: dict[str, str]) -> None:
+def _check_limits(sc: Limits, name: str, labels: dict[str, str]) -> None:
     if sc.label_limit and len(labels) + 1 > sc.label_limit:
         raise ScrapeError(f"label_limit exceeded (metric: {name}, number of labels: {len(labels) + 1}, limit: {sc.label_limit})")
     if sc.label_name_length_limit:
@@ -330,7 +344,7 @@ def assemble(target: Target, state: TargetState, fetched: tuple[bytes, str] | Sc
               "scrape_samples_post_metric_relabeling": float(outcome.kept if outcome else 0),
               "scrape_series_added": float(outcome.added if outcome else 0)}
     if extra_metrics:
-        values.update(scrape_timeout_seconds=target.timeout, scrape_sample_limit=float(target.config.sample_limit),
+        values.update(scrape_timeout_seconds=target.timeout, scrape_sample_limit=float(target.limits.sample_limit),
                       scrape_body_size_bytes=float(len(body) if not error else 0))
     state.mark_stale(scrape, scrape_ms)
     problem = state.adjust(scrape, start_time_metric)
