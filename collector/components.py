@@ -14,6 +14,7 @@ from .component import Kind
 BUILTIN: tuple[tuple[Kind, str, str, *tuple[str, ...]], ...] = (
     (Kind.RECEIVER, "receivers.jaeger.receiver", "jaeger"),
     (Kind.RECEIVER, "receivers.otlp", "otlp"),
+    (Kind.RECEIVER, "receivers.prometheus", "prometheus"),
     (Kind.RECEIVER, "receivers.zipkin.receiver", "zipkin"),
     (Kind.PROCESSOR, "processors.attributes", "attributes"),
     (Kind.PROCESSOR, "processors.batch", "batch"),

@@ -10,8 +10,6 @@ from ..component import Kind
 _Entry = tuple[str, str]
 
 _RECEIVERS: dict[tuple[str, ...], _Entry] = {
-    ("prometheus",): ("scrapes Prometheus endpoints (scrape_configs) into metrics",
-                      "none that scrapes: send the metrics over OTLP to the otlp receiver, or keep Prometheus scraping the source"),
     ("filelog", "file_log"): ("tails log files and parses their lines with operators",
                               "none that reads files: send logs over OTLP (an OpenTelemetry SDK log bridge) to the otlp receiver"),
     ("hostmetrics", "host_metrics"): ("scrapes the host's CPU, memory, disk, filesystem and network metrics",
