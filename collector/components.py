@@ -21,4 +21,4 @@ from .processors import (  # noqa: F401
     tailsampling,
     token_count,
 )
-from .receivers import otlp  # noqa: F401
+from .receivers import filelog, otlp  # noqa: F401

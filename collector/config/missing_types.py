@@ -16,8 +16,6 @@ _RECEIVERS: dict[tuple[str, ...], _Entry] = {
                   "the otlp receiver: point the applications' OpenTelemetry SDKs (or Jaeger >= 1.35 clients) at it over OTLP"),
     ("zipkin",): ("receives Zipkin v1/v2 spans over HTTP (JSON or protobuf)",
                   "the otlp receiver: export OTLP from the applications instead of Zipkin"),
-    ("filelog", "file_log"): ("tails log files and parses their lines with operators",
-                              "none that reads files: send logs over OTLP (an OpenTelemetry SDK log bridge) to the otlp receiver"),
     ("hostmetrics", "host_metrics"): ("scrapes the host's CPU, memory, disk, filesystem and network metrics",
                        "none for the host; the daemon's own process metrics are served by service.telemetry (otelcol_process_*)"),
     ("kafka",): ("consumes spans, logs and metrics from Kafka topics", "the otlp receiver (gRPC or HTTP)"),

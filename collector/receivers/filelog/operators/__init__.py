@@ -76,7 +76,7 @@ class Pipeline:
     """The configured operators, run on each entry; what leaves the last one is emitted."""
 
     def __init__(self, entries: list[OperatorEntry], log: Any):
-        self.operators = [OPERATORS[e.settings.type][1](e.settings, log) for e in entries]  # type: ignore[call-arg]
+        self.operators = [OPERATORS[e.settings.type][1](e.settings, log) for e in entries]
         index = {op.id: i for i, op in enumerate(self.operators)}
         self.next = [index[op.output] if op.output else i + 1 for i, op in enumerate(self.operators)]
 

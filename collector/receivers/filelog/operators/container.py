@@ -10,7 +10,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ....config import ByteSize, option
@@ -36,7 +36,7 @@ def parse_rfc3339(text: Any) -> int:
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     nanos = int((m.group(7) or "").ljust(9, "0"))
     zone = m.group(8)
-    moment = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     seconds = int(moment.timestamp())
     if zone != "Z":
         sign = -1 if zone[0] == "-" else 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -126,7 +126,7 @@ class TimeParser:
         if self.epoch is None:
             strptime = config.layout if config.layout_type == "strptime" else gotime_to_strptime(config.layout)
             self.regex, self.groups = _compile(strptime)
-        self.zone: Any = ZoneInfo(config.location) if config.location else timezone.utc
+        self.zone: Any = ZoneInfo(config.location) if config.location else UTC
 
     def parse(self, entry: Entry) -> None:
         value, found = self.field.get(entry)
@@ -144,27 +144,28 @@ class TimeParser:
             raise ValueError("time value does not match the layout")
         return self._build(dict(zip(self.groups, m.groups(), strict=True)))
 
-    def _build(self, parts: dict[str, str | None]) -> int:
-        now = datetime.now(timezone.utc)
+    def _build(self, found: dict[str, str | None]) -> int:
+        parts = {k: v for k, v in found.items() if v is not None}
+        now = datetime.now(UTC)
         year = int(parts["year"]) if parts.get("year") else (2000 + int(parts["year2"]) if parts.get("year2") else now.year)
         month = 1
         if parts.get("month"):
             month = int(parts["month"])
         elif parts.get("month_abbr"):
-            month = _MONTHS.index(parts["month_abbr"].lower()) + 1  # type: ignore[union-attr]
+            month = _MONTHS.index(parts["month_abbr"].lower()) + 1
         elif parts.get("month_name"):
-            month = _MONTH_NAMES.index(parts["month_name"].lower()) + 1  # type: ignore[union-attr]
+            month = _MONTH_NAMES.index(parts["month_name"].lower()) + 1
         hour = int(parts.get("hour") or 0)
         if parts.get("hour12"):
-            hour = int(parts["hour12"]) % 12 + (12 if (parts.get("ampm") or "").lower() == "pm" else 0)  # type: ignore[arg-type]
+            hour = int(parts["hour12"]) % 12 + (12 if parts.get("ampm", "").lower() == "pm" else 0)
         fraction = parts.get("fraction") or ""
         nanos = int((fraction + "000000000")[:9]) if fraction else 0
         zone: Any = self.zone
         if parts.get("offset"):
-            zone = _offset(parts["offset"])  # type: ignore[arg-type]
+            zone = _offset(parts["offset"])
         elif parts.get("zone"):
             name = parts["zone"]
-            zone = timezone.utc if name in ("UTC", "GMT", "Z") else _zone(name, self.zone)
+            zone = UTC if name in ("UTC", "GMT", "Z") else _zone(name, self.zone)
         day = int((parts.get("day") or "1").strip())
         moment = datetime(year, month, day, hour, int(parts.get("minute") or 0), int(parts.get("second") or 0), tzinfo=zone)
         return calendar.timegm(moment.utctimetuple()) * 1_000_000_000 + nanos
@@ -179,7 +180,7 @@ def _zone(name: str, default: Any) -> Any:
 
 def _offset(text: str) -> timezone:
     if text == "Z":
-        return timezone.utc
+        return UTC
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
