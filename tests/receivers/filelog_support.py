@@ -12,8 +12,9 @@ from tests.conftest import Daemon
 
 
 def config(receiver: dict[str, Any], *, storage: bool = False) -> str:
-    """A Daemon config: `receiver` as the file_log receiver (a mapping), the file exporter writing
-    {data}/logs.jsonl, and (with `storage`) a file_storage extension in {data}/storage kept in it."""
+    """A Daemon config: `receiver` as the file_log receiver (a mapping), the file exporter appending to
+    {data}/logs.jsonl (so a daemon restarted in the same directory adds to what the first one wrote),
+    and (with `storage`) a file_storage extension keeping the offsets in {data}/storage."""
     if storage:
         receiver = {**receiver, "storage": "file_storage"}
     body = json.dumps(receiver).replace("{", "{{").replace("}", "}}")
@@ -22,7 +23,7 @@ def config(receiver: dict[str, Any], *, storage: bool = False) -> str:
 receivers:
   file_log: {body}
 exporters:
-  file: {{{{path: "{{data}}/logs.jsonl"}}}}
+  file: {{{{path: "{{data}}/logs.jsonl", append: true}}}}
 extensions:
   health_check: {{{{endpoint: "127.0.0.1:{{health}}"}}}}
 {ext}service:

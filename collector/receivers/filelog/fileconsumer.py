@@ -8,7 +8,7 @@ rewritten gets a new one and is read from its start. Each poll:
    files with one fingerprint are read once);
 2. each is the file of an open reader (its fingerprint is a prefix of the new one), of a reader known
    from an earlier poll or the storage (opened again at its offset), or new: read from its start, or
-   from its end on the first poll with `start_at: end`;
+   from its end on the first poll with `start_at: end` (unless offsets were stored: then from its start);
 3. open readers whose file matched no path (it was renamed away or deleted) are read to their end
    through the descriptor they hold, then closed, so the lines written just before a rotation are not
    lost; one whose file no longer starts with its fingerprint (truncated and rewritten) is closed unread;
@@ -147,6 +147,9 @@ class FileConsumer:
         except (ValueError, KeyError, TypeError):
             self.log.warning("stored file offsets are unreadable; files are read as if seen for the first time")
             self.known = []
+        if self.known and self.start_at_end:  # as contrib's Manager.Start: files new since are read whole
+            self.log.info("resuming from stored offsets; start_at does not apply")
+            self.start_at_end = False
 
     def checkpoint(self) -> bytes:
         readers = self.open + self.known
@@ -263,10 +266,11 @@ class FileConsumer:
                     reader.pending = -1
             elif at_end:
                 reader.pending = -1
-            if tokens:
-                batch = [Token(self.splitter.decode(t), dict(reader.attributes)) for t in tokens]
-                if not await self.emit(batch):
-                    return
+            # empty tokens (blank lines, a flushed rest that was only whitespace) make no entry, as
+            # contrib's input/file convertTokens skips them
+            texts = [text for text in map(self.splitter.decode, tokens) if text]
+            if texts and not await self.emit([Token(text, dict(reader.attributes)) for text in texts]):
+                return
             reader.offset += used
             if at_end or used == 0:
                 return
