@@ -12,6 +12,7 @@ from .component import Kind
 
 # (kind, module under collector/, current type name, older spellings...)
 BUILTIN: tuple[tuple[Kind, str, str, *tuple[str, ...]], ...] = (
+    (Kind.RECEIVER, "receivers.filelog.receiver", "file_log", "filelog"),
     (Kind.RECEIVER, "receivers.jaeger.receiver", "jaeger"),
     (Kind.RECEIVER, "receivers.otlp", "otlp"),
     (Kind.RECEIVER, "receivers.prometheus", "prometheus"),

@@ -10,8 +10,6 @@ from ..component import Kind
 _Entry = tuple[str, str]
 
 _RECEIVERS: dict[tuple[str, ...], _Entry] = {
-    ("filelog", "file_log"): ("tails log files and parses their lines with operators",
-                              "none that reads files: send logs over OTLP (an OpenTelemetry SDK log bridge) to the otlp receiver"),
     ("hostmetrics", "host_metrics"): ("scrapes the host's CPU, memory, disk, filesystem and network metrics",
                        "none for the host; the daemon's own process metrics are served by service.telemetry (otelcol_process_*)"),
     ("kafka",): ("consumes spans, logs and metrics from Kafka topics", "the otlp receiver (gRPC or HTTP)"),

@@ -1,6 +1,7 @@
 """file_storage extension: a directory where exporters keep their persistent sending queues
-(`sending_queue.storage: file_storage/<name>`), with otelcol's `directory`, `create_directory` and
-`fsync` keys.
+(`sending_queue.storage: file_storage/<name>`) and receivers their state (the file_log receiver's
+offsets, `storage: file_storage/<name>`, through the key-value client of kvstore.py), with otelcol's
+`directory`, `create_directory` and `fsync` keys.
 
 Each exporter gets its own subdirectory (`exporter_<type>_<name>`), a write-ahead log described in
 collector/exporterhelper/persistent.py. What is guaranteed:
@@ -26,6 +27,7 @@ from ..component import ComponentID, Extension, Host
 from ..config import ByteSize, Duration, Invalid, option
 from ..exporterhelper.persistent import PersistentQueue
 from ..registry import register
+from .kvstore import StorageClient
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -74,16 +76,18 @@ class FileStorageConfig:
         return None
 
 
-def queue_directory_name(owner: ComponentID) -> str:
-    """otelcol-style `exporter_<type>_<name>`; characters a file name could misread are escaped."""
-    name = f"exporter_{owner.type}" + (f"_{owner.name}" if owner.name else "")
+def queue_directory_name(owner: ComponentID, kind: str = "exporter") -> str:
+    """otelcol-style `exporter_<type>_<name>` (`receiver_...` for a receiver's client); characters a file
+    name could misread are escaped."""
+    name = f"{kind}_{owner.type}" + (f"_{owner.name}" if owner.name else "")
     return _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", name)
 
 
 @register
 class FileStorageExtension(Extension):
     type_name = "file_storage"
-    description = "Directory for persistent sending queues (`sending_queue.storage`): data acknowledged to clients survives a crash or restart."
+    description = ("Directory for persistent sending queues (`sending_queue.storage`: data acknowledged to clients survives a crash or restart) "
+                   "and receivers' state (the file_log receiver's `storage`: offsets survive a restart).")
     config_class = FileStorageConfig
 
     @classmethod
@@ -111,6 +115,11 @@ class FileStorageExtension(Extension):
         if not self.directory.is_dir():
             self.directory.mkdir(mode=0o750, parents=True, exist_ok=True)
         self.log.info("file storage ready", directory=str(self.directory), fsync=self.config.fsync)
+
+    def client(self, kind: str, owner: ComponentID) -> StorageClient:
+        """The key-value client of component `owner` of `kind` (otelcol's GetClient): its own file, durable
+        at each change (kvstore.py; fsynced when `fsync` is true)."""
+        return StorageClient(self.directory / queue_directory_name(owner, kind), fsync=self.config.fsync)
 
     def queue(self, owner: ComponentID, *, capacity: int, sizer: str, log: Any, **kwargs: Any) -> PersistentQueue:
         """A persistent queue for `owner` (not yet opened: the caller awaits `open()`)."""

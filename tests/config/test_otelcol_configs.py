@@ -48,7 +48,7 @@ MISSING: dict[str, set[tuple[str, str]]] = {
     "helm-kubernetesAttributes.yaml": _HELM_USUAL,
     "helm-daemonset-annotation-discovery-agent.yaml": _HELM_USUAL | {("extension", "k8s_observer"), ("receiver", "receiver_creator")},
     "helm-daemonset-cluster-metrics-agent.yaml": _HELM_USUAL | {("extension", "k8s_leader_elector"), ("receiver", "k8s_cluster")},
-    "helm-daemonset-collector-logs-agent.yaml": _HELM_USUAL | {("receiver", "file_log")},
+    "helm-daemonset-collector-logs-agent.yaml": _HELM_USUAL,
     "helm-daemonset-hostmetrics-agent.yaml": _HELM_USUAL | {("receiver", "hostmetrics")},
     "helm-daemonset-kubernetes-objects-agent.yaml": _HELM_USUAL | {("extension", "k8s_leader_elector"), ("receiver", "k8sobjects")},
     "helm-daemonset-resource-detection-agent.yaml": _HELM_USUAL,
@@ -59,7 +59,7 @@ MISSING: dict[str, set[tuple[str, str]]] = {
         ("receiver", "postgresql"), ("receiver", "redis"),
     },
     "contrib-secure-tracing.yaml": {("exporter", "logging")},
-    "contrib-fault-tolerant-logs-collection.yaml": {("receiver", "file_log")},
+    "contrib-fault-tolerant-logs-collection.yaml": set(),
 }
 
 # Problems besides missing types, each one otelcol reports as well.
