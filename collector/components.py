@@ -12,6 +12,7 @@ from .extensions import (
     file_storage,  # noqa: F401
     health_check,  # noqa: F401
 )
+from .extensions.pprof import extension as pprof  # noqa: F401
 from .extensions.zpages import extension as zpages  # noqa: F401
 from .processors import (  # noqa: F401
     batch,
