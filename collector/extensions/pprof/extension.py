@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from aiohttp import web
 
 from ...component import Extension, Host
-from ...config import Endpoint, Invalid, option
+from ...config import Endpoint, option
 from ...httpserver import INTERNAL_LIMITS, ConnectionLimits, serve
 from ...registry import register
 from . import stacks
@@ -54,10 +54,6 @@ class PprofConfig:
     mutex_profile_fraction: int = option(0, f"otelcol: share of mutex contention events profiled. No effect here: {UNAVAILABLE['mutex']} (a start-up warning says so when > 0).")
     save_to_file: str = option("", f"File to write a CPU profile of the whole run to (from start-up to shutdown, {HZ} Hz of CPU time), written at shutdown; created at start-up.")
     dialer: dict[str, Any] | None = option(None, "confignet's dialer settings. No effect: the extension listens and dials nothing (a start-up warning says so).")
-
-    def validate(self) -> None:
-        if not self.endpoint:
-            raise Invalid('"endpoint" is required when using the "pprof" extension', "endpoint")
 
 
 @register

@@ -36,6 +36,9 @@ MAX_DEPTH = 256  # frames kept of a stack, innermost first
 def frame_of(frame: FrameType) -> Frame:
     code = frame.f_code
     module = frame.f_globals.get("__name__") or "?"
+    if module == "__main__":  # run with -m: the module's own name (collector.cli), not __main__
+        spec = frame.f_globals.get("__spec__")
+        module = getattr(spec, "name", None) or module
     return (f"{module}.{code.co_qualname}", code.co_filename, code.co_firstlineno, frame.f_lineno or 0)
 
 
