@@ -112,10 +112,39 @@ class Consumer(Protocol):
     async def consume(self, envelope: Envelope) -> Rejected | None: ...
 
 
+@dataclass(frozen=True)
+class PipelineView:
+    """One pipeline as the service built it."""
+
+    name: str
+    signal: Signal
+    receivers: tuple[ComponentID, ...]
+    processors: tuple[ComponentID, ...]
+    exporters: tuple[ComponentID, ...]
+    mutates_data: bool  # whether anything in it changes the data (otelcol's pipeline capabilities)
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """What the service tells a component about itself (the zpages extension's pages): when it started, the
+    config's sources, every component the config defines (by kind, used or not), the pipelines as built and
+    the extensions service.extensions enables, in order."""
+
+    started_at: float  # time.time()
+    sources: tuple[str, ...]
+    components: dict[Kind, tuple[ComponentID, ...]]
+    pipelines: tuple[PipelineView, ...]
+    extensions: tuple[ComponentID, ...]
+
+
 class Host(Protocol):
     """What a running component may ask of the service."""
 
     def extension(self, id: ComponentID) -> Extension: ...
+
+    def describe(self) -> ServiceView:
+        """The service's start time, config and graph, for pages that show them."""
+        ...
 
     @property
     def ready(self) -> bool: ...

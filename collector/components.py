@@ -39,4 +39,6 @@ BUILTIN: tuple[tuple[Kind, str, str, *tuple[str, ...]], ...] = (
     (Kind.EXPORTER, "exporters.otlphttp", "otlp_http", "otlphttp"),
     (Kind.EXTENSION, "extensions.file_storage", "file_storage"),
     (Kind.EXTENSION, "extensions.health_check", "health_check"),
+    (Kind.EXTENSION, "extensions.pprof.extension", "pprof"),
+    (Kind.EXTENSION, "extensions.zpages.extension", "zpages"),
 )

@@ -24,8 +24,10 @@ from .component import (
     Extension,
     Kind,
     PermanentError,
+    PipelineView,
     Rejected,
     RetryableError,
+    ServiceView,
     Settings,
     Signal,
 )
@@ -212,6 +214,15 @@ class Service:
 
     def extension(self, id: ComponentID) -> Extension:
         return self.extensions[id]
+
+    def describe(self) -> ServiceView:
+        cfg = self.config
+        pipelines = tuple(
+            PipelineView(name, p.signal, tuple(p.receivers), tuple(p.processors), tuple(p.exporters), self.pipeline_entries[name].capabilities.mutates_data)
+            for name, p in cfg.pipelines.items()
+        )
+        components = {kind: tuple(table) for kind, table in cfg.components.items()}
+        return ServiceView(self.started_at, tuple(cfg.sources), components, pipelines, tuple(self.extensions))
 
     # Graph -----------------------------------------------------------------------------------
     def _settings(self, kind: Kind, id: ComponentID, pipeline: str = "", signal: Signal | None = None) -> Settings:

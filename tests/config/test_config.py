@@ -464,8 +464,8 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     ),
     (
         "unknown-extension-type",
-        "extensions:\n  zpages:\n",
-        [f'{{path}}:2: extensions.zpages: unknown extension type "zpages" (valid values: [{valid(Kind.EXTENSION)}]){otelcol_explanation(Kind.EXTENSION, "zpages")}'],
+        "extensions:\n  oidc:\n",
+        [f'{{path}}:2: extensions.oidc: unknown extension type "oidc" (valid values: [{valid(Kind.EXTENSION)}]){otelcol_explanation(Kind.EXTENSION, "oidc")}'],
         True,
     ),
     *[

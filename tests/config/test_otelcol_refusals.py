@@ -75,13 +75,13 @@ service:
 def test_a_refused_type_is_named_once_not_again_where_it_is_referenced(tmp_path: Path) -> None:
     text = BASE + """  logging: {verbosity: detailed}
 extensions:
-  zpages:
+  oidc:
 service:
-  extensions: [zpages]
+  extensions: [oidc]
   pipelines:
     traces: {receivers: [otlp], exporters: [logging]}
 """
     code, problems = _validate(tmp_path, text)
     assert code == 1
-    assert [p.split(":", 1)[0] for p in problems] == ["exporters.logging", "extensions.zpages"]
+    assert [p.split(":", 1)[0] for p in problems] == ["exporters.logging", "extensions.oidc"]
     assert problems[0].endswith("; in otelcol it printed telemetry to the console (removed from otelcol in v0.111.0 for debug); closest here: the debug exporter, with the same verbosity key")
