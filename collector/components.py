@@ -9,6 +9,8 @@ from .exporters import (  # noqa: F401
 )
 from .exporters import otlp as otlp_exporter  # noqa: F401
 from .extensions import (
+    basicauth,  # noqa: F401
+    bearertokenauth,  # noqa: F401
     file_storage,  # noqa: F401
     health_check,  # noqa: F401
 )

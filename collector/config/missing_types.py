@@ -47,10 +47,6 @@ _EXTENSIONS: dict[tuple[str, ...], _Entry] = {
     ("zpages",): ("serves live debugging pages of the service, its pipelines and extensions",
                   "health_check for liveness and readiness; service.telemetry's metrics for each component's counters"),
     ("pprof",): ("serves Go's pprof profiles of the collector", "none: profile the daemon's process with a Python profiler such as py-spy"),
-    ("bearertokenauth", "bearer_token_auth"): ("checks (receivers) or sends (exporters) a bearer token",
-                                               "the otlp receiver's auth.bearer_tokens; an exporter's headers: {authorization: Bearer ...}"),
-    ("basicauth", "basic_auth"): ("checks (receivers) or sends (exporters) HTTP basic credentials",
-                                  "an exporter's headers: {authorization: Basic ...}; the otlp receiver's auth.bearer_tokens"),
     ("oidc",): ("checks OpenID Connect tokens on receivers", "the otlp receiver's auth.bearer_tokens"),
 }
 

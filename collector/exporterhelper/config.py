@@ -7,6 +7,7 @@ from typing import Literal
 
 from ..component import ComponentID
 from ..config import Duration, Invalid, option
+from ..extensions.auth import ClientAuthConfig
 
 STORAGE_TYPE = "file_storage"
 
@@ -65,3 +66,4 @@ class DeliveryConfig:
     timeout: Duration = option(Duration(5.0), "Time limit of one send attempt.")
     sending_queue: QueueConfig = option(factory=QueueConfig, doc="otelcol's sending_queue.")
     retry_on_failure: RetryConfig = option(factory=RetryConfig, doc="otelcol's retry_on_failure.")
+    auth: ClientAuthConfig | None = option(None, "otelcol's configauth: `authenticator` names a `bearertokenauth` or `basicauth` extension whose credentials go with every request (over gRPC, only with TLS, as otelcol).")

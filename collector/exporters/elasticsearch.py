@@ -508,7 +508,7 @@ class ElasticsearchExporter(QueuedExporter):
                         f"{url}/_bulk",
                         params={"filter_path": FILTER_PATH},
                         data=body,
-                        headers=self._headers,
+                        headers=self._headers if self.authenticator is None else {**self._headers, **self.auth_headers()},
                         server_hostname=self.config.tls.server_name_override,
                     ) as response:
                         raw = await response.read()
