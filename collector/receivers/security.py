@@ -69,7 +69,7 @@ class AuthConfig:
                 raise Invalid(str(exc), "authenticator") from None
             return
         if not self.bearer_tokens or any(not t for t in self.bearer_tokens):
-            raise Invalid("needs authenticator, or bearer_tokens with at least one non-empty token (an unset ${env:VAR} expands to empty)", "bearer_tokens")
+            raise Invalid("needs at least one non-empty token (an unset ${env:VAR} expands to empty), or `authenticator` instead", "bearer_tokens")
 
 
 class BearerTokens:
