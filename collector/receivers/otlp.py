@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import grpc
 from aiohttp import HttpVersion11, web
@@ -43,7 +43,8 @@ GRPC_LOOKAHEAD = 1 << 20
 
 @dataclass
 class GRPCConfig:
-    endpoint: Endpoint = option(Endpoint("127.0.0.1:4317"), "Address to listen on; use 0.0.0.0:4317 to accept from other hosts.")
+    endpoint: Endpoint = option(Endpoint("127.0.0.1:4317"), "Address to listen on; use 0.0.0.0:4317 to accept from other hosts. With `transport: unix`, the socket's path.")
+    transport: Literal["tcp", "unix"] = option("tcp", "otelcol's confignet transport: `unix` serves on the Unix socket `endpoint` names (removed again at shutdown).")
     max_recv_msg_size_mib: int = option(16, "Largest accepted request in MiB (after decompression). LLM spans with prompts can exceed 100 KB each, so the default is above gRPC's 4 MiB.")
     max_concurrent_streams: int = option(0, "Limit on concurrent RPCs per connection; 0 = gRPC's default.")
     tls: TLSConfig | None = option(None, "Serve TLS; with client_ca_file, require client certificates (mTLS).")
@@ -60,7 +61,8 @@ class GRPCConfig:
 
 @dataclass
 class HTTPConfig:
-    endpoint: Endpoint = option(Endpoint("127.0.0.1:4318"), "Address to listen on; use 0.0.0.0:4318 to accept from other hosts.")
+    endpoint: Endpoint = option(Endpoint("127.0.0.1:4318"), "Address to listen on; use 0.0.0.0:4318 to accept from other hosts. With `transport: unix`, the socket's path.")
+    transport: Literal["tcp", "unix"] = option("tcp", "otelcol's confignet transport: `unix` serves on the Unix socket `endpoint` names (removed again at shutdown).")
     max_request_body_size: ByteSize = option(ByteSize(20 * 2**20), "Largest accepted body, checked both as sent and after decompression (so a gzip bomb gets 413).")
     traces_url_path: str = option("/v1/traces", "Path for traces.")
     logs_url_path: str = option("/v1/logs", "Path for logs.")
@@ -110,12 +112,27 @@ class ProtocolsConfig:
             if key not in ("grpc", "http"):
                 decoder.error(path + (key,), "unknown protocol (valid keys: grpc, http)")
         out = cls(
-            grpc=decoder.decode(GRPCConfig, value["grpc"], path + ("grpc",)) if "grpc" in value else None,
-            http=decoder.decode(HTTPConfig, value["http"], path + ("http",)) if "http" in value else None,
+            grpc=_decode_protocol(decoder, GRPCConfig, value["grpc"], path + ("grpc",)) if "grpc" in value else None,
+            http=_decode_protocol(decoder, HTTPConfig, value["http"], path + ("http",)) if "http" in value else None,
         )
         if out.grpc is None and out.http is None:
             decoder.error(path, "must enable at least one protocol (grpc or http)")
         return out
+
+
+def _decode_protocol(decoder: Any, cls: type, value: Any, path: tuple) -> Any:
+    """One protocol's keys. With `transport: unix` the endpoint is a socket path, not host:port: it is taken
+    aside before the keys are decoded and put back as it is."""
+    if not isinstance(value, dict) or value.get("transport") != "unix":
+        return decoder.decode(cls, value, path)
+    value = dict(value)
+    socket_path = value.pop("endpoint", None)
+    out = decoder.decode(cls, value, path)
+    if not isinstance(socket_path, str) or not socket_path.strip():
+        decoder.error(path + ("endpoint",), "transport unix needs endpoint: the path of the Unix socket to serve on")
+    else:
+        out.endpoint = Endpoint(socket_path)
+    return out
 
 
 @dataclass
@@ -255,11 +272,12 @@ class OTLPReceiver(Receiver):
                 else grpc.unary_unary_rpc_method_handler(self._grpc_handler(intake, cfg.include_metadata))
             )
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(GRPC_SERVICES[signal], {"Export": handler}),))
+        address = f"unix:{cfg.endpoint}" if cfg.transport == "unix" else str(cfg.endpoint)
         try:
             if cfg.tls is not None:
-                port = server.add_secure_port(str(cfg.endpoint), cfg.tls.grpc_credentials())
+                port = server.add_secure_port(address, cfg.tls.grpc_credentials())
             else:
-                port = server.add_insecure_port(str(cfg.endpoint))
+                port = server.add_insecure_port(address)
         except RuntimeError as exc:
             raise OSError(f"cannot listen on {cfg.endpoint} (gRPC): {exc}") from None
         if port == 0:
@@ -363,6 +381,7 @@ class OTLPReceiver(Receiver):
             shutdown_timeout=self._grace,
             auto_decompress=False,
             ssl_context=ssl_context,
+            unix_socket=str(cfg.endpoint) if cfg.transport == "unix" else None,
         )
         self.log.info("OTLP HTTP server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers), tls=_tls_mode(cfg.tls), auth=cfg.auth is not None)
 
