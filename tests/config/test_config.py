@@ -188,7 +188,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
                   grpc:
                     max_recv_msg_size: 8
             """),
-        ['{path}:5: receivers.otlp.protocols.grpc.max_recv_msg_size: unknown key (valid keys: endpoint, max_recv_msg_size_mib, max_concurrent_streams, tls, auth, keepalive, include_metadata, read_buffer_size, write_buffer_size); did you mean "max_recv_msg_size_mib"?'],
+        ['{path}:5: receivers.otlp.protocols.grpc.max_recv_msg_size: unknown key (valid keys: endpoint, transport, max_recv_msg_size_mib, max_concurrent_streams, tls, auth, keepalive, include_metadata, read_buffer_size, write_buffer_size); did you mean "max_recv_msg_size_mib"?'],
         True,
     ),
     (
