@@ -12,6 +12,7 @@ from ..envelope import Envelope
 from ..extensions.auth import CLIENT, AuthenticatorExtension, check_reference, client_authenticator
 from ..pdata import count_items
 from ..telemetry import ITEM
+from .batcher import Batcher
 from .config import STORAGE_TYPE, DeliveryConfig
 from .queue import MemoryQueue, QueueClosed, QueueFull, Request, TooLarge
 from .retry import backoff_delays, next_delay
@@ -91,7 +92,11 @@ class QueuedExporter(Exporter):
             raise
         if self._queue is not None:
             loop = asyncio.get_running_loop()
-            self._workers = [loop.create_task(self._work()) for _ in range(queue_cfg.num_consumers)]
+            if queue_cfg.batch is not None:
+                batcher = Batcher(self._queue, queue_cfg.batch, queue_cfg.sizer, queue_cfg.num_consumers, self._deliver_batch)
+                self._workers = [loop.create_task(batcher.run())]
+            else:
+                self._workers = [loop.create_task(self._work()) for _ in range(queue_cfg.num_consumers)]
 
     def _make_queue(self, host: Host) -> Any:
         queue_cfg = self.config.sending_queue
@@ -200,6 +205,14 @@ class QueuedExporter(Exporter):
                 queue.abandon(request)
                 continue
             queue.done(request)
+
+    async def _deliver_batch(self, signal: Signal, data: Any, items: int) -> bool:
+        """One batch of sending_queue.batch, delivered as a queued request is; False: shutdown interrupted it."""
+        try:
+            await self._deliver_queued(Request(signal, data, items, 0))
+        except _Abandon:
+            return False
+        return True
 
     async def _deliver_queued(self, request: Request) -> None:
         counters = self.telemetry.exporter_counters(self.id, request.signal)
