@@ -37,6 +37,8 @@ BUILTIN: tuple[tuple[Kind, str, str, *tuple[str, ...]], ...] = (
     (Kind.EXPORTER, "exporters.jaeger", "jaeger"),
     (Kind.EXPORTER, "exporters.otlp", "otlp_grpc", "otlp"),
     (Kind.EXPORTER, "exporters.otlphttp", "otlp_http", "otlphttp"),
+    (Kind.EXTENSION, "extensions.basicauth", "basicauth"),
+    (Kind.EXTENSION, "extensions.bearertokenauth", "bearertokenauth"),
     (Kind.EXTENSION, "extensions.file_storage", "file_storage"),
     (Kind.EXTENSION, "extensions.health_check", "health_check"),
     (Kind.EXTENSION, "extensions.pprof.extension", "pprof"),

@@ -138,7 +138,7 @@ def generate() -> str:
         "A config has four sections of components, each keyed by component id (`receivers`, `processors`,",
         "`exporters`, `extensions`), and `service`, which says which of them run and wires them into pipelines.",
         "Every component below can be configured more than once under `type/name` ids (e.g. `file/traces`).",
-        "Durations are written like `200ms`, `5s`, `1m30s`; sizes like `4MiB`, `20MB` or a number of bytes.",
+        "Durations are written like `200ms`, `5s`, `1m30s` (a bare number is nanoseconds, as in otelcol); sizes like `4MiB`, `20MB` or a number of bytes.",
         "How several files merge, `--set` and `${env:VAR}` substitution: [operations.md](operations.md).",
         "",
         "## Sections",

@@ -17,6 +17,7 @@ scheduled per request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import heapq
 import ipaddress
@@ -96,9 +97,11 @@ async def serve(
     counters: ConnectionCounters | None = None,
     shutdown_timeout: float = 10.0,
     ssl_context: Any = None,
+    unix_socket: str | None = None,
     **runner_kwargs: Any,
 ) -> web.AppRunner:
-    """Bind and start serving; raises OSError (e.g. address in use) before anything is half-started."""
+    """Bind and start serving; raises OSError (e.g. address in use) before anything is half-started.
+    `unix_socket`: listen on that Unix socket path instead of `endpoint` (otelcol's `transport: unix`)."""
     # keepalive_timeout=0: aiohttp's keep-alive timer is the guard's own (see _Handler), so aiohttp never
     # closes an idle connection by itself; it still records when each request ended.
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout, keepalive_timeout=0, **runner_kwargs)
@@ -107,13 +110,17 @@ async def serve(
     if log is None:
         log = structlog.get_logger().bind(component="http", endpoint=str(endpoint))
     listener = _Listener(runner.server, limits, log, counters or ConnectionCounters.unregistered(), tls=ssl_context is not None)
-    host = endpoint.host or None  # empty host: every interface, only when the config says so
+    where = unix_socket if unix_socket is not None else endpoint
     try:
-        await _Site(runner, listener, host, endpoint.port, ssl_context).start()
+        if unix_socket is not None:
+            site = _Site(runner, listener, None, 0, ssl_context, unix_socket)
+        else:
+            site = _Site(runner, listener, endpoint.host or None, endpoint.port, ssl_context)  # empty host: every interface, only when asked
+        await site.start()
     except OSError as exc:
         await runner.cleanup()
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise OSError(f"cannot listen on {endpoint}: {reason}") from None
+        raise OSError(f"cannot listen on {where}: {reason}") from None
     return runner
 
 
@@ -122,22 +129,23 @@ class _Site(web.BaseSite):
     one per address the host resolves to, as asyncio's create_server binds them) and the TLS handshake
     bounded as Go bounds it."""
 
-    __slots__ = ("_listener", "_host", "_port", "_servers")
+    __slots__ = ("_listener", "_host", "_port", "_path", "_servers")
 
-    def __init__(self, runner: web.AppRunner, listener: _Listener, host: str | None, port: int, ssl_context: Any):
+    def __init__(self, runner: web.AppRunner, listener: _Listener, host: str | None, port: int, ssl_context: Any, path: str | None = None):
         super().__init__(runner, ssl_context=ssl_context, backlog=listener.accept_batch)
-        self._listener, self._host, self._port = listener, host, port
+        self._listener, self._host, self._port, self._path = listener, host, port, path
         self._servers: list[asyncio.AbstractServer] = []
 
     @property
     def name(self) -> str:
-        return f"{'https' if self._ssl_context else 'http'}://{self._host or '0.0.0.0'}:{self._port}"
+        scheme = "https" if self._ssl_context else "http"
+        return f"{scheme}://unix:{self._path}" if self._path is not None else f"{scheme}://{self._host or '0.0.0.0'}:{self._port}"
 
     async def start(self) -> None:
         await super().start()
         handshake = self._listener.handshake_timeout if self._ssl_context is not None else None
         loop = asyncio.get_running_loop()
-        sockets = await _bind(self._host, self._port)
+        sockets = [_bind_unix(self._path)] if self._path is not None else await _bind(self._host, self._port)
         for sock in sockets:
             sock.on_exhausted = self._listener.out_of_descriptors
         try:
@@ -155,6 +163,10 @@ class _Site(web.BaseSite):
         for server in self._servers[1:]:
             server.close()
         await super().stop()
+        if self._path is not None and self._servers:
+            # As Go's UnixListener does when closed: the socket file goes with the listener.
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
 
 
 # accept() errors that mean the process or the system is out of descriptors or memory (asyncio's own list).
@@ -214,6 +226,18 @@ async def _bind(host: str | None, port: int) -> list[_ListeningSocket]:
             sock.close()
         raise
     return sockets
+
+
+def _bind_unix(path: str) -> _ListeningSocket:
+    """A Unix stream socket bound at `path`. As Go's net.Listen("unix"), an existing file there is an error
+    (address in use), never removed: it may be another process's socket."""
+    sock = _ListeningSocket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class _Refused(asyncio.Protocol):

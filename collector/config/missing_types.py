@@ -22,10 +22,6 @@ _PROCESSORS: dict[tuple[str, ...], _Entry] = {
 }
 
 _EXTENSIONS: dict[tuple[str, ...], _Entry] = {
-    ("bearertokenauth", "bearer_token_auth"): ("checks (receivers) or sends (exporters) a bearer token",
-                                               "the otlp receiver's auth.bearer_tokens; an exporter's headers: {authorization: Bearer ...}"),
-    ("basicauth", "basic_auth"): ("checks (receivers) or sends (exporters) HTTP basic credentials",
-                                  "an exporter's headers: {authorization: Basic ...}; the otlp receiver's auth.bearer_tokens"),
     ("oidc",): ("checks OpenID Connect tokens on receivers", "the otlp receiver's auth.bearer_tokens"),
 }
 

@@ -68,14 +68,18 @@ _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m
 
 
 class Duration(float):
-    """Seconds, written in YAML the Go way: `200ms`, `5s`, `1m30s`."""
+    """Seconds, written in YAML the Go way: `200ms`, `5s`, `1m30s`. A bare number is nanoseconds, as otelcol
+    reads it: confmap's only duration hook parses strings (mapstructure's StringToTimeDurationHookFunc), so a
+    YAML number is stored as the int64 of Go's time.Duration (a float truncated), e.g. `5` is 5ns."""
 
     expected = 'a duration like "200ms"'
 
     @classmethod
     def parse(cls, value: Any) -> Duration:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
-            return cls(0.0)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if value < 0 or value != value or value in (float("inf"), float("-inf")):
+                raise ValueError
+            return cls(int(value) / 1e9)
         if not isinstance(value, str):
             raise ValueError
         text = value.strip()
@@ -98,7 +102,7 @@ class Duration(float):
     def __str__(self) -> str:
         if self == 0:
             return "0s"
-        for unit, scale in (("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        for unit, scale in (("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
             n = self / scale
             if n >= 1 and abs(n - round(n)) < 1e-9:
                 return f"{round(n)}{unit}"

@@ -16,7 +16,7 @@ queue refuses it with a retryable error so the client sends it again (or waits, 
 `block_on_overflow`). Anything retried past `max_elapsed_time` is dropped and counted in
 `otelcol_exporter_send_failed_*`.
 
-Modules: `queue` (in memory), `persistent` (the write-ahead log behind `sending_queue.storage`, opened
+Modules: `queue` (in memory), `batcher` (`sending_queue.batch`), `persistent` (the write-ahead log behind `sending_queue.storage`, opened
 through the `file_storage` extension), `retry` (backoff and throttle delays), `sizer` (what
 `queue_size` counts), `exporter` (the consumers and the retry loop).
 

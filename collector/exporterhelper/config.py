@@ -7,6 +7,8 @@ from typing import Literal
 
 from ..component import ComponentID
 from ..config import Duration, Invalid, option
+from ..extensions.auth import ClientAuthConfig
+from .batcher import BatchConfig
 
 STORAGE_TYPE = "file_storage"
 
@@ -39,12 +41,15 @@ class QueueConfig:
     sizer: Literal["requests", "items", "bytes"] = option("requests", "What `queue_size` counts: requests, items (spans, log records, data points) or serialized bytes.")
     block_on_overflow: bool = option(False, "When full, make the client wait for room instead of refusing (retryable) at once.")
     storage: str | None = option(None, "A `file_storage/<name>` extension: the queue becomes a write-ahead log on disk that survives a crash or restart.")
+    batch: BatchConfig | None = option(None, "otelcol's batching in the queue: requests are merged into batches of min_size..max_size before they are sent. Unset: off; `batch: {}` uses the defaults.")
 
     def validate(self) -> None:
         if self.num_consumers < 1:
             raise Invalid("must be at least 1", "num_consumers")
         if self.queue_size < 1:
             raise Invalid("must be at least 1", "queue_size")
+        if self.batch is not None and self.batch.resolved_sizer(self.sizer) == self.sizer and self.batch.min_size > self.queue_size:
+            raise Invalid("min_size must be less than or equal to queue_size (the queue could never hold a batch)", ("batch", "min_size"))
         if self.storage is not None:
             try:
                 storage = ComponentID.parse(self.storage)
@@ -65,3 +70,4 @@ class DeliveryConfig:
     timeout: Duration = option(Duration(5.0), "Time limit of one send attempt.")
     sending_queue: QueueConfig = option(factory=QueueConfig, doc="otelcol's sending_queue.")
     retry_on_failure: RetryConfig = option(factory=RetryConfig, doc="otelcol's retry_on_failure.")
+    auth: ClientAuthConfig | None = option(None, "otelcol's configauth: `authenticator` names a `bearertokenauth` or `basicauth` extension whose credentials go with every request (over gRPC, only with TLS, as otelcol).")

@@ -9,8 +9,10 @@ from typing import Any
 
 from ..component import ComponentID, ConsumeError, Exporter, Host, PermanentError, Rejected, RetryableError, Signal
 from ..envelope import Envelope
+from ..extensions.auth import CLIENT, AuthenticatorExtension, check_reference, client_authenticator
 from ..pdata import count_items
 from ..telemetry import ITEM
+from .batcher import Batcher
 from .config import STORAGE_TYPE, DeliveryConfig
 from .queue import MemoryQueue, QueueClosed, QueueFull, Request, TooLarge
 from .retry import backoff_delays, next_delay
@@ -32,6 +34,7 @@ class QueuedExporter(Exporter):
         self._stopping: asyncio.Event | None = None  # made in start(), on the running loop
         self._shutdown_done = False
         self._retried: dict[Signal, Any] = {}
+        self.authenticator: AuthenticatorExtension | None = None  # auth.authenticator's extension, from start()
 
     # --- what subclasses implement -------------------------------------------------------------
 
@@ -44,20 +47,25 @@ class QueuedExporter(Exporter):
     async def stop_sending(self) -> None:
         pass
 
+    def auth_headers(self) -> dict[str, str]:
+        """The authenticator's credentials for one request (empty without `auth`), as they are now."""
+        return self.authenticator.headers() if self.authenticator is not None else {}
+
     # --- config checks that span components ------------------------------------------------
 
     @classmethod
     def validate_references(cls, id: ComponentID, config: Any, extensions: dict[ComponentID, Any], enabled: list[ComponentID]) -> list[tuple[tuple[str, ...], str]]:
+        problems = check_reference(config.auth.authenticator if config.auth is not None else None, CLIENT, ("auth", "authenticator"), extensions, enabled)
         queue = config.sending_queue
         storage = queue.storage_id if queue.enabled else None
         if storage is None or storage.type != STORAGE_TYPE:  # a wrong type is QueueConfig.validate's error
-            return []
+            return problems
         key = ("sending_queue", "storage")
         if storage not in extensions:
-            return [(key, f'references extension "{storage}" which is not configured (add it under extensions: and service.extensions)')]
-        if storage not in enabled:
-            return [(key, f'extension "{storage}" must also be listed in service.extensions')]
-        return []
+            problems.append((key, f'references extension "{storage}" which is not configured (add it under extensions: and service.extensions)'))
+        elif storage not in enabled:
+            problems.append((key, f'extension "{storage}" must also be listed in service.extensions'))
+        return problems
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -66,6 +74,7 @@ class QueuedExporter(Exporter):
         # The service gives receivers half of shutdown_timeout for in-flight requests; exporters drain
         # in the same budget, and the service cancels whatever is still running when it runs out.
         self._drain_budget = float(getattr(host, "shutdown_grace", 5.0))
+        self.authenticator = client_authenticator(host, self.config.auth)
         queue_cfg = self.config.sending_queue
         if queue_cfg.enabled:
             self._queue = self._make_queue(host)
@@ -83,7 +92,11 @@ class QueuedExporter(Exporter):
             raise
         if self._queue is not None:
             loop = asyncio.get_running_loop()
-            self._workers = [loop.create_task(self._work()) for _ in range(queue_cfg.num_consumers)]
+            if queue_cfg.batch is not None:
+                batcher = Batcher(self._queue, queue_cfg.batch, queue_cfg.sizer, queue_cfg.num_consumers, self._deliver_batch)
+                self._workers = [loop.create_task(batcher.run())]
+            else:
+                self._workers = [loop.create_task(self._work()) for _ in range(queue_cfg.num_consumers)]
 
     def _make_queue(self, host: Host) -> Any:
         queue_cfg = self.config.sending_queue
@@ -192,6 +205,14 @@ class QueuedExporter(Exporter):
                 queue.abandon(request)
                 continue
             queue.done(request)
+
+    async def _deliver_batch(self, signal: Signal, data: Any, items: int) -> bool:
+        """One batch of sending_queue.batch, delivered as a queued request is; False: shutdown interrupted it."""
+        try:
+            await self._deliver_queued(Request(signal, data, items, 0))
+        except _Abandon:
+            return False
+        return True
 
     async def _deliver_queued(self, request: Request) -> None:
         counters = self.telemetry.exporter_counters(self.id, request.signal)

@@ -27,8 +27,8 @@ from ..registry import register
 from ..wire.encode import tag_bytes, varint
 from ..wire.fields import PostSpansRequest
 from .jaeger_translate import batches_from_request
-from .otlp import RETRYABLE_CODES, OTLPExporter, OTLPExporterConfig, parse_endpoint, retry_delay
-from .otlp_client import USER_AGENT, ClientSettingsError, ClientTLSConfig, TLSSettings, check_headers
+from .otlp import RETRYABLE_CODES, OTLPExporter, OTLPExporterConfig, auth_needs_tls, grpc_metadata, parse_endpoint, retry_delay
+from .otlp_client import USER_AGENT, ClientSettingsError, ClientTLSConfig, TLSSettings, check_headers, problems
 
 POST_SPANS = "/jaeger.api_v2.CollectorService/PostSpans"
 COMPRESSIONS = ("gzip", "none")
@@ -123,19 +123,22 @@ class JaegerExporter(QueuedExporter):
     def validate_usage(cls, id: Any, config: JaegerExporterConfig, signals: set[Signal]) -> list[str]:
         if config.protocol == "otlp":
             return OTLPExporter.validate_usage(id, otlp_config(config), signals)
+        if config.auth is not None:
+            return problems(config, [lambda: auth_needs_tls(not _plaintext(config))])
         return []
 
     # --- connection ----------------------------------------------------------------------------
 
     async def start_sending(self, host: Host) -> None:
         cfg = self.config
-        target, scheme_tls = parse_endpoint(cfg.endpoint)
+        target, _ = parse_endpoint(cfg.endpoint)
         if self._otlp is not None:
+            self._otlp.authenticator = self.authenticator
             await self._otlp.start_sending(host)
             self.log.info("exporting to Jaeger over OTLP/gRPC", exporter=str(self.id), target=target)
             return
         tls_cfg = cfg.tls or ClientTLSConfig()
-        plaintext = (not scheme_tls) if scheme_tls is not None else bool(tls_cfg.insecure)
+        plaintext = _plaintext(cfg)
         options = [
             ("grpc.primary_user_agent", USER_AGENT),
             # Our retry_on_failure paces attempts; gRPC's own reconnect back-off (up to 120 s) would
@@ -189,7 +192,8 @@ class JaegerExporter(QueuedExporter):
     async def _post(self, delivery: _Delivery, post: _Post) -> RetryableError | None:
         """Posts one Batch; takes it off `pending` once it is settled. Returns the error to retry on."""
         try:
-            await self._post_spans(post.payload, timeout=float(self.config.timeout), metadata=self._metadata)
+            metadata = self._metadata if self.authenticator is None else self._metadata + grpc_metadata(self.auth_headers())
+            await self._post_spans(post.payload, timeout=float(self.config.timeout), metadata=metadata)
         except grpc.aio.AioRpcError as err:
             code = err.code()
             message = f"exporter {self.id}: PostSpans: {code.name}: {err.details()}"
@@ -200,6 +204,12 @@ class JaegerExporter(QueuedExporter):
             delivery.reasons.append(f"{code.name}: {err.details()}")
         delivery.pending.remove(post)  # type: ignore[union-attr]
         return None
+
+
+def _plaintext(cfg: JaegerExporterConfig) -> bool:
+    """api_v2: the endpoint's scheme decides; without one, tls.insecure."""
+    _, scheme_tls = parse_endpoint(cfg.endpoint)
+    return (not scheme_tls) if scheme_tls is not None else bool((cfg.tls or ClientTLSConfig()).insecure)
 
 
 def otlp_config(cfg: JaegerExporterConfig) -> OTLPExporterConfig:
@@ -217,4 +227,5 @@ def otlp_config(cfg: JaegerExporterConfig) -> OTLPExporterConfig:
         timeout=cfg.timeout,
         sending_queue=cfg.sending_queue,
         retry_on_failure=cfg.retry_on_failure,
+        auth=cfg.auth,
     )

@@ -143,6 +143,18 @@ def _endpoint(configured: str | None, signal: Signal) -> tuple[str, bool | None]
         raise ClientSettingsError(f"{found[0]}: {exc}") from None
 
 
+def auth_needs_tls(tls: bool) -> None:
+    """otelcol's authenticators send gRPC credentials only over TLS (their PerRPCCredentials require
+    transport security, so grpc-go refuses the plaintext channel)."""
+    if not tls:
+        raise ClientSettingsError("auth.authenticator: gRPC sends an authenticator's credentials only over TLS, as otelcol (grpc: the credentials require transport level security); use TLS or the exporter's headers")
+
+
+def grpc_metadata(headers: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    # gRPC metadata keys are lower case on the wire; grpcio refuses upper-case ones.
+    return tuple((key.lower(), value) for key, value in headers.items())
+
+
 def retry_delay(trailers: Any) -> float | None:
     """The server's RetryInfo delay: in the standard grpc-status-details-bin Status details, or as a
     bare google.rpc.RetryInfo under google.rpc.retryinfo-bin."""
@@ -194,6 +206,8 @@ class OTLPExporter(QueuedExporter):
     def validate_usage(cls, id: Any, config: OTLPExporterConfig, signals: set[Signal]) -> list[str]:
         checks: list[Any] = [lambda: resolve_timeout(config.timeout, DEFAULT_TIMEOUT)]
         checks += [lambda s=s: destination(config, s) for s in sorted(signals)]
+        if config.auth is not None:
+            checks += [lambda s=s: auth_needs_tls(destination(config, s).tls is not None) for s in sorted(signals)]
         return problems(config, checks)
 
     async def stop_sending(self) -> None:
@@ -241,7 +255,8 @@ class OTLPExporter(QueuedExporter):
             except ClientSettingsError as exc:  # checked at start-up; only a changed environment gets here
                 raise PermanentError(f"exporter {self.id}: {exc}") from None
         try:
-            reply = await route.call(data.SerializeToString(), timeout=self._deadline, metadata=route.metadata)
+            metadata = route.metadata if self.authenticator is None else route.metadata + grpc_metadata(self.auth_headers())
+            reply = await route.call(data.SerializeToString(), timeout=self._deadline, metadata=metadata)
         except grpc.aio.AioRpcError as err:
             raise self._error(err) from None
         try:

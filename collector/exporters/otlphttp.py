@@ -264,8 +264,9 @@ class OTLPHTTPExporter(QueuedExporter):
             except ClientSettingsError as exc:  # checked at start-up; only a changed environment gets here
                 raise PermanentError(f"exporter {self.id}: {exc}") from None
         body = self._body.encode(signal, data, dest)
+        headers = dest.headers if self.authenticator is None else {**dest.headers, **self.auth_headers()}
         try:
-            async with self._session.post(dest.url, data=body, headers=dest.headers, ssl=dest.ssl if dest.ssl is not None else True) as response:
+            async with self._session.post(dest.url, data=body, headers=headers, ssl=dest.ssl if dest.ssl is not None else True) as response:
                 payload = await _read_limited(response, MAX_RESPONSE_BYTES)
                 status = response.status
                 content_type = response.content_type.lower()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import grpc
 from aiohttp import HttpVersion11, web
@@ -16,16 +16,18 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from .. import otlpjson, pdata
 from ..admission import READ_WAIT_SECONDS, Admission, Hold, Refused, host_admission
 from ..client import client_address, client_metadata, metadata_from_pairs, peer_ip
-from ..component import ConsumeError, Consumer, Host, Receiver, Rejected, Settings, Signal
+from ..component import ComponentID, ConsumeError, Consumer, Host, Receiver, Rejected, Settings, Signal
 from ..config import ByteSize, Duration, Endpoint, Invalid, option
 from ..envelope import Envelope
+from ..extensions.auth import SERVER, check_reference
 from ..grpc_options import BUFFER_SIZE_REASON, ServerKeepaliveConfig
 from ..httpserver import ConnectionLimits, serve
 from ..registry import register
 from ..wire.count import count_items
 from .bodies import BodyRefused, Drain, HTTPProblem, check_encoding, count_body, decompress, drain, expected_size, read_body
 from .cors import CORS, CORSConfig
-from .security import AuthConfig, BearerTokens, TLSConfig
+from .otlp_validate import VALIDATORS
+from .security import AuthConfig, AuthInterceptor, RequestAuth, TLSConfig
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -36,11 +38,12 @@ GRPC_LOOKAHEAD = 1 << 20
 
 @dataclass
 class GRPCConfig:
-    endpoint: Endpoint = option(Endpoint("127.0.0.1:4317"), "Address to listen on; use 0.0.0.0:4317 to accept from other hosts.")
+    endpoint: Endpoint = option(Endpoint("127.0.0.1:4317"), "Address to listen on; use 0.0.0.0:4317 to accept from other hosts. With `transport: unix`, the socket's path.")
+    transport: Literal["tcp", "unix"] = option("tcp", "otelcol's confignet transport: `unix` serves on the Unix socket `endpoint` names (removed again at shutdown).")
     max_recv_msg_size_mib: int = option(16, "Largest accepted request in MiB (after decompression). LLM spans with prompts can exceed 100 KB each, so the default is above gRPC's 4 MiB.")
     max_concurrent_streams: int = option(0, "Limit on concurrent RPCs per connection; 0 = gRPC's default.")
     tls: TLSConfig | None = option(None, "Serve TLS; with client_ca_file, require client certificates (mTLS).")
-    auth: AuthConfig | None = option(None, "Require `authorization: Bearer <token>` metadata; others get UNAUTHENTICATED.")
+    auth: AuthConfig | None = option(None, "Authenticate each call's metadata with an `authenticator` extension (otelcol's) or this receiver's own `bearer_tokens`; others get UNAUTHENTICATED before their request is read.")
     keepalive: ServerKeepaliveConfig | None = option(None, "otelcol's keepalive: server_parameters and enforcement_policy, as gRPC core arguments.")
     include_metadata: bool = option(True, "Carry the request's metadata with its data (for batch's metadata_keys). otelcol's default is false; here it is on unless set to false.")
     read_buffer_size: ByteSize | None = option(None, f"No effect here: {BUFFER_SIZE_REASON} (a start-up warning says so).")
@@ -53,13 +56,14 @@ class GRPCConfig:
 
 @dataclass
 class HTTPConfig:
-    endpoint: Endpoint = option(Endpoint("127.0.0.1:4318"), "Address to listen on; use 0.0.0.0:4318 to accept from other hosts.")
+    endpoint: Endpoint = option(Endpoint("127.0.0.1:4318"), "Address to listen on; use 0.0.0.0:4318 to accept from other hosts. With `transport: unix`, the socket's path.")
+    transport: Literal["tcp", "unix"] = option("tcp", "otelcol's confignet transport: `unix` serves on the Unix socket `endpoint` names (removed again at shutdown).")
     max_request_body_size: ByteSize = option(ByteSize(20 * 2**20), "Largest accepted body, checked both as sent and after decompression (so a gzip bomb gets 413).")
     traces_url_path: str = option("/v1/traces", "Path for traces.")
     logs_url_path: str = option("/v1/logs", "Path for logs.")
     metrics_url_path: str = option("/v1/metrics", "Path for metrics.")
     tls: TLSConfig | None = option(None, "Serve HTTPS; with client_ca_file, require client certificates (mTLS).")
-    auth: AuthConfig | None = option(None, "Require `Authorization: Bearer <token>`; others get 401 before their body is read.")
+    auth: AuthConfig | None = option(None, "Authenticate each request's headers with an `authenticator` extension (otelcol's) or this receiver's own `bearer_tokens`; others get 401 before their body is read.")
     # otelcol's confighttp.ServerConfig timeouts, with NewDefaultServerConfig's defaults and Go's meaning.
     read_timeout: Duration = option(Duration(0.0), "otelcol: the longest a whole request (head and body) may take to arrive, from its first byte; a body still arriving then gets 408 and the connection closes. 0 = no limit.")
     read_header_timeout: Duration = option(Duration(60.0), "otelcol: the longest a request head may take to arrive, from its first byte (on a new connection, from the connect); then the connection is closed unanswered, so a client that sends half a request cannot hold it. 0 = read_timeout's value; both 0 = no limit.")
@@ -103,73 +107,32 @@ class ProtocolsConfig:
             if key not in ("grpc", "http"):
                 decoder.error(path + (key,), "unknown protocol (valid keys: grpc, http)")
         out = cls(
-            grpc=decoder.decode(GRPCConfig, value["grpc"], path + ("grpc",)) if "grpc" in value else None,
-            http=decoder.decode(HTTPConfig, value["http"], path + ("http",)) if "http" in value else None,
+            grpc=_decode_protocol(decoder, GRPCConfig, value["grpc"], path + ("grpc",)) if "grpc" in value else None,
+            http=_decode_protocol(decoder, HTTPConfig, value["http"], path + ("http",)) if "http" in value else None,
         )
         if out.grpc is None and out.http is None:
             decoder.error(path, "must enable at least one protocol (grpc or http)")
         return out
 
 
+def _decode_protocol(decoder: Any, cls: type, value: Any, path: tuple) -> Any:
+    """One protocol's keys. With `transport: unix` the endpoint is a socket path, not host:port: it is taken
+    aside before the keys are decoded and put back as it is."""
+    if not isinstance(value, dict) or value.get("transport") != "unix":
+        return decoder.decode(cls, value, path)
+    value = dict(value)
+    socket_path = value.pop("endpoint", None)
+    out = decoder.decode(cls, value, path)
+    if not isinstance(socket_path, str) or not socket_path.strip():
+        decoder.error(path + ("endpoint",), "transport unix needs endpoint: the path of the Unix socket to serve on")
+    else:
+        out.endpoint = Endpoint(socket_path)
+    return out
+
+
 @dataclass
 class OTLPReceiverConfig:
     protocols: ProtocolsConfig = option(factory=lambda: ProtocolsConfig(GRPCConfig(), HTTPConfig()), doc="`grpc` and/or `http`.")
-
-
-def _reject_invalid_spans(req: Any) -> Rejected | None:
-    """A span needs a 16-byte trace id and an 8-byte span id, not all zero (OTLP trace.proto). Such spans
-    are refused individually, so the rest of the request still goes through."""
-    bad = 0
-    for rs in req.resource_spans:
-        for ss in rs.scope_spans:
-            spans = ss.spans
-            invalid = [i for i, span in enumerate(spans) if not _valid_ids(span.trace_id, span.span_id)]
-            for i in reversed(invalid):
-                del spans[i]
-            bad += len(invalid)
-    if bad:
-        _prune(req.resource_spans, "scope_spans", "spans")
-        return Rejected(bad, f"{bad} span(s) with an invalid trace_id or span_id (need 16 and 8 bytes, not all zero)")
-    return None
-
-
-def _valid_ids(trace_id: bytes, span_id: bytes) -> bool:
-    return len(trace_id) == 16 and len(span_id) == 8 and trace_id != _ZERO16 and span_id != _ZERO8
-
-
-_ZERO16 = bytes(16)
-_ZERO8 = bytes(8)
-
-
-def _reject_invalid_logs(req: Any) -> Rejected | None:
-    """Log correlation ids are optional, but when present they must have the right length."""
-    bad = 0
-    for rl in req.resource_logs:
-        for sl in rl.scope_logs:
-            records = sl.log_records
-            invalid = [i for i, r in enumerate(records) if len(r.trace_id) not in (0, 16) or len(r.span_id) not in (0, 8)]
-            for i in reversed(invalid):
-                del records[i]
-            bad += len(invalid)
-    if bad:
-        _prune(req.resource_logs, "scope_logs", "log_records")
-        return Rejected(bad, f"{bad} log record(s) with a trace_id or span_id of the wrong length (need 16 and 8 bytes)")
-    return None
-
-
-def _prune(resources: Any, scopes_field: str, items_field: str) -> None:
-    """Drop the scopes and resources that validation left empty, so exporters do not write husks.
-    Only called after something was removed; a scope the client sent empty is also dropped."""
-    for r in reversed(range(len(resources))):
-        scopes = getattr(resources[r], scopes_field)
-        for s in reversed(range(len(scopes))):
-            if not len(getattr(scopes[s], items_field)):
-                del scopes[s]
-        if not len(scopes):
-            del resources[r]
-
-
-_VALIDATORS = {Signal.TRACES: _reject_invalid_spans, Signal.LOGS: _reject_invalid_logs}
 
 
 class _Intake:
@@ -185,7 +148,7 @@ class _Intake:
             "Requests refused before their items could be counted (collector/admission.py): gRPC requests that waited too long "
             "for their turn to be read, HTTP JSON bodies too large to decode for a count.", ("receiver", "transport"),
         ).labels(str(receiver.id), transport)
-        self.validate = _VALIDATORS.get(signal)
+        self.validate = VALIDATORS.get(signal)
 
     def refuse(self, refusal: Refused, items: int | None) -> None:
         """Counts a request refused before it was decoded, in the receiver and in the gate that refused it."""
@@ -236,6 +199,14 @@ class OTLPReceiver(Receiver):
             return []
         return [(f"protocols.grpc.{key}", BUFFER_SIZE_REASON) for key in ("read_buffer_size", "write_buffer_size") if getattr(grpc_cfg, key) is not None]
 
+    @classmethod
+    def validate_references(cls, id: ComponentID, config: OTLPReceiverConfig, extensions: dict[ComponentID, Any], enabled: list[ComponentID]) -> list[tuple[tuple[str, ...], str]]:
+        problems = []
+        for name, protocol in (("grpc", config.protocols.grpc), ("http", config.protocols.http)):
+            if protocol is not None and protocol.auth is not None:
+                problems += check_reference(protocol.auth.authenticator, SERVER, ("protocols", name, "auth", "authenticator"), extensions, enabled)
+        return problems
+
     def __init__(self, settings: Settings, config: OTLPReceiverConfig, consumers: dict[Signal, Consumer]):
         super().__init__(settings, config, consumers)
         self._grpc_server: grpc.aio.Server | None = None
@@ -249,10 +220,10 @@ class OTLPReceiver(Receiver):
         self._admission = host_admission(host) or Admission()
         protocols = self.config.protocols
         if protocols.grpc is not None:
-            await self._start_grpc(protocols.grpc)
+            await self._start_grpc(protocols.grpc, host)
         if protocols.http is not None:
             try:
-                await self._start_http(protocols.http)
+                await self._start_http(protocols.http, host)
             except Exception:
                 if self._grpc_server is not None:
                     await self._grpc_server.stop(None)
@@ -269,7 +240,7 @@ class OTLPReceiver(Receiver):
         self._http_runner = None
 
     # gRPC -------------------------------------------------------------------------------------
-    async def _start_grpc(self, cfg: GRPCConfig) -> None:
+    async def _start_grpc(self, cfg: GRPCConfig, host: Host) -> None:
         limit = cfg.max_recv_msg_size_mib * 2**20
         options = [
             ("grpc.max_receive_message_length", limit),
@@ -287,7 +258,7 @@ class OTLPReceiver(Receiver):
             options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
         if cfg.keepalive is not None:
             options += cfg.keepalive.options()
-        interceptors = [_BearerInterceptor(BearerTokens(cfg.auth))] if cfg.auth is not None else []
+        interceptors = [AuthInterceptor(RequestAuth(cfg.auth, host))] if cfg.auth is not None else []
         server = grpc.aio.server(options=options, interceptors=interceptors)
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "grpc")
@@ -296,11 +267,12 @@ class OTLPReceiver(Receiver):
                 else grpc.unary_unary_rpc_method_handler(self._grpc_handler(intake, cfg.include_metadata))
             )
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(pdata.GRPC_SERVICES[signal], {"Export": handler}),))
+        address = f"unix:{cfg.endpoint}" if cfg.transport == "unix" else str(cfg.endpoint)
         try:
             if cfg.tls is not None:
-                port = server.add_secure_port(str(cfg.endpoint), cfg.tls.grpc_credentials())
+                port = server.add_secure_port(address, cfg.tls.grpc_credentials())
             else:
-                port = server.add_insecure_port(str(cfg.endpoint))
+                port = server.add_insecure_port(address)
         except RuntimeError as exc:
             raise OSError(f"cannot listen on {cfg.endpoint} (gRPC): {exc}") from None
         if port == 0:
@@ -385,14 +357,14 @@ class OTLPReceiver(Receiver):
         return export
 
     # HTTP -------------------------------------------------------------------------------------
-    async def _start_http(self, cfg: HTTPConfig) -> None:
+    async def _start_http(self, cfg: HTTPConfig, host: Host) -> None:
         middlewares = [CORS(cfg.cors).middleware] if cfg.cors is not None and cfg.cors.allowed_origins else []
         app = web.Application(client_max_size=int(cfg.max_request_body_size) + 1, middlewares=middlewares)
         paths = {Signal.TRACES: cfg.traces_url_path, Signal.LOGS: cfg.logs_url_path, Signal.METRICS: cfg.metrics_url_path}
+        auth = RequestAuth(cfg.auth, host) if cfg.auth is not None else None
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "http")
-            tokens = BearerTokens(cfg.auth) if cfg.auth is not None else None
-            handle, expect = self._http_handler(intake, int(cfg.max_request_body_size), tokens, cfg.include_metadata)
+            handle, expect = self._http_handler(intake, int(cfg.max_request_body_size), auth, cfg.include_metadata)
             app.router.add_route("*", paths[signal], handle, expect_handler=expect)
         ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
         # Decompression is done by hand so the size limit applies to the inflated body too.
@@ -405,19 +377,20 @@ class OTLPReceiver(Receiver):
             shutdown_timeout=self._grace,
             auto_decompress=False,
             ssl_context=ssl_context,
+            unix_socket=str(cfg.endpoint) if cfg.transport == "unix" else None,
         )
         self.log.info("OTLP HTTP server listening", endpoint=str(cfg.endpoint), signals=sorted(self.consumers), tls=_tls_mode(cfg.tls), auth=cfg.auth is not None)
 
-    def _http_handler(self, intake: _Intake, limit: int, tokens: BearerTokens | None, include_metadata: bool) -> tuple[Any, Any]:
+    def _http_handler(self, intake: _Intake, limit: int, auth: RequestAuth | None, include_metadata: bool) -> tuple[Any, Any]:
         """The route's handler, and its `Expect: 100-continue` handler: both refuse from the headers alone."""
         signal = intake.signal
         request_type = pdata.REQUEST_TYPES[signal]
 
-        def refusal(request: web.Request) -> web.Response | None:
+        async def refusal(request: web.Request) -> web.Response | None:
             """The answer the headers alone decide (auth first), before any body byte is read."""
-            if tokens is not None and not tokens.allows(request.headers.get("Authorization")):
+            if auth is not None and not await auth.allows(request.headers.items()):
                 # An unauthenticated client costs no reading and no decoding.
-                return web.Response(status=401, text="401 missing or invalid bearer token", headers={"WWW-Authenticate": 'Bearer realm="otlp"'})
+                return _unauthenticated(auth)
             if request.method != "POST":
                 return web.Response(status=405, text="405 method not allowed, supported: [POST]", headers={"Allow": "POST"})
             ctype = request.content_type.lower()
@@ -432,7 +405,7 @@ class OTLPReceiver(Receiver):
         async def expect(request: web.Request) -> web.Response | None:
             # `Expect: 100-continue` invites the body; a request the headers already refuse gets its answer
             # instead of the invitation (as Go's net/http, which sends 100 only when the handler reads).
-            refused = refusal(request)
+            refused = await refusal(request)
             if refused is not None:
                 return refused
             if request.version == HttpVersion11:
@@ -443,7 +416,7 @@ class OTLPReceiver(Receiver):
             return None
 
         async def handle(request: web.Request) -> web.StreamResponse:
-            refused = refusal(request)
+            refused = await refusal(request)
             if refused is not None:
                 return refused
             ctype = request.content_type.lower()
@@ -523,23 +496,9 @@ def _tls_mode(tls: TLSConfig | None) -> str:
     return "mtls" if tls.client_ca_file else "tls"
 
 
-class _BearerInterceptor(grpc.aio.ServerInterceptor):
-    """Checks `authorization` metadata before any handler decodes the request."""
-
-    def __init__(self, tokens: BearerTokens):
-        self.tokens = tokens
-
-        async def deny(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
-            return b""
-
-        self.deny: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(deny)
-
-    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        for key, value in details.invocation_metadata or ():
-            if key == "authorization" and isinstance(value, str) and self.tokens.allows(value):
-                return await continuation(details)
-        return self.deny
+def _unauthenticated(auth: RequestAuth) -> web.Response:
+    """401 as otelcol's confighttp answers a failed authentication, without what the client sent."""
+    return web.Response(status=401, text=f"401 {auth.reason}", headers={"WWW-Authenticate": 'Bearer realm="otlp"'} if auth.bearer else None)
 
 
 def _status_response(ctype: str, status: int, code: int, message: str, headers: dict[str, str] | None = None) -> web.Response:

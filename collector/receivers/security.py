@@ -1,4 +1,5 @@
-"""Who may send: TLS / mTLS and bearer-token auth for the OTLP receiver's servers.
+"""Who may send: TLS / mTLS and auth (its own bearer tokens or an authenticator extension) for the OTLP
+receiver's servers.
 
 Tokens are compared in constant time and never logged; the config object hides them from repr.
 """
@@ -7,11 +8,16 @@ from __future__ import annotations
 
 import hmac
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
+
+from ..component import ComponentID, Host
 from ..config import Invalid, option
+from ..extensions.auth import SERVER, Headers, resolve
 from ..tlsfiles import check_certificates, check_key_pair
 
 
@@ -49,12 +55,21 @@ class TLSConfig:
 
 @dataclass
 class AuthConfig:
+    authenticator: str | None = option(None, "otelcol's configauth: the id of a `bearertokenauth` or `basicauth` extension (listed in service.extensions) that checks each request.")
     # repr=False: a config dump or error message must never carry a secret.
-    bearer_tokens: list[str] = field(default_factory=list, repr=False, metadata={"doc": "Accepted `Authorization: Bearer <token>` values; use `${env:VAR}` rather than writing tokens in the file."})
+    bearer_tokens: list[str] = field(default_factory=list, repr=False, metadata={"doc": "Not in otelcol: accepted `Authorization: Bearer <token>` values, without an extension; use `${env:VAR}` rather than writing tokens in the file."})
 
     def validate(self) -> None:
+        if self.authenticator is not None:
+            if self.bearer_tokens:
+                raise Invalid("set either authenticator or bearer_tokens, not both")
+            try:
+                ComponentID.parse(self.authenticator)
+            except ValueError as exc:
+                raise Invalid(str(exc), "authenticator") from None
+            return
         if not self.bearer_tokens or any(not t for t in self.bearer_tokens):
-            raise Invalid("needs at least one non-empty token (an unset ${env:VAR} expands to empty)", "bearer_tokens")
+            raise Invalid("needs at least one non-empty token (an unset ${env:VAR} expands to empty), or `authenticator` instead", "bearer_tokens")
 
 
 class BearerTokens:
@@ -73,3 +88,41 @@ class BearerTokens:
         for known in self._tokens:
             matched |= hmac.compare_digest(candidate, known)
         return matched
+
+
+class RequestAuth:
+    """A server's check of each request's headers, before any of its body is read: the receiver's own
+    `bearer_tokens`, or the extension `authenticator` names (otelcol's configauth.Config)."""
+
+    def __init__(self, config: AuthConfig, host: Host):
+        self._tokens = BearerTokens(config) if config.authenticator is None else None
+        self._extension = resolve(host, config.authenticator, SERVER) if config.authenticator is not None else None
+        self.bearer = self._tokens is not None
+        # The refusal's wording: this receiver's bearer_tokens keep theirs, an authenticator's says nothing of the scheme.
+        self.reason = "missing or invalid bearer token" if self._tokens is not None else "missing or invalid credentials"
+
+    async def allows(self, pairs: Iterable[tuple[str, Any]]) -> bool:
+        if self._tokens is not None:
+            return any(key.lower() == "authorization" and isinstance(value, str) and self._tokens.allows(value) for key, value in pairs)
+        assert self._extension is not None
+        return await self._extension.authenticate(Headers(pairs))
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Checks a call's metadata before any handler reads or decodes its request (otelcol's configgrpc
+    authUnaryServerInterceptor): refused calls get UNAUTHENTICATED."""
+
+    def __init__(self, auth: RequestAuth):
+        self.auth = auth
+        reason = auth.reason
+
+        async def deny(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
+            return b""
+
+        self.deny: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(deny)
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        if await self.auth.allows(details.invocation_metadata or ()):
+            return await continuation(details)
+        return self.deny

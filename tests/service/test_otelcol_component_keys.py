@@ -104,3 +104,20 @@ exporters:
         "extensions.file_storage.compaction": "each queue is a write-ahead log of segment files, not a bbolt database: there is nothing to compact",
         "extensions.file_storage.timeout": "each queue is a write-ahead log of segment files, not a bbolt database: its lock is taken at start-up or start-up fails, without waiting",
     }
+
+
+def test_a_bare_integer_duration_is_nanoseconds_as_in_otelcol(tmp_path: Path) -> None:
+    """The file exporter's `flush_interval: 200000000` is 200ms (otelcol's confmap stores a YAML number in a
+    time.Duration as nanoseconds, collector/config/typed.py Duration); the daemon runs and writes with it."""
+    config = daemon_yaml("""
+receivers:
+  otlp:
+    protocols:
+      http: {{endpoint: "127.0.0.1:{http}"}}
+exporters:
+  file: {{path: "{data}/traces.jsonl", flush_interval: 200000000}}
+""", "traces: {{receivers: [otlp], exporters: [file]}}")
+    daemon = Daemon(tmp_path, config).start()
+    _post(daemon)
+    assert daemon.stop() == 0
+    assert len((daemon.data / "traces.jsonl").read_bytes().splitlines()) == 1
