@@ -281,7 +281,7 @@ class Connector(Component):
         raise NotImplementedError
 
     @classmethod
-    def validate_pipelines(cls, id: ComponentID, config: Any, feeds: dict[Signal, list[str]]) -> list[tuple[tuple[str, ...], str]]:
+    def validate_pipelines(cls, id: ComponentID, config: Any, feeds: dict[Signal, list[str]]) -> list[tuple[tuple[str | int, ...], str]]:
         """Problems with the pipelines this connector's config names: [(key path under the component, message)].
         `feeds` are, by signal, the pipelines that list it as a receiver."""
         return []

@@ -28,7 +28,9 @@ BUILTIN: tuple[tuple[Kind, str, str, *tuple[str, ...]], ...] = (
     (Kind.EXPORTER, "exporters.jaeger", "jaeger"),
     (Kind.EXPORTER, "exporters.otlp", "otlp_grpc", "otlp"),
     (Kind.EXPORTER, "exporters.otlphttp", "otlp_http", "otlphttp"),
+    (Kind.CONNECTOR, "connectors.count", "count"),
     (Kind.CONNECTOR, "connectors.forward", "forward"),
+    (Kind.CONNECTOR, "connectors.routing", "routing"),
     (Kind.EXTENSION, "extensions.file_storage", "file_storage"),
     (Kind.EXTENSION, "extensions.health_check", "health_check"),
 )

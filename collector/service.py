@@ -19,6 +19,7 @@ from .component import (
     Capabilities,
     Component,
     ComponentID,
+    Connector,
     ConsumeError,
     Consumer,
     Extension,
@@ -79,7 +80,7 @@ class FanOut:
         results = await asyncio.gather(*calls, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
-            error = _combine(errors)
+            error = combine_errors(errors)
             if isinstance(error, RetryableError):
                 now_took = took | {i for i, r in zip(branches, results, strict=True) if not isinstance(r, BaseException)}
                 if now_took:
@@ -94,7 +95,7 @@ class FanOut:
         return consumer.consume(envelope.copy() if consumer.capabilities.mutates_data else envelope)
 
 
-def _combine(errors: list[BaseException]) -> BaseException:
+def combine_errors(errors: list[BaseException]) -> BaseException:
     unexpected = [e for e in errors if not isinstance(e, ConsumeError)]
     if unexpected:
         return unexpected[0]
@@ -191,7 +192,7 @@ class Service:
         self.exporters: dict[ComponentID, Component] = {}
         self.processors: dict[str, list[Component]] = {}
         self.receivers: dict[ComponentID, Component] = {}
-        self.connectors: dict[Instance, Component] = {}  # one per (id, signal taken, signal emitted)
+        self.connectors: dict[Instance, Connector] = {}  # one per (id, signal taken, signal emitted)
         self._feeds: dict[Instance, list[str]] = {}
         self._order: list[Component] = []  # processors and connectors, each after everything it hands data to
         self.pipeline_entries: dict[str, Consumer] = {}  # by pipeline name; `replay` feeds these directly
@@ -288,7 +289,7 @@ class Service:
         self._order.extend(reversed(chain))
         return entry
 
-    def _connector(self, instance: Instance) -> Component:
+    def _connector(self, instance: Instance) -> Connector:
         """The one instance of a connector for its (signal taken, signal emitted) pair, feeding its pipelines."""
         built = self.connectors.get(instance)
         if built is not None:
@@ -299,7 +300,8 @@ class Service:
         settings.out_signal = instance.emits
         settings.log = settings.log.bind(takes=str(instance.takes), emits=str(instance.emits))
         next_consumer = fan_out(list(heads.values()), self.telemetry, f"connector/{instance.id}/{instance.takes}-{instance.emits}")
-        built = self._construct(Kind.CONNECTOR, instance.id, lambda: c.cls(settings, c.config, heads, next_consumer))
+        cls: type[Connector] = c.cls  # type: ignore[assignment]
+        built = self._construct(Kind.CONNECTOR, instance.id, lambda: cls(settings, c.config, heads, next_consumer))
         self.connectors[instance] = built
         self._order.append(built)
         return built

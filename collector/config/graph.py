@@ -39,7 +39,7 @@ def instances(pipelines: dict[str, Pipeline], connectors: dict[ComponentID, Comp
         feeds = [p for p in pipelines.values() if id in p.receivers]
         for signal in takes:
             for emits in dict.fromkeys(p.signal for p in feeds):
-                if (signal, emits) in spec.cls.pairs:
+                if (signal, emits) in spec.cls.pairs:  # type: ignore[attr-defined]
                     out[Instance(id, signal, emits)] = [p.name for p in feeds if p.signal is emits]
     return out
 
@@ -53,7 +53,7 @@ def check_connectors(decoder: Any, pipelines: dict[str, Pipeline], components: d
     for id, spec in connectors.items():
         exporting = [name for (i, kind, name) in where if i == id and kind is Kind.EXPORTER and name in pipelines]
         receiving = [name for (i, kind, name) in where if i == id and kind is Kind.RECEIVER and name in pipelines]
-        pairs = spec.cls.pairs
+        pairs = spec.cls.pairs  # type: ignore[attr-defined]
         for role, names, others, pick in ((Kind.EXPORTER, exporting, receiving, 0), (Kind.RECEIVER, receiving, exporting, 1)):
             for signal in dict.fromkeys(pipelines[n].signal for n in names):
                 if any(((signal, pipelines[o].signal) if pick == 0 else (pipelines[o].signal, signal)) in pairs for o in others):
