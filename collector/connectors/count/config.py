@@ -42,7 +42,7 @@ class Counts(dict):
     """One kind's count metrics by name (the key names the kind); its default when none is written."""
 
     doc_type = "mapping of metric name to {description, conditions, attributes}"
-    doc_entries = (("<name>.", MetricInfo),)
+    doc_entries = ((".<name>.", MetricInfo),)
     kind = ""
 
     @classmethod
