@@ -4,9 +4,10 @@ forward follows otelcol's connector/forwardconnector (same signal to same signal
 branch transforms shows the other branch exporting the data as received. A refusal downstream of a
 connector reaches the client (permanent: INVALID_ARGUMENT; retryable: UNAVAILABLE), as
 service/internal/graph's fanout and the connector routers return their consumers' errors. routing follows
-contrib connector/routingconnector (README examples; logs_test.go/traces_test.go "match once" cases: the
-first matching route takes the item, the rest goes on, what is left goes to default_pipelines); count follows
-contrib connector/countconnector (README defaults, counter.go: attributes with default_value, conditions)."""
+contrib connector/routingconnector (its README's examples and ConsumeTraces/ConsumeLogs/ConsumeMetrics in
+traces.go, logs.go, metrics.go: the first matching route takes the item, the rest goes on, what is left goes
+to default_pipelines; a failed condition is no match); count follows contrib connector/countconnector (README
+defaults, counter.go update: attributes from the item, scope or resource, default_value, conditions ORed)."""
 
 from __future__ import annotations
 
@@ -261,3 +262,50 @@ metrics: {{receivers: [count], exporters: [file/metrics]}}
     assert _points(path) == {
         "llm.calls": [({"gen_ai.request.model": "gpt-4o", "service.name": "shop"}, 2), ({"gen_ai.request.model": "unknown", "service.name": "shop"}, 1)],
     }
+
+
+def test_metrics_routed_by_data_point_and_counted_by_metric_and_data_point(daemon_factory: Any) -> None:
+    """routing's datapoint context moves single points (the metric is copied around them, as contrib's
+    pmetricutil MoveDataPointsWithContextIf); count's metrics/datapoints defaults count what arrives; a condition
+    failing under error_mode ignore is logged and the point counts as not matched (goes to the default)."""
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    daemon = daemon_factory(daemon_yaml(OTLP + """
+exporters:
+  file/red: {{path: "{data}/red.jsonl"}}
+  file/rest: {{path: "{data}/rest.jsonl"}}
+  file/counts: {{path: "{data}/counts.jsonl"}}
+connectors:
+  count:
+  routing:
+    error_mode: ignore
+    default_pipelines: [metrics/rest]
+    table:
+      - context: datapoint
+        condition: Substring(attributes["color"], 0, 3) == "red"
+        pipelines: [metrics/red]
+""", """
+metrics/in: {{receivers: [otlp], exporters: [routing, count]}}
+metrics/red: {{receivers: [routing], exporters: [file/red]}}
+metrics/rest: {{receivers: [routing], exporters: [file/rest]}}
+metrics/counts: {{receivers: [count], exporters: [file/counts]}}
+"""))
+    request = ExportMetricsServiceRequest()
+    metric = request.resource_metrics.add().scope_metrics.add().metrics.add(name="requests", unit="1")
+    metric.sum.aggregation_temporality = 2
+    for i, color in enumerate(["red", "blue", "re", "reddish"]):
+        metric.sum.data_points.add(as_int=i, attributes=[kv("color", color)])
+    send(daemon, Signal.METRICS, request)
+
+    def points(name: str) -> list[tuple[str, int, str]]:
+        path = daemon.data / name
+        if not path.exists():
+            return []
+        return [(m.name, dp.as_int, m.unit) for r in read_json(path, Signal.METRICS) for rm in r.resource_metrics
+                for sm in rm.scope_metrics for m in sm.metrics for dp in m.sum.data_points]
+    assert wait_for(lambda: points("red.jsonl"), timeout=20) == [("requests", 0, "1"), ("requests", 3, "1")]
+    assert wait_for(lambda: points("rest.jsonl"), timeout=20) == [("requests", 1, "1"), ("requests", 2, "1")]
+    counts = daemon.data / "counts.jsonl"
+    wait_for(lambda: counts.exists() and counts.stat().st_size > 0, timeout=20)
+    assert _points(counts) == {"metric.count": [({}, 1)], "metric.datapoint.count": [({}, 4)]}
+    assert "failed to evaluate routing conditions" in daemon.logs()
