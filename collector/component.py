@@ -36,6 +36,7 @@ class Kind(StrEnum):
     PROCESSOR = "processor"
     EXPORTER = "exporter"
     EXTENSION = "extension"
+    CONNECTOR = "connector"
 
     @property
     def section(self) -> str:
@@ -173,6 +174,7 @@ class Settings:
     telemetry: Telemetry
     pipeline: str = ""
     signal: Signal | None = None
+    out_signal: Signal | None = None  # a connector's: the signal of the pipelines it feeds
 
 
 class Component:
@@ -278,6 +280,40 @@ class Exporter(Component):
 
     async def export(self, signal: Signal, data: Any) -> Rejected | None:
         raise NotImplementedError
+
+
+class Connector(Component):
+    """An exporter of some pipelines and a receiver of others, maybe of another signal (otelcol's connectors).
+    One instance per (id, signal it takes, signal it emits) pair the pipelines use, as otelcol; `pipelines` are
+    the heads of the pipelines of `out_signal` that list it as a receiver, by name, and `next` all of them as
+    one (a fan-out). A connector answers its caller only once what it handed on was taken, so acknowledgement
+    and refusals flow through it as through a processor. `pairs` are the (exporter pipeline signal, receiver
+    pipeline signal) pairs the type supports (otelcol's XToYStability)."""
+
+    kind = Kind.CONNECTOR
+    pairs: ClassVar[frozenset[tuple[Signal, Signal]]] = frozenset()
+    capabilities = Capabilities(mutates_data=False)
+
+    def __init__(self, settings: Settings, config: Any, pipelines: dict[str, Consumer], next_consumer: Consumer):
+        super().__init__(settings, config)
+        assert settings.signal is not None and settings.out_signal is not None
+        self.signal: Signal = settings.signal
+        self.out_signal: Signal = settings.out_signal
+        self.pipelines = pipelines
+        self.next = next_consumer
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.signals = frozenset(signal for pair in cls.pairs for signal in pair)
+
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        raise NotImplementedError
+
+    @classmethod
+    def validate_pipelines(cls, id: ComponentID, config: Any, feeds: dict[Signal, list[str]]) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems with the pipelines this connector's config names: [(key path under the component, message)].
+        `feeds` are, by signal, the pipelines that list it as a receiver."""
+        return []
 
 
 class Extension(Component):

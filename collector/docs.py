@@ -25,7 +25,8 @@ from .config.typed import describe_type, render_default, yaml_key
 
 TARGET = "docs/configuration.md"
 MARK = "Generated from the typed component configs by `make docs`"
-KIND_TITLES = {Kind.RECEIVER: "Receivers", Kind.PROCESSOR: "Processors", Kind.EXPORTER: "Exporters", Kind.EXTENSION: "Extensions"}
+KIND_TITLES = {Kind.RECEIVER: "Receivers", Kind.PROCESSOR: "Processors", Kind.EXPORTER: "Exporters", Kind.EXTENSION: "Extensions",
+               Kind.CONNECTOR: "Connectors"}
 
 
 @dataclasses.dataclass
@@ -135,8 +136,12 @@ def generate() -> str:
         f"{MARK} (`python -m collector.docs --write {TARGET}`); do not edit it by hand:",
         "a test fails when it differs from the code.",
         "",
-        "A config has four sections of components, each keyed by component id (`receivers`, `processors`,",
-        "`exporters`, `extensions`), and `service`, which says which of them run and wires them into pipelines.",
+        "A config has five sections of components, each keyed by component id (`receivers`, `processors`,",
+        "`exporters`, `extensions`, `connectors`), and `service`, which says which of them run and wires them into pipelines.",
+        "A connector joins pipelines as otelcol's do: list its id among one pipeline's `exporters` and another's",
+        "`receivers` (maybe of another signal, in a pair its type supports); it must be used both ways, data may not",
+        "flow in a cycle, and one instance runs per pair of signals. A pipeline's data is acknowledged only once",
+        "the pipelines its connectors feed took it; a refusal there reaches the client.",
         "Every component below can be configured more than once under `type/name` ids (e.g. `file/traces`).",
         "Durations are written like `200ms`, `5s`, `1m30s` (a bare number is nanoseconds, as in otelcol); sizes like `4MiB`, `20MB` or a number of bytes.",
         "How several files merge, `--set` and `${env:VAR}` substitution: [operations.md](operations.md).",
@@ -155,7 +160,10 @@ def generate() -> str:
             if cls.deprecated_type_names:
                 older = ", ".join(f"`{n}`" for n in cls.deprecated_type_names)
                 lines += ["", f"Also answers to its older name {older}, as otelcol does; start-up then logs a warning naming `{name}`."]
-            if kind is not Kind.EXTENSION:
+            if kind is Kind.CONNECTOR:
+                pairs = ", ".join(f"{a} to {b}" for a in Signal for b in Signal if (a, b) in cls.pairs)  # type: ignore[attr-defined]
+                lines += ["", f"Pipeline pairs (exporter pipeline to receiver pipeline): {pairs}."]
+            elif kind is not Kind.EXTENSION:
                 signals = ", ".join(s.value for s in Signal if s in cls.signals) or "none"
                 lines += ["", f"Signals: {signals}."]
             lines += [""] + table(cls.config_class)
@@ -163,7 +171,7 @@ def generate() -> str:
                 lines += ["", f"##### {title}", "", " ".join(prose.split())]
                 if settings is not None:
                     lines += [""] + table(settings)
-    lines += ["", "### `service`", "", "Which extensions run and how receivers, processors and exporters are wired into pipelines.", ""]
+    lines += ["", "### `service`", "", "Which extensions run and how receivers, processors, exporters and connectors are wired into pipelines.", ""]
     lines += table(ServiceConfig)
     return "\n".join(lines) + "\n"
 

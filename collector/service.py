@@ -19,6 +19,7 @@ from .component import (
     Capabilities,
     Component,
     ComponentID,
+    Connector,
     ConsumeError,
     Consumer,
     Extension,
@@ -32,6 +33,7 @@ from .component import (
     Signal,
 )
 from .config import Config
+from .config.graph import Instance, instances
 from .envelope import Envelope
 from .selfmetrics import SelfMetrics
 from .telemetry import Telemetry, component_logger
@@ -80,7 +82,7 @@ class FanOut:
         results = await asyncio.gather(*calls, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
-            error = _combine(errors)
+            error = combine_errors(errors)
             if isinstance(error, RetryableError):
                 now_took = took | {i for i, r in zip(branches, results, strict=True) if not isinstance(r, BaseException)}
                 if now_took:
@@ -95,7 +97,7 @@ class FanOut:
         return consumer.consume(envelope.copy() if consumer.capabilities.mutates_data else envelope)
 
 
-def _combine(errors: list[BaseException]) -> BaseException:
+def combine_errors(errors: list[BaseException]) -> BaseException:
     unexpected = [e for e in errors if not isinstance(e, ConsumeError)]
     if unexpected:
         return unexpected[0]
@@ -192,6 +194,9 @@ class Service:
         self.exporters: dict[ComponentID, Component] = {}
         self.processors: dict[str, list[Component]] = {}
         self.receivers: dict[ComponentID, Component] = {}
+        self.connectors: dict[Instance, Connector] = {}  # one per (id, signal taken, signal emitted)
+        self._feeds: dict[Instance, list[str]] = {}
+        self._order: list[Component] = []  # processors and connectors, each after everything it hands data to
         self.pipeline_entries: dict[str, Consumer] = {}  # by pipeline name; `replay` feeds these directly
         self.admission = Admission()  # memory reserved by requests in flight; memory_limiters gate it
         self._started: list[Component] = []
@@ -248,34 +253,69 @@ class Service:
         for id in cfg.extensions:
             c = cfg.component(Kind.EXTENSION, id)
             self.extensions[id] = self._construct(Kind.EXTENSION, id, lambda c=c, id=id: c.cls(self._settings(Kind.EXTENSION, id), c.config))
-
+        self._feeds = instances(cfg.pipelines, cfg.components[Kind.CONNECTOR])
+        for name in cfg.pipelines:
+            self._pipeline(name)
         entries: dict[ComponentID, dict[Signal, list[Consumer]]] = {}
         for name, pipeline in cfg.pipelines.items():
-            exporters: list[Consumer] = []
-            for id in pipeline.exporters:
-                if id not in self.exporters:
-                    c = cfg.component(Kind.EXPORTER, id)
-                    self.exporters[id] = self._construct(Kind.EXPORTER, id, lambda c=c, id=id: c.cls(self._settings(Kind.EXPORTER, id), c.config))
-                exporters.append(self.exporters[id])  # type: ignore[arg-type]
-            head: Consumer = fan_out(exporters, self.telemetry, f"pipeline/{name}")
-            specs = [(id, cfg.component(Kind.PROCESSOR, id).cls, cfg.component(Kind.PROCESSOR, id).config) for id in pipeline.processors]
-            entry, chain = chain_processors(specs, head, pipeline=name, signal=pipeline.signal, telemetry=self.telemetry, construct=self._construct,
-                                           exporters_mutate=any(e.capabilities.mutates_data for e in exporters))
-            self.processors[name] = chain
-            self.pipeline_entries[name] = entry
             for id in pipeline.receivers:
-                entries.setdefault(id, {}).setdefault(pipeline.signal, []).append(entry)
+                if id not in cfg.components[Kind.CONNECTOR]:
+                    entries.setdefault(id, {}).setdefault(pipeline.signal, []).append(self.pipeline_entries[name])
 
         for id, by_signal in entries.items():
             c = cfg.component(Kind.RECEIVER, id)
             consumers = {signal: fan_out(list(heads), self.telemetry, f"receiver/{id}") for signal, heads in by_signal.items()}
             self.receivers[id] = self._construct(Kind.RECEIVER, id, lambda c=c, id=id, k=consumers: c.cls(self._settings(Kind.RECEIVER, id), c.config, k))
 
-        used = {*self.extensions, *self.exporters, *self.receivers, *(p.id for chain in self.processors.values() for p in chain)}
+        used = {*self.extensions, *self.exporters, *self.receivers, *(i.id for i in self.connectors),
+                *(p.id for chain in self.processors.values() for p in chain)}
         for kind, table in cfg.components.items():
             for id in table:
                 if id not in used:
                     self.log.warning("component is configured but not used by any pipeline", unused=str(id), unused_kind=str(kind))
+
+    def _pipeline(self, name: str) -> Consumer:
+        """The entry of pipeline `name`, built with what it exports to first (the connectors it feeds and the
+        pipelines they feed), so components come out downstream first; `_order` records that order."""
+        entry = self.pipeline_entries.get(name)
+        if entry is not None:
+            return entry
+        cfg = self.config
+        pipeline = cfg.pipelines[name]
+        exporters: list[Consumer] = []
+        for id in pipeline.exporters:
+            if id in cfg.components[Kind.CONNECTOR]:
+                exporters += [self._connector(i) for i in self._feeds if i.id == id and i.takes is pipeline.signal]
+                continue
+            if id not in self.exporters:
+                c = cfg.component(Kind.EXPORTER, id)
+                self.exporters[id] = self._construct(Kind.EXPORTER, id, lambda c=c, id=id: c.cls(self._settings(Kind.EXPORTER, id), c.config))
+            exporters.append(self.exporters[id])  # type: ignore[arg-type]
+        head: Consumer = fan_out(exporters, self.telemetry, f"pipeline/{name}")
+        specs = [(id, cfg.component(Kind.PROCESSOR, id).cls, cfg.component(Kind.PROCESSOR, id).config) for id in pipeline.processors]
+        entry, chain = chain_processors(specs, head, pipeline=name, signal=pipeline.signal, telemetry=self.telemetry, construct=self._construct,
+                                        exporters_mutate=any(e.capabilities.mutates_data for e in exporters))
+        self.processors[name] = chain
+        self.pipeline_entries[name] = entry
+        self._order.extend(reversed(chain))
+        return entry
+
+    def _connector(self, instance: Instance) -> Connector:
+        """The one instance of a connector for its (signal taken, signal emitted) pair, feeding its pipelines."""
+        built = self.connectors.get(instance)
+        if built is not None:
+            return built
+        heads = {name: self._pipeline(name) for name in self._feeds[instance]}
+        c = self.config.component(Kind.CONNECTOR, instance.id)
+        settings = self._settings(Kind.CONNECTOR, instance.id, signal=instance.takes)
+        settings.out_signal = instance.emits
+        settings.log = settings.log.bind(takes=str(instance.takes), emits=str(instance.emits))
+        next_consumer = fan_out(list(heads.values()), self.telemetry, f"connector/{instance.id}/{instance.takes}-{instance.emits}")
+        cls: type[Connector] = c.cls  # type: ignore[assignment]
+        built = self._construct(Kind.CONNECTOR, instance.id, lambda: cls(settings, c.config, heads, next_consumer))
+        self.connectors[instance] = built
+        self._order.append(built)
+        return built
 
     # Lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -288,10 +328,7 @@ class Service:
                 for key, why in spec.cls.ineffective_keys(spec.config):
                     self.log.warning("config key has no effect", key=f"{kind.section}.{id}.{key}", reason=why)
         await self.self_metrics.start(self)
-        order: list[Component] = [*self.extensions.values(), *self.exporters.values()]
-        for chain in self.processors.values():
-            order.extend(reversed(chain))
-        order.extend(self.receivers.values())
+        order: list[Component] = [*self.extensions.values(), *self.exporters.values(), *self._order, *self.receivers.values()]
         for component in order:
             try:
                 await component.start(self)
@@ -334,10 +371,10 @@ class Service:
         return True
 
     async def _stop_started(self) -> None:
-        # Receivers first so nothing new arrives, then processors front to back so data they flush
-        # still has running consumers downstream, then exporters, then extensions. Exporters drain
-        # their queues at the same time: one dead backend must not use up the others' drain budget.
-        for component in (*self.receivers.values(), *(p for chain in self.processors.values() for p in chain)):
+        # Receivers first so nothing new arrives, then processors and connectors upstream first so data
+        # they flush still has running consumers downstream, then exporters, then extensions. Exporters
+        # drain their queues at the same time: one dead backend must not use up the others' drain budget.
+        for component in (*self.receivers.values(), *reversed(self._order)):
             await self._stop(component)
         await asyncio.gather(*(self._stop(e) for e in self.exporters.values()))
         for component in self.extensions.values():

@@ -27,12 +27,8 @@ _EXTENSIONS: dict[tuple[str, ...], _Entry] = {
 
 _CONNECTORS: dict[tuple[str, ...], _Entry] = {
     ("spanmetrics", "span_metrics"): ("turns spans into request, error and duration metrics",
-                                      "none; the cost and token_count processors put LLM usage on the spans themselves"),
-    ("count",): ("counts spans, logs and metric points into metrics", "the receivers' otelcol_receiver_accepted_* self-metrics"),
-    ("routing",): ("routes data to pipelines by attribute values (OTTL)",
-                   "several pipelines of one signal fed by the same receiver (each receives everything)"),
-    ("forward",): ("joins the end of one pipeline to the start of others",
-                   "list the same receivers in each pipeline (a receiver fans out to all its pipelines)"),
+                                      "the count connector (spans counted into metrics by attributes, without durations); "
+                                      "the cost and token_count processors put LLM usage on the spans themselves"),
 }
 
 _EXPORTERS: dict[tuple[str, ...], _Entry] = {
@@ -49,7 +45,7 @@ _EXPORTERS: dict[tuple[str, ...], _Entry] = {
 
 MISSING: dict[str, dict[str, _Entry]] = {}
 for _kind, _table in ((Kind.RECEIVER, _RECEIVERS), (Kind.PROCESSOR, _PROCESSORS), (Kind.EXTENSION, _EXTENSIONS),
-                      ("connector", _CONNECTORS), (Kind.EXPORTER, _EXPORTERS)):
+                      (Kind.CONNECTOR, _CONNECTORS), (Kind.EXPORTER, _EXPORTERS)):
     MISSING[_kind] = {name: entry for names, entry in _table.items() for name in names}
 
 
@@ -63,5 +59,6 @@ def otelcol_explanation(kind: str, type_name: str) -> str:
     return f"; in otelcol it {does}; closest here: {closest}"
 
 
-def connector_message(type_name: str) -> str:
-    return f'connector type "{type_name}" is not supported: this daemon has no connectors yet (route data with several pipelines instead){otelcol_explanation("connector", type_name)}'
+def connector_message(type_name: str, valid: str) -> str:
+    """The refusal of an otelcol connector type this daemon lacks (one of the table's)."""
+    return f'connector type "{type_name}" is not supported here (valid values: [{valid}]){otelcol_explanation(Kind.CONNECTOR, type_name)}'

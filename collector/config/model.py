@@ -12,21 +12,22 @@ from typing import Any
 
 from .. import registry
 from ..component import Component, ComponentID, Kind, Signal
-from .missing_types import connector_message, otelcol_explanation
+from .graph import check_connectors
+from .missing_types import MISSING, connector_message, otelcol_explanation
 from .source import ConfigError, ConfigErrors, Document, KeyPath, load_file, merge, parse_set
 from .telemetry import TelemetryConfig
 from .typed import Decoder, Duration, _quote, files_not_opened, option
 
 SECTIONS = {kind.section: kind for kind in Kind}
-TOP_LEVEL = (*SECTIONS, "connectors", "service")
+TOP_LEVEL = (*SECTIONS, "service")
 _PIPELINE_NAME = re.compile(r"^[^\s/]+$")  # same rule as a component id's name
 
 
 @dataclass
 class PipelineConfig:
-    receivers: list[str] = option(factory=list, doc="Receiver ids feeding this pipeline.")
+    receivers: list[str] = option(factory=list, doc="Receiver ids feeding this pipeline, and connector ids (the pipeline then receives what those connectors emit).")
     processors: list[str] = option(factory=list, doc="Processor ids, applied in order.")
-    exporters: list[str] = option(factory=list, doc="Exporter ids the data fans out to.")
+    exporters: list[str] = option(factory=list, doc="Exporter ids the data fans out to, and connector ids (which hand it to the pipelines listing them as receivers).")
 
 
 @dataclass
@@ -105,11 +106,10 @@ def build_config(document: Document, sources: list[str]) -> Config:
             close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
             hint = f'; did you mean "{close[0]}"?' if close else ""
             decoder.error((key,), f"unknown top-level key (valid keys: {', '.join(TOP_LEVEL)}){hint}")
-    connectors = _refuse_connectors(decoder, data.get("connectors"))
 
     components: dict[Kind, dict[ComponentID, ComponentConfig]] = {kind: {} for kind in Kind}
     # Ids refused for their type: a pipeline or service.extensions naming one gets no second error.
-    refused: dict[Kind, set[ComponentID]] = {kind: set(connectors) if kind in (Kind.RECEIVER, Kind.EXPORTER) else set() for kind in Kind}
+    refused: dict[Kind, set[ComponentID]] = {kind: set() for kind in Kind}
     for section, kind in SECTIONS.items():
         raw = data.get(section)
         if raw is None:
@@ -127,10 +127,20 @@ def build_config(document: Document, sources: list[str]) -> Config:
             cls = registry.lookup(kind, id.type)
             if cls is None:
                 valid = ", ".join(registry.types(kind))
-                decoder.error(path, f'unknown {kind} type "{id.type}" (valid values: [{valid}]){otelcol_explanation(kind, id.type)}')
+                if kind is Kind.CONNECTOR and id.type in MISSING[kind]:
+                    decoder.error(path, connector_message(id.type, valid))
+                else:
+                    decoder.error(path, f'unknown {kind} type "{id.type}" (valid values: [{valid}]){otelcol_explanation(kind, id.type)}')
                 refused[kind].add(id)
                 continue
             components[kind][id] = ComponentConfig(id, kind, cls, decoder.decode(cls.config_class, value, path))
+    for kind in (Kind.RECEIVER, Kind.EXPORTER):
+        refused[kind] |= refused[Kind.CONNECTOR]  # a pipeline naming a refused connector gets no second error
+    for id in [*components[Kind.CONNECTOR], *refused[Kind.CONNECTOR]]:
+        for kind in (Kind.EXPORTER, Kind.RECEIVER):  # otelcol/config.go Validate
+            if id in components[kind] or id in refused[kind] - refused[Kind.CONNECTOR]:
+                decoder.error(("connectors", str(id)), f'ambiguous ID: Found both "{id}" {kind} and "{id}" connector. Change one of the components\' '
+                                                      f'IDs to eliminate ambiguity (e.g. rename "{id}" connector to "{id}/connector")')
 
     service = decoder.decode(ServiceConfig, data.get("service"), ("service",))
     pipelines = _check_pipelines(decoder, service, components, refused)
@@ -142,25 +152,6 @@ def build_config(document: Document, sources: list[str]) -> Config:
     if decoder.errors:
         raise ConfigErrors(decoder.errors)
     return Config(components, service, pipelines, extensions, sources)
-
-
-def _refuse_connectors(decoder: Decoder, raw: Any) -> set[ComponentID]:
-    """Each configured connector refused by its type (the daemon has none); their ids."""
-    if not raw:
-        return set()
-    if not isinstance(raw, dict):
-        decoder.error(("connectors",), f"expected a mapping of connector ids to their config, got {_quote(raw)}")
-        return set()
-    ids = set()
-    for key in raw:
-        try:
-            id = ComponentID.parse(key)
-        except ValueError as exc:
-            decoder.error(("connectors", key), str(exc))
-            continue
-        ids.add(id)
-        decoder.error(("connectors", key), connector_message(id.type))
-    return ids
 
 
 def _check_extensions(decoder: Decoder, service: ServiceConfig, components: dict[Kind, dict[ComponentID, ComponentConfig]],
@@ -190,6 +181,7 @@ def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[
         return {}
     pipelines: dict[str, Pipeline] = {}
     usage: dict[tuple[Kind, ComponentID], set[Signal]] = {}
+    connector_uses: list[tuple[ComponentID, Kind, str, KeyPath]] = []  # (connector, as receiver|exporter, pipeline, where)
     for name, spec in service.pipelines.items():
         base: KeyPath = ("service", "pipelines", name)
         signal_name, slash, pipeline_name = name.partition("/")
@@ -216,6 +208,13 @@ def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[
                     decoder.error(path, str(exc))
                     continue
                 component = components[kind].get(id)
+                if component is None and kind is not Kind.PROCESSOR and id in components[Kind.CONNECTOR]:
+                    if id in ids:
+                        decoder.error(path, f'references connector "{id}" more than once')
+                        continue
+                    ids.append(id)
+                    connector_uses.append((id, kind, name, path))
+                    continue
                 if component is None:
                     if id not in refused[kind]:
                         decoder.error(path, f'references {kind} "{id}" which is not configured')
@@ -239,4 +238,5 @@ def _check_pipelines(decoder: Decoder, service: ServiceConfig, components: dict[
         component = components[kind][id]
         for problem in component.cls.validate_usage(id, component.config, signals):
             decoder.error((kind.section, str(id)), problem)
+    check_connectors(decoder, pipelines, components, connector_uses)
     return pipelines

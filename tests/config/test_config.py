@@ -147,9 +147,9 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
         True,
     ),
     (
-        "connectors-rejected",
-        "connectors:\n  forward:\n",
-        [f"{{path}}:2: connectors.forward: {connector_message('forward')}"],
+        "missing-connector-type-rejected",
+        "connectors:\n  spanmetrics:\n",
+        [f"{{path}}:2: connectors.spanmetrics: {connector_message('spanmetrics', 'count, forward, routing')}"],
         True,
     ),
     (

@@ -1,7 +1,7 @@
 """What otelcol has and this daemon does not, refused the way the issue asks, through `llm-collector
 validate`: a `profiles` pipeline with otelcol's own explanation (service/pipelines/config.go: profiles sit
 behind the service.profilesSupport feature gate), and each common missing type with its name, what it
-does in otelcol and the closest thing here; a pipeline naming a connector gets no second error."""
+does in otelcol and the closest thing here; a pipeline naming a refused connector gets no second error."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import collector.cli
+from collector.component import Kind
 from collector.config.missing_types import MISSING
 from tests.conftest import run_in_process
 
@@ -37,7 +38,7 @@ def test_profiles_pipeline_is_refused_with_otelcols_explanation(tmp_path: Path, 
                         " (otelcol's words); this daemon has no profiles signal even with it: remove the pipeline"]
 
 
-CASES = [(kind, name, does, closest) for kind, table in MISSING.items() if kind != "connector" for name, (does, closest) in table.items()]
+CASES = [(kind, name, does, closest) for kind, table in MISSING.items() if kind != Kind.CONNECTOR for name, (does, closest) in table.items()]
 
 
 @pytest.mark.parametrize(("kind", "name", "does", "closest"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
@@ -51,7 +52,7 @@ def test_missing_type_is_refused_with_what_it_does_and_the_closest_thing(tmp_pat
     assert problems[0].endswith(f"; in otelcol it {does}; closest here: {closest}")
 
 
-def test_connectors_are_refused_by_type_and_pipelines_naming_them_get_no_second_error(tmp_path: Path) -> None:
+def test_missing_connector_types_are_refused_by_type_and_pipelines_naming_them_get_no_second_error(tmp_path: Path) -> None:
     text = BASE + """connectors:
   spanmetrics:
   forward/in:
@@ -64,11 +65,10 @@ service:
 """
     code, problems = _validate(tmp_path, text)
     assert code == 1
-    does, closest = MISSING["connector"]["spanmetrics"]
+    does, closest = MISSING[Kind.CONNECTOR]["spanmetrics"]
     assert problems == [
-        f'connectors.spanmetrics: connector type "spanmetrics" is not supported: this daemon has no connectors yet (route data with several pipelines instead); in otelcol it {does}; closest here: {closest}',
-        f'connectors.forward/in: connector type "forward" is not supported: this daemon has no connectors yet (route data with several pipelines instead); in otelcol it {MISSING["connector"]["forward"][0]}; closest here: {MISSING["connector"]["forward"][1]}',
-        'connectors.my_connector: connector type "my_connector" is not supported: this daemon has no connectors yet (route data with several pipelines instead)',
+        f'connectors.spanmetrics: connector type "spanmetrics" is not supported here (valid values: [count, forward, routing]); in otelcol it {does}; closest here: {closest}',
+        'connectors.my_connector: unknown connector type "my_connector" (valid values: [count, forward, routing])',
     ]
 
 

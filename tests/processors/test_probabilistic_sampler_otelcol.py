@@ -35,11 +35,12 @@ def config(**kwargs: Any) -> ProbabilisticSamplerConfig:
 
 def run(cfg: ProbabilisticSamplerConfig, request: Any, signal: Signal = Signal.TRACES) -> tuple[Sink, list[dict[str, Any]]]:
     sink = Sink()
-    processor = build_processor("probabilistic_sampler", cfg, sink, signal=signal)
-    # The sampler logs its per-item errors at debug; an earlier test may have configured a level filter.
+    # The sampler logs its per-item errors at debug; an earlier test may have configured a level filter,
+    # and a component's logger is bound (its level fixed) when the component is built.
     saved = structlog.get_config()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
     try:
+        processor = build_processor("probabilistic_sampler", cfg, sink, signal=signal)
         with structlog.testing.capture_logs() as logs:
             asyncio.run(processor.consume(Envelope.of(request)))
     finally:

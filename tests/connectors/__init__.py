@@ -1,0 +1,1 @@
+"""Connectors through the running daemon."""
