@@ -4,7 +4,7 @@ because tracemalloc traces every allocation the encoder itself makes. The daemon
 file (tracemalloc's own pickle) and this module, run without PYTHONTRACEMALLOC, turns it into pprof's
 inuse_objects / inuse_space profile on stdout.
 
-    python -m collector.extensions.pprof.heap SNAPSHOT_FILE FRAMES"""
+    python -m collector.extensions.pprof.heap SNAPSHOT_FILE FRAMES MAPPING_FILE"""
 
 from __future__ import annotations
 
