@@ -26,7 +26,7 @@ import os
 import resource
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
@@ -69,6 +69,33 @@ class ConnectionLimits:
     write_timeout: float = 30.0
     idle_timeout: float = 60.0
     max_connections: int = 0
+
+
+class _ServerTimeouts(Protocol):
+    @property
+    def read_timeout(self) -> float: ...
+    @property
+    def read_header_timeout(self) -> float: ...
+    @property
+    def write_timeout(self) -> float: ...
+    @property
+    def idle_timeout(self) -> float: ...
+    @property
+    def max_connections(self) -> int: ...
+
+
+class ServerLimits:
+    """For a receiver's HTTP server config with otelcol's confighttp.ServerConfig timeouts and max_connections:
+    the ConnectionLimits they give."""
+
+    def connection_limits(self: _ServerTimeouts) -> ConnectionLimits:
+        return ConnectionLimits(
+            read_timeout=float(self.read_timeout),
+            read_header_timeout=float(self.read_header_timeout),
+            write_timeout=float(self.write_timeout),
+            idle_timeout=float(self.idle_timeout),
+            max_connections=self.max_connections,
+        )
 
 
 # The health check and the metrics endpoint: otelcol's default timeouts and a small cap of their own.

@@ -21,7 +21,7 @@ from ..config import ByteSize, Duration, Endpoint, Invalid, option
 from ..envelope import Envelope
 from ..extensions.auth import SERVER, check_reference
 from ..grpc_options import BUFFER_SIZE_REASON, ServerKeepaliveConfig
-from ..httpserver import ConnectionLimits, serve
+from ..httpserver import ServerLimits, serve
 from ..registry import register
 from ..wire.count import count_items
 from .bodies import BodyRefused, Drain, HTTPProblem, check_encoding, count_body, decompress, drain, expected_size, read_body
@@ -55,7 +55,7 @@ class GRPCConfig:
 
 
 @dataclass
-class HTTPConfig:
+class HTTPConfig(ServerLimits):
     endpoint: Endpoint = option(Endpoint("127.0.0.1:4318"), "Address to listen on; use 0.0.0.0:4318 to accept from other hosts. With `transport: unix`, the socket's path.")
     transport: Literal["tcp", "unix"] = option("tcp", "otelcol's confignet transport: `unix` serves on the Unix socket `endpoint` names (removed again at shutdown).")
     max_request_body_size: ByteSize = option(ByteSize(20 * 2**20), "Largest accepted body, checked both as sent and after decompression (so a gzip bomb gets 413).")
@@ -79,15 +79,6 @@ class HTTPConfig:
                 raise Invalid('expected a path starting with "/"', key)
         if self.max_connections < 0:
             raise Invalid("must be 0 (derived from the open-file limit) or a positive number", "max_connections")
-
-    def connection_limits(self) -> ConnectionLimits:
-        return ConnectionLimits(
-            read_timeout=float(self.read_timeout),
-            read_header_timeout=float(self.read_header_timeout),
-            write_timeout=float(self.write_timeout),
-            idle_timeout=float(self.idle_timeout),
-            max_connections=self.max_connections,
-        )
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 
 from ...config import ByteSize, Duration, Endpoint, Invalid, option
 from ...grpc_options import BUFFER_SIZE_REASON, ServerKeepaliveConfig
-from ...httpserver import ConnectionLimits
+from ...httpserver import ServerLimits
 from ..security import TLSConfig
 
 REMOTE_SAMPLING_REASON = ("otelcol's remote_sampling is a deprecated no-op there too (its jaegerremotesampling extension serves "
@@ -37,7 +37,7 @@ class GRPCConfig:
 
 
 @dataclass
-class ThriftHTTPConfig:
+class ThriftHTTPConfig(ServerLimits):
     endpoint: Endpoint = option(Endpoint("127.0.0.1:14268"), "Address of the collector's HTTP endpoint (POST /api/traces); use 0.0.0.0:14268 to accept from other hosts.")
     max_request_body_size: ByteSize = option(ByteSize(20 * 2**20), "Largest accepted body, checked both as sent and after decompression.")
     tls: TLSConfig | None = option(None, "Serve HTTPS; with client_ca_file, require client certificates (mTLS).")
@@ -51,15 +51,6 @@ class ThriftHTTPConfig:
     def validate(self) -> None:
         if self.max_connections < 0:
             raise Invalid("must be 0 (derived from the open-file limit) or a positive number", "max_connections")
-
-    def connection_limits(self) -> ConnectionLimits:
-        return ConnectionLimits(
-            read_timeout=float(self.read_timeout),
-            read_header_timeout=float(self.read_header_timeout),
-            write_timeout=float(self.write_timeout),
-            idle_timeout=float(self.idle_timeout),
-            max_connections=self.max_connections,
-        )
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ...client import client_metadata, metadata_from_pairs
 from ...component import ConsumeError, Consumer, Host, Receiver, Settings, Signal
 from ...config import ByteSize, Duration, Endpoint, Invalid, option
 from ...envelope import Envelope
-from ...httpserver import ConnectionLimits, serve
+from ...httpserver import ServerLimits, serve
 from ...registry import register
 from ..bodies import BodyRefused, HTTPProblem, decompress, expected_size, read_body
 from ..cors import CORS, CORSConfig
@@ -43,7 +43,7 @@ THRIFT_REFUSED = ("Zipkin v1 Thrift (application/x-thrift) is not supported by t
 
 
 @dataclass
-class ZipkinHTTPConfig:
+class ZipkinHTTPConfig(ServerLimits):
     """otelcol's confighttp.ServerConfig keys this receiver serves with."""
 
     endpoint: Endpoint = option(Endpoint("127.0.0.1:9411"), "Address to listen on. otelcol's default is 0.0.0.0:9411; here it is 127.0.0.1:9411 (as the otlp receiver's): use 0.0.0.0:9411 to accept from other hosts.")
@@ -60,15 +60,6 @@ class ZipkinHTTPConfig:
     def validate(self) -> None:
         if self.max_connections < 0:
             raise Invalid("must be 0 (derived from the open-file limit) or a positive number", "max_connections")
-
-    def connection_limits(self) -> ConnectionLimits:
-        return ConnectionLimits(
-            read_timeout=float(self.read_timeout),
-            read_header_timeout=float(self.read_header_timeout),
-            write_timeout=float(self.write_timeout),
-            idle_timeout=float(self.idle_timeout),
-            max_connections=self.max_connections,
-        )
 
 
 @dataclass
