@@ -114,6 +114,58 @@ def add_bool(attrs: Any, key: str, value: bool) -> None:
     kv.value.bool_value = value
 
 
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def wrap_int(v: int) -> int:
+    """Go's int64 overflow: wraps around."""
+    if INT64_MIN <= v <= INT64_MAX:
+        return v
+    return (v - INT64_MIN) % (1 << 64) + INT64_MIN
+
+
+def set_any(out: Any, value: Any, *, big_int: str = "error", other: str = "error") -> None:
+    """Writes a Python value into the empty AnyValue `out`, in place: None leaves it empty; bool, int,
+    float, str, bytes/bytearray, maps (anything with items(): dict, OTTL's AttrMap) with keys str()-ed, and
+    lists/tuples nest. The two policies callers differ on:
+    `big_int` for an int outside int64: "wrap" around as Go's int64 does (OTTL), "string" writes its
+    decimal digits (file_log's parsed JSON), "error" raises TypeError (pcommon's FromRaw);
+    `other` for any other type: "string" writes str(value), "error" raises TypeError."""
+    if value is None:
+        return
+    if isinstance(value, bool):
+        out.bool_value = value
+    elif isinstance(value, int):
+        if INT64_MIN <= value <= INT64_MAX:
+            out.int_value = value
+        elif big_int == "wrap":
+            out.int_value = wrap_int(value)
+        elif big_int == "string":
+            out.string_value = str(value)
+        else:
+            raise TypeError("integer out of the int64 range")
+    elif isinstance(value, float):
+        out.double_value = value
+    elif isinstance(value, str):
+        out.string_value = value
+    elif isinstance(value, (bytes, bytearray)):
+        out.bytes_value = bytes(value)
+    elif isinstance(value, (list, tuple)):
+        array = out.array_value
+        array.SetInParent()
+        for item in value:
+            set_any(array.values.add(), item, big_int=big_int, other=other)
+    elif isinstance(value, dict) or hasattr(value, "items"):
+        kvlist = out.kvlist_value
+        kvlist.SetInParent()
+        for key, item in list(value.items()):
+            set_any(kvlist.values.add(key=str(key)).value, item, big_int=big_int, other=other)
+    elif other == "string":
+        out.string_value = str(value)
+    else:
+        raise TypeError(f"no attribute value for {type(value).__name__}")
+
+
 def resource_key(entry: Any) -> tuple[bytes, str]:
     """Identity of a Resource{Spans,Logs,Metrics} entry's resource, for merging."""
     return entry.resource.SerializeToString(deterministic=True), entry.schema_url

@@ -20,6 +20,7 @@ from .config.telemetry import PeriodicReaderConfig, TelemetryConfig
 from .config.typed import Duration
 from .envelope import Envelope
 from .metrics import Counter, Family, Gauge, Histogram
+from .pdata import set_any
 from .telemetry import Telemetry, component_logger
 
 SCOPE = "llm-collector"
@@ -52,13 +53,9 @@ def resource_attributes(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def _any_value(value: Any) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    return AnyValue(string_value=str(value))
+    out = AnyValue()
+    set_any(out, value, big_int="string", other="string")
+    return out
 
 
 def to_otlp(families: list[Family], resource: dict[str, Any], start_ns: int, now_ns: int) -> ExportMetricsServiceRequest:

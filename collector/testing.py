@@ -20,13 +20,14 @@ from typing import Any
 
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from .component import Capabilities, Component, ComponentID, Consumer, Kind, Processor, Signal
 from .config.source import Document
 from .config.typed import Decoder
 from .envelope import Envelope
+from .pdata import set_any
 from .registry import lookup
 from .telemetry import Telemetry
 
@@ -151,21 +152,9 @@ def any_value(value: Any) -> AnyValue:
     """An AnyValue from a Python value (bool, int, float, str, bytes, list, dict) or an AnyValue."""
     if isinstance(value, AnyValue):
         return value
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, str):
-        return AnyValue(string_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    if isinstance(value, list):
-        return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
-    if isinstance(value, dict):
-        return AnyValue(kvlist_value=KeyValueList(values=[kv(k, v) for k, v in value.items()]))
-    raise TypeError(f"no AnyValue for {type(value).__name__}")
+    out = AnyValue()
+    set_any(out, value, big_int="error", other="error")
+    return out
 
 
 def kv(key: str, value: Any = None) -> KeyValue:

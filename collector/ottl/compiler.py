@@ -11,6 +11,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+from ..pdata import wrap_int
 from . import contexts
 from .grammar import (
     Argument,
@@ -28,7 +29,7 @@ from .grammar import (
     Path,
     Statement,
 )
-from .values import AttrMap, plain, type_name, wrap_int
+from .values import AttrMap, plain, type_name
 
 Getter = Callable[[contexts.Ctx], Any]
 

@@ -12,14 +12,7 @@ from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
-
-
-def wrap_int(v: int) -> int:
-    """Go int64 overflow: wraps around."""
-    if INT64_MIN <= v <= INT64_MAX:
-        return v
-    return (v - INT64_MIN) % (1 << 64) + INT64_MIN
+from ..pdata import set_any
 
 
 def from_any(value: AnyValue) -> Any:
@@ -43,31 +36,10 @@ def from_any(value: AnyValue) -> Any:
 
 
 def to_any(value: Any, out: AnyValue) -> None:
-    """Writes an OTTL value into `out` (replacing what it held)."""
+    """Writes an OTTL value into `out` (replacing what it held): ints wrap as Go's int64, a value of no
+    OTTL type is written as its string."""
     out.Clear()
-    if value is None:
-        return
-    if isinstance(value, bool):
-        out.bool_value = value
-    elif isinstance(value, int):
-        out.int_value = wrap_int(value)
-    elif isinstance(value, float):
-        out.double_value = value
-    elif isinstance(value, str):
-        out.string_value = value
-    elif isinstance(value, (bytes, bytearray)):
-        out.bytes_value = bytes(value)
-    elif isinstance(value, (AttrMap, dict)):
-        out.kvlist_value.SetInParent()
-        items = value.items()
-        for k, v in list(items):
-            to_any(v, out.kvlist_value.values.add(key=k).value)
-    elif isinstance(value, (list, tuple)):
-        out.array_value.SetInParent()
-        for v in value:
-            to_any(v, out.array_value.values.add())
-    else:
-        out.string_value = str(value)
+    set_any(out, value, big_int="wrap", other="string")
 
 
 def plain(value: Any) -> Any:

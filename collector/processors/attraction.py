@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from ..config import Invalid, option
+from ..pdata import set_any
 
 ACTIONS = ("insert", "update", "upsert", "delete", "hash", "extract", "convert")
 CONVERTED_TYPES = ("int", "double", "string")
@@ -127,26 +128,11 @@ def context_keys_without_source(actions: list[ActionConfig]) -> list[tuple[int, 
 
 
 def any_value(value: Any) -> AnyValue:
-    """pcommon's FromRaw of a YAML value: string, bool, int, double, list or map (TypeError otherwise)."""
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        if not -(1 << 63) <= value < (1 << 63):
-            raise TypeError("integer out of the int64 range")
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, str):
-        return AnyValue(string_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    if isinstance(value, list):
-        return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
-    if isinstance(value, dict):
-        return AnyValue(kvlist_value=KeyValueList(values=[KeyValue(key=str(k), value=any_value(v)) for k, v in value.items()]))
-    if value is None:
-        return AnyValue()
-    raise TypeError(f"no attribute value for {type(value).__name__}")
+    """pcommon's FromRaw of a YAML value: string, bool, int, double, list or map (TypeError otherwise, and for
+    an int outside int64)."""
+    out = AnyValue()
+    set_any(out, value, big_int="error", other="error")
+    return out
 
 
 def hash_value(value: AnyValue) -> str:

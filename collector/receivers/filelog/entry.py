@@ -12,6 +12,8 @@ from typing import Any
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
+from ...pdata import set_any as pdata_set_any
+
 ROOTS = ("body", "attributes", "resource")
 _PART = re.compile(r"""\.?(?:\[(?:"([^"]*)"|'([^']*)')\]|([^.\[\]]+))""")
 
@@ -118,32 +120,9 @@ class Field:
 
 
 def set_any(target: AnyValue, value: Any) -> None:
-    if isinstance(value, str):
-        target.string_value = value
-    elif isinstance(value, bool):
-        target.bool_value = value
-    elif isinstance(value, int):
-        if -(1 << 63) <= value < (1 << 63):
-            target.int_value = value
-        else:
-            target.string_value = str(value)
-    elif isinstance(value, float):
-        target.double_value = value
-    elif isinstance(value, (bytes, bytearray)):
-        target.bytes_value = bytes(value)
-    elif isinstance(value, dict):
-        kvlist = target.kvlist_value
-        kvlist.SetInParent()
-        for k, v in value.items():
-            kv = kvlist.values.add(key=str(k))
-            set_any(kv.value, v)
-    elif isinstance(value, (list, tuple)):
-        array = target.array_value
-        array.SetInParent()
-        for v in value:
-            set_any(array.values.add(), v)
-    elif value is not None:
-        target.string_value = str(value)
+    """A parsed value into an attribute or the body: an int beyond int64 (JSON allows it) keeps its digits as
+    a string, and an unknown type its str()."""
+    pdata_set_any(target, value, big_int="string", other="string")
 
 
 def fill_record(record: LogRecord, entry: Entry) -> None:
