@@ -76,15 +76,19 @@ class FilterProcessor(Processor):
         return await self.next.consume(envelope)
 
     def _matches(self, conditions: Conditions, ctx: Ctx) -> bool:
-        try:
-            return any(test(ctx) for test in conditions)
-        except Exception as exc:  # noqa: BLE001 (client data: a failing condition follows error_mode)
-            mode = self.config.error_mode
-            if mode == "propagate":
-                raise _Failed(f"failed to evaluate a {conditions.context} condition: {exc}") from None
-            if mode == "ignore":
-                self.log.warning("failed to evaluate condition", context=conditions.context, error=str(exc))
-            return False
+        # pkg/ottl ConditionSequence.Eval: under ignore and silent a failing condition is false and the next
+        # one is still tried.
+        for test in conditions:
+            try:
+                if test(ctx):
+                    return True
+            except Exception as exc:  # noqa: BLE001 (client data: a failing condition follows error_mode)
+                mode = self.config.error_mode
+                if mode == "propagate":
+                    raise _Failed(f"failed to evaluate a {conditions.context} condition: {exc}") from None
+                if mode == "ignore":
+                    self.log.warning("failed to evaluate condition", context=conditions.context, error=str(exc))
+        return False
 
     def _traces(self, request: Any) -> tuple[int, int]:
         spans, events = self.config.traces.span, self.config.traces.spanevent
