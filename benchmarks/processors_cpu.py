@@ -5,6 +5,11 @@
     .venv/bin/python benchmarks/processors_cpu.py 'redaction={detectors: {}, allow_all_keys: true, workers: 0}' --pii-share 0.5
     .venv/bin/python benchmarks/processors_cpu.py 'memory_limiter={limit_mib: 4000}' batch
     .venv/bin/python benchmarks/processors_cpu.py 'gen_ai_normalizer={sources: [{name: openllmetry}]}' token_count cost --wire
+    .venv/bin/python benchmarks/processors_cpu.py - vs 'filter={traces: {span: ["name == \"x\""]}}' vs 'transform=...'
+
+Chains separated by `vs` are measured in one run, their rounds alternating (chain 1, chain 2, ..., chain 1,
+...), so that load from other processes falls on all of them alike: on a shared machine compare them within
+one run (each line gives its difference from the first), not figures across runs. `-` alone is the empty chain (pass-through: the sink only).
 
 Each processor gets its default config (`NAME: {}`) unless given as `NAME=<YAML>` (collector/testing.py),
 and the chain ends in a sink that keeps nothing. `--wire` hands each request with its bytes, as the OTLP
@@ -48,7 +53,7 @@ async def per_span(head: Any, payloads: list[bytes], spans: int, rounds: int, wi
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("processors", nargs="+", help="processor type names, in pipeline order")
+    parser.add_argument("processors", nargs="+", help="processor type names, in pipeline order; `vs` between chains to compare; `-` for none")
     parser.add_argument("--usage", choices=["reported", "missing", "mixed"], default="reported")
     parser.add_argument("--pii-share", type=float, default=None)
     parser.add_argument("--requests", type=int, default=32, help="distinct 100-span requests")
@@ -58,17 +63,32 @@ async def main() -> None:
     templates = build_templates(batch_size=100, count=args.requests, seed=11, usage=args.usage, pii_share=args.pii_share)
     payloads = [t.payload for t in templates]
     spans = sum(t.items for t in templates)
+    specs: list[list[str]] = [[]]
+    for word in args.processors:
+        if word == "vs":
+            specs.append([])
+        elif word != "-":
+            specs[-1].append(word)
+    chains = []
     try:
-        chain = await build_chain(args.processors)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
-    try:
-        await per_span(chain.head, payloads, spans, 1, args.wire)  # warm caches (tokenizer, price lookups, RE2 DFAs)
-        print(f"{' -> '.join(p.partition('=')[0] for p in args.processors)}: {spans} spans, usage {args.usage}{', wire bytes' if args.wire else ''}, "
-              f"best of {args.rounds}: {await per_span(chain.head, payloads, spans, args.rounds, args.wire):.2f} us/span")
+        for spec in specs:
+            try:
+                chains.append(await build_chain(spec))
+            except ValueError as exc:
+                raise SystemExit(str(exc)) from None
+        for chain in chains:
+            await per_span(chain.head, payloads, spans, 1, args.wire)  # warm caches (tokenizer, price lookups, RE2 DFAs)
+        best = [float("inf")] * len(chains)
+        for _ in range(args.rounds):
+            for i, chain in enumerate(chains):
+                best[i] = min(best[i], await per_span(chain.head, payloads, spans, 1, args.wire))
+        for spec, us in zip(specs, best, strict=True):
+            names = " -> ".join(p.partition("=")[0] for p in spec) or "pass-through"
+            ratio = f" ({us - best[0]:+.2f} us/span beside the first)" if len(chains) > 1 else ""
+            print(f"{names}: {spans} spans, usage {args.usage}{', wire bytes' if args.wire else ''}, best of {args.rounds}: {us:.2f} us/span{ratio}")
     finally:
-        await chain.shutdown()
-
+        for chain in chains:
+            await chain.shutdown()
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -218,6 +218,13 @@ def unquote(token: str, text: str, pos: int) -> str:
     return "".join(out)
 
 
+class _Committed(Exception):
+    """A syntax error after a comparison operator: no other reading of the condition can get past it."""
+
+    def __init__(self, error: OTTLSyntaxError):
+        self.error = error
+
+
 class _Parser:
     def __init__(self, text: str):
         self.text = text
@@ -359,14 +366,26 @@ class _Parser:
 
     def _bvalue(self) -> Any:
         start = self.i
+        first = self.peek()
         # comparison first (as participle tries it first), then a constant, then a parenthesised expression.
+        # When every alternative fails, the error reported is the one furthest into the text (where the
+        # problem is: `x ==` lacks its value at the end, not at `x`); after a comparison operator nothing
+        # but its right-hand value can follow, so an error there is final.
+        furthest: OTTLSyntaxError | None = None
         try:
             left = self.value()
             if self.at("OpComparison"):
                 op = self.take().text
-                return Comparison(op, left, self.value())
-        except OTTLSyntaxError:
-            pass
+                try:
+                    right = self.value()
+                except OTTLSyntaxError as exc:
+                    raise _Committed(exc) from None
+                return Comparison(op, left, right)
+        except _Committed as committed:
+            raise committed.error from None
+        except OTTLSyntaxError as exc:
+            if first is not None and exc.position > first.pos:
+                furthest = exc
         self.i = start
         if self.at("Boolean"):
             return Literal(self.take().text == "true")
@@ -377,6 +396,8 @@ class _Parser:
             inner = self.boolean()
             self.expect("RParen", what='")"')
             return inner
+        if furthest is not None:
+            raise furthest
         raise self.fail("expected a comparison, a boolean, a converter or a parenthesised condition")
 
     # -- values

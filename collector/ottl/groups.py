@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import OTTLError, condition, statement
+from . import OTTLError, condition, prefilter, statement
 from .contexts import _PREFIXES, Ctx
 from .grammar import OTTLSyntaxError, Path, parse_condition, parse_statement
 
@@ -90,6 +90,13 @@ class Group:
     statements: list[Callable[[Ctx], None]] = field(default_factory=list)
     conditions: list[Callable[[Ctx], bool]] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    # Whether the group may change a request, told from its wire bytes (prefilter.py); None: it may on any.
+    may: prefilter.May | None = None
+
+
+def may_apply(groups: list[Group]) -> prefilter.May | None:
+    """`may(wire)`: whether any of the groups may change a request (None: any of them may on any request)."""
+    return prefilter.any_of(g.may for g in groups)
 
 
 def compile_group(signal: str, statements: list[str], conditions: list[str], context: str | None, error_mode: str) -> Group:
@@ -109,6 +116,12 @@ def compile_group(signal: str, statements: list[str], conditions: list[str], con
             group.conditions.append(condition(text, context))
         except OTTLError as exc:
             raise GroupError(str(exc), i, True) from None
+    by_statement = prefilter.any_of(prefilter.statement(t) for t in statements)
+    by_condition = prefilter.any_of(prefilter.condition(t) for t in conditions)
+    if by_statement is None or by_condition is None:
+        group.may = by_statement or by_condition
+    else:
+        group.may = lambda wire: by_condition(wire) and by_statement(wire)
     return group
 
 

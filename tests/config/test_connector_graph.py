@@ -68,8 +68,8 @@ CASES = [
       "9: connectors.routing.table[1]: invalid route: both condition and statement provided",
       "12: connectors.routing.table[2].pipelines: invalid route: no pipelines defined",
       "14: connectors.routing.table[3].statement: \"request\" context requires a 'condition'",
-      "16: connectors.routing.table[4].condition: expected a comparison, a boolean, a converter or a parenthesised condition (unexpected 'attributes') "
-      "(at column 1 of 'attributes[\"x\"] ==')"]),
+      "16: connectors.routing.table[4].condition: expected a value (unexpected end) "
+      "(at column 19 of 'attributes[\"x\"] ==')"]),
     ("routing-pipeline-and-context",
      "connectors:\n  routing:\n    default_pipelines: [traces/nowhere]\n    table:\n      - context: log\n        condition: 'attributes[\"x\"] == 1'\n"
      "        pipelines: [traces/out]\n"

@@ -5,6 +5,7 @@ otelcol_processor_filter_*_filtered counters, error_mode, and the config errors.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.component import Signal
-from collector.testing import wait_for
+from collector.envelope import Envelope
+from collector.testing import Sink, build_chain, wait_for
 from tests.conftest import daemon_yaml
 from tests.processors.test_redaction import as_dict, attrs, read_json, send
 
@@ -156,3 +158,21 @@ def test_config_errors(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f'{path}:11: processors.filter.traces.span[0]: invalid path "nme" for the span context (at column 9 of' in result.stderr
     assert f"{path}:12: processors.filter.spans: otelcol's include/exclude match blocks are not supported here" in result.stderr
+
+
+@pytest.mark.parametrize("mode", ["ignore", "silent"])
+def test_a_failing_condition_does_not_stop_the_next(mode: str) -> None:
+    # pkg/ottl ConditionSequence.Eval (the filter's conditions, filterottl.NewBoolExprForSpan): under ignore and
+    # silent a condition that fails is skipped and the conditions after it are still evaluated.
+    async def run() -> list[str]:
+        sink = Sink()
+        chain = await build_chain([f"filter={{error_mode: {mode}, traces: {{span: ['Substring(name, 0, 6) == \"GET /h\"', 'name == \"GET\"']}}}}"], sink)
+        request = ExportTraceServiceRequest()
+        spans = request.resource_spans.add().scope_spans.add().spans
+        spans.add(name="GET", trace_id=bytes(range(16)), span_id=bytes(range(8)))
+        spans.add(name="POST /items", trace_id=bytes(range(16)), span_id=bytes(range(1, 9)))
+        await chain.head.consume(Envelope(Signal.TRACES, request))
+        await chain.shutdown()
+        return [s.name for s in sink.spans]
+
+    assert asyncio.run(run()) == ["POST /items"]

@@ -357,7 +357,7 @@ def test_group_by_trace_and_build_request_keep_resource_and_scope() -> None:
     "yaml_text,message",
     [
         ("policies: [{name: x, type: nope}]", 'unknown policy type "nope"'),
-        ("policies: [{name: x, type: ottl_condition}]", "ottl_condition is not supported"),
+        ("policies: [{name: x, type: ottl_condition}]", "expected at least one OTTL condition to filter on"),
         ("policies: [{name: x, type: status_code, status_code: {status_codes: [BAD]}}]", 'unknown status code "BAD"'),
         ("policies: [{name: x, type: latency, latency: {treshold_ms: 5}}]", 'did you mean "threshold_ms"'),
         ("policies: [{type: always_sample}]", 'missing required key "name"'),

@@ -26,7 +26,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 from collector import otlpjson
 from collector.component import Signal
-from collector.config import ConfigErrors, load_config
+from collector.config import load_config
 from collector.config.source import load_text
 from collector.config.typed import Decoder
 from collector.processors.tailsampling import Sampler, TailSamplingConfig, TraceData, group_by_trace
@@ -380,8 +380,6 @@ CONFIG_CASES = [
      "policies: [{name: a, type: and, and: {and_sub_policy: [{name: b, type: always_sample, composite: {}}]}}]", "unknown key"),
     ("numeric-both-zero", "processor.go getSharedPolicyEvaluator / testdata numeric_attribute_without_minvalue_or_maxvalue.yaml",
      "policies: [{name: a, type: numeric_attribute, numeric_attribute: {key: k, min_value: 0, max_value: 0}}]", "set min_value and/or max_value"),
-    ("ottl-refused", "config.go OTTLCondition: not implemented here, refused by name",
-     "policies: [{name: a, type: ottl_condition, ottl_condition: {span: ['true']}}]", "ottl_condition is not supported by llm-collector"),
 ]
 
 
@@ -455,15 +453,16 @@ def exported_traces(daemon: Any) -> dict[int, int]:
     return out
 
 
-def test_contrib_testdata_config_is_refused_for_its_ottl_condition_policy(tmp_path: Path) -> None:
-    # Every type of contrib's TestLoadConfig config is implemented except ottl_condition: the config is
-    # refused, naming that policy and only it.
+def test_contrib_testdata_config_loads_whole(tmp_path: Path) -> None:
+    # Every type of contrib's TestLoadConfig config is implemented, ottl_condition included
+    # (test_tail_sampling_ottl.py has its behaviour).
     path = tmp_path / "c.yaml"
     path.write_text(daemon_config(FIXTURE.read_text()).format(grpc=1, http=2, health=3, metrics=4, data=tmp_path))
-    with pytest.raises(ConfigErrors) as info:
-        load_config([str(path)])
-    text = str(info.value)
-    assert "ottl_condition is not supported by llm-collector" in text and text.count("c.yaml:") == 1
+    from collector.component import ComponentID, Kind
+
+    tail = load_config([str(path)]).component(Kind.PROCESSOR, ComponentID("tail_sampling")).config
+    (ottl,) = [p.settings for p in tail.policies if p.type == "ottl_condition"]
+    assert (ottl.error_mode, len(ottl.span), len(ottl.spanevent)) == ("ignore", 2, 2)
 
 
 def test_contrib_testdata_config_loads_as_otelcol_reads_it(tmp_path: Path) -> None:

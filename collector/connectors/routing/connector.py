@@ -6,18 +6,29 @@ its pipelines, parts bound for the same pipelines as one request, and the caller
 was taken: a refusal of any part reaches the client.
 
 A condition that fails to evaluate counts as not matched (the item goes on to the next route); under
-error_mode propagate the request fails (permanently: resending it fails again), under ignore it is logged."""
+error_mode propagate the request fails (permanently: resending it fails again), under ignore it is logged.
+
+A retry after a partial failure: otelcol's connector hands every part on and joins their errors
+(multierr), so when one part's pipelines refuse retryably the client resends the whole request and the
+parts other pipelines had taken are written twice. Here, as this daemon's fan-out does (service.FanOut),
+the parts taken are remembered by their digest (for FanOut.RETRY_TTL seconds, up to FanOut.RETRY_MEMORY)
+while the failure is outstanding, and the retry hands on only the others (counted in
+llm_collector_fanout_retry_skipped_items). The retry is split by the same routes, so its parts are the
+same requests; a client that re-batches its retry cannot be recognised and may still duplicate. Nothing is
+digested while no partial failure is outstanding."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import time
 from typing import Any
 
 from ...client import client_metadata
-from ...component import Capabilities, ComponentID, Connector, PermanentError, Rejected, Signal
+from ...component import Capabilities, ComponentID, Connector, PermanentError, Rejected, RetryableError, Signal
 from ...envelope import Envelope
 from ...registry import register
-from ...service import combine_errors, fan_out
+from ...service import FanOut, combine_errors, fan_out
 from . import split
 from .config import Route, RoutingConfig
 
@@ -54,6 +65,13 @@ class RoutingConnector(Connector):
 
         self.routes = [(route, consumer(route.pipelines)) for route in config.table]
         self.default = consumer(config.default_pipelines)
+        # (pipelines, digest of the part) -> when: parts taken of a request another part failed retryably.
+        self._took: collections.OrderedDict[tuple[tuple[str, ...], bytes], float] = collections.OrderedDict()
+        self._skipped = self.telemetry.counter(
+            "llm_collector_fanout_retry_skipped_items",
+            "Items of a retried request not handed again to a branch that had already taken them (see FanOut).",
+            ("fanout",),
+        ).labels(f"connector/{self.id}")
 
     @classmethod
     def validate_pipelines(cls, id: ComponentID, config: RoutingConfig, feeds: dict[Signal, list[str]]) -> list[tuple[tuple[str | int, ...], str]]:
@@ -89,12 +107,38 @@ class RoutingConnector(Connector):
             self.log.warning("failed to evaluate routing conditions", errors=len(errors), error=errors[0])
         if self.default is not None and not split.is_empty(signal, left):
             self._group(groups, self.default, left)
-        results = await asyncio.gather(*(consumer.consume(Envelope(signal, request)) for consumer, request in groups.values()),
-                                       return_exceptions=True)
+        parts = [(key, consumer, Envelope(signal, request)) for key, (consumer, request) in groups.items()]
+        took: list[tuple[tuple[str, ...], bytes]] = []
+        if self._took:
+            parts, took = self._unseen(parts)
+        results = await asyncio.gather(*(consumer.consume(part) for _, consumer, part in parts), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
-            raise combine_errors(failures)
+            error = combine_errors(failures)
+            if isinstance(error, RetryableError):
+                took += [(key, part.digest()) for (key, _, part), r in zip(parts, results, strict=True) if not isinstance(r, BaseException)]
+                now = time.monotonic()
+                for entry in took:
+                    self._took[entry] = now
+                while len(self._took) > FanOut.RETRY_MEMORY:
+                    self._took.popitem(last=False)
+            raise error
         return Rejected.combine([r for r in results if not isinstance(r, BaseException)])
+
+    def _unseen(self, parts: list[tuple[tuple[str, ...], Any, Envelope]]) -> tuple[list[tuple[tuple[str, ...], Any, Envelope]], list[tuple[tuple[str, ...], bytes]]]:
+        """The parts not taken by an earlier attempt of this request, and the entries of those that were."""
+        now = time.monotonic()
+        while self._took and now - next(iter(self._took.values())) >= FanOut.RETRY_TTL:
+            self._took.popitem(last=False)
+        fresh, took = [], []
+        for key, consumer, part in parts:
+            entry = (key, part.digest())
+            if self._took.pop(entry, None) is not None:
+                took.append(entry)
+                self._skipped.inc(part.items)
+            else:
+                fresh.append((key, consumer, part))
+        return fresh, took
 
     def _group(self, groups: dict[tuple[str, ...], tuple[Any, Any]], target: tuple[tuple[str, ...], Any], request: Any) -> None:
         key, consumer = target

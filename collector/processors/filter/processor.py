@@ -3,7 +3,8 @@ matches (otelcol-contrib processor/filterprocessor traces.go, logs.go, metrics.g
 
 Scopes and resources left empty are removed; a request left with nothing is not passed on (otelcol's
 ErrSkipProcessingData: the client is answered with success). A condition that fails to evaluate follows
-error_mode: propagate fails the request, ignore logs it and keeps the item, silent keeps it."""
+error_mode: propagate fails the request, ignore logs it and keeps the item, silent keeps it. A request in whose
+wire bytes no condition can hold (collector/ottl/prefilter.py) is passed on without being parsed into items."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from ...component import Capabilities, PermanentError, Processor, Rejected, Signal
 from ...envelope import Envelope
-from ...ottl import Ctx
+from ...ottl import Ctx, prefilter
 from ...ottl.groups import data_points
 from ...registry import register
 from .config import PROFILES_REASON, Conditions, FilterConfig
@@ -34,6 +35,11 @@ class FilterProcessor(Processor):
         self.m_filtered = self.telemetry.counter(
             f"otelcol_processor_filter_{unit}_filtered", f"{unit.capitalize()} dropped by the filter processor's conditions.", ("filter",),
         ).labels(str(self.id))
+        c = config
+        lists = {Signal.TRACES: (c.traces.span, c.traces.spanevent), Signal.LOGS: (c.logs.log_record,),
+                 Signal.METRICS: (c.metrics.metric, c.metrics.datapoint)}[self.signal]
+        texts = [t for conditions in lists for t in conditions.texts]
+        self.may_match = prefilter.any_of(prefilter.condition(t) for t in texts) if texts else None
 
     @classmethod
     def ineffective_keys(cls, config: FilterConfig) -> list[tuple[str, str]]:
@@ -49,6 +55,10 @@ class FilterProcessor(Processor):
             active = bool(c.metrics.metric or c.metrics.datapoint)
         if not active:
             return await self.next.consume(envelope)
+        if self.may_match is not None:
+            wire = envelope.wire()
+            if wire is not None and not self.may_match(wire):
+                return await self.next.consume(envelope)  # no condition can hold in these bytes: nothing to drop
         request = envelope.request
         try:
             if self.signal is Signal.TRACES:
@@ -66,15 +76,19 @@ class FilterProcessor(Processor):
         return await self.next.consume(envelope)
 
     def _matches(self, conditions: Conditions, ctx: Ctx) -> bool:
-        try:
-            return any(test(ctx) for test in conditions)
-        except Exception as exc:  # noqa: BLE001 (client data: a failing condition follows error_mode)
-            mode = self.config.error_mode
-            if mode == "propagate":
-                raise _Failed(f"failed to evaluate a {conditions.context} condition: {exc}") from None
-            if mode == "ignore":
-                self.log.warning("failed to evaluate condition", context=conditions.context, error=str(exc))
-            return False
+        # pkg/ottl ConditionSequence.Eval: under ignore and silent a failing condition is false and the next
+        # one is still tried.
+        for test in conditions:
+            try:
+                if test(ctx):
+                    return True
+            except Exception as exc:  # noqa: BLE001 (client data: a failing condition follows error_mode)
+                mode = self.config.error_mode
+                if mode == "propagate":
+                    raise _Failed(f"failed to evaluate a {conditions.context} condition: {exc}") from None
+                if mode == "ignore":
+                    self.log.warning("failed to evaluate condition", context=conditions.context, error=str(exc))
+        return False
 
     def _traces(self, request: Any) -> tuple[int, int]:
         spans, events = self.config.traces.span, self.config.traces.spanevent

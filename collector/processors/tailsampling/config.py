@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from ...config import ByteSize, Duration, Invalid, option
+from ..filter.config import Conditions
 
 COST = "gen_ai.usage.cost"
 
@@ -157,6 +158,21 @@ class TraceFlagsConfig:
 
 
 @dataclass
+class OTTLConditionConfig:
+    error_mode: Literal["ignore", "silent", "propagate"] = option(
+        "silent",
+        "What a condition that fails to evaluate does: propagate (the policy errs and casts no vote on the trace), ignore (log it, the condition is false),"
+        " silent (the condition is false). Unset, otelcol's zero error mode, acts as silent.",
+    )
+    span: Conditions = option(factory=Conditions, doc="OTTL conditions in the span context: the trace is sampled when any holds for any of its spans.")
+    spanevent: Conditions = option(factory=Conditions, doc="OTTL conditions in the spanevent context: ...or for any event of its spans.")
+
+    def validate(self) -> None:
+        if not self.span and not self.spanevent:
+            raise Invalid("expected at least one OTTL condition to filter on")
+
+
+@dataclass
 class AndConfig:
     and_sub_policy: list[SubPolicyConfig] = option(factory=list, doc="Samples when every sub-policy samples.")
 
@@ -255,6 +271,7 @@ POLICY_TYPES: dict[str, type] = {
     "span_count": SpanCountConfig,
     "trace_state": TraceStateConfig,
     "boolean_attribute": BooleanAttributeConfig,
+    "ottl_condition": OTTLConditionConfig,
     "trace_flags": TraceFlagsConfig,
     "and": AndConfig,
     "drop": DropConfig,
@@ -264,14 +281,6 @@ POLICY_TYPES: dict[str, type] = {
     "llm_tokens": LLMTokensConfig,
     "llm_model": LLMModelConfig,
     "llm_error": LLMErrorConfig,
-}
-# Known to otelcol but not implemented here: a config error that says so.
-UNSUPPORTED_TYPES = {
-    "ottl_condition": (
-        "ottl_condition is not supported by llm-collector: otelcol samples the traces with a span or span event matching"
-        " OTTL conditions, and this daemon has no OTTL yet; string_attribute, numeric_attribute, boolean_attribute,"
-        " status_code and span_count, combined with and, cover the common conditions"
-    )
 }
 # The types that combine other policies, and where otelcol allows them (config.go: PolicyCfg has every
 # type's block, CompositeSubPolicyCfg the shared ones and `and`, AndSubPolicyCfg (also used by drop and
@@ -312,11 +321,8 @@ class PolicyConfig:
                 continue
             if key in types:
                 decoder.decode(POLICY_TYPES[key], value[key], path + (key,))
-            elif key not in UNSUPPORTED_TYPES:
+            else:
                 decoder.error(path + (key,), f"unknown key (valid keys: name, type and the settings of {', '.join(types)})")
-        if type_ in UNSUPPORTED_TYPES:
-            decoder.error(path + ("type",), UNSUPPORTED_TYPES[type_])
-            return cls(name=name, type=type_)
         if type_ not in types:
             where = f" {cls.LEVEL}" if type_ in POLICY_TYPES else ""
             decoder.error(path + ("type",), f'unknown policy type "{type_}"{where} (valid types: {", ".join(types)})')

@@ -65,7 +65,7 @@ class TailSamplingProcessor(Processor):
 
     def __init__(self, settings: Any, config: TailSamplingConfig, next_consumer: Any):
         super().__init__(settings, config, next_consumer)
-        self.sampler = Sampler(config.policies, config.sample_on_first_match)
+        self.sampler = Sampler(config.policies, config.sample_on_first_match, self.log)
         self._facts = self.sampler.facts | (ROOTS if config.decision_wait_after_root_received > 0 else 0) | (BATCH_BYTES if config.maximum_trace_size_bytes else 0)
         self._root_wait = float(config.decision_wait_after_root_received)
         self._max_trace_bytes = int(config.maximum_trace_size_bytes)

@@ -7,11 +7,12 @@ settings class there is its policy class's `config_class`).
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-from ..config import POLICY_TYPES, UNSUPPORTED_TYPES, CompositeSubPolicyConfig, PolicyConfig, SubPolicyConfig
+from ..config import POLICY_TYPES, CompositeSubPolicyConfig, PolicyConfig, SubPolicyConfig
 from .always_sample import AlwaysSample
 from .and_ import And
-from .base import DROPPED, SAMPLED, Policy
+from .base import DROPPED, SAMPLED, Policy, PolicyError
 from .boolean_attribute import BooleanAttribute
 from .bytes_limiting import BytesLimiting
 from .composite import Composite
@@ -23,6 +24,7 @@ from .llm_model import LLMModel
 from .llm_tokens import LLMTokens
 from .not_ import Not
 from .numeric_attribute import NumericAttribute
+from .ottl_condition import OTTLCondition
 from .probabilistic import Probabilistic
 from .rate_limiting import RateLimiting
 from .span_count import SpanCount
@@ -31,7 +33,7 @@ from .string_attribute import StringAttribute
 from .trace_flags import TraceFlags
 from .trace_state import TraceState
 
-__all__ = ["DROPPED", "POLICIES", "SAMPLED", "Drop", "Policy", "build_policy", "reference_sections"]
+__all__ = ["DROPPED", "POLICIES", "SAMPLED", "Drop", "Policy", "PolicyError", "build_policy", "reference_sections"]
 
 POLICIES: dict[str, type[Policy]] = {
     cls.type_name: cls
@@ -47,6 +49,7 @@ POLICIES: dict[str, type[Policy]] = {
         SpanCount,
         TraceState,
         BooleanAttribute,
+        OTTLCondition,
         TraceFlags,
         And,
         Drop,
@@ -60,12 +63,15 @@ POLICIES: dict[str, type[Policy]] = {
 }
 
 
-def build_policy(p: PolicyConfig) -> Policy:
+def build_policy(p: PolicyConfig, log: Any = None) -> Policy:
+    """The policy for `p` and its sub-policies; `log` (the processor's logger) is theirs when given."""
     cls = POLICIES.get(p.type)
     if cls is None:
         raise ValueError(f"unknown policy type {p.type!r}")
-    policy = cls.from_config(p.settings, build_policy)
+    policy = cls.from_config(p.settings, lambda sub: build_policy(sub, log))
     policy.name = p.name
+    if log is not None:
+        policy.log = log
     return policy
 
 
@@ -81,5 +87,4 @@ def reference_sections() -> list[tuple[str, str, type | None]]:
             places += ["`and_sub_policy`", "`drop_sub_policy`", "`not_sub_policy`"]
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().split("\n\n")[0]
         out.append((f"Policy type `{name}`", f"{doc} Allowed in: {', '.join(places)}.", POLICY_TYPES[name]))
-    out += [(f"Policy type `{name}` (refused)", f"{message}.", None) for name, message in UNSUPPORTED_TYPES.items()]
     return out

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import structlog
+
 from ..buffer import TraceData
 
 # Policy votes.
@@ -21,11 +23,17 @@ NOT_SAMPLED = "not_sampled"
 DROPPED = "dropped"
 
 
+class PolicyError(Exception):
+    """A policy could not evaluate a trace (otelcol's Error decision): it casts no vote, and a policy holding
+    it as a sub-policy errs too (and.go, not.go, drop.go, composite.go return the error)."""
+
+
 class Policy:
     type_name: ClassVar[str]
     config_class: ClassVar[type]
     facts: ClassVar[int] = 0  # buffer.TIMES / STATUSES read by evaluate
     name: str = ""  # the configured policy's name, set by build_policy
+    log: Any = structlog.get_logger(component="tail_sampling")  # the processor's, set by build_policy
 
     @classmethod
     def from_config(cls, config: Any, build: Callable[[Any], Policy]) -> Policy:
