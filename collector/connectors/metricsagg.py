@@ -333,18 +333,20 @@ class Aggregator:
     cardinality_limit: series per instrument and resource before new attribute sets go to the overflow
       series (0: unlimited).
     expiration_ns: cumulative series not recorded for that long are dropped at collect (0: never).
+    resource_expiration_ns: likewise whole resources, by their last record in any series (0: never).
     exemplars / max_exemplars: keep exemplars (at most that many per point and flush; None: no cap).
     delta_timestamp_cache_size: how many series' last delta flush times are remembered (an LRU, as
       contrib's metric_timestamp_cache_size)."""
 
     def __init__(self, *, scope_name: str, scope_version: str = "", temporality: Temporality = Temporality.CUMULATIVE,
-                 cardinality_limit: int = 0, expiration_ns: int = 0, exemplars: bool = False, max_exemplars: int | None = None,
+                 cardinality_limit: int = 0, expiration_ns: int = 0, resource_expiration_ns: int = 0, exemplars: bool = False, max_exemplars: int | None = None,
                  delta_timestamp_cache_size: int = 1000, clock: Callable[[], int] = time.time_ns):
         self.scope_name = scope_name
         self.scope_version = scope_version
         self.temporality = Temporality(temporality)
         self.cardinality_limit = cardinality_limit
         self.expiration_ns = expiration_ns
+        self.resource_expiration_ns = resource_expiration_ns
         self.exemplars = exemplars
         self.max_exemplars = max_exemplars
         self.delta_cache_size = delta_timestamp_cache_size
@@ -416,6 +418,9 @@ class Aggregator:
             self.resources.clear()
             return
         for rkey, resource in list(self.resources.items()):
+            if self.resource_expiration_ns and now - resource.last_seen >= self.resource_expiration_ns:
+                del self.resources[rkey]
+                continue
             for table in resource.series.values():
                 for key, series in list(table.items()):
                     if self.expiration_ns and now - series.last_seen >= self.expiration_ns:
