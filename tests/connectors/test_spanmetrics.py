@@ -139,6 +139,7 @@ def test_consume_traces(histogram: dict[str, Any], temporality: str, consumption
             a = attrs(dp.attributes)
             assert "shouldNotBeInMetric" not in a
             seen.add((a.pop("service.name"), a.pop("span.name"), a.pop("span.kind"), a.pop("status.code")))
+            assert a.pop("collector.instance.id") == conn.instance_id
             assert a == {"stringAttrName": "stringAttrValue", "intAttrName": 99, "doubleAttrName": 99.99, "boolAttrName": True,
                          "nullAttrName": None, "mapAttrName": {}, "arrayAttrName": [], "shouldBeInMetric": "defaultNotInSpanAttrVal",
                          "region": "us-east-1"}
@@ -190,9 +191,9 @@ def test_exemplars() -> None:
 
 
 @pytest.mark.parametrize(("exclude", "want"), [
-    (["span.kind", "service.name", "span.name", "status.code"], set()),  # TestBuildKeyExcludeDimensionsAll
-    (["span.kind", "service.name.wrong.name", "span.name", "status.code"], {"service.name"}),  # TestBuildKeyExcludeWrongDimensions
-    ([], {"service.name", "span.name", "span.kind", "status.code"}),
+    (["span.kind", "service.name", "span.name", "status.code", "collector.instance.id"], set()),  # TestBuildKeyExcludeDimensionsAll
+    (["span.kind", "service.name.wrong.name", "span.name", "status.code"], {"service.name", "collector.instance.id"}),  # TestBuildKeyExcludeWrongDimensions
+    ([], {"service.name", "span.name", "span.kind", "status.code", "collector.instance.id"}),
 ])
 def test_exclude_dimensions(exclude: list[str], want: set[str]) -> None:
     conn, _ = build({"exclude_dimensions": exclude})
@@ -412,3 +413,23 @@ def test_ineffective_keys() -> None:
     assert [k for k, _ in SpanMetricsConnector.ineffective_keys(config)] == ["dimensions_cache_size", "resource_metrics_cache_size", "enable_metrics_sampling_method"]
     _, config = decode_config("span_metrics", None, Kind.CONNECTOR)
     assert SpanMetricsConnector.ineffective_keys(config) == []
+
+
+class _Host:
+    def describe(self) -> Any:
+        return type("View", (), {"instance_id": "collector-1"})()
+
+
+def test_collector_instance_id_is_the_services() -> None:
+    """factory.go createTracesToMetricsConnector: collector.instance.id is the collector's service.instance.id
+    (the includeCollectorInstanceID gate is beta, so on); exclude_dimensions can leave it out."""
+    conn, _ = build({"metrics_flush_interval": "1h"})
+
+    async def go() -> None:
+        await conn.start(_Host())
+        await conn.consume(Envelope(Signal.TRACES, sample_trace()))
+        await conn.flush()
+        await conn.shutdown()
+    asyncio.run(go())
+    points = [dp for rm in conn.next.requests[0].resource_metrics for m in metrics_of(rm).values() for dp in m.sum.data_points]
+    assert points and {attrs(dp.attributes)["collector.instance.id"] for dp in points} == {"collector-1"}

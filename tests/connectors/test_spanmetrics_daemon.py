@@ -5,6 +5,7 @@ the overflow series follows internal/metrics/metrics.go GetOrCreate."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,9 @@ metrics: {{receivers: [span_metrics], exporters: [file/metrics]}}
     for dp in calls.sum.data_points:
         a = as_dict(dp.attributes)
         assert a["service.name"] == "checkout" and a["span.kind"] == "SPAN_KIND_SERVER" and a["deployment.environment"] == "test"
+    # contrib's includeCollectorInstanceID gate (beta, on): the daemon's own service.instance.id on every series
+    (instance,) = {as_dict(dp.attributes)["collector.instance.id"] for dp in [*calls.sum.data_points, *duration.histogram.data_points]}
+    assert uuid.UUID(instance)
     hist = {(as_dict(dp.attributes)["span.name"], as_dict(dp.attributes)["http.method"]): dp for dp in duration.histogram.data_points}
     assert list(hist["/cart", "POST"].explicit_bounds) == [5.0, 50.0]
     assert [list(hist[k].bucket_counts) for k in (("/cart", "GET"), ("/cart", "POST"), ("/pay", "GET"))] == [[0, 1, 0], [0, 2, 0], [0, 0, 1]]

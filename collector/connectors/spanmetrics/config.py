@@ -63,9 +63,9 @@ class EventsConfig:
 
 @dataclass
 class SpanMetricsConfig:
-    dimensions: list[Dimension] = option(factory=list, doc="Dimensions added to service.name, span.name, span.kind and status.code on every metric.")
+    dimensions: list[Dimension] = option(factory=list, doc="Dimensions added to service.name, span.name, span.kind, status.code and collector.instance.id (the daemon's service.instance.id) on every metric.")
     calls_dimensions: list[Dimension] = option(factory=list, doc="Dimensions added to the calls metric only.")
-    exclude_dimensions: list[str] = option(factory=list, doc="Default dimensions to leave out (service.name, span.name, span.kind, status.code).")
+    exclude_dimensions: list[str] = option(factory=list, doc="Default dimensions to leave out (service.name, span.name, span.kind, status.code, collector.instance.id).")
     dimensions_cache_size: int | None = option(None, "Accepted, no effect here (contrib deprecated it for aggregation_cardinality_limit): a series' attributes are built once, when it is created.")
     resource_metrics_cache_size: int | None = option(None, "Accepted, no effect here: resources are not evicted by count; use metrics_expiration and aggregation_cardinality_limit.")
     resource_metrics_key_attributes: list[str] = option(factory=list, doc="Resource attributes that identify a resource's metrics (default: all of them), so that others changing (e.g. across restarts) do not start new series.")

@@ -1,7 +1,7 @@
 """The span_metrics connector (contrib connector/spanmetricsconnector connector.go): request, error and
 duration (R.E.D.) metrics from spans — `<namespace>.calls` (a monotonic sum), `<namespace>.duration` (a
 histogram in ms or s) and, with `events`, `<namespace>.events` — by service.name, span.name, span.kind,
-status.code and the configured dimensions, one resource of metrics per span resource (resources without
+status.code, collector.instance.id and the configured dimensions, one resource of metrics per span resource (resources without
 service.name are skipped, as contrib's).
 
 As contrib's, spans are aggregated when they arrive and the caller is answered at once; the metrics go to
@@ -16,6 +16,7 @@ built, and attribute values stay bytes, which key the series directly."""
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ from ..metricsagg import Aggregator, Exemplar, Explicit, Exponential, Flusher, T
 from .config import CUMULATIVE, SERVICE_NAME, SPAN_KIND, SPAN_NAME, STATUS_CODE, UNIT_NANOS, Dimension, SpanMetricsConfig
 
 SCOPE = "spanmetricsconnector"
+COLLECTOR_INSTANCE_KEY = "collector.instance.id"
 SCOPE_NAME_KEY, SCOPE_VERSION_KEY = "span.instrumentation.scope.name", "span.instrumentation.scope.version"
 # traceutil.SpanKindStr / StatusCodeStr: an unknown value is "".
 KINDS = ("SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER")
@@ -111,6 +113,9 @@ class SpanMetricsConnector(Connector):
         self.divider = UNIT_NANOS[c.histogram.unit]
         excluded = set(c.exclude_dimensions)
         self.keep = tuple(k not in excluded for k in (SERVICE_NAME, SPAN_NAME, SPAN_KIND, STATUS_CODE))
+        # contrib's connector.spanmetrics.includeCollectorInstanceID gate (beta, so on): the collector's own
+        # service.instance.id on every series; a random one until start gives the service's (factory.go).
+        self.instance_id: str | None = None if COLLECTOR_INSTANCE_KEY in excluded else str(uuid.uuid4())
         self.dims = _Dims(c.dimensions)
         self.calls_dims = _Dims(c.calls_dimensions)
         self.histogram_dims = _Dims(c.histogram.dimensions)
@@ -132,6 +137,8 @@ class SpanMetricsConnector(Connector):
         return out
 
     async def start(self, host: Any) -> None:
+        if self.instance_id is not None:
+            self.instance_id = host.describe().instance_id or self.instance_id
         self.flusher.start()
 
     async def shutdown(self) -> None:
@@ -243,6 +250,8 @@ class _Attributes:
         if keep_status:
             code = span.status.code
             out.append((STATUS_CODE, STATUSES[code] if 0 <= code < len(STATUSES) else ""))
+        if self.connector.instance_id is not None:
+            out.append((COLLECTOR_INSTANCE_KEY, self.connector.instance_id))
         out += self.dims.attributes(self.values)
         if self.extra is not None:
             out += self.extra[0].attributes(self.extra[1])
