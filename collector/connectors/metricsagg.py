@@ -186,7 +186,9 @@ class Instrument:
         self.unit = unit
 
     def _series(self, resource: Resource, key: Hashable, attributes: Attributes | Callable[[], Attributes], now: int) -> Any:
-        table = resource.series.setdefault(self, {})
+        table = resource.series.get(self)
+        if table is None:
+            table = resource.series[self] = {}
         series = table.get(key)
         if series is None:
             limit = self.agg.cardinality_limit

@@ -15,10 +15,12 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from . import fields
 
 
-def _summary_types() -> Any:
+def _summary_types(attributes: bool) -> Any:
+    """The Request type; without `attributes`, spans are read without their attributes and events (the
+    parser skips them, which is most of a span's bytes)."""
     pool = descriptor_pool.DescriptorPool()
-    package = "llm_collector.span_summary"
-    file = descriptor_pb2.FileDescriptorProto(name="llm_collector/span_summary.proto", package=package, syntax="proto3")
+    package = "llm_collector.span_summary" + ("" if attributes else "_bare")
+    file = descriptor_pb2.FileDescriptorProto(name=f"llm_collector/{package}.proto", package=package, syntax="proto3")
     f = descriptor_pb2.FieldDescriptorProto
     opt, rep = f.LABEL_OPTIONAL, f.LABEL_REPEATED
 
@@ -49,10 +51,11 @@ def _summary_types() -> Any:
         ("kind", span.KIND, f.TYPE_INT32, opt, ""),
         ("start_time_unix_nano", span.START_TIME_UNIX_NANO, f.TYPE_FIXED64, opt, ""),
         ("end_time_unix_nano", span.END_TIME_UNIX_NANO, f.TYPE_FIXED64, opt, ""),
-        ("events", span.EVENTS, f.TYPE_MESSAGE, rep, "Event"),
         ("status", span.STATUS, f.TYPE_MESSAGE, opt, "Status"),
     ])
-    attribute_map(summary, span.ATTRIBUTES)
+    if attributes:
+        summary.field.add(name="events", number=span.EVENTS, type=f.TYPE_MESSAGE, label=rep, type_name=f".{package}.Event")
+        attribute_map(summary, span.ATTRIBUTES)
     message("ScopeSpans", [("scope", fields.ScopeSpans.SCOPE, f.TYPE_MESSAGE, opt, "Scope"),
                            ("spans", fields.ScopeSpans.SPANS, f.TYPE_MESSAGE, rep, "Span")])
     message("ResourceSpans", [("resource", fields.ResourceSpans.RESOURCE, f.TYPE_BYTES, opt, ""),
@@ -62,10 +65,12 @@ def _summary_types() -> Any:
     return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.Request"))
 
 
-SummaryRequest = _summary_types()
+SummaryRequest = _summary_types(attributes=True)
+BareRequest = _summary_types(attributes=False)
 
 
-def read(payload: bytes) -> Any:
+def read(payload: bytes, attributes: bool = True) -> Any:
     """The request in `payload` as summaries: .resource_spans[i].resource (Resource bytes),
-    .scope_spans[j].scope.name/.version, .spans[k] with the fields above (attributes: str -> AnyValue bytes)."""
-    return SummaryRequest.FromString(payload)
+    .scope_spans[j].scope.name/.version, .spans[k] with the fields above (attributes: str -> AnyValue bytes;
+    without `attributes`, no .attributes nor .events)."""
+    return (SummaryRequest if attributes else BareRequest).FromString(payload)

@@ -121,6 +121,7 @@ class SpanMetricsConnector(Connector):
         self.histogram_dims = _Dims(c.histogram.dimensions)
         self.event_dims = _Dims(c.dimensions + c.events.dimensions)
         self.scopes = frozenset(c.include_instrumentation_scope)
+        self.needs_attributes = bool(c.dimensions or c.calls_dimensions or c.histogram.dimensions or c.events.enabled)
         self.key_attributes = frozenset(c.resource_metrics_key_attributes)
         self.flusher = Flusher(float(c.metrics_flush_interval), self.flush,
                                lambda exc: self.log.error("failed ConsumeMetrics", error=str(exc)))
@@ -159,7 +160,7 @@ class SpanMetricsConnector(Connector):
             payload = envelope.request.SerializeToString()
             envelope.attach_wire(payload, canonical=True)
         try:
-            summary = span_summary.read(payload)
+            summary = span_summary.read(payload, attributes=self.needs_attributes)
         except DecodeError:
             raise PermanentError("span_metrics: the request's spans could not be read") from None
         now = self.agg.clock()
@@ -186,17 +187,22 @@ class SpanMetricsConnector(Connector):
         dims, calls_dims, histogram_dims = self.dims, self.calls_dims, self.histogram_dims
         exemplars = self.agg.exemplars
         divider = self.divider
+        needs_attributes = self.needs_attributes
         for ss in rs.scope_spans:
             scope = (ss.scope.name, ss.scope.version) if ss.scope.name in self.scopes else None
             for span in ss.spans:
-                attrs = span.attributes
+                attrs = span.attributes if needs_attributes else None
                 base = (service_name if keep_service else None, span.name if keep_name else None,
                         span.kind if keep_kind else None, span.status.code if keep_status else None)
                 values = dims.values(attrs, rattrs) if dims.names else ()
                 key = (base, values, scope)
                 start, end = span.start_time_unix_nano, span.end_time_unix_nano
                 elapsed = (end - start) / divider if end > start else 0.0
-                exemplar = Exemplar(span.trace_id, span.span_id, elapsed) if exemplars and span.trace_id and span.trace_id != _EMPTY_ID else None
+                exemplar = None
+                if exemplars:
+                    trace_id = span.trace_id
+                    if trace_id and trace_id != _EMPTY_ID:
+                        exemplar = Exemplar(trace_id, span.span_id, elapsed)
                 attributes = _Attributes(self, service_name, span, values, scope)
                 if duration is not None:
                     if histogram_dims.names:
