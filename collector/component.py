@@ -128,14 +128,16 @@ class PipelineView:
 @dataclass(frozen=True)
 class ServiceView:
     """What the service tells a component about itself (the zpages extension's pages): when it started, the
-    config's sources, every component the config defines (by kind, used or not), the pipelines as built and
-    the extensions service.extensions enables, in order."""
+    config's sources, every component the config defines (by kind, used or not), the pipelines as built, the
+    extensions service.extensions enables, in order, and its own service.instance.id (its self-telemetry
+    resource's, as otelcol gives components in their settings' resource)."""
 
     started_at: float  # time.time()
     sources: tuple[str, ...]
     components: dict[Kind, tuple[ComponentID, ...]]
     pipelines: tuple[PipelineView, ...]
     extensions: tuple[ComponentID, ...]
+    instance_id: str = ""
 
 
 class Host(Protocol):

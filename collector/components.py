@@ -40,6 +40,7 @@ BUILTIN: tuple[tuple[Kind, str, str, *tuple[str, ...]], ...] = (
     (Kind.CONNECTOR, "connectors.count", "count"),
     (Kind.CONNECTOR, "connectors.forward", "forward"),
     (Kind.CONNECTOR, "connectors.routing", "routing"),
+    (Kind.CONNECTOR, "connectors.spanmetrics", "span_metrics", "spanmetrics"),
     (Kind.EXTENSION, "extensions.basicauth", "basicauth"),
     (Kind.EXTENSION, "extensions.bearertokenauth", "bearertokenauth"),
     (Kind.EXTENSION, "extensions.file_storage", "file_storage"),

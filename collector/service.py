@@ -227,7 +227,8 @@ class Service:
             for name, p in cfg.pipelines.items()
         )
         components = {kind: tuple(table) for kind, table in cfg.components.items()}
-        return ServiceView(self.started_at, tuple(cfg.sources), components, pipelines, tuple(self.extensions))
+        instance_id = str(self.self_metrics.resource.get("service.instance.id") or "")
+        return ServiceView(self.started_at, tuple(cfg.sources), components, pipelines, tuple(self.extensions), instance_id)
 
     # Graph -----------------------------------------------------------------------------------
     def _settings(self, kind: Kind, id: ComponentID, pipeline: str = "", signal: Signal | None = None) -> Settings:

@@ -26,9 +26,9 @@ _EXTENSIONS: dict[tuple[str, ...], _Entry] = {
 }
 
 _CONNECTORS: dict[tuple[str, ...], _Entry] = {
-    ("spanmetrics", "span_metrics"): ("turns spans into request, error and duration metrics",
-                                      "the count connector (spans counted into metrics by attributes, without durations); "
-                                      "the cost and token_count processors put LLM usage on the spans themselves"),
+    ("servicegraph", "service_graph"): ("builds metrics of the calls between services from client and server spans",
+                                        "span_metrics (calls and durations by service, span name, kind and status) "
+                                        "with dimensions such as peer.service or server.address"),
 }
 
 _EXPORTERS: dict[tuple[str, ...], _Entry] = {

@@ -51,12 +51,25 @@ class ScopeSpans:
 
 
 class Span:
+    TRACE_ID = 1
+    SPAN_ID = 2
     TRACE_STATE = 3
     NAME = 5
+    KIND = 6
+    START_TIME_UNIX_NANO = 7
+    END_TIME_UNIX_NANO = 8
     ATTRIBUTES = 9
     EVENTS = 11
     LINKS = 13
     STATUS = 15
+
+
+class Event:  # Span.Event
+    ATTRIBUTES = 3
+
+
+class Status:
+    CODE = 3
 
 
 # opentelemetry.proto.logs.v1
@@ -119,6 +132,11 @@ class Summary:
 
 
 # opentelemetry.proto.common.v1
+
+
+class InstrumentationScope:
+    NAME = 1
+    VERSION = 2
 
 
 class KeyValue:

@@ -148,8 +148,8 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     ),
     (
         "missing-connector-type-rejected",
-        "connectors:\n  spanmetrics:\n",
-        [f"{{path}}:2: connectors.spanmetrics: {connector_message('spanmetrics', 'count, forward, routing')}"],
+        "connectors:\n  servicegraph:\n",
+        [f"{{path}}:2: connectors.servicegraph: {connector_message('servicegraph', 'count, forward, routing, span_metrics')}"],
         True,
     ),
     (

@@ -54,7 +54,6 @@ MISSING: dict[str, set[tuple[str, str]]] = {
     "helm-daemonset-resource-detection-agent.yaml": _HELM_USUAL,
     "helm-deployment-cluster-metrics.yaml": _HELM_USUAL | {("receiver", "k8s_cluster")},
     "demo-otelcol-config.yaml": {
-        ("connector", "span_metrics"),
         ("receiver", "docker_stats"), ("receiver", "host_metrics"), ("receiver", "http_check"), ("receiver", "nginx"),
         ("receiver", "postgresql"), ("receiver", "redis"),
     },

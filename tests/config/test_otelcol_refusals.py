@@ -54,21 +54,21 @@ def test_missing_type_is_refused_with_what_it_does_and_the_closest_thing(tmp_pat
 
 def test_missing_connector_types_are_refused_by_type_and_pipelines_naming_them_get_no_second_error(tmp_path: Path) -> None:
     text = BASE + """connectors:
-  spanmetrics:
+  servicegraph:
   forward/in:
   my_connector:
 service:
   pipelines:
-    traces: {receivers: [otlp], exporters: [debug, spanmetrics, forward/in]}
-    metrics: {receivers: [spanmetrics], exporters: [debug]}
+    traces: {receivers: [otlp], exporters: [debug, servicegraph, forward/in]}
+    metrics: {receivers: [servicegraph], exporters: [debug]}
     traces/2: {receivers: [forward/in, my_connector], exporters: [debug]}
 """
     code, problems = _validate(tmp_path, text)
     assert code == 1
-    does, closest = MISSING[Kind.CONNECTOR]["spanmetrics"]
+    does, closest = MISSING[Kind.CONNECTOR]["servicegraph"]
     assert problems == [
-        f'connectors.spanmetrics: connector type "spanmetrics" is not supported here (valid values: [count, forward, routing]); in otelcol it {does}; closest here: {closest}',
-        'connectors.my_connector: unknown connector type "my_connector" (valid values: [count, forward, routing])',
+        f'connectors.servicegraph: connector type "servicegraph" is not supported here (valid values: [count, forward, routing, span_metrics]); in otelcol it {does}; closest here: {closest}',
+        'connectors.my_connector: unknown connector type "my_connector" (valid values: [count, forward, routing, span_metrics])',
     ]
 
 
