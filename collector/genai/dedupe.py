@@ -106,7 +106,7 @@ class CallMemory:
         self._ids: dict[str, list[list]] = {}  # the spans carrying each response id, in arrival order
         # By (process, input tokens, output tokens), the spans with both counts: those with a response id, those
         # without.
-        self._counts: tuple[dict[tuple[int, int, int], list[list]], dict[tuple[int, int, int], list[list]]] = ({}, {})
+        self._counts: tuple[dict[tuple[int, int | None, int | None], list[list]], dict[tuple[int, int | None, int | None], list[list]]] = ({}, {})
         self._order: deque[list] = deque()  # every span, in arrival order
         self._forgotten = 0  # spans that have left _order, so the n-th span admitted is at n - _forgotten
         # (deadline, spans admitted by its end) for each run of spans admitted between two `expire` calls.
