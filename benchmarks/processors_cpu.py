@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 import time
 from pathlib import Path
@@ -40,10 +41,36 @@ from collector.testing import build_chain  # noqa: E402
 from collector.tools.loadgen import build_templates  # noqa: E402
 
 
+def fresh_calls(payload: bytes, round_: int) -> tuple[ExportTraceServiceRequest, bytes]:
+    """The request with its trace, span and response ids made new for this round: each round's spans are
+    calls never seen before, as a live service sends them (a replayed span is an exporter's retry to the cost
+    processor's dedupe, a cheaper path)."""
+    request = ExportTraceServiceRequest.FromString(payload)
+    mark = round_.to_bytes(4, "big")
+    suffix = f"-{round_}"
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                span.trace_id = mark + span.trace_id[4:]
+                span.span_id = mark + span.span_id[4:]
+                if span.parent_span_id:
+                    span.parent_span_id = mark + span.parent_span_id[4:]
+                for kv in span.attributes:
+                    if kv.key == "gen_ai.response.id":
+                        kv.value.string_value += suffix
+    payload = request.SerializeToString()
+    return ExportTraceServiceRequest.FromString(payload), payload  # parsed afresh, as a receiver hands it
+
+
+ROUNDS = iter(range(1, 1 << 30))
+
+
 async def per_span(head: Any, payloads: list[bytes], spans: int, rounds: int, wire: bool = False) -> float:
     best = float("inf")
     for _ in range(rounds):
-        requests = [(ExportTraceServiceRequest.FromString(p), p if wire else None) for p in payloads]
+        round_ = next(ROUNDS)
+        requests = [(request, payload if wire else None) for request, payload in (fresh_calls(p, round_) for p in payloads)]
+        gc.collect()  # the previous round's garbage is not this round's cost
         start = time.process_time()
         for request, payload in requests:
             await head.consume(Envelope(Signal.TRACES, request, payload))

@@ -10,6 +10,9 @@ spans, parent and child or siblings, and pricing both would bill it twice. The r
     the same call when one is the other's parent, child or sibling, both report the same input and output
     token counts, their providers agree (or one is unknown) and their models agree (equal, or one name a
     prefix of the other: a requested alias and the dated version that answered);
+  - one with no id and the other with no counts (the Anthropic SDK's span of a call answered without usage,
+    and OpenInference's around it, counted by token_count): nothing to compare, so only when one is the
+    other's parent or child, with both times set and agreeing provider and model;
 - in two traces (OpenLLMetry's and OpenInference's Anthropic spans are roots of traces of their own, apart
   from the SDK's), only from the same process (the caller's key of the resource) and with agreeing providers
   and models:
@@ -101,8 +104,9 @@ class CallMemory:
         self.evictions = 0  # spans dropped by the cap before their window ended
         self._traces: dict[bytes, list[list]] = {}  # each trace's spans in arrival order
         self._ids: dict[str, list[list]] = {}  # the spans carrying each response id, in arrival order
-        # By (process, input tokens), the spans with both counts: those with a response id, those without.
-        self._counts: tuple[dict[tuple[int, int | None], list[list]], dict[tuple[int, int | None], list[list]]] = ({}, {})
+        # By (process, input tokens, output tokens), the spans with both counts: those with a response id, those
+        # without.
+        self._counts: tuple[dict[tuple[int, int | None, int | None], list[list]], dict[tuple[int, int | None, int | None], list[list]]] = ({}, {})
         self._order: deque[list] = deque()  # every span, in arrival order
         self._forgotten = 0  # spans that have left _order, so the n-th span admitted is at n - _forgotten
         # (deadline, spans admitted by its end) for each run of spans admitted between two `expire` calls.
@@ -159,15 +163,19 @@ class CallMemory:
                 if response_id is not None and other_id is not None:
                     if response_id != other_id:
                         continue
-                elif not (complete and end and other[_END] and other[_IN] == inp and other[_OUT] == out
-                          and _related(other, span_id, parent) and _agree(other, view)):  # unset times (0) show no overlap
+                elif not end or not other[_END]:  # unset times (0) show no overlap
                     continue
+                elif complete and other[_IN] is not None and other[_OUT] is not None:
+                    if not (other[_IN] == inp and other[_OUT] == out and _related(other, span_id, parent) and _agree(other, view)):
+                        continue
+                elif not ((other[_SPAN] == parent or other[_PARENT] == span_id) and _agree(other, view)):
+                    continue  # (nothing to compare, one with no id and the other no counts: parent and child only)
                 seen = other
                 break
         # The spans of other traces it may be: by its response id, and by its counts those with an id if it has
         # none, and those without if it has one.
         same_id = None if response_id is None else self._ids.get(response_id)
-        key = (process, inp)
+        key = (process, inp, out)
         counted = self._counts[response_id is not None].get(key) if complete and end else None
         if seen is None and (same_id or counted):
             seen = _across(trace, same_id, counted, inp, out if complete else None, start, end, view, process)
@@ -229,16 +237,15 @@ class CallMemory:
         if record[_ID] is not None:
             _drop(self._ids, record[_ID])
         if record[_IN] is not None and record[_OUT] is not None:
-            _drop(self._counts[record[_ID] is None], (record[_PROCESS], record[_IN]))
+            _drop(self._counts[record[_ID] is None], (record[_PROCESS], record[_IN], record[_OUT]))
 
 
 def _across(trace: bytes, same_id: list[list] | None, counted: list[list] | None, inp: int | None, out: int | None,
             start: int, end: int, view: GenAIView, process: int) -> list | None:
     """Of the spans with the same response id (`same_id`) or, with one of the two carrying an id and the other
-    none, the same process and input count (`counted`), one of another trace, in the same process and
-    overlapping in time, with agreeing provider and model, that is the same call: with the same id and, when
-    both have counts, output counts at most one apart (`out`: None when the span has no counts); else with the
-    same output count."""
+    none, the same process and input and output counts (`counted`), one of another trace, in the same process
+    and overlapping in time, with agreeing provider and model, that is the same call: with the same id and,
+    when both have counts, output counts at most one apart (`out`: None when the span has no counts)."""
     if same_id:
         for other in reversed(same_id if len(same_id) <= SCAN else same_id[-SCAN:]):
             if (other[_TRACE] != trace and other[_PROCESS] == process and other[_START] <= end and start <= other[_END]
@@ -247,7 +254,7 @@ def _across(trace: bytes, same_id: list[list] | None, counted: list[list] | None
     if counted:
         for other in reversed(counted if len(counted) <= SCAN else counted[-SCAN:]):
             if (other[_TRACE] != trace and other[_END] and other[_START] <= end and start <= other[_END]
-                    and other[_OUT] == out and _agree(other, view)):
+                    and _agree(other, view)):
                 return other
     return None
 

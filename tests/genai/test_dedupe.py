@@ -361,3 +361,17 @@ def test_a_span_with_neither_id_nor_counts_is_tied_to_its_parent_or_child(memory
     bare_view, sdk_view = GenAIView.of(bare), GenAIView.of(sdk)
     assert bare_view is not None and sdk_view is not None
     assert not dedupe.remembered(bare_view) and dedupe.remembered(sdk_view)
+
+
+@pytest.mark.parametrize("sdk_first", [True, False])
+def test_a_span_without_id_and_its_parent_or_child_without_counts_are_one_call(memory: CallMemory, sdk_first: bool) -> None:
+    # The SDK's span of a call answered without usage (its id, no counts) inside OpenInference's span of it, which
+    # token_count counted (no id): nothing to compare, so parent and child only; a span that is neither is not tied.
+    sdk = llm(2, parent=1, start=0.01, end=0.99, response_id="msg_01A", input_tokens=None, output_tokens=None)
+    around = openinference(1)
+    first, second = (sdk, around) if sdk_first else (around, sdk)
+    assert admit(memory, first, priceable=first is around) is ORIGINAL
+    verdict = admit(memory, second, priceable=second is around)
+    assert verdict is COMPLETES_WITH_TOKENS if sdk_first else duplicate(verdict, of=1)
+    other = llm(3, parent=9, start=0.01, end=0.99, response_id="msg_01B", input_tokens=None, output_tokens=None)
+    assert admit(memory, other, priceable=False) is ORIGINAL

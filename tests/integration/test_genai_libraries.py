@@ -244,17 +244,7 @@ def test_tokens_and_cost(matrix: Matrix, library: str, scenario: str) -> None:
         assert a["gen_ai.usage.cost_source"] == "bundled"
 
 
-# Known gap (collector/genai/dedupe.py's limits): OpenInference's span of a call without usage carries neither a
-# response id nor counts, so it is tied to the SDK's span only when that span was remembered first; live, the
-# two may be settled the other way round, and the call then counts one request too many.
-UNTIED_WITHOUT_USAGE = {("anthropic-openinference", "no-usage")}
-
-
-@pytest.mark.parametrize(("library", "scenario"), [
-    pytest.param(*p, marks=pytest.mark.xfail(reason="an id-less, usage-less span settled before its call's other span is not tied", strict=False))
-    if p in UNTIED_WITHOUT_USAGE else p
-    for p in PAIRS if p[0] in ("anthropic-openllmetry", "anthropic-openinference")
-])
+@pytest.mark.parametrize(("library", "scenario"), [p for p in PAIRS if p[0] in ("anthropic-openllmetry", "anthropic-openinference")])
 def test_the_sdk_span_beside_an_instrumentation_is_marked_duplicate(matrix: Matrix, library: str, scenario: str) -> None:
     """The anthropic SDK's own span and the instrumentation's are one API call: one is priced, the other keeps
     its attributes and says it is the duplicate."""
@@ -281,11 +271,9 @@ def test_each_call_is_priced_once_in_the_metrics(matrix: Matrix) -> None:
         _run(matrix, *pair)
     calls = {pair: expected(*pair) for pair in PAIRS}
     assert matrix.metrics["llm_cost_usd_total"] == pytest.approx(sum(c.usd(rates_for(lib)) for (lib, _), c in calls.items() if c is not None), rel=1e-9)
-    # One request per call, but for the known gap above, which may count one more.
-    assert len(PAIRS) <= matrix.metrics["llm_requests_total"] <= len(PAIRS) + len(UNTIED_WITHOUT_USAGE)
-    unpriced = sum(c is None for c in calls.values())
-    assert unpriced <= matrix.metrics["llm_unpriced_requests_total"] <= unpriced + len(UNTIED_WITHOUT_USAGE)
-    assert matrix.metrics["llm_requests_total"] - len(PAIRS) == matrix.metrics["llm_unpriced_requests_total"] - unpriced
+    # One request per call.
+    assert matrix.metrics["llm_requests_total"] == len(PAIRS)
+    assert matrix.metrics["llm_unpriced_requests_total"] == sum(c is None for c in calls.values())
 
 
 def _strings(run: Run) -> list[str]:

@@ -349,6 +349,31 @@ def test_json_templates_are_the_products_otlp_json(signal_name: str) -> None:
         assert len(json_template.id_slots) == len(proto.id_slots)
 
 
+@pytest.mark.parametrize("encoding", ["proto", "json"])
+def test_each_send_is_new_calls_with_new_response_ids(encoding: str) -> None:
+    """A replayed template carries new trace ids and new LLM response ids (the end of each, the same in every span
+    naming it), else the cost processor's dedupe would take a send for the calls of an earlier one; nothing
+    else changes."""
+    from collector import otlpjson
+
+    (template,) = loadgen.build_templates(seed=5, count=1, batch_size=40, encoding=encoding, now_ns=_NOW)
+    source = loadgen.PayloadSource([template], seed=2)
+
+    def response_ids(payload: bytes) -> list[str]:
+        request = otlpjson.decode("traces", payload) if encoding == "json" else trace_service_pb2.ExportTraceServiceRequest.FromString(payload)
+        return [kv.value.string_value for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans
+                for kv in span.attributes if kv.key == "gen_ai.response.id"]
+
+    original = response_ids(template.payload)
+    assert len(original) > 5 and template.response_ids == len(set(original))
+    first, second = (response_ids(source.next()[0]) for _ in range(2))
+    for sent in (first, second):
+        assert len(sent) == len(original) and len(set(sent)) == len(set(original))
+        for old, new in zip(original, sent, strict=True):
+            assert new != old and len(new) == len(old) and new[:-loadgen.RESPONSE_ID_TAIL] == old[:-loadgen.RESPONSE_ID_TAIL]
+    assert not set(first) & set(second)
+
+
 # --- --usage: reported | missing | mixed (what token_count and cost are benchmarked on) -------------------
 
 _NOW = 1_700_000_000_000_000_000

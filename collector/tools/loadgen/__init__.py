@@ -15,7 +15,7 @@ from .options import Options, add_arguments, parse_duration, parse_rate
 from .profile import USAGE_MODES, USAGE_PREFIXES, LlmProfile, drop_usage
 from .report import format_report
 from .run import run_async
-from .templates import PayloadSource, Template, build_templates
+from .templates import RESPONSE_ID_TAIL, PayloadSource, Template, build_templates
 from .transports import GRPC_METHODS, resolve_endpoint
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "USAGE_PREFIXES",
     "LlmProfile",
     "Options",
+    "RESPONSE_ID_TAIL",
     "PayloadSource",
     "Template",
     "add_arguments",

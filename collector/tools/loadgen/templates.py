@@ -1,5 +1,7 @@
-"""Templates: requests generated and serialized once, with the byte offsets of every trace id in them,
-so that a send only copies one and patches fresh trace ids into those offsets (`PayloadSource`)."""
+"""Templates: requests generated and serialized once, with the byte offsets of every trace id and LLM response id
+in them, so that a send only copies one and patches fresh ids into those offsets (`PayloadSource`): each send is
+new traces of new calls (a replayed response id would make the cost processor's dedupe take a send for the
+same calls seen again)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,12 @@ class Template:
     id_width: int  # 16 raw bytes (protobuf) or 32 hex characters (JSON)
     # (byte offset, trace index) of every trace id occurrence, ascending
     id_slots: tuple[tuple[int, int], ...]
+    # (byte offset, response id index) of the last RESPONSE_ID_TAIL characters of every gen_ai.response.id
+    response_id_slots: tuple[tuple[int, int], ...] = ()
+    response_ids: int = 0
+
+
+RESPONSE_ID_TAIL = 16  # characters of each response id made new by a send (hex), at its end
 
 
 def _group(profile: Profile, traces: list[GeneratedTrace], records: Callable[[GeneratedTrace], list[tuple[Scope, Any]]],
@@ -78,8 +86,19 @@ def _encode(profile: Profile, traces: list[GeneratedTrace], signal_name: str, en
         if found != len(traces[index].spans):  # ids are random, so a stray match would be a bug, not bad luck
             raise RuntimeError(f"trace id found {found} times in a template, expected {len(traces[index].spans)}")
     slots.sort()
+    spans = [span for rs in message.resource_spans for ss in rs.scope_spans for span in ss.spans] if signal_name == "traces" else []
+    response_ids = sorted({kv.value.string_value for span in spans for kv in span.attributes
+                           if kv.key == "gen_ai.response.id" and len(kv.value.string_value) >= RESPONSE_ID_TAIL})
+    text_slots: list[tuple[int, int]] = []
+    for index, response_id in enumerate(response_ids):
+        needle = response_id.encode()
+        pos = payload.find(needle)
+        while pos != -1:
+            text_slots.append((pos + len(needle) - RESPONSE_ID_TAIL, index))
+            pos = payload.find(needle, pos + len(needle))
+    text_slots.sort()
     return Template(payload=payload, items=sum(len(t.spans) for t in traces), traces=len(traces), id_width=width,
-                    id_slots=tuple(slots))
+                    id_slots=tuple(slots), response_id_slots=tuple(text_slots), response_ids=len(response_ids))
 
 
 def build_templates(*, profile: str = "llm", signal_name: str = "traces", encoding: str = "proto",
@@ -104,7 +123,7 @@ def build_templates(*, profile: str = "llm", signal_name: str = "traces", encodi
 
 
 class PayloadSource:
-    """Cycles through the templates, patching fresh trace ids into each copy."""
+    """Cycles through the templates, patching fresh trace ids and response ids into each copy."""
 
     def __init__(self, templates: list[Template], seed: int | None) -> None:
         self._templates = templates
@@ -123,4 +142,9 @@ class PayloadSource:
         for offset, index in template.id_slots:
             start = index * width
             buf[offset:offset + width] = ids[start:start + width]
+        if template.response_ids:
+            tails = self._randbytes(RESPONSE_ID_TAIL // 2 * template.response_ids).hex().encode()
+            for offset, index in template.response_id_slots:
+                start = index * RESPONSE_ID_TAIL
+                buf[offset:offset + RESPONSE_ID_TAIL] = tails[start:start + RESPONSE_ID_TAIL]
         return bytes(buf), template.items
