@@ -1,4 +1,4 @@
-"""`llm-collector run | validate | components | loadgen | replay`."""
+"""`llm-collector run | validate | components | loadgen | replay | report`."""
 
 from __future__ import annotations
 
@@ -57,6 +57,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         from .tools import replay
 
         replay.add_arguments(replay_parser)
+
+    report_parser = sub.add_parser("report", help="Spend, calls, tokens and latency by any attribute, from the files a file exporter wrote.")
+    if command in (None, "report"):
+        from .report import command as report_command
+
+        report_command.add_arguments(report_parser)
     return parser
 
 
@@ -79,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         from .tools import replay
 
         return replay.main(args)
+    if args.command == "report":
+        from .report import command as report_command
+
+        return report_command.main(args)
     return 2
 
 
