@@ -13,7 +13,7 @@ from typing import Any
 
 from ..component import Signal
 from ..exporters.file_rotation import backups_of
-from ..tools.replay import RecordReader, ReplayError, Expect
+from ..tools.replay import Expect, RecordReader, ReplayError
 
 
 def expand(paths: list[str]) -> list[str]:

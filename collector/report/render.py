@@ -103,9 +103,9 @@ def to_table(report: dict[str, Any]) -> str:
         f"{s['duplicate_spans']} duplicate spans counted once; {s['spans_not_calls']} spans are not model calls; calls from {s['first_call'] or '-'} to {s['last_call'] or '-'}",
     ]
     if s["overflow_calls"]:
-        lines.append(f"{s['overflow_calls']} calls past --max-groups are in the {'(other)'} group")
+        lines.append(f"{s['overflow_calls']} calls past --max-groups are in the (other) group")
     if s["traces_evicted"]:
-        lines.append(f"more costed traces than --max-traces: trace costs may be overestimated by up to cost_error_usd (see docs/operations.md)")
+        lines.append("more costed traces than --max-traces: trace costs may be overestimated by up to cost_error_usd (see docs/operations.md)")
     for problem in s["damaged"]:
         lines.append(f"damaged: {problem}")
     for title, rows in _sections(report):
