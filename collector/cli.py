@@ -1,4 +1,4 @@
-"""`llm-collector run | validate | components | loadgen | replay`."""
+"""`llm-collector run | validate | components | loadgen | replay | report`."""
 
 from __future__ import annotations
 
@@ -57,6 +57,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         from .tools import replay
 
         replay.add_arguments(replay_parser)
+
+    report_parser = sub.add_parser("report", help="Spend, calls, tokens and latency by any attribute, from the files a file exporter wrote.")
+    if command in (None, "report"):
+        from .report import command as report_command
+
+        report_command.add_arguments(report_parser)
     return parser
 
 
@@ -79,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         from .tools import replay
 
         return replay.main(args)
+    if args.command == "report":
+        from .report import command as report_command
+
+        return report_command.main(args)
     return 2
 
 
@@ -137,7 +147,7 @@ def _run(args: argparse.Namespace) -> int:
     raise_open_file_limit()
     malloc.configure()
     try:
-        return asyncio.run(_serve(config))
+        return asyncio.run(_serve(config, args.config, args.set))
     finally:
         rate_limiter.flush(everything=True)
 
@@ -187,9 +197,11 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_FIRST_THRESHOLD, second, third)
 
 
-async def _serve(config: Any) -> int:
+async def _serve(config: Any, config_paths: list[str], sets: list[str]) -> int:
     from google.protobuf.internal import api_implementation
 
+    from .config import load_config
+    from .reload import Reloader
     from .service import Service, StartupError
     from .telemetry import RATE_LIMIT_REPORT_INTERVAL, component_logger, log_loop_exception, rate_limiter
 
@@ -213,20 +225,24 @@ async def _serve(config: Any) -> int:
     except StartupError as exc:
         log.error("start-up failed", error=str(exc))
         return 1
+    service.reloader = Reloader(service, lambda: load_config(config_paths, sets))
     stop = asyncio.Event()
     received: list[int] = []
+    reloads: set[asyncio.Task[list[str]]] = set()
 
     def on_signal(signum: int) -> None:
+        if signum == signal.SIGHUP:
+            # As otelcol: SIGHUP reloads the configuration (collector/reload.py); reloads run one at a time.
+            if not received:
+                task = loop.create_task(service.reload("SIGHUP"))
+                reloads.add(task)
+                task.add_done_callback(reloads.discard)
+            return
         received.append(signum)
         if len(received) > 1:
             log.error("second signal while draining; exiting without finishing", signal=signal.Signals(signum).name)
             os._exit(1)
-        if signum == signal.SIGHUP:
-            # otelcol reloads its configuration on SIGHUP; until this daemon can, it drains and exits as on
-            # SIGTERM rather than dying undrained (SIGHUP's default action), so a supervisor restarts it.
-            log.warning("SIGHUP received: configuration reload is not supported; draining and exiting as on SIGTERM")
-        else:
-            log.info("signal received; shutting down", signal=signal.Signals(signum).name)
+        log.info("signal received; shutting down", signal=signal.Signals(signum).name)
         stop.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -238,6 +254,8 @@ async def _serve(config: Any) -> int:
         return 1
     tune_garbage_collector()
     await stop.wait()
+    for task in list(reloads):
+        await task  # a reload in progress finishes (or gives up) before the drain
     return 0 if await service.shutdown() else 1
 
 

@@ -165,6 +165,10 @@ class Host(Protocol):
         """Where receivers reserve a request's memory before decoding it (collector/admission.py)."""
         ...
 
+    async def reload(self, trigger: str) -> list[str]:
+        """Re-read and swap in the config (collector/reload.py); the problems that kept the old one running."""
+        ...
+
 
 @dataclass
 class Settings:

@@ -176,6 +176,38 @@ def fan_out(consumers: list[Consumer], telemetry: Telemetry | None = None, where
     return FanOut(consumers, skipped)
 
 
+class Switch:
+    """What a receiver hands its requests to: the pipelines of its signal, replaceable while it runs, so a
+    config reload (collector/reload.py) re-points a receiver whose config is unchanged at the new pipelines
+    without stopping it. It counts the requests in flight per target, so the old pipelines can be drained
+    before they stop."""
+
+    def __init__(self, target: Consumer):
+        self.target = target
+        self._in_flight: dict[int, int] = {}
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.target.capabilities
+
+    async def consume(self, envelope: Envelope) -> Rejected | None:
+        target = self.target
+        key = id(target)
+        counts = self._in_flight
+        counts[key] = counts.get(key, 0) + 1
+        try:
+            return await target.consume(envelope)
+        finally:
+            left = counts[key] - 1
+            if left:
+                counts[key] = left
+            else:
+                del counts[key]
+
+    def in_flight(self, target: Consumer) -> int:
+        return self._in_flight.get(id(target), 0)
+
+
 class State(StrEnum):
     STARTING = "starting"
     READY = "ready"
@@ -184,8 +216,11 @@ class State(StrEnum):
 
 
 class Service:
-    def __init__(self, config: Config, telemetry: Telemetry | None = None):
+    def __init__(self, config: Config, telemetry: Telemetry | None = None, reuse: Service | None = None):
+        """`reuse`: a running service whose receivers and exporters are taken over where their config is the
+        same (a reload, collector/reload.py), instead of building new ones."""
         self.config = config
+        self._reuse = reuse
         self.telemetry = telemetry or Telemetry()
         self.log = component_logger("service", "service")
         self.state = State.STARTING
@@ -195,12 +230,15 @@ class Service:
         self.processors: dict[str, list[Component]] = {}
         self.receivers: dict[ComponentID, Component] = {}
         self.connectors: dict[Instance, Connector] = {}  # one per (id, signal taken, signal emitted)
+        self.switches: dict[ComponentID, dict[Signal, Switch]] = {}  # each receiver's consumers, by signal
         self._feeds: dict[Instance, list[str]] = {}
         self._order: list[Component] = []  # processors and connectors, each after everything it hands data to
         self.pipeline_entries: dict[str, Consumer] = {}  # by pipeline name; `replay` feeds these directly
         self.admission = Admission()  # memory reserved by requests in flight; memory_limiters gate it
         self._started: list[Component] = []
-        self.self_metrics = SelfMetrics(config.service.telemetry, self.telemetry)
+        # A reload keeps service.telemetry (collector/reload.py), and with it the running self-metrics.
+        self.self_metrics: SelfMetrics = reuse.self_metrics if reuse is not None else SelfMetrics(config.service.telemetry, self.telemetry)
+        self.reloader: Any = None  # set by the daemon (cli.py): a collector.reload.Reloader
         self._build()
 
     # Host protocol ---------------------------------------------------------------------------
@@ -216,6 +254,12 @@ class Service:
     def shutdown_grace(self) -> float:
         # Receivers get half the budget for in-flight requests; the rest is for draining and flushing.
         return float(self.config.service.shutdown_timeout) / 2
+
+    async def reload(self, trigger: str) -> list[str]:
+        if self.reloader is None:
+            return ["this process does not reload its configuration"]
+        problems: list[str] = await self.reloader.reload(trigger)
+        return problems
 
     def extension(self, id: ComponentID) -> Extension:
         return self.extensions[id]
@@ -253,6 +297,9 @@ class Service:
         cfg = self.config
         for id in cfg.extensions:
             c = cfg.component(Kind.EXTENSION, id)
+            if self._reuse is not None and id in self._reuse.extensions:
+                self.extensions[id] = self._reuse.extensions[id]  # a reload runs only with the extensions unchanged
+                continue
             self.extensions[id] = self._construct(Kind.EXTENSION, id, lambda c=c, id=id: c.cls(self._settings(Kind.EXTENSION, id), c.config))
         self._feeds = instances(cfg.pipelines, cfg.components[Kind.CONNECTOR])
         for name in cfg.pipelines:
@@ -265,8 +312,13 @@ class Service:
 
         for id, by_signal in entries.items():
             c = cfg.component(Kind.RECEIVER, id)
-            consumers = {signal: fan_out(list(heads), self.telemetry, f"receiver/{id}") for signal, heads in by_signal.items()}
-            self.receivers[id] = self._construct(Kind.RECEIVER, id, lambda c=c, id=id, k=consumers: c.cls(self._settings(Kind.RECEIVER, id), c.config, k))
+            consumers = {signal: Switch(fan_out(list(heads), self.telemetry, f"receiver/{id}")) for signal, heads in by_signal.items()}
+            self.switches[id] = consumers
+            kept = self._reusable(Kind.RECEIVER, id, set(consumers))
+            if kept is not None:
+                self.receivers[id] = kept
+                continue
+            self.receivers[id] = self._construct(Kind.RECEIVER, id, lambda c=c, id=id, k=dict(consumers): c.cls(self._settings(Kind.RECEIVER, id), c.config, k))
 
         used = {*self.extensions, *self.exporters, *self.receivers, *(i.id for i in self.connectors),
                 *(p.id for chain in self.processors.values() for p in chain)}
@@ -274,6 +326,19 @@ class Service:
             for id in table:
                 if id not in used:
                     self.log.warning("component is configured but not used by any pipeline", unused=str(id), unused_kind=str(kind))
+
+    def _reusable(self, kind: Kind, id: ComponentID, signals: set[Signal] | None = None) -> Any:
+        """The running `reuse` service's receiver or exporter `id` when its type and config are unchanged
+        (and, for a receiver, the signals it takes), else None."""
+        old = self._reuse
+        if old is None:
+            return None
+        running = (old.receivers if kind is Kind.RECEIVER else old.exporters).get(id)
+        if running is None or old.config.components[kind].get(id) != self.config.components[kind].get(id):
+            return None
+        if signals is not None and set(old.switches.get(id, {})) != signals:
+            return None
+        return running
 
     def _pipeline(self, name: str) -> Consumer:
         """The entry of pipeline `name`, built with what it exports to first (the connectors it feeds and the
@@ -290,6 +355,11 @@ class Service:
                 continue
             if id not in self.exporters:
                 c = cfg.component(Kind.EXPORTER, id)
+                kept = self._reusable(Kind.EXPORTER, id)
+                if kept is not None:
+                    self.exporters[id] = kept
+                    exporters.append(kept)
+                    continue
                 self.exporters[id] = self._construct(Kind.EXPORTER, id, lambda c=c, id=id: c.cls(self._settings(Kind.EXPORTER, id), c.config))
             exporters.append(self.exporters[id])  # type: ignore[arg-type]
         head: Consumer = fan_out(exporters, self.telemetry, f"pipeline/{name}")

@@ -35,7 +35,7 @@ class ServiceConfig:
     extensions: list[str] = option(factory=list, doc="Extension ids to start.")
     pipelines: dict[str, PipelineConfig] = option(factory=dict, doc="`traces|logs|metrics[/name]` pipelines.")
     telemetry: TelemetryConfig = option(factory=TelemetryConfig, doc="The daemon's own logs and metrics.")
-    shutdown_timeout: Duration = option(Duration(10.0), "On SIGTERM/SIGINT/SIGHUP: time allowed to drain pipelines and flush exporters.")
+    shutdown_timeout: Duration = option(Duration(10.0), "On SIGTERM/SIGINT: time allowed to drain pipelines and flush exporters; on a reload, to drain the old pipelines.")
 
 
 @dataclass

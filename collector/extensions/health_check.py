@@ -3,6 +3,7 @@ with otelcol's response body so existing probes and dashboards keep working."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,16 +26,29 @@ class ResponseBodyConfig:
 
 
 @dataclass
+class ReloadConfig:
+    enabled: bool = option(False, "Reload the configuration on `POST <path>`, as SIGHUP does (collector/reload.py): 200 once the new pipelines run, 400 with every problem when the old config is kept. Off by default: anyone who reaches the port can trigger it. Not an otelcol key.")
+    path: str = option("/reload", "Path of the reload endpoint.")
+
+    def validate(self) -> None:
+        if not self.path.startswith("/"):
+            raise Invalid('expected a path starting with "/"', "path")
+
+
+@dataclass
 class HealthCheckConfig:
     endpoint: Endpoint = option(Endpoint("127.0.0.1:13133"), "Address to listen on; loopback by default.")
     path: str = option("/", "Path of the health endpoint.")
     tls: TLSConfig | None = option(None, "Serve HTTPS (otelcol's server TLS keys: cert_file, key_file, client_ca_file for mTLS).")
     response_body: ResponseBodyConfig | None = option(None, "otelcol's fixed bodies instead of the JSON status: `healthy` and `unhealthy` texts.")
+    reload: ReloadConfig = option(factory=ReloadConfig, doc="A POST endpoint on this port that reloads the configuration; off by default.")
     check_collector_pipeline: dict[str, Any] | None = option(None, "otelcol's deprecated exporter-failure check. No effect here (nor in otelcol, which documents it as not working); a start-up warning says so.")
 
     def validate(self) -> None:
         if not self.path.startswith("/"):
             raise Invalid('expected a path starting with "/"', "path")
+        if self.reload.enabled and self.reload.path == self.path:
+            raise Invalid("must differ from the health endpoint's path", ("reload", "path"))
 
 
 @register
@@ -54,6 +68,8 @@ class HealthCheckExtension(Extension):
         self._host = host
         app = web.Application()
         app.router.add_get(self.config.path, self._handle)
+        if self.config.reload.enabled:
+            app.router.add_post(self.config.reload.path, self._reload)
         ssl_context = self.config.tls.ssl_context() if self.config.tls is not None else None
         self._runner = await serve(app, self.config.endpoint, shutdown_timeout=1.0, ssl_context=ssl_context)
         self.log.info("health endpoint listening", endpoint=str(self.config.endpoint), path=self.config.path)
@@ -78,6 +94,14 @@ class HealthCheckExtension(Extension):
             return web.Response(status=200, body=orjson.dumps(body), content_type="application/json")
         state = "draining" if self._host is not None and self._host.draining else "starting"
         return web.Response(status=503, body=orjson.dumps({"status": "Server not available", "state": state}), content_type="application/json")
+
+    async def _reload(self, _: web.Request) -> web.Response:
+        assert self._host is not None
+        # Shielded: a client that hangs up mid-reload must not cancel the swap half-way.
+        problems = await asyncio.shield(self._host.reload(f"POST {self.config.reload.path}"))
+        if problems:
+            return web.Response(status=400, body=orjson.dumps({"status": "not reloaded; the running configuration is kept", "problems": problems}), content_type="application/json")
+        return web.Response(status=200, body=orjson.dumps({"status": "reloaded"}), content_type="application/json")
 
     async def shutdown(self) -> None:
         if self._runner is not None:

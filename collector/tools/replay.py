@@ -4,7 +4,8 @@ pipelines, to recover from a backend outage by hand or to backfill a new backend
 Reads every layout the file exporter (collector/exporters/file.py, otelcol's file exporter) writes:
 OTLP-JSON lines, or records behind a 4-byte big-endian length holding protobuf or OTLP-JSON, each
 optionally a zstd frame. The layout is told by the first byte (`{` starts a JSON line; a length prefix never does),
-compression by the zstd magic number in front of each record, and the signal by the JSON key or, for
+compression by the zstd magic number in front of each record (or of the whole file, as gzip's, when the
+file was compressed after it was written), and the signal by the JSON key or, for
 protobuf, by which request type parses cleanly. `--format`, `--compression` and `--signal` turn the
 detection into checks.
 
@@ -58,7 +59,7 @@ class Record:
 
 
 @dataclass
-class _Expect:
+class Expect:
     signal: Signal | None = None
     format: str = "auto"
     compression: str = "auto"
@@ -67,7 +68,7 @@ class _Expect:
 class RecordReader:
     """Iterates the records of one exported file, decoding each into its Export*ServiceRequest."""
 
-    def __init__(self, path: str, expect: _Expect):
+    def __init__(self, path: str, expect: Expect):
         self.path = path
         self.expect = expect
         self.signal: Signal | None = expect.signal
@@ -82,15 +83,28 @@ class RecordReader:
         except OSError as exc:
             raise ReplayError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
         with file:
-            first = file.peek(1)[:1]
+            size: int | None = os.fstat(file.fileno()).st_size
+            stream: Any = file
+            whole = _whole_file_compression(file.peek(4)[:4])
+            if whole:
+                # A file compressed as a whole after it was written (logrotate's gzip, `zstd file`): read
+                # through a decompressing stream; its decompressed size is not known up front.
+                stream, size = _decompressing(file, whole), None
+            first = stream.peek(1)[:1]
             if not first:
                 return
-            if first == b"{":
-                self.layout = "json lines"
-                yield from self._lines(file)
-            else:
-                self.layout = "length-prefixed"
-                yield from self._length_prefixed(file, os.fstat(file.fileno()).st_size)
+            suffix = f", {whole} file" if whole else ""
+            records = self._lines(stream) if first == b"{" else self._length_prefixed(stream, size)
+            self.layout = ("json lines" if first == b"{" else "length-prefixed") + suffix
+            if not whole:
+                yield from records
+                return
+            import zstandard
+
+            try:
+                yield from records
+            except (EOFError, OSError, zstandard.ZstdError) as exc:
+                raise ReplayError(f"{self.path}: damaged {whole} file: {exc}") from None
 
     def first_signal(self) -> Signal | None:
         """The signal of the file's first record (None for an empty file), without decoding the rest."""
@@ -117,7 +131,7 @@ class RecordReader:
             yield Record(index, start, signal, request, _count(signal, request))
             index += 1
 
-    def _length_prefixed(self, file: Any, size: int) -> Iterator[Record]:
+    def _length_prefixed(self, file: Any, size: int | None) -> Iterator[Record]:
         from ..exporters.file_rotation import LENGTH
 
         offset = index = 0
@@ -130,7 +144,7 @@ class RecordReader:
             if len(header) < LENGTH.size:
                 raise CorruptRecord(self.path, index, offset, f"the file ends inside the 4-byte length prefix{truncate_hint}")
             (length,) = LENGTH.unpack(header)
-            remaining = size - offset - LENGTH.size
+            remaining = size - offset - LENGTH.size if size is not None else length
             if length > remaining:
                 raise CorruptRecord(self.path, index, offset, f"the length prefix says {length} bytes but only {remaining} remain (a partial write, or not a file exporter file){truncate_hint}")
             payload = file.read(length)
@@ -235,6 +249,31 @@ class RecordReader:
         return request, self.signal
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _whole_file_compression(head: bytes) -> str:
+    """"gzip" or "zstd" when the file itself starts with that format's magic number (a record-compressed
+    file starts with a length prefix instead), else ""."""
+    from ..exporters.file_rotation import ZSTD_MAGIC
+
+    if head[:2] == _GZIP_MAGIC:
+        return "gzip"
+    if head == ZSTD_MAGIC:
+        return "zstd"
+    return ""
+
+
+def _decompressing(file: Any, compression: str) -> io.BufferedReader:
+    if compression == "gzip":
+        import gzip
+
+        return io.BufferedReader(cast(Any, gzip.GzipFile(fileobj=file, mode="rb")), buffer_size=1 << 20)
+    import zstandard
+
+    return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True), buffer_size=1 << 20)
+
+
 def _json_signal(body: bytes) -> Signal | None:
     import orjson
 
@@ -325,7 +364,7 @@ def main(args: argparse.Namespace) -> int:
     if args.concurrency < 1 or args.progress_every < 1:
         print("replay: --concurrency and --progress-every must be at least 1", file=sys.stderr)
         return 2
-    expect = _Expect(Signal(args.signal) if args.signal else None, args.format, args.compression)
+    expect = Expect(Signal(args.signal) if args.signal else None, args.format, args.compression)
     if args.check:
         setup_logging("info", "json")
         return _check(args.files, expect)
@@ -348,7 +387,7 @@ def main(args: argparse.Namespace) -> int:
         return 1
 
 
-def _check(paths: list[str], expect: _Expect) -> int:
+def _check(paths: list[str], expect: Expect) -> int:
     totals = _Totals()
     for path in paths:
         reader = RecordReader(path, expect)
@@ -374,7 +413,7 @@ def _item_name(signal: Signal | None) -> str:
 
 
 class _Replay:
-    def __init__(self, config: Any, paths: list[str], expect: _Expect, args: argparse.Namespace, retry_timeout: float, drain_timeout: float):
+    def __init__(self, config: Any, paths: list[str], expect: Expect, args: argparse.Namespace, retry_timeout: float, drain_timeout: float):
         from ..telemetry import component_logger
 
         self.config = config
