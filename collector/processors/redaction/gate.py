@@ -65,10 +65,14 @@ def request_marks(
 
 def clip(starts: list[int], ends: list[int], start: int, end: int) -> list[tuple[int, int]]:
     """The (sorted, disjoint) hits overlapping buf[start:end], clipped to it and relative to `start`."""
-    out = []
-    h = bisect.bisect_right(ends, start)
-    count = len(starts)
-    while h < count and starts[h] < end:
-        out.append((max(starts[h], start) - start, min(ends[h], end) - start))
-        h += 1
+    first = bisect.bisect_right(ends, start)  # the first hit that ends after `start`
+    last = bisect.bisect_left(starts, end, first)  # the first hit that starts at or after `end`
+    if first >= last:
+        return []
+    # Only the first and the last hit can reach past the range; the ones between are inside it.
+    out = [(s - start, e - start) for s, e in zip(starts[first:last], ends[first:last], strict=True)]
+    if starts[first] < start:
+        out[0] = (0, out[0][1])
+    if ends[last - 1] > end:
+        out[-1] = (out[-1][0], end - start)
     return out
