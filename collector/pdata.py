@@ -12,6 +12,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from .component import Rejected, Signal
 
@@ -127,7 +128,7 @@ def wrap_int(v: int) -> int:
 def set_any(out: Any, value: Any, *, big_int: str = "error", other: str = "error") -> None:
     """Writes a Python value into the empty AnyValue `out`, in place: None leaves it empty; bool, int,
     float, str, bytes/bytearray, maps (anything with items(): dict, OTTL's AttrMap) with keys str()-ed, and
-    lists/tuples nest. The two policies callers differ on:
+    lists/tuples nest; an AnyValue is copied. The two policies callers differ on:
     `big_int` for an int outside int64: "wrap" around as Go's int64 does (OTTL), "string" writes its
     decimal digits (file_log's parsed JSON), "error" raises TypeError (pcommon's FromRaw);
     `other` for any other type: "string" writes str(value), "error" raises TypeError."""
@@ -160,6 +161,8 @@ def set_any(out: Any, value: Any, *, big_int: str = "error", other: str = "error
         kvlist.SetInParent()
         for key, item in list(value.items()):
             set_any(kvlist.values.add(key=str(key)).value, item, big_int=big_int, other=other)
+    elif isinstance(value, AnyValue):
+        out.CopyFrom(value)
     elif other == "string":
         out.string_value = str(value)
     else:
