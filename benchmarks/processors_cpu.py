@@ -5,9 +5,12 @@
     .venv/bin/python benchmarks/processors_cpu.py 'redaction={detectors: {}, allow_all_keys: true, workers: 0}' --pii-share 0.5
     .venv/bin/python benchmarks/processors_cpu.py 'memory_limiter={limit_mib: 4000}' batch
     .venv/bin/python benchmarks/processors_cpu.py 'gen_ai_normalizer={sources: [{name: openllmetry}]}' token_count cost --wire
+    .venv/bin/python benchmarks/processors_cpu.py --llm-metrics '{dimensions: [{name: user.id}, {name: gen_ai.agent.name}, {name: deployment.environment}]}' --wire
 
 Each processor gets its default config (`NAME: {}`) unless given as `NAME=<YAML>` (collector/testing.py),
-and the chain ends in a sink that keeps nothing. `--wire` hands each request with its bytes, as the OTLP
+and the chain ends in a sink that keeps nothing. `--llm-metrics <YAML>` puts an llm_metrics connector (that config)
+between the chain and the sink, its metrics going to a sink too, and measures the chain with and without it in
+alternating rounds of one run, so that both see the same load; the difference is the connector's. `--wire` hands each request with its bytes, as the OTLP
 receiver does, so the processors that read them in C (token_count, cost, gen_ai_normalizer) do.
 `redaction` with `detectors:` defaults to `workers: auto`, which redacts in child processes whose CPU this does
 not count: `workers: 0` measures it in process.
@@ -29,9 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
-from collector.component import Signal  # noqa: E402
+from collector.component import ComponentID, Kind, Settings, Signal  # noqa: E402
 from collector.envelope import Envelope  # noqa: E402
-from collector.testing import build_chain  # noqa: E402
+from collector.telemetry import Telemetry, component_logger  # noqa: E402
+from collector.testing import Sink, build_chain, decode_config  # noqa: E402
 from collector.tools.loadgen import build_templates  # noqa: E402
 
 
@@ -46,13 +50,23 @@ async def per_span(head: Any, payloads: list[bytes], spans: int, rounds: int, wi
     return best / spans * 1e6
 
 
+def llm_metrics(config: str) -> Any:
+    """An llm_metrics connector (traces -> metrics) with `config`, its metrics going to a sink."""
+    cls, decoded = decode_config("llm_metrics", config, Kind.CONNECTOR)
+    settings = Settings(id=ComponentID("llm_metrics"), kind=Kind.CONNECTOR, log=component_logger("llm_metrics", Kind.CONNECTOR),
+                        telemetry=Telemetry(), signal=Signal.TRACES, out_signal=Signal.METRICS)
+    sink = Sink(keep=False)
+    return cls(settings, decoded, {"metrics": sink}, sink)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("processors", nargs="+", help="processor type names, in pipeline order")
+    parser.add_argument("processors", nargs="*", help="processor type names, in pipeline order")
     parser.add_argument("--usage", choices=["reported", "missing", "mixed"], default="reported")
     parser.add_argument("--pii-share", type=float, default=None)
     parser.add_argument("--requests", type=int, default=32, help="distinct 100-span requests")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--llm-metrics", metavar="YAML", default=None, help="an llm_metrics connector config: measure the chain with and without it")
     parser.add_argument("--wire", action="store_true", help="hand each request with the bytes it was decoded from, as the OTLP receiver does (the C walks read them)")
     args = parser.parse_args()
     templates = build_templates(batch_size=100, count=args.requests, seed=11, usage=args.usage, pii_share=args.pii_share)
@@ -60,8 +74,24 @@ async def main() -> None:
     spans = sum(t.items for t in templates)
     try:
         chain = await build_chain(args.processors)
+        connected = None if args.llm_metrics is None else await build_chain(args.processors, llm_metrics(args.llm_metrics))
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
+    if connected is not None:
+        try:
+            names = " -> ".join(p.partition("=")[0] for p in args.processors) or "pass-through"
+            for head in (chain.head, connected.head):
+                await per_span(head, payloads, spans, 1, args.wire)
+            alone, with_connector = float("inf"), float("inf")
+            for _ in range(args.rounds):  # alternating, best of each
+                alone = min(alone, await per_span(chain.head, payloads, spans, 1, args.wire))
+                with_connector = min(with_connector, await per_span(connected.head, payloads, spans, 1, args.wire))
+            print(f"{names}: {spans} spans, usage {args.usage}{', wire bytes' if args.wire else ''}, best of {args.rounds} alternating: "
+                  f"{alone:.2f} us/span alone, {with_connector:.2f} with llm_metrics: {with_connector - alone:.2f} us/span for the connector")
+        finally:
+            await chain.shutdown()
+            await connected.shutdown()
+        return
     try:
         await per_span(chain.head, payloads, spans, 1, args.wire)  # warm caches (tokenizer, price lookups, RE2 DFAs)
         print(f"{' -> '.join(p.partition('=')[0] for p in args.processors)}: {spans} spans, usage {args.usage}{', wire bytes' if args.wire else ''}, "
