@@ -3,6 +3,7 @@ file exporter, values checked against hand-computed ones; dimension caps and the
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,49 @@ def test_llm_metrics_config_errors_name_the_key(daemon_factory: Any) -> None:
         assert daemon.proc is not None
         assert daemon.proc.wait(30) != 0
         assert message in daemon.logs() and "llm_metrics" in daemon.logs(), daemon.logs()
+
+
+def _connector(config: str, sink: Any) -> Any:
+    from collector.component import ComponentID, Kind, Settings
+    from collector.telemetry import Telemetry, component_logger
+    from collector.testing import decode_config
+
+    cls, decoded = decode_config("llm_metrics", config, Kind.CONNECTOR)
+    settings = Settings(id=ComponentID("llm_metrics"), kind=Kind.CONNECTOR, log=component_logger("llm_metrics", Kind.CONNECTOR),
+                        telemetry=Telemetry(), signal=Signal.TRACES, out_signal=Signal.METRICS)
+    return cls(settings, decoded, {"metrics": sink}, sink)
+
+
+def test_the_c_walk_and_the_parsed_spans_give_the_same_metrics() -> None:
+    asyncio.run(_same_metrics())
+
+
+async def _same_metrics() -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from collector.envelope import Envelope
+    from collector.testing import Sink
+    from collector.tools.loadgen import build_templates
+    from collector.wire import native
+
+    assert native.genai_attributes is not None
+    config = "{dimensions: [{name: user.id}, {name: gen_ai.agent.name}, {name: deployment.environment, max_values: 1}]}"
+    outputs = []
+    for in_c in (True, False):
+        sink = Sink()
+        connector = _connector(config, sink)
+        assert connector.table is not None
+        if not in_c:
+            connector.table = None
+        for template in build_templates(batch_size=100, count=4, seed=3):
+            await connector.consume(Envelope(Signal.TRACES, ExportTraceServiceRequest.FromString(template.payload), template.payload))
+        points = []
+        for request in sink.requests:
+            for rm in request.resource_metrics:
+                for m in rm.scope_metrics[0].metrics:
+                    for p in (m.histogram.data_points if m.HasField("histogram") else m.sum.data_points):
+                        p.ClearField("start_time_unix_nano")
+                        p.ClearField("time_unix_nano")
+                        points.append((m.name, p.SerializeToString()))
+        outputs.append(sorted(points))
+    assert outputs[0] == outputs[1] and len(outputs[0]) > 50

@@ -59,7 +59,7 @@ def _member(value: AnyValue) -> tuple[int, Any]:
         return (_STRING, s)
     kind = value.WhichOneof("value")
     member = _MEMBERS.get(kind or "", 0)
-    return (member, getattr(value, kind) if member else None)
+    return (member, getattr(value, kind) if member and kind else None)
 
 
 def _text(member: int, value: Any) -> str:
@@ -86,6 +86,27 @@ def _table(keys: tuple[str, ...]) -> tuple | None:
         return wire_slots.slot_table(slots, ranks)
     except OverflowError:
         return None
+
+
+_FINISH_REASONS: dict[Any, str] = {}  # a finish_reasons slot's value as read -> its last reason ("" for none)
+
+
+def _last_finish_reason(view: GenAIView, values: dict[str, Any] | None) -> str:
+    """The view's last finish reason, remembered by its slot's value as the C walk read it (`values`: the
+    span's slots): calls repeat a handful of them."""
+    entry = None if values is None else values.get("finish_reasons")
+    raw = None if entry is None else entry[2]
+    if raw is not None:
+        known = _FINISH_REASONS.get(raw)
+        if known is not None:
+            return known
+    reasons = view.finish_reasons
+    last = reasons[-1] if reasons else ""
+    if raw is not None:
+        if len(_FINISH_REASONS) >= 1024:
+            _FINISH_REASONS.clear()
+        _FINISH_REASONS[raw] = last
+    return last
 
 
 class _Cap:
@@ -151,9 +172,9 @@ class _Series:
         out: list[tuple[str, tuple[tuple[str, Any], ...], Any]] = []
         for error_type, h in self.duration.items():
             out.append((c.DURATION, attrs + (("error.type", error_type),) if error_type else attrs, h))
-        for kind, h in (("input", self.input), ("output", self.output)):
-            if h is not None:
-                out.append((c.TOKEN_USAGE, attrs + (("gen_ai.token.type", kind),), h))
+        for kind, histogram in (("input", self.input), ("output", self.output)):
+            if histogram is not None:
+                out.append((c.TOKEN_USAGE, attrs + (("gen_ai.token.type", kind),), histogram))
         for modality, tokens in self.usage_input.items():
             out.append((c.USAGE_INPUT, attrs + (("gen_ai.token.modality", modality),), tokens))
         for name, tokens in ((c.USAGE_OUTPUT, self.usage_output), (c.USAGE_CACHE_READ, self.cache_read),
@@ -275,6 +296,7 @@ class LLMMetricsConnector(Connector):
             envelope.attach_wire(payload, canonical)
         from_slots, of = GenAIView.from_slots, GenAIView.of
         wanted = self.wanted
+        extra_slots = tuple((key, _EXTRA + key) for key in wanted if key not in _COST_KEYS)
         resources: list[_Resource] = []
         index = 0
         for rs in data.resource_spans:
@@ -292,7 +314,11 @@ class LLMMetricsConnector(Connector):
                     if view is None or not (view.is_generation or view.is_embedding) or view.has("cost_duplicate"):
                         continue
                     if values is not None:
-                        found = {slot[len(_EXTRA):]: entry[1:] for slot, entry in values.items() if slot.startswith(_EXTRA)}
+                        found = {}
+                        for key, slot in extra_slots:
+                            entry = values.get(slot)
+                            if entry is not None:
+                                found[key] = entry[1:]
                         cost = values.get("reported_cost")
                         if cost is not None:
                             found[cost[0]] = cost[1:]
@@ -305,7 +331,7 @@ class LLMMetricsConnector(Connector):
                         acc = _Resource(rs.resource)
                         resources.append(acc)
                         resource_dims = self._resource_dimensions(rs.resource)
-                    self._call(span, view, found, resource_dims, acc)
+                    self._call(span, view, values, found, resource_dims, acc)
         if not resources:
             return None
         out: Any = REQUEST_TYPES[Signal.METRICS]()
@@ -325,8 +351,10 @@ class LLMMetricsConnector(Connector):
         names = self.dimensions
         return {kv.key: _text(*_member(kv.value)) for kv in resource.attributes if kv.key in names}
 
-    def _call(self, span: Any, view: GenAIView, found: dict[str, tuple[int, Any]], resource_dims: dict[str, str], acc: _Resource) -> None:
-        """One LLM call into the request's sums; `found`: the wanted keys the span has -> (member, value)."""
+    def _call(self, span: Any, view: GenAIView, values: dict[str, Any] | None, found: dict[str, tuple[int, Any]], resource_dims: dict[str, str],
+              acc: _Resource) -> None:
+        """One LLM call into the request's sums; `values`: its slots as the C walk read them (None: parsed);
+        `found`: the wanted keys the span has -> (member, value)."""
         base: list[tuple[str, Any]] = [("gen_ai.operation.name", view.operation), ("gen_ai.provider.name", view.provider or "unknown")]
         if view.request_model:
             base.append(("gen_ai.request.model", view.request_model))
@@ -358,8 +386,7 @@ class LLMMetricsConnector(Connector):
             if h is None:
                 h = series.duration[error_type] = _Histogram(c.DURATION_BUCKETS)
             h.observe((end - start) / 1e9)
-        reasons = view.finish_reasons
-        call = ("error" if error_type else "ok", reasons[-1] if reasons else "")
+        call = ("error" if error_type else "ok", _last_finish_reason(view, values))
         series.requests[call] = series.requests.get(call, 0) + 1
 
         u = view.usage
