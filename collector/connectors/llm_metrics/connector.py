@@ -92,8 +92,10 @@ _FINISH_REASONS: dict[Any, str] = {}  # a finish_reasons slot's value as read ->
 
 
 def _last_finish_reason(view: GenAIView, values: dict[str, Any] | None) -> str:
-    """The view's last finish reason, remembered by its slot's value as the C walk read it (`values`: the
-    span's slots): calls repeat a handful of them."""
+    """The view's last finish reason from the span's finish-reasons attribute, remembered by its value as the C
+    walk read it (`values`: the span's slots): calls repeat a handful of them."""
+    if not view.has("finish_reasons"):
+        return ""  # (reasons inside the completion's content are not parsed for a metric)
     entry = None if values is None else values.get("finish_reasons")
     raw = None if entry is None else entry[2]
     if raw is not None:
