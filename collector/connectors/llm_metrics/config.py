@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ... import dimensions
 from ...config import Invalid, option
+from ...dimensions import Dimension
 
 # semantic-conventions gen-ai-metrics.md: "SHOULD be specified with ExplicitBucketBoundaries of ..."
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
@@ -48,13 +50,6 @@ SEMCONV_ATTRIBUTES = frozenset({
     "server.port", "error.type", "gen_ai.token.type", "gen_ai.token.modality", "llm.status", "gen_ai.response.finish_reason",
     "llm.unpriced_reason",
 })
-OTHER = "other"
-
-
-@dataclass
-class Dimension:
-    name: str = option("", "A span attribute (else the resource's) to split every metric by, e.g. user.id, app.feature, deployment.environment. A span without it is not split.")
-    max_values: int = option(100, "Distinct values kept for this dimension; later new values are all counted under `other`, and in llm_metrics_dimension_overflow_total.")
 
 
 @dataclass
@@ -62,14 +57,5 @@ class LLMMetricsConfig:
     dimensions: list[Dimension] = option(factory=list, doc="Extra attributes to break the metrics down by, each with its own cardinality cap.")
 
     def validate(self) -> None:
-        names: list[str] = []
-        for i, dimension in enumerate(self.dimensions):
-            if not dimension.name:
-                raise Invalid("name missing", ("dimensions", i, "name"))
-            if dimension.name in SEMCONV_ATTRIBUTES:
-                raise Invalid(f'"{dimension.name}" is already an attribute of every metric', ("dimensions", i, "name"))
-            if dimension.name in names:
-                raise Invalid(f'"{dimension.name}" given more than once', ("dimensions", i, "name"))
-            if dimension.max_values < 1:
-                raise Invalid("must be at least 1", ("dimensions", i, "max_values"))
-            names.append(dimension.name)
+        for key, message in dimensions.problems(self.dimensions, SEMCONV_ATTRIBUTES):
+            raise Invalid(message, ("dimensions", *key))

@@ -24,6 +24,7 @@ from typing import Any
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, NumberDataPoint
 
+from ... import dimensions
 from ...component import Connector, Rejected, Signal
 from ...envelope import Envelope
 from ...genai import conventions
@@ -109,26 +110,6 @@ def _last_finish_reason(view: GenAIView, values: dict[str, Any] | None) -> str:
             _FINISH_REASONS.clear()
         _FINISH_REASONS[raw] = last
     return last
-
-
-class _Cap:
-    """One dimension's bounded set of values: the first `limit` kept, later new ones counted as `other`."""
-
-    __slots__ = ("limit", "seen", "overflow")
-
-    def __init__(self, limit: int, overflow: Any):
-        self.limit = limit
-        self.seen: set[str] = set()
-        self.overflow = overflow
-
-    def __call__(self, value: str) -> str:
-        if value in self.seen:
-            return value
-        if len(self.seen) < self.limit:
-            self.seen.add(value)
-            return value
-        self.overflow.inc()
-        return c.OTHER
 
 
 class _Histogram:
@@ -274,9 +255,8 @@ class LLMMetricsConnector(Connector):
 
     def __init__(self, settings: Any, config: c.LLMMetricsConfig, pipelines: Any, next_consumer: Any):
         super().__init__(settings, config, pipelines, next_consumer)
-        overflow = self.telemetry.counter("llm_metrics_dimension_overflow_total", "LLM calls whose value of a dimension was counted as `other`, past its max_values.", ("connector", "dimension"))
         self.dimensions = tuple(d.name for d in config.dimensions)
-        self.caps = tuple(_Cap(d.max_values, overflow.labels(str(self.id), d.name)) for d in config.dimensions)
+        self.caps = dimensions.caps(self.telemetry, str(self.id), config.dimensions)
         self.wanted = frozenset((*_SPAN_KEYS, *self.dimensions))
         # The cost keys are the view's own (its reported_cost slot, best first): read from that slot.
         self.table = _table(tuple(self.wanted - set(_COST_KEYS)))
