@@ -148,7 +148,7 @@ class CostProcessor(Processor):
         self.m_tokens = t.counter("llm_tokens_total", "LLM tokens by type (input includes cache; output includes reasoning).", (*labels, "type"))
         self.m_cost = t.counter("llm_cost_usd_total", "USD cost of priced LLM calls.", labels)
         self.m_latency = t.histogram("llm_latency_seconds", "Duration of LLM call spans.", labels, tuple(m.latency_buckets))
-        self.m_unpriced = t.counter("llm_unpriced_requests_total", "LLM calls that could not be priced.", ("model",))
+        self.m_unpriced = t.counter("llm_unpriced_requests_total", "LLM calls that could not be priced, by the reason written on their spans (gen_ai.usage.cost_unpriced_reason).", ("provider", "model", "reason"))
         self.m_invalid = t.counter("llm_invalid_usage_total", "LLM call spans with a usage attribute holding no valid token count, by attribute; left unpriced.", ("attribute",))
         self.m_duplicates = t.counter("llm_duplicate_spans_total", "LLM call spans left unpriced and uncounted as another span of a call already priced (stacked instrumentations).", ("service",))
         self.m_evictions = t.counter("llm_dedupe_evictions_total", "LLM spans forgotten by the cost processor's dedupe memory before their window ended (its max_entries); a later span of their call would be priced again.", ()).labels()
@@ -286,7 +286,7 @@ class CostProcessor(Processor):
                 else:
                     acc.ok += 1
                 if cost is None:
-                    acc.unpriced += 1
+                    acc.unpriced[reason] = acc.unpriced.get(reason, 0) + 1
                 if end and end >= start:
                     acc.latencies.append((end - start) / 1e9)
             if verdict.count_tokens:
@@ -319,12 +319,13 @@ class _Sums:
     """One request's sums for one series, added to the metrics once per request (see CostProcessor._price).
     The counter fields are named as the _Series children they feed."""
 
-    COUNTERS = ("ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "unpriced")
-    __slots__ = (*COUNTERS, "cost", "latencies")
+    COUNTERS = ("ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning")
+    __slots__ = (*COUNTERS, "cost", "latencies", "unpriced")
 
     def __init__(self) -> None:
         self.ok = self.errors = self.input = self.output = 0
-        self.cache_read = self.cache_write = self.reasoning = self.unpriced = 0
+        self.cache_read = self.cache_write = self.reasoning = 0
+        self.unpriced: dict[str, int] = {}  # reason -> calls
         self.cost: float | None = None  # None: nothing in this series was priced
         self.latencies: list[float] = []
 
@@ -339,6 +340,8 @@ def _add_sums(sums: dict[_Series, _Sums]) -> None:
                 getattr(series, name).inc(amount)
         if acc.cost is not None:
             series.cost.inc(acc.cost)
+        for reason, calls in acc.unpriced.items():
+            series.unpriced_for(reason).inc(calls)
         if acc.latencies:
             observe = series.latency.observe
             for seconds in acc.latencies:
@@ -349,11 +352,18 @@ class _Series:
     """The metric children of one (service, provider, model), each bound on first use (so no
     zero-valued series appears, e.g. a cost of 0 for a model that was never priced) and then kept."""
 
-    __slots__ = ("_p", "_labels", "ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "cost", "unpriced", "latency")
+    __slots__ = ("_p", "_labels", "ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "cost", "_unpriced", "latency")
 
     def __init__(self, p: CostProcessor, labels: tuple[str, ...]):
         self._p = p
         self._labels = labels
+        self._unpriced: dict[str, Any] = {}
+
+    def unpriced_for(self, reason: str) -> Any:
+        child = self._unpriced.get(reason)
+        if child is None:
+            child = self._unpriced[reason] = self._p.m_unpriced.labels(self._labels[1], self._labels[2], reason)
+        return child
 
     def __getattr__(self, name: str) -> Any:
         # Only reached while the slot is still unset.
@@ -364,8 +374,6 @@ class _Series:
             child = p.m_tokens.labels(*labels, name)
         elif name == "cost":
             child = p.m_cost.labels(*labels)
-        elif name == "unpriced":
-            child = p.m_unpriced.labels(labels[2])
         elif name == "latency":
             child = p.m_latency.labels(*labels)
         else:
