@@ -67,8 +67,8 @@ service:
     assert code == 1
     does, closest = MISSING[Kind.CONNECTOR]["spanmetrics"]
     assert problems == [
-        f'connectors.spanmetrics: connector type "spanmetrics" is not supported here (valid values: [count, forward, routing]); in otelcol it {does}; closest here: {closest}',
-        'connectors.my_connector: unknown connector type "my_connector" (valid values: [count, forward, routing])',
+        f'connectors.spanmetrics: connector type "spanmetrics" is not supported here (valid values: [count, forward, llm_metrics, routing]); in otelcol it {does}; closest here: {closest}',
+        'connectors.my_connector: unknown connector type "my_connector" (valid values: [count, forward, llm_metrics, routing])',
     ]
 
 
