@@ -149,7 +149,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     (
         "missing-connector-type-rejected",
         "connectors:\n  spanmetrics:\n",
-        [f"{{path}}:2: connectors.spanmetrics: {connector_message('spanmetrics', 'count, forward, routing')}"],
+        [f"{{path}}:2: connectors.spanmetrics: {connector_message('spanmetrics', 'count, forward, llm_metrics, routing')}"],
         True,
     ),
     (
