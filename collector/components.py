@@ -39,6 +39,7 @@ BUILTIN: tuple[tuple[Kind, str, str, *tuple[str, ...]], ...] = (
     (Kind.EXPORTER, "exporters.otlphttp", "otlp_http", "otlphttp"),
     (Kind.CONNECTOR, "connectors.count", "count"),
     (Kind.CONNECTOR, "connectors.forward", "forward"),
+    (Kind.CONNECTOR, "connectors.llm_metrics", "llm_metrics"),
     (Kind.CONNECTOR, "connectors.routing", "routing"),
     (Kind.CONNECTOR, "connectors.spanmetrics", "span_metrics", "spanmetrics"),
     (Kind.EXTENSION, "extensions.basicauth", "basicauth"),

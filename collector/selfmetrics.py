@@ -5,6 +5,7 @@ the `otlp` / `otlphttp` exporters' own delivery machinery, or as OTLP-JSON lines
 from __future__ import annotations
 
 import asyncio
+import platform
 import sys
 import time
 import uuid
@@ -135,6 +136,9 @@ class SelfMetrics:
         self._pushers: list[tuple[Any, asyncio.Task[None]]] = []
         if config.resource:
             telemetry.registry.add_collector(self._target_info)
+        # The version running, for dashboards and alerts (one series, always 1).
+        build = telemetry.gauge("llm_collector_build_info", "The llm-collector version and Python version running (always 1).", ("version", "python"))
+        build.labels(__version__, platform.python_version()).set(1)
 
     def _target_info(self) -> list[Family]:
         names = tuple(k.replace(".", "_") for k in self.resource)

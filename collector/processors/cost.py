@@ -21,9 +21,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .. import pdata
+from .. import dimensions, pdata
 from ..component import Capabilities, Processor, Rejected, Signal
 from ..config import Duration, Invalid, option
+from ..dimensions import Dimension
 from ..envelope import Envelope
 from ..genai import dedupe, prices
 from ..genai import view as view_module
@@ -65,10 +66,16 @@ class LLMMetricsConfig:
     enabled: bool = option(True, "Publish llm_requests_total, llm_tokens_total, llm_cost_usd_total, llm_latency_seconds and llm_unpriced_requests_total on the self-metrics endpoint.")
     max_series: int = option(500, "Cap on distinct (service, provider, model) label sets; beyond it new models are counted as `model=\"other\"`.")
     latency_buckets: list[float] = option(factory=lambda: [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0], doc="Histogram buckets for llm_latency_seconds.")
+    dimensions: list[Dimension] = option(factory=list, doc="Extra span (else resource) attributes to label llm_requests_total, llm_tokens_total, llm_cost_usd_total and llm_latency_seconds by, as the llm_metrics connector's `dimensions` (the label is the attribute with `.` as `_`: user.id -> user_id), each capped at its max_values (new values past it are `other`, counted in llm_metrics_dimension_overflow_total).")
 
     def validate(self) -> None:
         if self.max_series < 1:
             raise Invalid("must be at least 1", "max_series")
+        for key, message in dimensions.problems(self.dimensions):
+            raise Invalid(message, ("dimensions", *key))
+        for i, d in enumerate(self.dimensions):
+            if dimensions.label_name(d.name) in ("service", "provider", "model", "status", "type", "le"):
+                raise Invalid(f'"{d.name}" would be the label of an existing one', ("dimensions", i, "name"))
 
 
 @dataclass
@@ -133,21 +140,23 @@ class CostProcessor(Processor):
         m = config.metrics
         self.metrics_on = m.enabled
         self.cap = _LabelCap(m.max_series)
-        labels = ("service", "provider", "model")
+        self.dimensions = tuple(d.name for d in m.dimensions)
+        self.caps = dimensions.caps(self.telemetry, str(self.id), m.dimensions)
+        labels = ("service", "provider", "model", *(dimensions.label_name(name) for name in self.dimensions))
         t = self.telemetry
         self.m_requests = t.counter("llm_requests_total", "LLM calls seen in spans.", (*labels, "status"))
         self.m_tokens = t.counter("llm_tokens_total", "LLM tokens by type (input includes cache; output includes reasoning).", (*labels, "type"))
         self.m_cost = t.counter("llm_cost_usd_total", "USD cost of priced LLM calls.", labels)
         self.m_latency = t.histogram("llm_latency_seconds", "Duration of LLM call spans.", labels, tuple(m.latency_buckets))
-        self.m_unpriced = t.counter("llm_unpriced_requests_total", "LLM calls that could not be priced.", ("model",))
+        self.m_unpriced = t.counter("llm_unpriced_requests_total", "LLM calls that could not be priced, by the reason written on their spans (gen_ai.usage.cost_unpriced_reason).", ("provider", "model", "reason"))
         self.m_invalid = t.counter("llm_invalid_usage_total", "LLM call spans with a usage attribute holding no valid token count, by attribute; left unpriced.", ("attribute",))
         self.m_duplicates = t.counter("llm_duplicate_spans_total", "LLM call spans left unpriced and uncounted as another span of a call already priced (stacked instrumentations).", ("service",))
         self.m_evictions = t.counter("llm_dedupe_evictions_total", "LLM spans forgotten by the cost processor's dedupe memory before their window ended (its max_entries); a later span of their call would be priced again.", ()).labels()
         d = config.dedupe
         self.memory = dedupe.CallMemory(float(d.window), d.max_entries) if d.enabled else None
         self._evicted = 0
-        self._bound: dict[tuple[str, str, str], _Series] = {}
-        self._by_raw: dict[tuple[str, str, str], _Series] = {}  # the same, by uncapped labels: one lookup per span
+        self._bound: dict[tuple[str, ...], _Series] = {}
+        self._by_raw: dict[tuple[str, ...], _Series] = {}  # the same, by uncapped labels: one lookup per span
 
     async def start(self, host: Any) -> None:
         # genai-prices (pydantic, ~0.25 s) loads now rather than on the first span.
@@ -169,7 +178,7 @@ class CostProcessor(Processor):
         # The request's spans that found no price, settled after the others when dedupe is on: a span of the
         # same call that can be priced (in this request, in any order) is then its priced span, and those
         # remembered by dedupe before those it cannot tie later spans to.
-        unpriced: list[tuple[Any, GenAIView, str, int, prices.Cost | None, str]] | None = [] if memory is not None else None
+        unpriced: list[tuple[Any, GenAIView, str, int, prices.Cost | None, str, dict[str, str]]] | None = [] if memory is not None else None
         for rs in data.resource_spans:
             service = ""
             for kv in rs.resource.attributes:
@@ -179,6 +188,7 @@ class CostProcessor(Processor):
             # The process the spans come from, as far as their resource tells (dedupe ties spans of two traces
             # only within one process), read at the resource's first LLM span.
             process: int | None = None if memory is not None else 0
+            resource_dims = dimensions.of_resource(self.dimensions, rs.resource) if self.dimensions and sums is not None else {}
             for ss in rs.scope_spans:
                 for span in ss.spans:
                     if handed is not None:
@@ -194,14 +204,14 @@ class CostProcessor(Processor):
                         if process is None:
                             process = hash(rs.resource.SerializeToString())
                         if cost is None and unpriced is not None:
-                            unpriced.append((span, view, service, process, cost, reason))
+                            unpriced.append((span, view, service, process, cost, reason, resource_dims))
                         else:
-                            self._price(span, view, service, process, cost, reason, sums)
+                            self._price(span, view, service, process, cost, reason, sums, resource_dims)
         if unpriced:
             if len(unpriced) > 1:  # those later spans cannot be tied to go last
                 unpriced.sort(key=lambda entry: not dedupe.remembered(entry[1]))
-            for span, view, service, process, cost, reason in unpriced:
-                self._price(span, view, service, process, cost, reason, sums)
+            for span, view, service, process, cost, reason, resource_dims in unpriced:
+                self._price(span, view, service, process, cost, reason, sums, resource_dims)
         if sums:
             _add_sums(sums)
         if memory is not None and memory.evictions != self._evicted:
@@ -236,8 +246,9 @@ class CostProcessor(Processor):
         return cost, reason
 
     def _price(self, span: Any, view: GenAIView, service: str, process: int, cost: prices.Cost | None, reason: str,
-               sums: dict[_Series, _Sums] | None) -> None:
-        """Write the span's cost (or its unpriced or duplicate flag) and add it to the request's sums."""
+               sums: dict[_Series, _Sums] | None, resource_dims: dict[str, str]) -> None:
+        """Write the span's cost (or its unpriced or duplicate flag) and add it to the request's sums
+        (`resource_dims`: the dimensions its resource holds)."""
         u = view.usage
         start, end = span.start_time_unix_nano, span.end_time_unix_nano
         memory = self.memory
@@ -264,7 +275,8 @@ class CostProcessor(Processor):
             pdata.add_bool(attrs, UNPRICED, True)
             pdata.add_str(attrs, UNPRICED_REASON, reason)
         if sums is not None:
-            series = self._series(service or "unknown", view.provider or "unknown", view.model or "unknown")
+            dims = dimensions.values(self.dimensions, self.caps, span.attributes, resource_dims) if self.dimensions else ()
+            series = self._series(service or "unknown", view.provider or "unknown", view.model or "unknown", dims)
             acc = sums.get(series)
             if acc is None:
                 acc = sums[series] = _Sums()
@@ -274,7 +286,7 @@ class CostProcessor(Processor):
                 else:
                     acc.ok += 1
                 if cost is None:
-                    acc.unpriced += 1
+                    acc.unpriced[reason] = acc.unpriced.get(reason, 0) + 1
                 if end and end >= start:
                     acc.latencies.append((end - start) / 1e9)
             if verdict.count_tokens:
@@ -286,14 +298,14 @@ class CostProcessor(Processor):
             if cost is not None:
                 acc.cost = cost.total_usd + (acc.cost or 0.0)
 
-    def _series(self, service: str, provider: str, model: str) -> _Series:
-        raw = (service, provider, model)
+    def _series(self, service: str, provider: str, model: str, dims: tuple[str, ...] = ()) -> _Series:
+        raw = (service, provider, model, *dims)
         series = self._by_raw.get(raw)
         if series is not None:
             return series
         # Keyed by the capped labels: past max_series, new models share the "other" series
         # instead of each adding an entry here.
-        labels = self.cap(service, provider, model)
+        labels = (*self.cap(service, provider, model), *dims)
         series = self._bound.get(labels)
         if series is None:
             series = self._bound[labels] = _Series(self, labels)
@@ -307,12 +319,13 @@ class _Sums:
     """One request's sums for one series, added to the metrics once per request (see CostProcessor._price).
     The counter fields are named as the _Series children they feed."""
 
-    COUNTERS = ("ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "unpriced")
-    __slots__ = (*COUNTERS, "cost", "latencies")
+    COUNTERS = ("ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning")
+    __slots__ = (*COUNTERS, "cost", "latencies", "unpriced")
 
     def __init__(self) -> None:
         self.ok = self.errors = self.input = self.output = 0
-        self.cache_read = self.cache_write = self.reasoning = self.unpriced = 0
+        self.cache_read = self.cache_write = self.reasoning = 0
+        self.unpriced: dict[str, int] = {}  # reason -> calls
         self.cost: float | None = None  # None: nothing in this series was priced
         self.latencies: list[float] = []
 
@@ -327,6 +340,8 @@ def _add_sums(sums: dict[_Series, _Sums]) -> None:
                 getattr(series, name).inc(amount)
         if acc.cost is not None:
             series.cost.inc(acc.cost)
+        for reason, calls in acc.unpriced.items():
+            series.unpriced_for(reason).inc(calls)
         if acc.latencies:
             observe = series.latency.observe
             for seconds in acc.latencies:
@@ -337,11 +352,18 @@ class _Series:
     """The metric children of one (service, provider, model), each bound on first use (so no
     zero-valued series appears, e.g. a cost of 0 for a model that was never priced) and then kept."""
 
-    __slots__ = ("_p", "_labels", "ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "cost", "unpriced", "latency")
+    __slots__ = ("_p", "_labels", "ok", "errors", "input", "output", "cache_read", "cache_write", "reasoning", "cost", "_unpriced", "latency")
 
-    def __init__(self, p: CostProcessor, labels: tuple[str, str, str]):
+    def __init__(self, p: CostProcessor, labels: tuple[str, ...]):
         self._p = p
         self._labels = labels
+        self._unpriced: dict[str, Any] = {}
+
+    def unpriced_for(self, reason: str) -> Any:
+        child = self._unpriced.get(reason)
+        if child is None:
+            child = self._unpriced[reason] = self._p.m_unpriced.labels(self._labels[1], self._labels[2], reason)
+        return child
 
     def __getattr__(self, name: str) -> Any:
         # Only reached while the slot is still unset.
@@ -352,8 +374,6 @@ class _Series:
             child = p.m_tokens.labels(*labels, name)
         elif name == "cost":
             child = p.m_cost.labels(*labels)
-        elif name == "unpriced":
-            child = p.m_unpriced.labels(labels[2])
         elif name == "latency":
             child = p.m_latency.labels(*labels)
         else:

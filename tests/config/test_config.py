@@ -149,7 +149,7 @@ ERROR_CASES: list[tuple[str, str, list[str], bool]] = [
     (
         "missing-connector-type-rejected",
         "connectors:\n  servicegraph:\n",
-        [f"{{path}}:2: connectors.servicegraph: {connector_message('servicegraph', 'count, forward, routing, span_metrics')}"],
+        [f"{{path}}:2: connectors.servicegraph: {connector_message('servicegraph', 'count, forward, llm_metrics, routing, span_metrics')}"],
         True,
     ),
     (

@@ -52,7 +52,7 @@ CASES = [
       'processor "batch" in pipeline "traces/a" -> connector "forward/b" (traces to traces)']),
     ("ambiguous-id",
      "connectors:\n  debug:\nservice:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n",
-     ['6: connectors.debug: unknown connector type "debug" (valid values: [count, forward, routing, span_metrics])',
+     ['6: connectors.debug: unknown connector type "debug" (valid values: [count, forward, llm_metrics, routing, span_metrics])',
       '6: connectors.debug: ambiguous ID: Found both "debug" exporter and "debug" connector. Change one of the components\' IDs '
       'to eliminate ambiguity (e.g. rename "debug" connector to "debug/connector")']),
     ("routing-empty-table",

@@ -67,8 +67,8 @@ service:
     assert code == 1
     does, closest = MISSING[Kind.CONNECTOR]["servicegraph"]
     assert problems == [
-        f'connectors.servicegraph: connector type "servicegraph" is not supported here (valid values: [count, forward, routing, span_metrics]); in otelcol it {does}; closest here: {closest}',
-        'connectors.my_connector: unknown connector type "my_connector" (valid values: [count, forward, routing, span_metrics])',
+        f'connectors.servicegraph: connector type "servicegraph" is not supported here (valid values: [count, forward, llm_metrics, routing, span_metrics]); in otelcol it {does}; closest here: {closest}',
+        'connectors.my_connector: unknown connector type "my_connector" (valid values: [count, forward, llm_metrics, routing, span_metrics])',
     ]
 
 

@@ -145,7 +145,7 @@ def test_llm_metrics_with_bounded_cardinality(run: Any) -> None:
     text = run[1]
     assert 'llm_requests_total{service="support-bot",provider="openai",model="gpt-4o-mini",status="ok"} 3' in text
     assert 'llm_tokens_total{service="support-bot",provider="openai",model="gpt-4o-mini",type="cache_read"} 200000' in text
-    assert 'llm_unpriced_requests_total{model="my-private-model"} 1' in text
+    assert 'llm_unpriced_requests_total{provider="vllm",model="my-private-model",reason="unknown_model"} 1' in text
     assert 'llm_latency_seconds_count{service="support-bot",provider="openai",model="gpt-4o-mini"} 3' in text
     # max_series: 4 — later models are folded into model="other".
     assert 'model="other"' in text
