@@ -51,6 +51,7 @@ class ScopeSpans:
 
 
 class Span:
+    TRACE_ID = 1
     TRACE_STATE = 3
     NAME = 5
     ATTRIBUTES = 9
@@ -72,6 +73,10 @@ class ScopeLogs:
     SCOPE = 1
     LOG_RECORDS = 2
     SCHEMA_URL = 3
+
+
+class LogRecord:
+    TRACE_ID = 9
 
 
 # opentelemetry.proto.metrics.v1
