@@ -1,0 +1,215 @@
+"""The load_balancing exporter between real daemons on loopback: an agent in front of gateway daemons (file
+exporters). Each trace's spans are sent in several requests; every trace must land whole on one gateway, the
+one otelcol's ring names (collector/exporters/loadbalancing/ring.py, tested against consistent_hashing.go), and
+nothing the agent acknowledged may be lost when a gateway is down or leaves the DNS answer."""
+
+from __future__ import annotations
+
+import random
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import orjson
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from collector.exporters.loadbalancing.ring import HashRing
+from collector.testing import kv, wait_for
+from tests.conftest import daemon_yaml, free_port
+
+pytestmark = pytest.mark.slow
+
+GATEWAY = daemon_yaml("""
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "GRPC_ENDPOINT"}}
+exporters:
+  file: {{path: "{data}/traces.jsonl", flush_interval: 50ms}}
+""", """
+traces: {{receivers: [otlp], exporters: [file]}}
+""")
+
+AGENT = daemon_yaml("""
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+exporters:
+  load_balancing:
+    protocol:
+      otlp:
+        tls: {{insecure: true}}
+        timeout: 10s
+        retry_on_failure: {{initial_interval: 100ms, max_interval: 200ms, max_elapsed_time: 2s}}
+    resolver: RESOLVER
+""", """
+traces: {{receivers: [otlp], exporters: [load_balancing]}}
+""")
+
+
+def gateway(daemon_factory: Any, endpoint: str, start: bool = True) -> Any:
+    return daemon_factory(GATEWAY.replace("GRPC_ENDPOINT", endpoint), start=start)
+
+
+def agent(daemon_factory: Any, resolver: str, env: dict[str, str] | None = None) -> Any:
+    return daemon_factory(AGENT.replace("RESOLVER", resolver), env=env)
+
+
+def send(endpoint: str, traces: dict[bytes, int], parts: int, rng: random.Random) -> None:
+    """Each trace's spans in `parts` requests, the requests mixing traces."""
+    with grpc.insecure_channel(endpoint) as channel:
+        export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                                     request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        for part in range(parts):
+            request = ExportTraceServiceRequest()
+            rs = request.resource_spans.add()
+            rs.resource.attributes.append(kv("service.name", "agent-test"))
+            ss = rs.scope_spans.add()
+            ids = list(traces)
+            rng.shuffle(ids)
+            for tid in ids:
+                for i in range(traces[tid] // parts):
+                    ss.spans.add(trace_id=tid, span_id=rng.randbytes(8), name=f"p{part}.{i}")
+            export(request.SerializeToString(), timeout=10)
+
+
+def landed(path: Path) -> dict[bytes, int]:
+    out: dict[bytes, int] = {}
+    if not path.exists():
+        return out
+    for line in path.read_bytes().splitlines():
+        if line.strip():
+            for rs in orjson.loads(line).get("resourceSpans", ()):
+                for ss in rs.get("scopeSpans", ()):
+                    for span in ss.get("spans", ()):
+                        tid = bytes.fromhex(span["traceId"])
+                        out[tid] = out.get(tid, 0) + 1
+    return out
+
+
+def test_each_trace_lands_whole_on_its_ring_owner(daemon_factory: Any) -> None:
+    ports = [free_port() for _ in range(3)]
+    endpoints = [f"127.0.0.1:{p}" for p in ports]
+    gateways = {e: gateway(daemon_factory, e) for e in endpoints}
+    hostnames = ", ".join(f'"{e}"' for e in reversed(endpoints))  # the order given does not matter (sorted)
+    lb = agent(daemon_factory, f"{{{{static: {{{{hostnames: [{hostnames}]}}}}}}}}")
+    rng = random.Random(1)
+    traces = {rng.randbytes(16): 6 for _ in range(60)}
+    send(lb.grpc_endpoint, traces, parts=3, rng=rng)
+    wait_for(lambda: sum(sum(landed(g.data / "traces.jsonl").values()) for g in gateways.values()) == 360, timeout=20, what="all spans at gateways")
+    ring = HashRing(sorted(endpoints))
+    owners: dict[bytes, list[str]] = {}
+    for endpoint, g in gateways.items():
+        for tid, n in landed(g.data / "traces.jsonl").items():
+            owners.setdefault(tid, []).append(endpoint)
+            assert n == 6
+    assert {tid: where for tid, where in owners.items()} == {tid: [ring.endpoint_for(tid)] for tid in traces}
+    assert len({where[0] for where in owners.values()}) == 3  # every gateway got some traces
+    assert lb.metric("otelcol_loadbalancer_num_backends", resolver="static") == 3
+    assert lb.metric("otelcol_loadbalancer_backend_outcome", success="true") >= 3
+    assert lb.metric("llm_collector_loadbalancer_split_requests") >= 3
+
+
+def test_a_down_backend_fails_over_to_the_next_on_the_ring(daemon_factory: Any) -> None:
+    up, down = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    g = gateway(daemon_factory, up)
+    lb = agent(daemon_factory, f'{{{{static: {{{{hostnames: ["{up}", "{down}"]}}}}}}}}')
+    rng = random.Random(2)
+    traces = {rng.randbytes(16): 4 for _ in range(40)}
+    owned_by_down = sum(1 for tid in traces if HashRing(sorted([up, down])).endpoint_for(tid) == down)
+    assert owned_by_down
+    send(lb.grpc_endpoint, traces, parts=2, rng=rng)
+    wait_for(lambda: sum(landed(g.data / "traces.jsonl").values()) == 160, timeout=30, what="every span at the live gateway")
+    assert landed(g.data / "traces.jsonl") == traces
+    assert lb.metric("llm_collector_loadbalancer_failover_spans") == owned_by_down * 4
+    assert lb.metric("llm_collector_loadbalancer_failover_keys") >= owned_by_down
+    assert lb.metric("otelcol_loadbalancer_backend_outcome", endpoint=down, success="false") >= 1
+
+
+class DNSServer:
+    """A DNS server over UDP (RFC 1035): A records of one name, changed by the test while it runs."""
+
+    def __init__(self, name: str):
+        self.name = name.encode()
+        self.addresses: list[str] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.queries = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(512)
+            except OSError:
+                return
+            qid, _flags, qd = struct.unpack_from(">HHH", data)
+            i, labels = 12, []
+            while data[i]:
+                labels.append(data[i + 1:i + 1 + data[i]])
+                i += 1 + data[i]
+            qtype = struct.unpack_from(">H", data, i + 1)[0]
+            question = data[12:i + 5]
+            self.queries += 1
+            found = b".".join(labels) == self.name
+            answers = [a for a in self.addresses] if found and qtype == 1 else []
+            rcode = 0 if found else 3
+            out = struct.pack(">HHHHHH", qid, 0x8180 | rcode, 1, len(answers), 0, 0) + question
+            for address in answers:
+                out += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 0, 4) + socket.inet_aton(address)
+            try:
+                self.sock.sendto(out, peer)
+            except OSError:
+                return  # closed by the test
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def dns() -> Iterator[DNSServer]:
+    server = DNSServer("gateways.test")
+    yield server
+    server.close()
+
+
+def test_a_gateway_leaving_the_dns_answer_loses_nothing(daemon_factory: Any, dns: DNSServer) -> None:
+    port = free_port()
+    hosts = ["127.0.0.2", "127.0.0.3"]
+    gateways = {h: gateway(daemon_factory, f"{h}:{port}") for h in hosts}
+    dns.addresses = list(hosts)
+    resolver = f'{{{{dns: {{{{hostname: gateways.test, port: "{port}", interval: 200ms, timeout: 500ms}}}}}}}}'
+    lb = agent(daemon_factory, resolver, env={"LLM_COLLECTOR_DNS_SERVER": f"127.0.0.1:{dns.port}"})
+    wait_for(lambda: lb.metric("otelcol_loadbalancer_num_backends", resolver="dns") == 2, timeout=10, what="two backends")
+    rng = random.Random(3)
+    sent: dict[bytes, int] = {}
+    batch = {rng.randbytes(16): 2 for _ in range(30)}
+    send(lb.grpc_endpoint, batch, parts=2, rng=rng)
+    sent.update(batch)
+    # The second gateway goes away: out of the answer, then down; what was queued for it must be re-routed.
+    dns.addresses = hosts[:1]
+    gateways[hosts[1]].stop()
+    for _ in range(3):
+        batch = {rng.randbytes(16): 2 for _ in range(30)}
+        send(lb.grpc_endpoint, batch, parts=2, rng=rng)
+        sent.update(batch)
+    wait_for(lambda: lb.metric("otelcol_loadbalancer_num_backends", resolver="dns") == 1, timeout=10, what="one backend")
+
+    def total() -> dict[bytes, int]:
+        out: dict[bytes, int] = {}
+        for g in gateways.values():
+            for tid, n in landed(g.data / "traces.jsonl").items():
+                out[tid] = out.get(tid, 0) + n
+        return out
+
+    wait_for(lambda: sum(total().values()) >= sum(sent.values()), timeout=30, what="every acknowledged span at a gateway")
+    assert total() == sent
+    assert lb.metric("otelcol_loadbalancer_num_resolutions", resolver="dns", success="true") >= 2
