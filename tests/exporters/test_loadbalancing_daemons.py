@@ -213,3 +213,53 @@ def test_a_gateway_leaving_the_dns_answer_loses_nothing(daemon_factory: Any, dns
     wait_for(lambda: sum(total().values()) >= sum(sent.values()), timeout=30, what="every acknowledged span at a gateway")
     assert total() == sent
     assert lb.metric("otelcol_loadbalancer_num_resolutions", resolver="dns", success="true") >= 2
+
+
+def endpoint_slice(name: str, endpoints: list[tuple[str, bool | None]], port: int) -> dict[str, Any]:
+    """An EndpointSlice of the Service `gateways` (discovery.k8s.io/v1): `ready` None leaves the condition unset,
+    which the API documents as ready."""
+    return {
+        "metadata": {"name": name, "namespace": "obs", "labels": {"kubernetes.io/service-name": "gateways"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "otlp", "port": port, "protocol": "TCP"}],
+        "endpoints": [{"addresses": [address], **({"conditions": {"ready": ready}} if ready is not None else {})} for address, ready in endpoints],
+    }
+
+
+def test_k8s_resolver_follows_endpointslice_readiness(daemon_factory: Any, tmp_path: Path) -> None:
+    """resolver_k8s.go: the Service's EndpointSlices, listed then watched; an endpoint whose conditions.ready is
+    false is no backend (contrib issue #50436 reports otelcol sending to such endpoints)."""
+    from tests.fakes.kube_api import KubeAPIFake
+    from tests.processors.k8s_helpers import TOKEN, daemon_env, service_account
+
+    sa_dir, tls = service_account(tmp_path / "sa")
+    api = KubeAPIFake(token=TOKEN, tls=tls).start()
+    try:
+        port = free_port()
+        hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        gateways = {h: gateway(daemon_factory, f"{h}:{port}") for h in hosts}
+        api.put("endpointslices", endpoint_slice("gateways-a", [(hosts[0], True), (hosts[1], None), (hosts[2], False)], port))
+        lb = agent(daemon_factory, f"{{{{k8s: {{{{service: gateways.obs, ports: [{port}]}}}}}}}}", env=daemon_env(api, sa_dir))
+        wait_for(lambda: lb.metric("otelcol_loadbalancer_num_backends", resolver="k8s") == 2, timeout=10, what="two ready backends")
+        rng = random.Random(4)
+        traces = {rng.randbytes(16): 2 for _ in range(40)}
+        send(lb.grpc_endpoint, traces, parts=2, rng=rng)
+        ring = HashRing([f"{h}:{port}" for h in hosts[:2]])
+        wait_for(lambda: sum(sum(landed(g.data / "traces.jsonl").values()) for g in gateways.values()) == 80, timeout=20, what="every span")
+        for host, g in gateways.items():
+            assert set(landed(g.data / "traces.jsonl")) == {tid for tid in traces if ring.endpoint_for(tid) == f"{host}:{port}"}
+        assert not landed(gateways[hosts[2]].data / "traces.jsonl")
+        # The third endpoint becomes ready (MODIFIED on the watch), the first one stops being ready.
+        api.put("endpointslices", endpoint_slice("gateways-a", [(hosts[0], False), (hosts[1], True), (hosts[2], True)], port))
+        ready = [f"{h}:{port}" for h in hosts[1:]]
+        wait_for(lambda: [r["backends"] for r in lb.log_records() if r.get("event") == "backends changed"][-1] == ready, timeout=10, what="the new ready set")
+        more = {rng.randbytes(16): 2 for _ in range(40)}
+        send(lb.grpc_endpoint, more, parts=1, rng=rng)
+        ring = HashRing([f"{h}:{port}" for h in hosts[1:]])
+        wait_for(lambda: sum(sum(landed(g.data / "traces.jsonl").values()) for g in gateways.values()) == 160, timeout=20, what="every span")
+        assert not set(more) & set(landed(gateways[hosts[0]].data / "traces.jsonl"))
+        for host in hosts[1:]:
+            got = set(landed(gateways[host].data / "traces.jsonl")) & set(more)
+            assert got == {tid for tid in more if ring.endpoint_for(tid) == f"{host}:{port}"}
+    finally:
+        api.stop()

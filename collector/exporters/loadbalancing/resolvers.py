@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ...kubeapi import APIConfig, Informer, KubeClient
+from ...kubeapi import SERVICE_ACCOUNT_DIR, APIConfig, Informer, KubeClient
 from .config import DNSResolverConfig, K8sResolverConfig, StaticResolverConfig
 
 DNS_SERVER_ENV = "LLM_COLLECTOR_DNS_SERVER"
@@ -199,12 +199,11 @@ async def query_addresses(server: tuple[str, int], hostname: str) -> list[str]:
 
 # --- k8s ----------------------------------------------------------------------------------------------
 
-_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-
-
 def _own_namespace() -> str:
+    """The pod's namespace, from its service account directory (where collector/kubeapi.py reads the token)."""
+    directory = Path(os.environ.get("LLM_COLLECTOR_SERVICE_ACCOUNT_DIR", SERVICE_ACCOUNT_DIR))
     try:
-        return _NAMESPACE_FILE.read_text().strip() or "default"
+        return (directory / "namespace").read_text().strip() or "default"
     except OSError:
         return "default"
 
