@@ -263,3 +263,36 @@ def test_k8s_resolver_follows_endpointslice_readiness(daemon_factory: Any, tmp_p
             assert got == {tid for tid in more if ring.endpoint_for(tid) == f"{host}:{port}"}
     finally:
         api.stop()
+
+
+def test_requests_queued_for_a_removed_gateway_go_to_the_new_owner(daemon_factory: Any, dns: DNSServer) -> None:
+    """A gateway hangs (SIGSTOP) with requests waiting in its queue, then leaves the DNS answer: the waiting
+    requests are routed to their new owner at once, the one in flight fails over after its retries, and the
+    hung gateway is killed without anything acknowledged being lost (contrib issues #35378, #36717)."""
+    import signal as signals
+
+    port = free_port()
+    hosts = ["127.0.0.2", "127.0.0.3"]
+    gateways = {h: gateway(daemon_factory, f"{h}:{port}") for h in hosts}
+    dns.addresses = list(hosts)
+    resolver = f'{{{{dns: {{{{hostname: gateways.test, port: "{port}", interval: 200ms, timeout: 500ms}}}}}}}}'
+    config = AGENT.replace("RESOLVER", resolver).replace("timeout: 10s", "timeout: 3s\n        sending_queue: {{num_consumers: 1}}")
+    lb = daemon_factory(config, env={"LLM_COLLECTOR_DNS_SERVER": f"127.0.0.1:{dns.port}"})
+    wait_for(lambda: lb.metric("otelcol_loadbalancer_num_backends", resolver="dns") == 2, timeout=10, what="two backends")
+    hung = gateways[hosts[1]]
+    assert hung.proc is not None
+    hung.proc.send_signal(signals.SIGSTOP)
+    rng = random.Random(5)
+    sent: dict[bytes, int] = {}
+    for _ in range(4):
+        batch = {rng.randbytes(16): 2 for _ in range(20)}
+        send(lb.grpc_endpoint, batch, parts=1, rng=rng)
+        sent.update(batch)
+    dns.addresses = hosts[:1]
+    wait_for(lambda: lb.metric("otelcol_loadbalancer_num_backends", resolver="dns") == 1, timeout=10, what="one backend")
+    hung.proc.send_signal(signals.SIGKILL)
+    hung.proc.wait()
+    live = gateways[hosts[0]]
+    wait_for(lambda: sum(landed(live.data / "traces.jsonl").values()) >= sum(sent.values()), timeout=30, what="every acknowledged span at the live gateway")
+    assert landed(live.data / "traces.jsonl") == sent
+    assert lb.metric("llm_collector_loadbalancer_rerouted_spans") > 0
