@@ -31,6 +31,9 @@ from .resolvers import DNSResolver, K8sResolver, Resolver, StaticResolver
 from .ring import HashRing
 
 LATENCY_BUCKETS_MS = (5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0)
+# After a backend's retries were exhausted, new data for it goes to the next backend on the ring for this long;
+# then it is its owner's again (and fails over again if it is still down).
+SKIP_FAILED_SECONDS = 5.0
 
 
 def endpoint_with_port(endpoint: str) -> str:
@@ -93,7 +96,7 @@ class LoadBalancingExporter(Exporter):
         super().__init__(settings, config)
         self.ring = HashRing([])
         self.backends: dict[str, _Backend] = {}
-        self._unhealthy: set[str] = set()
+        self._unhealthy: dict[str, float] = {}  # endpoint -> until when new data skips it
         self._host: Host | None = None
         self._resolver: Resolver | None = None
         self._pending: list[str] | None = None
@@ -168,7 +171,13 @@ class LoadBalancingExporter(Exporter):
         self._latency.labels(endpoint).observe(seconds * 1000)
 
     def healthy(self, endpoint: str) -> None:
-        self._unhealthy.discard(endpoint)
+        self._unhealthy.pop(endpoint, None)
+
+    def _skipped(self) -> set[str]:
+        if not self._unhealthy:
+            return set()
+        now = time.monotonic()
+        return {endpoint for endpoint, until in self._unhealthy.items() if until > now}
 
     # --- ring changes --------------------------------------------------------------------------
 
@@ -199,7 +208,7 @@ class LoadBalancingExporter(Exporter):
             self.ring = HashRing([e for e in endpoints if e in self.backends])
             self.log.info("backends changed", exporter=str(self.id), backends=sorted(self.backends), removed=sorted(b.endpoint for b in removed))
             for backend in removed:
-                self._unhealthy.discard(backend.endpoint)
+                self._unhealthy.pop(backend.endpoint, None)
                 for signal, data in backend.take_waiting():
                     self._rerouted[signal].inc(count_items(signal, data))
                     await self._route(signal, data.SerializeToString())
@@ -245,17 +254,22 @@ class LoadBalancingExporter(Exporter):
         ring = self.ring
         if not len(ring):
             raise RetryableError(f"exporter {self.id}: no backends yet")
-        unhealthy = self._unhealthy
+        skipped = self._skipped()
+        diverted = 0
 
         def owner_of(key: bytes) -> str:
+            nonlocal diverted
             owner = ring.endpoint_for(key)
-            if owner in unhealthy:
-                return next(iter(ring.successors(key, unhealthy)), owner)
+            if owner in skipped:
+                diverted += 1
+                return next(iter(ring.successors(key, skipped)), owner)
             return owner
 
         parts = self._splitter(signal, owner_of)(payload)
         if len(parts) > 1:
             self._split.inc()
+        if diverted:
+            self._failover_keys.inc(diverted)
         await self._hand_over(signal, parts)
 
     async def _hand_over(self, signal: Signal, parts: dict[str, bytes]) -> None:
@@ -270,9 +284,9 @@ class LoadBalancingExporter(Exporter):
     async def fail_over(self, failed: str, signal: Signal, data: Any) -> bool:
         """`data` could not be delivered to `failed`: hand it to the next backend on the ring for each key.
         False when no other backend is left (the caller drops and counts it)."""
-        self._unhealthy.add(failed)
+        self._unhealthy[failed] = time.monotonic() + SKIP_FAILED_SECONDS
         ring = self.ring
-        excluded = self._unhealthy | {failed}
+        excluded = self._skipped() | {failed}
         keys = 0
 
         def next_owner(key: bytes) -> str:
