@@ -296,3 +296,60 @@ def test_requests_queued_for_a_removed_gateway_go_to_the_new_owner(daemon_factor
     wait_for(lambda: sum(landed(live.data / "traces.jsonl").values()) >= sum(sent.values()), timeout=30, what="every acknowledged span at the live gateway")
     assert landed(live.data / "traces.jsonl") == sent
     assert lb.metric("llm_collector_loadbalancer_rerouted_spans") > 0
+
+
+def test_logs_by_trace_id_and_metrics_by_service(daemon_factory: Any) -> None:
+    """log_exporter.go routes each log record by its trace id; metrics_exporter.go routes metrics by the
+    resource's service.name by default. The same trace id lands where its spans would."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    endpoints = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    gateway_config = daemon_yaml("""
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "GRPC_ENDPOINT"}}
+exporters:
+  file/logs: {{path: "{data}/logs.jsonl", flush_interval: 50ms}}
+  file/metrics: {{path: "{data}/metrics.jsonl", flush_interval: 50ms}}
+""", """
+logs: {{receivers: [otlp], exporters: [file/logs]}}
+metrics: {{receivers: [otlp], exporters: [file/metrics]}}
+""")
+    gateways = {e: daemon_factory(gateway_config.replace("GRPC_ENDPOINT", e)) for e in endpoints}
+    hostnames = ", ".join(f'"{e}"' for e in endpoints)
+    agent_config = AGENT.replace("RESOLVER", f"{{{{static: {{{{hostnames: [{hostnames}]}}}}}}}}").replace(
+        "traces: {{receivers: [otlp], exporters: [load_balancing]}}",
+        "logs: {{receivers: [otlp], exporters: [load_balancing]}}\n    metrics: {{receivers: [otlp], exporters: [load_balancing]}}")
+    lb = daemon_factory(agent_config)
+    rng = random.Random(6)
+    trace_ids = [rng.randbytes(16) for _ in range(30)]
+    logs = ExportLogsServiceRequest()
+    scope = logs.resource_logs.add().scope_logs.add()
+    for tid in trace_ids:
+        scope.log_records.add(trace_id=tid, body={"string_value": tid.hex()})
+    metrics = ExportMetricsServiceRequest()
+    services = [f"svc-{i}" for i in range(8)]
+    for name in services:
+        rm = metrics.resource_metrics.add()
+        rm.resource.attributes.append(kv("service.name", name))
+        rm.scope_metrics.add().metrics.add(name="requests").gauge.data_points.add(as_int=1)
+    with grpc.insecure_channel(lb.grpc_endpoint) as channel:
+        channel.unary_unary("/opentelemetry.proto.collector.logs.v1.LogsService/Export")(logs.SerializeToString(), timeout=10)
+        channel.unary_unary("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export")(metrics.SerializeToString(), timeout=10)
+
+    def read(path: Path) -> list[Any]:
+        return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()] if path.exists() else []
+
+    def records(g: Any) -> set[bytes]:
+        return {bytes.fromhex(r["traceId"]) for doc in read(g.data / "logs.jsonl") for rl in doc["resourceLogs"] for sl in rl["scopeLogs"] for r in sl["logRecords"]}
+
+    def service_names(g: Any) -> set[str]:
+        return {a["value"]["stringValue"] for doc in read(g.data / "metrics.jsonl") for rm in doc["resourceMetrics"] for a in rm["resource"]["attributes"] if a["key"] == "service.name"}
+
+    wait_for(lambda: sum(len(records(g)) for g in gateways.values()) == 30 and sum(len(service_names(g)) for g in gateways.values()) == 8, timeout=20, what="every log record and metric")
+    ring = HashRing(sorted(endpoints))
+    for endpoint, g in gateways.items():
+        assert records(g) == {tid for tid in trace_ids if ring.endpoint_for(tid) == endpoint}
+        assert service_names(g) == {s for s in services if ring.endpoint_for(s.encode()) == endpoint}
