@@ -353,3 +353,28 @@ metrics: {{receivers: [otlp], exporters: [file/metrics]}}
     for endpoint, g in gateways.items():
         assert records(g) == {tid for tid in trace_ids if ring.endpoint_for(tid) == endpoint}
         assert service_names(g) == {s for s in services if ring.endpoint_for(s.encode()) == endpoint}
+
+
+def test_persistent_queue_per_backend_survives_kill_9(daemon_factory: Any) -> None:
+    """`protocol.otlp.sending_queue.storage`: each backend's queue is a write-ahead log of its own; spans the
+    agent acknowledged while their gateway was down survive `kill -9` of the agent and reach the gateway once
+    both are back."""
+    import signal as signals
+
+    endpoint = f"127.0.0.1:{free_port()}"
+    g = gateway(daemon_factory, endpoint, start=False)
+    config = AGENT.replace("RESOLVER", f'{{{{static: {{{{hostnames: ["{endpoint}"]}}}}}}}}').replace(
+        "max_elapsed_time: 2s}}", "max_elapsed_time: 0s}}\n        sending_queue: {{storage: file_storage/q}}").replace(
+        "extensions:\n", "extensions:\n  file_storage/q: {{directory: \"{data}/queue\", create_directory: true}}\n", 1).replace(
+        "  extensions: [health_check]", "  extensions: [health_check, file_storage/q]")
+    lb = daemon_factory(config)
+    rng = random.Random(7)
+    traces = {rng.randbytes(16): 2 for _ in range(20)}
+    send(lb.grpc_endpoint, traces, parts=2, rng=rng)
+    assert lb.proc is not None
+    lb.proc.send_signal(signals.SIGKILL)
+    lb.proc.wait()
+    g.start()
+    lb.start()
+    wait_for(lambda: sum(landed(g.data / "traces.jsonl").values()) >= 40, timeout=30, what="the spans queued before kill -9")
+    assert landed(g.data / "traces.jsonl") == traces
