@@ -112,3 +112,42 @@ def test_logs_by_trace_id() -> None:
             assert ring.endpoint_for(record.trace_id or b"untraced") == owner
             seen.append(record.severity_number)
     assert sorted(seen) == list(range(20))
+
+
+def test_dns_answer_parsing() -> None:
+    """RFC 1035 section 4: A and AAAA answers behind a compressed name, NXDOMAIN as no addresses, other rcodes
+    and truncated messages as errors (resolver_dns.go then keeps the last list)."""
+    import socket
+    import struct
+
+    from collector.exporters.loadbalancing.resolvers import _question, parse_answer
+
+    question = _question(7, "gw.test", 1)[12:]
+    answers = (b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 30, 4) + socket.inet_aton("10.0.0.9")
+               + b"\xc0\x0c" + struct.pack(">HHIH", 28, 1, 30, 16) + socket.inet_pton(socket.AF_INET6, "fd00::1"))
+    reply = struct.pack(">HHHHHH", 7, 0x8180, 1, 2, 0, 0) + question + answers
+    assert parse_answer(reply, 7) == ["10.0.0.9", "fd00::1"]
+    assert parse_answer(struct.pack(">HHHHHH", 7, 0x8183, 1, 0, 0, 0) + question, 7) == []
+    with pytest.raises(ValueError, match="rcode 2"):
+        parse_answer(struct.pack(">HHHHHH", 7, 0x8182, 1, 0, 0, 0) + question, 7)
+    with pytest.raises(ValueError, match="malformed"):
+        parse_answer(reply[:-5], 7)
+
+
+def test_memory_queue_hands_over_only_waiting_requests() -> None:
+    import asyncio
+
+    from collector.exporterhelper.queue import MemoryQueue
+    from collector.testing import spans_request
+
+    async def run() -> None:
+        queue = MemoryQueue(10, "requests")
+        for n in (1, 2, 3):
+            await queue.put(Signal.TRACES, spans_request(n), block=False)
+        in_flight = await queue.get()
+        assert in_flight is not None and queue.size == 3
+        taken = queue.take_waiting()
+        assert [r.items for r in taken] == [2, 3] and queue.size == 1
+        assert queue.outstanding() == [in_flight]
+
+    asyncio.run(run())

@@ -159,6 +159,8 @@ def parse_answer(data: bytes, qid: int) -> list[str]:
             i = _skip_name(data, i)
             rtype, rclass, _, length = struct.unpack_from(">HHIH", data, i)
             i += 10
+            if i + length > len(data):
+                raise IndexError
             rdata = data[i:i + length]
             i += length
             if rclass == _IN and rtype == _A and length == 4:
