@@ -35,6 +35,7 @@ BUILTIN: tuple[tuple[Kind, str, str, *tuple[str, ...]], ...] = (
     (Kind.EXPORTER, "exporters.elasticsearch", "elasticsearch"),
     (Kind.EXPORTER, "exporters.file", "file"),
     (Kind.EXPORTER, "exporters.jaeger", "jaeger"),
+    (Kind.EXPORTER, "exporters.loadbalancing.exporter", "load_balancing", "loadbalancing"),
     (Kind.EXPORTER, "exporters.otlp", "otlp_grpc", "otlp"),
     (Kind.EXPORTER, "exporters.otlphttp", "otlp_http", "otlphttp"),
     (Kind.CONNECTOR, "connectors.count", "count"),

@@ -38,8 +38,6 @@ _EXPORTERS: dict[tuple[str, ...], _Entry] = {
     ("prometheusremotewrite", "prometheus_remote_write"): ("writes metrics with Prometheus remote write",
                                                            "otlp_http to Prometheus's OTLP endpoint (/api/v1/otlp)"),
     ("kafka",): ("publishes spans, logs and metrics to Kafka topics", "otlp_grpc or otlp_http to a collector that publishes to Kafka"),
-    ("loadbalancing", "load_balancing"): ("spreads spans over several collectors by trace id (so each trace meets one tail_sampling)",
-                                          "otlp_grpc to one collector; run tail_sampling where all spans of a trace arrive"),
     ("zipkin",): ("sends spans to a Zipkin server", "otlp_http or the jaeger exporter to a backend that reads OTLP"),
 }
 

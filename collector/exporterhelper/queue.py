@@ -147,6 +147,20 @@ class MemoryQueue:
         """What was accepted and has not been delivered: waiting plus in flight."""
         return [*self._ready, *self._in_flight, *self._lost]
 
+    def take_waiting(self) -> list[Request]:
+        """Remove and return the requests no consumer has started sending (the load_balancing exporter hands
+        them to another backend when theirs leaves the ring)."""
+        taken = list(self._ready)
+        self._ready.clear()
+        for request in taken:
+            self.size -= request.size
+        if taken:
+            self.on_size_change(self.size)
+            self._putters.wake_all()
+            if not self._in_flight:
+                self._idle.wake_all()
+        return taken
+
     async def open(self) -> None:
         pass
 

@@ -87,6 +87,10 @@ class ScopeLogs:
     SCHEMA_URL = 3
 
 
+class LogRecord:
+    TRACE_ID = 9
+
+
 # opentelemetry.proto.metrics.v1
 
 

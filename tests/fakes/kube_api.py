@@ -3,7 +3,7 @@ for tests: no cluster can run on these machines. It is a fake, not a cluster: ob
 
 What it does the way the API server does:
 - collections: `GET /api/v1/pods`, `/api/v1/namespaces/{ns}/pods`, `/apis/apps/v1/replicasets` (and namespaced),
-  `/api/v1/namespaces`, `/api/v1/nodes`; single objects: `/api/v1/namespaces/{name}`, `/api/v1/nodes/{name}`,
+  `/api/v1/namespaces`, `/api/v1/nodes`, `/apis/discovery.k8s.io/v1/endpointslices` (and namespaced); single objects: `/api/v1/namespaces/{name}`, `/api/v1/nodes/{name}`,
   `/api/v1/namespaces/{ns}/pods/{name}`, `/apis/apps/v1/namespaces/{ns}/replicasets/{name}` (404 `NotFound` Status
   otherwise);
 - a list is `{"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "<rv>"}, "items": [...]}`;
@@ -39,6 +39,7 @@ KINDS = {
     "replicasets": ("/apis/apps/v1", "ReplicaSetList", "ReplicaSet", "apps/v1", True),
     "namespaces": ("/api/v1", "NamespaceList", "Namespace", "v1", False),
     "nodes": ("/api/v1", "NodeList", "Node", "v1", False),
+    "endpointslices": ("/apis/discovery.k8s.io/v1", "EndpointSliceList", "EndpointSlice", "discovery.k8s.io/v1", True),
 }
 
 

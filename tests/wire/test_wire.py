@@ -39,6 +39,7 @@ MESSAGES = {
     fields.Status: trace_pb2.Status,
     fields.ResourceLogs: logs_pb2.ResourceLogs,
     fields.ScopeLogs: logs_pb2.ScopeLogs,
+    fields.LogRecord: logs_pb2.LogRecord,
     fields.ResourceMetrics: metrics_pb2.ResourceMetrics,
     fields.ScopeMetrics: metrics_pb2.ScopeMetrics,
     fields.Metric: metrics_pb2.Metric,
