@@ -6,16 +6,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiohttp import web
 
 from ..component import Extension, Host
 from ..config import Endpoint, Invalid, option
-from ..httpserver import serve
+from ..lazyimport import lazy
 from ..receivers.security import TLSConfig
 from ..registry import register
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .. import httpserver
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    web, httpserver = lazy("aiohttp.web"), lazy("collector.httpserver")
 
 
 @dataclass
@@ -55,7 +61,7 @@ class HealthCheckExtension(Extension):
         app = web.Application()
         app.router.add_get(self.config.path, self._handle)
         ssl_context = self.config.tls.ssl_context() if self.config.tls is not None else None
-        self._runner = await serve(app, self.config.endpoint, shutdown_timeout=1.0, ssl_context=ssl_context)
+        self._runner = await httpserver.serve(app, self.config.endpoint, shutdown_timeout=1.0, ssl_context=ssl_context)
         self.log.info("health endpoint listening", endpoint=str(self.config.endpoint), path=self.config.path)
 
     @classmethod

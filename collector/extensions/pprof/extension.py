@@ -18,16 +18,22 @@ import sys
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any, BinaryIO
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ...component import Extension, Host
 from ...config import Endpoint, option
-from ...httpserver import INTERNAL_LIMITS, ConnectionLimits, serve
+from ...lazyimport import lazy
 from ...registry import register
+from ...serverlimits import INTERNAL_LIMITS, ConnectionLimits
 from . import stacks
 from .sampler import HZ, CPUSampler
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from ... import httpserver
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    web, httpserver = lazy("aiohttp.web"), lazy("collector.httpserver")
 
 PREFIX = "/debug/pprof/"
 DEFAULT_SECONDS = 30  # Go's net/http/pprof default for `profile`
@@ -91,7 +97,7 @@ class PprofExtension(Extension):
         app.router.add_get(PREFIX + "{name}", self._unavailable)
         # Go's pprof server has no write timeout (a profile takes `seconds` to write); head and idle limits stay.
         limits = ConnectionLimits(write_timeout=0.0, max_connections=INTERNAL_LIMITS.max_connections)
-        self._runner = await serve(app, self.config.endpoint, limits=limits, log=self.log, shutdown_timeout=1.0)
+        self._runner = await httpserver.serve(app, self.config.endpoint, limits=limits, log=self.log, shutdown_timeout=1.0)
         if self.config.save_to_file:
             try:
                 self._file = open(self.config.save_to_file, "wb")  # noqa: SIM115  (written at shutdown)
