@@ -68,6 +68,7 @@ class PprofExtension(Extension):
     type_name = "pprof"
     description = "Profiles of the daemon's process for `go tool pprof`: CPU (sampled Python stacks), heap (tracemalloc), thread stacks."
     config_class = PprofConfig
+    _running: PprofExtension | None = None  # the started instance of this process
 
     def __init__(self, settings: Any, config: PprofConfig):
         super().__init__(settings, config)
@@ -87,6 +88,11 @@ class PprofExtension(Extension):
         return out
 
     async def start(self, host: Host) -> None:
+        from ...service import StartupError
+
+        # As contrib's pprofExtension.Start: the profiler's settings are the process's, so one instance at a time.
+        if PprofExtension._running is not None:
+            raise StartupError("only a single pprof extension instance can be running per process")
         app = web.Application()
         app.router.add_get("/debug/pprof", self._redirect)
         app.router.add_get(PREFIX, self._index)
@@ -106,6 +112,7 @@ class PprofExtension(Extension):
                 raise OSError(f"save_to_file: cannot create {self.config.save_to_file}: {exc.strerror}") from None
             self._whole_run = CPUSampler()
             self._whole_run.start()
+        PprofExtension._running = self
         self.log.info("pprof listening", endpoint=str(self.config.endpoint), save_to_file=self.config.save_to_file or None)
 
     async def _redirect(self, _: web.Request) -> web.Response:
@@ -169,6 +176,8 @@ class PprofExtension(Extension):
         return web.Response(status=404, text=f"profile {name} is not available in this Python process: {why}\n")
 
     async def shutdown(self) -> None:
+        if PprofExtension._running is self:
+            PprofExtension._running = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
