@@ -25,8 +25,7 @@ import math
 import os
 import resource
 import socket
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -35,6 +34,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
 
 from .config import Endpoint
+from .serverlimits import INTERNAL_LIMITS, BodyReadTimeout, ConnectionLimits
 from .telemetry import ConnectionCounters
 
 # max_connections 0: a quarter of the open-file limit, so idle clients of one listener can take at most a
@@ -56,56 +56,6 @@ MIN_ACCEPT_BATCH = 16
 REFUSE_BACKOFF = 0.1
 # asyncio's TLS handshake limit when Go's rule gives none (no timeout configured).
 DEFAULT_HANDSHAKE_TIMEOUT = 60.0
-
-
-@dataclass(frozen=True)
-class ConnectionLimits:
-    """Seconds, 0 = no limit, with otelcol's meaning (confighttp.ServerConfig, i.e. Go's http.Server):
-    read_header_timeout and idle_timeout fall back to read_timeout when 0. max_connections 0 = derived
-    from the open-file limit (auto_max_connections)."""
-
-    read_timeout: float = 0.0
-    read_header_timeout: float = 60.0
-    write_timeout: float = 30.0
-    idle_timeout: float = 60.0
-    max_connections: int = 0
-
-
-class _ServerTimeouts(Protocol):
-    @property
-    def read_timeout(self) -> float: ...
-    @property
-    def read_header_timeout(self) -> float: ...
-    @property
-    def write_timeout(self) -> float: ...
-    @property
-    def idle_timeout(self) -> float: ...
-    @property
-    def max_connections(self) -> int: ...
-
-
-class ServerLimits:
-    """For a receiver's HTTP server config with otelcol's confighttp.ServerConfig timeouts and max_connections:
-    the ConnectionLimits they give."""
-
-    def connection_limits(self: _ServerTimeouts) -> ConnectionLimits:
-        return ConnectionLimits(
-            read_timeout=float(self.read_timeout),
-            read_header_timeout=float(self.read_header_timeout),
-            write_timeout=float(self.write_timeout),
-            idle_timeout=float(self.idle_timeout),
-            max_connections=self.max_connections,
-        )
-
-
-# The health check and the metrics endpoint: otelcol's default timeouts and a small cap of their own.
-INTERNAL_LIMITS = ConnectionLimits(max_connections=32)
-
-
-class BodyReadTimeout(TimeoutError):
-    """Set on a request's body when it has not fully arrived within read_timeout of the request's first byte.
-    The handler's read raises it (the OTLP receiver answers 408) and the connection closes after the answer;
-    being a TimeoutError, aiohttp's lingering read after the response treats it as the end of the body."""
 
 
 def auto_max_connections() -> int:

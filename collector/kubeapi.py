@@ -22,13 +22,18 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
-import aiohttp
 import yaml
 
 from .config import Invalid, option
+from .lazyimport import lazy
+
+if TYPE_CHECKING:
+    import aiohttp
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    aiohttp = lazy("aiohttp")
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 AuthType = Literal["serviceAccount", "kubeConfig", "none", "tls"]

@@ -13,6 +13,19 @@ _RECEIVERS: dict[tuple[str, ...], _Entry] = {
     ("hostmetrics", "host_metrics"): ("scrapes the host's CPU, memory, disk, filesystem and network metrics",
                        "none for the host; the daemon's own process metrics are served by service.telemetry (otelcol_process_*)"),
     ("kafka",): ("consumes spans, logs and metrics from Kafka topics", "the otlp receiver (gRPC or HTTP)"),
+    ("k8s_cluster", "k8scluster"): ("reports cluster-level metrics and entity events from the Kubernetes API (pods, deployments, nodes...)",
+                                    "none for the cluster; k8s_attributes puts pod and node metadata from the Kubernetes API on telemetry"),
+    ("k8sobjects", "k8s_objects"): ("pulls or watches Kubernetes objects (events, pods...) and emits them as logs",
+                                    "none; file_log reads the node's container logs, k8s_attributes adds pod metadata"),
+    ("receiver_creator",): ("starts receivers at run time for endpoints an observer extension discovers (pods, ports, containers)",
+                            "static receivers (prometheus static_configs, file_log globs) configured for known targets"),
+    ("docker_stats",): ("reports the CPU, memory, network and block-IO metrics of running Docker containers",
+                        "none for container metrics; resource_detection's docker detector names the host"),
+    ("http_check", "httpcheck"): ("probes HTTP endpoints and reports their status and duration as metrics",
+                                  "prometheus scraping a blackbox exporter, or the health_check extension for this daemon itself"),
+    ("nginx",): ("scrapes nginx's stub_status page into metrics", "prometheus scraping an nginx Prometheus exporter"),
+    ("postgresql",): ("queries PostgreSQL's statistics views into metrics", "prometheus scraping a PostgreSQL Prometheus exporter"),
+    ("redis",): ("reads Redis's INFO command into metrics", "prometheus scraping a Redis Prometheus exporter"),
 }
 
 _PROCESSORS: dict[tuple[str, ...], _Entry] = {
@@ -23,6 +36,10 @@ _PROCESSORS: dict[tuple[str, ...], _Entry] = {
 
 _EXTENSIONS: dict[tuple[str, ...], _Entry] = {
     ("oidc",): ("checks OpenID Connect tokens on receivers", "the otlp receiver's auth.bearer_tokens"),
+    ("k8s_observer", "k8sobserver"): ("watches the Kubernetes API for pods, ports and nodes, for receiver_creator to start receivers on",
+                                      "none; configure receivers for known endpoints"),
+    ("k8s_leader_elector",): ("elects one collector replica through a Kubernetes lease, so that only it runs the receivers that name it",
+                              "none; run one replica for cluster-wide receivers"),
 }
 
 _CONNECTORS: dict[tuple[str, ...], _Entry] = {

@@ -144,13 +144,21 @@ class Endpoint(str):
 
     @classmethod
     def parse(cls, value: Any) -> Endpoint:
+        """Raises ValueError naming what is wrong, never the value: an endpoint is often assembled from
+        environment variables (`${env:MY_POD_IP}:4317`), and an error message is no place for their contents."""
         if not isinstance(value, str):
-            raise ValueError
+            raise ValueError(f"got {_kind(value)}")
+        if not value:
+            raise ValueError("got an empty string")
         host, sep, port = value.rpartition(":")
-        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError
+        if not sep:
+            raise ValueError("got no :port")
+        if not port:
+            raise ValueError("got nothing after the last colon")
+        if not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("got a port that is not a number from 0 to 65535")
         if host.startswith("[") != host.endswith("]"):
-            raise ValueError
+            raise ValueError("got an IPv6 host without both [ and ]")
         return cls(value)
 
     @property
@@ -263,8 +271,9 @@ class Decoder:
         if tp in _SPECIAL_TYPES:
             try:
                 return tp.parse(value)
-            except ValueError:
-                self.error(path, f"expected {tp.expected}, got {self._got(value)}")
+            except ValueError as exc:
+                got = str(exc) if tp is Endpoint else f"got {self._got(value)}"
+                self.error(path, f"expected {tp.expected}, {got}")
                 return tp.parse(0) if tp is not Endpoint else Endpoint("0.0.0.0:0")
         if tp is bool:
             if isinstance(value, bool):

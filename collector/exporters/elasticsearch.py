@@ -38,18 +38,23 @@ import gzip
 import random
 import ssl
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 
 from ..component import Host, PermanentError, Rejected, RetryableError, Signal
 from ..exporterhelper import QueuedExporter
+from ..lazyimport import lazy
 from ..pdata import REQUEST_TYPES, count_items
 from ..registry import register
 from . import elasticsearch_config
 from . import elasticsearch_mapping as mapping
 from .elasticsearch_config import ElasticsearchExporterConfig
+
+if TYPE_CHECKING:
+    import aiohttp
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    aiohttp = lazy("aiohttp")
 
 FILTER_PATH = "items.*._index,items.*.status,items.*.error.type,items.*.error.reason"
 _RETRYABLE_REQUEST_STATUS = frozenset({429, 500, 502, 503, 504})

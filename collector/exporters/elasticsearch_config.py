@@ -122,6 +122,9 @@ class ElasticsearchExporterConfig(DeliveryConfig):
     timeout: Duration = option(Duration(90.0), "Time limit of one send attempt (all `_bulk` bodies of a request, with per-document retries).")
 
     def validate(self) -> None:
+        # contrib's Config.endpoints(): more than one source of URLs is an error, whichever they are.
+        if self.endpoint and self.endpoints:
+            raise Invalid("exactly one of [endpoint, endpoints, cloudid] must be specified", "endpoint")
         if self.cloudid is not None:
             if self.endpoints or self.endpoint:
                 raise Invalid("exactly one of [endpoint, endpoints, cloudid] must be specified", "cloudid")

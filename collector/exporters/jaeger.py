@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import grpc
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..component import Host, PermanentError, Rejected, RetryableError, Signal
 from ..config import ByteSize, Invalid, option
 from ..exporterhelper import DeliveryConfig, QueuedExporter
 from ..jaeger_proto.api_v2_pb2 import Batch
+from ..lazyimport import lazy
 from ..pdata import count_spans
 from ..registry import register
 from ..wire.encode import tag_bytes, varint
@@ -30,11 +29,16 @@ from .jaeger_translate import batches_from_request
 from .otlp import RETRYABLE_CODES, OTLPExporter, OTLPExporterConfig, auth_needs_tls, grpc_metadata, parse_endpoint, retry_delay
 from .otlp_client import USER_AGENT, ClientSettingsError, ClientTLSConfig, TLSSettings, check_headers, problems
 
+if TYPE_CHECKING:
+    import grpc
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    grpc = lazy("grpc")
+
 POST_SPANS = "/jaeger.api_v2.CollectorService/PostSpans"
 COMPRESSIONS = ("gzip", "none")
 # otelcol's defaults: its otlp exporter compresses, its (former) jaeger exporter did not.
 DEFAULT_COMPRESSION = {"otlp": "gzip", "grpc": "none"}
-_GRPC_COMPRESSION = {"gzip": grpc.Compression.Gzip, "none": grpc.Compression.NoCompression}
+_GRPC_COMPRESSION = {"gzip": "Gzip", "none": "NoCompression"}  # grpc.Compression members
 _BATCH = tag_bytes(PostSpansRequest.BATCH)
 
 
@@ -145,7 +149,7 @@ class JaegerExporter(QueuedExporter):
             # otherwise keep the channel failing fast long after Jaeger is back.
             ("grpc.max_reconnect_backoff_ms", 5000),
         ]
-        compression = _GRPC_COMPRESSION[cfg.compression or DEFAULT_COMPRESSION["grpc"]]
+        compression = getattr(grpc.Compression, _GRPC_COMPRESSION[cfg.compression or DEFAULT_COMPRESSION["grpc"]])
         if plaintext:
             self._channel = grpc.aio.insecure_channel(target, options=options, compression=compression)
         else:
@@ -198,7 +202,7 @@ class JaegerExporter(QueuedExporter):
             code = err.code()
             message = f"exporter {self.id}: PostSpans: {code.name}: {err.details()}"
             delay = retry_delay(err.trailing_metadata())
-            if code in RETRYABLE_CODES or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and delay is not None):
+            if code.name in RETRYABLE_CODES or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and delay is not None):
                 return RetryableError(message, retry_after=delay if delay else None)
             delivery.rejected += post.spans
             delivery.reasons.append(f"{code.name}: {err.details()}")

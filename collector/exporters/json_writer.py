@@ -28,7 +28,7 @@ import signal
 import struct
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from google.protobuf.message import Message
@@ -36,9 +36,14 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collector import otlpjson
 from collector.exporters.file_rotation import Framing, OutputFiles, RotationPolicy, is_permanent
+from collector.lazyimport import lazy
 from collector.wire import native
+
+if TYPE_CHECKING:
+    from collector import otlpjson
+else:  # imported when a file is written, not by `validate` (collector/lazyimport.py)
+    otlpjson = lazy("collector.otlpjson")
 
 HEADER = struct.Struct(">cBHI")
 KINDS = {b"T": ("traces", ExportTraceServiceRequest), b"L": ("logs", ExportLogsServiceRequest), b"M": ("metrics", ExportMetricsServiceRequest)}

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
 
@@ -19,6 +18,7 @@ from ..component import PermanentError, Rejected, RetryableError, Signal
 from ..config import ByteSize, Duration, Invalid, option
 from ..exporterhelper import DeliveryConfig, QueuedExporter
 from ..grpc_options import BUFFER_SIZE_REASON, ClientKeepaliveConfig, check_balancer
+from ..lazyimport import lazy
 from ..pdata import GRPC_SERVICES
 from ..registry import register
 from .otlp_client import (
@@ -40,19 +40,18 @@ from .otlp_client import (
     with_timeout,
 )
 
+if TYPE_CHECKING:
+    import grpc
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    grpc = lazy("grpc")
+
 COMPRESSIONS = ("gzip", "none")
 DEFAULT_TIMEOUT = 5.0  # otelcol exporterhelper's default
 # OTLP specification, "OTLP/gRPC Response": these mean "try again later"; every other code is final,
 # except RESOURCE_EXHAUSTED, which is retryable only when the server says when (RetryInfo).
-RETRYABLE_CODES = frozenset({
-    grpc.StatusCode.CANCELLED,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.ABORTED,
-    grpc.StatusCode.OUT_OF_RANGE,
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DATA_LOSS,
-})
-_COMPRESSION = {"gzip": grpc.Compression.Gzip, "none": grpc.Compression.NoCompression}
+# grpc.StatusCode names, so that reading a config does not import grpc.
+RETRYABLE_CODES = frozenset({"CANCELLED", "DEADLINE_EXCEEDED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS"})
+_COMPRESSION = {"gzip": "Gzip", "none": "NoCompression"}  # grpc.Compression members
 
 
 @dataclass(kw_only=True)
@@ -235,7 +234,7 @@ class OTLPExporter(QueuedExporter):
                 options += self.config.keepalive.options()
             if self.config.balancer_name is not None:
                 options.append(("grpc.lb_policy_name", self.config.balancer_name))
-            compression = _COMPRESSION[dest.compression]
+            compression = getattr(grpc.Compression, _COMPRESSION[dest.compression])
             if dest.tls is None:
                 channel = grpc.aio.insecure_channel(dest.target, options=options, compression=compression)
             else:
@@ -271,7 +270,7 @@ class OTLPExporter(QueuedExporter):
         code = err.code()
         message = f"exporter {self.id}: {code.name}: {err.details()}"
         delay = retry_delay(err.trailing_metadata())
-        if code in RETRYABLE_CODES or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and delay is not None):
+        if code.name in RETRYABLE_CODES or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and delay is not None):
             # A zero delay would mean "now": leave the pacing to the back-off instead.
             return RetryableError(message, retry_after=delay if delay else None)
         return PermanentError(message)

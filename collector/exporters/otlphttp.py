@@ -10,18 +10,17 @@ import time
 import urllib.parse
 import zlib
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
 import zstandard
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
-from .. import otlpjson
 from ..component import PermanentError, Rejected, RetryableError, Signal
 from ..config import ByteSize, Duration, Invalid, option
 from ..exporterhelper import DeliveryConfig, QueuedExporter
+from ..lazyimport import lazy
 from ..registry import register
 from .otlp_client import (
     USER_AGENT,
@@ -39,6 +38,13 @@ from .otlp_client import (
     response_type,
     with_timeout,
 )
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from .. import otlpjson
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    aiohttp, otlpjson = lazy("aiohttp"), lazy("collector.otlpjson")
 
 COMPRESSIONS = ("gzip", "zstd", "none")
 DEFAULT_TIMEOUT = 30.0  # otelcol's otlphttp client timeout

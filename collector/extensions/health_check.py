@@ -7,16 +7,22 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiohttp import web
 
 from ..component import Extension, Host
 from ..config import Endpoint, Invalid, option
-from ..httpserver import serve
+from ..lazyimport import lazy
 from ..receivers.security import TLSConfig
 from ..registry import register
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .. import httpserver
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    web, httpserver = lazy("aiohttp.web"), lazy("collector.httpserver")
 
 
 @dataclass
@@ -71,7 +77,7 @@ class HealthCheckExtension(Extension):
         if self.config.reload.enabled:
             app.router.add_post(self.config.reload.path, self._reload)
         ssl_context = self.config.tls.ssl_context() if self.config.tls is not None else None
-        self._runner = await serve(app, self.config.endpoint, shutdown_timeout=1.0, ssl_context=ssl_context)
+        self._runner = await httpserver.serve(app, self.config.endpoint, shutdown_timeout=1.0, ssl_context=ssl_context)
         self.log.info("health endpoint listening", endpoint=str(self.config.endpoint), path=self.config.path)
 
     @classmethod

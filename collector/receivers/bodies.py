@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import zstandard
-from aiohttp import web
 from google.rpc import code_pb2
 
 from .. import otlpjson, pdata
 from ..admission import Hold, Refused
 from ..component import Signal
-from ..httpserver import BodyReadTimeout
+from ..serverlimits import BodyReadTimeout
 from ..wire.count import ItemCounter
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 CHUNK = 1 << 16
 # A body without Content-Length (or longer than it said) reserves its memory in steps of this much as it comes.

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from ..config import Invalid, option
+from ..lazyimport import lazy
+
+if TYPE_CHECKING:
+    from aiohttp import web
+else:  # imported when a server starts, not by `validate` (collector/lazyimport.py)
+    web = lazy("aiohttp.web")
 
 ALLOWED_METHODS = ("GET", "POST", "HEAD")  # rs/cors's default
 # Always allowed (CORS-safelisted request headers); X-Requested-With too when allowed_headers is empty.
@@ -73,8 +77,16 @@ class CORS:
             response.headers["Access-Control-Max-Age"] = str(self.max_age)
         return response
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    def middleware(self) -> Any:
+        """The aiohttp middleware applying this policy."""
+
+        @web.middleware
+        async def cors(request: web.Request, handler: Any) -> web.StreamResponse:
+            return await self.handle(request, handler)
+
+        return cors
+
+    async def handle(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             return self.preflight(request)
         response: web.StreamResponse = await handler(request)

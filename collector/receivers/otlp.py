@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import grpc
-from aiohttp import HttpVersion11, web
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from .. import otlpjson, pdata
+from .. import pdata
 from ..admission import READ_WAIT_SECONDS, Admission, Hold, Refused, host_admission
 from ..client import client_address, client_metadata, metadata_from_pairs, peer_ip
 from ..component import ComponentID, ConsumeError, Consumer, Host, Receiver, Rejected, Settings, Signal
@@ -21,13 +19,25 @@ from ..config import ByteSize, Duration, Endpoint, Invalid, option
 from ..envelope import Envelope
 from ..extensions.auth import SERVER, check_reference
 from ..grpc_options import BUFFER_SIZE_REASON, ServerKeepaliveConfig
-from ..httpserver import ServerLimits, serve
+from ..lazyimport import lazy
 from ..registry import register
+from ..serverlimits import ServerLimits
 from ..wire.count import count_items
-from .bodies import BodyRefused, Drain, HTTPProblem, check_encoding, count_body, decompress, drain, expected_size, read_body
 from .cors import CORS, CORSConfig
 from .otlp_validate import VALIDATORS
-from .security import AuthConfig, AuthInterceptor, RequestAuth, TLSConfig
+from .security import AuthConfig, RequestAuth, TLSConfig
+
+if TYPE_CHECKING:
+    import aiohttp
+    import grpc
+    from aiohttp import web
+
+    from .. import httpserver, otlpjson
+    from . import bodies, grpcauth
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    aiohttp, grpc, web = lazy("aiohttp"), lazy("grpc"), lazy("aiohttp.web")
+    httpserver, otlpjson = lazy("collector.httpserver"), lazy("collector.otlpjson")
+    bodies, grpcauth = lazy("collector.receivers.bodies"), lazy("collector.receivers.grpcauth")
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -249,7 +259,7 @@ class OTLPReceiver(Receiver):
             options.append(("grpc.max_concurrent_streams", cfg.max_concurrent_streams))
         if cfg.keepalive is not None:
             options += cfg.keepalive.options()
-        interceptors = [AuthInterceptor(RequestAuth(cfg.auth, host))] if cfg.auth is not None else []
+        interceptors = [grpcauth.AuthInterceptor(RequestAuth(cfg.auth, host))] if cfg.auth is not None else []
         server = grpc.aio.server(options=options, interceptors=interceptors)
         for signal, consumer in self.consumers.items():
             intake = _Intake(self, signal, consumer, "grpc")
@@ -349,7 +359,7 @@ class OTLPReceiver(Receiver):
 
     # HTTP -------------------------------------------------------------------------------------
     async def _start_http(self, cfg: HTTPConfig, host: Host) -> None:
-        middlewares = [CORS(cfg.cors).middleware] if cfg.cors is not None and cfg.cors.allowed_origins else []
+        middlewares = [CORS(cfg.cors).middleware()] if cfg.cors is not None and cfg.cors.allowed_origins else []
         app = web.Application(client_max_size=int(cfg.max_request_body_size) + 1, middlewares=middlewares)
         paths = {Signal.TRACES: cfg.traces_url_path, Signal.LOGS: cfg.logs_url_path, Signal.METRICS: cfg.metrics_url_path}
         auth = RequestAuth(cfg.auth, host) if cfg.auth is not None else None
@@ -359,7 +369,7 @@ class OTLPReceiver(Receiver):
             app.router.add_route("*", paths[signal], handle, expect_handler=expect)
         ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
         # Decompression is done by hand so the size limit applies to the inflated body too.
-        self._http_runner = await serve(
+        self._http_runner = await httpserver.serve(
             app,
             cfg.endpoint,
             limits=cfg.connection_limits(),
@@ -399,7 +409,7 @@ class OTLPReceiver(Receiver):
             refused = await refusal(request)
             if refused is not None:
                 return refused
-            if request.version == HttpVersion11:
+            if request.version == aiohttp.HttpVersion11:
                 if request.headers.get("Expect", "").lower() != "100-continue":
                     return web.Response(status=417, text="417 expectation failed: only 100-continue is supported")
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -419,17 +429,17 @@ class OTLPReceiver(Receiver):
             encoding = request.headers.get("Content-Encoding", "")
             try:
                 try:
-                    hold.grow_to(expected_size(request.content_length or 0, encoding, limit))
+                    hold.grow_to(bodies.expected_size(request.content_length or 0, encoding, limit))
                 except Refused as exc:
-                    return await refuse(request, ctype, exc, Drain(signal, ctype == JSON, encoding, limit))
+                    return await refuse(request, ctype, exc, bodies.Drain(signal, ctype == JSON, encoding, limit))
                 return await handle_body(request, ctype, hold)
-            except HTTPProblem as problem:
+            except bodies.HTTPProblem as problem:
                 return _problem_response(ctype, problem)
             finally:
                 hold.release()
 
-        async def refuse(request: web.Request, ctype: str, exc: Refused, sink: Drain, chunks: tuple[bytes, ...] = ()) -> web.Response:
-            await drain(request, sink, chunks)
+        async def refuse(request: web.Request, ctype: str, exc: Refused, sink: bodies.Drain, chunks: tuple[bytes, ...] = ()) -> web.Response:
+            await bodies.drain(request, sink, chunks)
             intake.refuse(exc, sink.items())
             self._admission.dropped(sink.inflated)
             return _unavailable(ctype, exc)
@@ -437,13 +447,13 @@ class OTLPReceiver(Receiver):
         async def handle_body(request: web.Request, ctype: str, hold: Hold | None) -> web.StreamResponse:
             encoding = request.headers.get("Content-Encoding", "")
             try:
-                check_encoding(encoding)
+                bodies.check_encoding(encoding)
                 try:
-                    body = await read_body(request, limit, hold)
-                except BodyRefused as cut:
-                    return await refuse(request, ctype, cut.refusal, Drain(signal, ctype == JSON, encoding, limit), tuple(cut.chunks))
-                body = decompress(body, encoding, limit)
-            except HTTPProblem as problem:
+                    body = await bodies.read_body(request, limit, hold)
+                except bodies.BodyRefused as cut:
+                    return await refuse(request, ctype, cut.refusal, bodies.Drain(signal, ctype == JSON, encoding, limit), tuple(cut.chunks))
+                body = bodies.decompress(body, encoding, limit)
+            except bodies.HTTPProblem as problem:
                 return _problem_response(ctype, problem)
             if hold is not None and len(body) != hold.bytes:
                 # What was reserved for a compressed body was a guess: now the rest, if it inflated more, is
@@ -451,7 +461,7 @@ class OTLPReceiver(Receiver):
                 try:
                     hold.resize(len(body))
                 except Refused as exc:
-                    intake.refuse(exc, count_body(signal, ctype == JSON, body))
+                    intake.refuse(exc, bodies.count_body(signal, ctype == JSON, body))
                     size = len(body)
                     del body
                     self._admission.dropped(size)
@@ -500,7 +510,7 @@ def _status_response(ctype: str, status: int, code: int, message: str, headers: 
     return web.Response(status=status, body=st.SerializeToString(), content_type=PROTOBUF, headers=headers)
 
 
-def _problem_response(ctype: str, problem: HTTPProblem) -> web.Response:
+def _problem_response(ctype: str, problem: bodies.HTTPProblem) -> web.Response:
     response = _status_response(ctype, problem.status, problem.code, problem.message)
     if problem.status == 408:
         response.force_close()

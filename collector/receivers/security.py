@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from ..component import ComponentID, Host
 from ..config import Invalid, option
 from ..extensions.auth import SERVER, Headers, resolve
@@ -106,23 +104,3 @@ class RequestAuth:
             return any(key.lower() == "authorization" and isinstance(value, str) and self._tokens.allows(value) for key, value in pairs)
         assert self._extension is not None
         return await self._extension.authenticate(Headers(pairs))
-
-
-class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Checks a call's metadata before any handler reads or decodes its request (otelcol's configgrpc
-    authUnaryServerInterceptor): refused calls get UNAUTHENTICATED."""
-
-    def __init__(self, auth: RequestAuth):
-        self.auth = auth
-        reason = auth.reason
-
-        async def deny(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, reason)
-            return b""
-
-        self.deny: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(deny)
-
-    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
-        if await self.auth.allows(details.invocation_metadata or ()):
-            return await continuation(details)
-        return self.deny

@@ -80,7 +80,7 @@ service:
 """
 
 BAD_PROBLEMS = [
-    'config.yaml:4: receivers.otlp.protocols.grpc.endpoint: expected an endpoint like "127.0.0.1:4317", got "nowhere"',
+    'config.yaml:4: receivers.otlp.protocols.grpc.endpoint: expected an endpoint like "127.0.0.1:4317", got no :port',
     'config.yaml:7: exporters.debug.verbosity: expected one of "basic", "normal", "detailed", got "loud"',
     'config.yaml:10: service.pipelines.traces.processors[0]: references processor "batch" which is not configured',
 ]
@@ -164,7 +164,7 @@ def test_validate_reports_problems_from_each_file_and_set(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "invalid configuration: 2 problem(s)",
-        '  --set receivers.otlp.protocols.grpc.endpoint=:x: receivers.otlp.protocols.grpc.endpoint: expected an endpoint like "127.0.0.1:4317", got ":x"',
+        '  --set receivers.otlp.protocols.grpc.endpoint=:x: receivers.otlp.protocols.grpc.endpoint: expected an endpoint like "127.0.0.1:4317", got a port that is not a number from 0 to 65535',
         '  more.yaml:3: exporters.debug.verbosity: expected one of "basic", "normal", "detailed", got "chatty"',
     ]
 

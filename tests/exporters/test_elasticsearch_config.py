@@ -62,6 +62,8 @@ def test_cloudid_is_the_elastic_cloud_endpoint(tmp_path: Path) -> None:
         pytest.param("cloudid: 'foo:YWJj'\n", "cloudid: invalid decoded cloud ID (expected host$es-id$kibana-id)", id="invalid decoded cloudid"),
         pytest.param("cloudid: 'foo:%%%'\n", "cloudid: invalid cloud ID (not base64 after the colon)", id="cloudid not base64"),
         pytest.param(f"endpoints: ['http://test:9200']\ncloudid: '{CLOUD_ID}'\n", "cloudid: exactly one of [endpoint, endpoints, cloudid] must be specified", id="endpoints and cloudid both set"),
+        # contrib config.go, Config.endpoints(): endpoint and endpoints together are two sources (numEndpointConfigs 2).
+        pytest.param("endpoint: 'http://a:9200'\nendpoints: ['http://b:9200']\n", "endpoint: exactly one of [endpoint, endpoints, cloudid] must be specified", id="endpoint and endpoints both set"),
         pytest.param(
             "endpoint: 'http://test:9200'\ntraces_index: spans\ntraces_dynamic_index: {enabled: true}\n",
             "traces_dynamic_index: must not specify both traces_index and traces_dynamic_index; traces_index should be empty unless all documents should be sent to the same index",

@@ -207,6 +207,16 @@ def test_save_to_file_that_cannot_be_created_fails_the_start(daemon_factory: Any
     assert f"save_to_file: cannot create {path}: No such file or directory" in daemon.logs()
 
 
+def test_a_second_pprof_instance_fails_the_start_as_in_otelcol(daemon_factory: Any) -> None:
+    # contrib's pprofextension.go, pprofExtension.Start: the `running` flag lets one instance start per process.
+    config = _config('{{endpoint: "127.0.0.1:{pprof}"}}').replace("extensions: [health_check, pprof]", "extensions: [health_check, pprof, pprof/second]")
+    config = config.replace("extensions:\n", 'extensions:\n  pprof/second: {{endpoint: "127.0.0.1:{pprof2}"}}\n', 1)
+    daemon = daemon_factory(config, extra_ports=("pprof", "pprof2"), start=False)
+    daemon.start(wait=False)
+    assert daemon.proc is not None and daemon.proc.wait(20) != 0
+    assert "only a single pprof extension instance can be running per process" in daemon.logs()
+
+
 def test_otelcols_defaults(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("""

@@ -30,8 +30,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from collector.component import ComponentID, Kind
 from collector.config import ConfigErrors, Endpoint, load_config
-from collector.httpserver import ConnectionLimits, serve
+from collector.httpserver import serve
 from collector.receivers.otlp import HTTPConfig
+from collector.serverlimits import ConnectionLimits
 from collector.telemetry import RateLimiter, log_loop_exception, setup_logging
 from tests.conftest import BASIC_CONFIG, Daemon
 

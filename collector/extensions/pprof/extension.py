@@ -18,16 +18,22 @@ import sys
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any, BinaryIO
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ...component import Extension, Host
 from ...config import Endpoint, option
-from ...httpserver import INTERNAL_LIMITS, ConnectionLimits, serve
+from ...lazyimport import lazy
 from ...registry import register
+from ...serverlimits import INTERNAL_LIMITS, ConnectionLimits
 from . import stacks
 from .sampler import HZ, CPUSampler
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from ... import httpserver
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    web, httpserver = lazy("aiohttp.web"), lazy("collector.httpserver")
 
 PREFIX = "/debug/pprof/"
 DEFAULT_SECONDS = 30  # Go's net/http/pprof default for `profile`
@@ -62,6 +68,7 @@ class PprofExtension(Extension):
     type_name = "pprof"
     description = "Profiles of the daemon's process for `go tool pprof`: CPU (sampled Python stacks), heap (tracemalloc), thread stacks."
     config_class = PprofConfig
+    _running: PprofExtension | None = None  # the started instance of this process
 
     def __init__(self, settings: Any, config: PprofConfig):
         super().__init__(settings, config)
@@ -81,6 +88,11 @@ class PprofExtension(Extension):
         return out
 
     async def start(self, host: Host) -> None:
+        from ...service import StartupError
+
+        # As contrib's pprofExtension.Start: the profiler's settings are the process's, so one instance at a time.
+        if PprofExtension._running is not None:
+            raise StartupError("only a single pprof extension instance can be running per process")
         app = web.Application()
         app.router.add_get("/debug/pprof", self._redirect)
         app.router.add_get(PREFIX, self._index)
@@ -91,7 +103,7 @@ class PprofExtension(Extension):
         app.router.add_get(PREFIX + "{name}", self._unavailable)
         # Go's pprof server has no write timeout (a profile takes `seconds` to write); head and idle limits stay.
         limits = ConnectionLimits(write_timeout=0.0, max_connections=INTERNAL_LIMITS.max_connections)
-        self._runner = await serve(app, self.config.endpoint, limits=limits, log=self.log, shutdown_timeout=1.0)
+        self._runner = await httpserver.serve(app, self.config.endpoint, limits=limits, log=self.log, shutdown_timeout=1.0)
         if self.config.save_to_file:
             try:
                 self._file = open(self.config.save_to_file, "wb")  # noqa: SIM115  (written at shutdown)
@@ -100,6 +112,7 @@ class PprofExtension(Extension):
                 raise OSError(f"save_to_file: cannot create {self.config.save_to_file}: {exc.strerror}") from None
             self._whole_run = CPUSampler()
             self._whole_run.start()
+        PprofExtension._running = self
         self.log.info("pprof listening", endpoint=str(self.config.endpoint), save_to_file=self.config.save_to_file or None)
 
     async def _redirect(self, _: web.Request) -> web.Response:
@@ -163,6 +176,8 @@ class PprofExtension(Extension):
         return web.Response(status=404, text=f"profile {name} is not available in this Python process: {why}\n")
 
     async def shutdown(self) -> None:
+        if PprofExtension._running is self:
+            PprofExtension._running = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

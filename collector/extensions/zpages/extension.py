@@ -12,18 +12,25 @@ import sys
 import threading
 import tracemalloc
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiohttp import web
 
 from ...component import Extension, Host
 from ...config import ByteSize, Duration, Endpoint, Invalid, option
-from ...httpserver import INTERNAL_LIMITS, ConnectionLimits, serve
+from ...lazyimport import lazy
 from ...receivers.security import TLSConfig
 from ...registry import register
+from ...serverlimits import INTERNAL_LIMITS, ConnectionLimits
 from ...telemetry import rss_bytes
 from . import pages
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from ... import httpserver
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    web, httpserver = lazy("aiohttp.web"), lazy("collector.httpserver")
 
 PREFIX = "/debug"
 PAGES_ONLY = "the zpages are read-only GET pages"
@@ -82,7 +89,7 @@ class ZPagesExtension(Extension):
     async def start(self, host: Host) -> None:
         self._host = host
         cfg = self.config
-        app = web.Application(middlewares=[self._headers] if cfg.response_headers else [])
+        app = web.Application(middlewares=[self._headers()] if cfg.response_headers else [])
         for name, handler in (("servicez", self._servicez), ("pipelinez", self._pipelinez), ("extensionz", self._extensionz),
                               ("featurez", self._featurez), ("tracez", self._tracez)):
             app.router.add_get(f"{PREFIX}/{name}", handler)
@@ -92,14 +99,17 @@ class ZPagesExtension(Extension):
                                   write_timeout=float(cfg.write_timeout), idle_timeout=float(cfg.idle_timeout),
                                   max_connections=INTERNAL_LIMITS.max_connections)
         ssl_context = cfg.tls.ssl_context() if cfg.tls is not None else None
-        self._runner = await serve(app, cfg.endpoint, limits=limits, log=self.log, shutdown_timeout=1.0, ssl_context=ssl_context)
+        self._runner = await httpserver.serve(app, cfg.endpoint, limits=limits, log=self.log, shutdown_timeout=1.0, ssl_context=ssl_context)
         self.log.info("zpages listening", endpoint=str(cfg.endpoint), pages=[r.resource.canonical for r in app.router.routes() if r.resource is not None])
 
-    @web.middleware
-    async def _headers(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        response = await handler(request)
-        response.headers.update(self.config.response_headers)
-        return response
+    def _headers(self) -> Any:
+        @web.middleware
+        async def headers(request: web.Request, handler: Any) -> web.StreamResponse:
+            response = await handler(request)
+            response.headers.update(self.config.response_headers)
+            return response
+
+        return headers
 
     def _html(self, text: str) -> web.Response:
         return web.Response(text=text, content_type="text/html", charset="utf-8")

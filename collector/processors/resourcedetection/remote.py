@@ -5,14 +5,18 @@ Kubernetes API, as internal/k8sapi/k8s.go with metadataproviders/k8snode)."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from ...kubeapi import KubeAPIError, KubeClient
+from ...lazyimport import lazy
 from .config import DOCKER_ATTRIBUTES, K8S_API_ATTRIBUTES, DockerConfig, K8sAPIConfig, enabled
 from .host import Attributes, DetectionError, os_type
+
+if TYPE_CHECKING:
+    import aiohttp
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    aiohttp = lazy("aiohttp")
 
 SCHEMA_1_6_1 = "https://opentelemetry.io/schemas/1.6.1"
 SCHEMA_1_40_0 = "https://opentelemetry.io/schemas/1.40.0"

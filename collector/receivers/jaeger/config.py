@@ -13,7 +13,7 @@ from typing import Any
 
 from ...config import ByteSize, Duration, Endpoint, Invalid, option
 from ...grpc_options import BUFFER_SIZE_REASON, ServerKeepaliveConfig
-from ...httpserver import ServerLimits
+from ...serverlimits import ServerLimits
 from ..security import TLSConfig
 
 REMOTE_SAMPLING_REASON = ("otelcol's remote_sampling is a deprecated no-op there too (its jaegerremotesampling extension serves "

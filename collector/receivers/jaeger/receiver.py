@@ -4,18 +4,24 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-import grpc
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from ...admission import Admission, host_admission
 from ...component import Consumer, Host, Receiver, Settings, Signal
 from ...grpc_options import BUFFER_SIZE_REASON
+from ...lazyimport import lazy
 from ...registry import register
-from . import agent_udp, collector_grpc, collector_http
 from .config import REMOTE_SAMPLING_REASON, JaegerReceiverConfig
-from .intake import Intake
+
+if TYPE_CHECKING:
+    import grpc
+    from aiohttp import web
+
+    from . import agent_udp, collector_grpc, collector_http, intake
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    grpc, web = lazy("grpc"), lazy("aiohttp.web")
+    agent_udp, collector_grpc = lazy("collector.receivers.jaeger.agent_udp"), lazy("collector.receivers.jaeger.collector_grpc")
+    collector_http, intake = lazy("collector.receivers.jaeger.collector_http"), lazy("collector.receivers.jaeger.intake")
 
 TRANSLATION = (
     "Spans are translated to OTLP as otelcol-contrib's pkg/translator/jaeger does: the process becomes the resource "
@@ -72,15 +78,15 @@ class JaegerReceiver(Receiver):
             for key, compact, transport in (("thrift_compact", True, "udp_thrift_compact"), ("thrift_binary", False, "udp_thrift_binary")):
                 cfg = getattr(protocols, key)
                 if cfg is not None:
-                    agent = agent_udp.AgentServer(cfg, Intake(self, consumer, transport), compact, self.telemetry, str(self.id))
+                    agent = agent_udp.AgentServer(cfg, intake.Intake(self, consumer, transport), compact, self.telemetry, str(self.id))
                     await agent.start()
                     self._agents.append(agent)
             if protocols.thrift_http is not None:
                 self._http_runner = await collector_http.start(
-                    protocols.thrift_http, Intake(self, consumer, "collector_http"), admission,
+                    protocols.thrift_http, intake.Intake(self, consumer, "collector_http"), admission,
                     counters=self.telemetry.connection_counters(self.id, "collector_http"), grace=self._grace)
             if protocols.grpc is not None:
-                self._grpc_server, self.grpc_port = await collector_grpc.start(protocols.grpc, Intake(self, consumer, "grpc"), admission)
+                self._grpc_server, self.grpc_port = await collector_grpc.start(protocols.grpc, intake.Intake(self, consumer, "grpc"), admission)
         except BaseException:
             await self.shutdown()
             raise

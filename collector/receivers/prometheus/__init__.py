@@ -10,18 +10,22 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from ... import pdata
 from ...component import ConsumeError, Consumer, Host, Receiver, Settings, Signal
 from ...envelope import Envelope
+from ...lazyimport import lazy
 from ...registry import register
 from .adjust import DEFAULT_START_TIME_METRIC, TargetState
 from .config import PrometheusReceiverConfig
 from .scrape import ScrapeError, Target, assemble, build_targets, fetch, now_ms, spread, ssl_context
 from .translate import to_request
+
+if TYPE_CHECKING:
+    import aiohttp
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    aiohttp = lazy("aiohttp")
 
 _NO_EFFECT = {
     "target_allocator": "the OpenTelemetry Operator's target allocator is not queried here: list the targets under config.scrape_configs[].static_configs",

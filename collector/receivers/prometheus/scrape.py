@@ -14,17 +14,22 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import aiohttp
-from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
-from prometheus_client.parser import text_string_to_metric_families as parse_text
+from typing import TYPE_CHECKING, Any
 
 from ... import __version__
+from ...lazyimport import lazy
 from .adjust import TargetState
 from .config import SCRAPE_PROTOCOLS, PromConfig, PromDuration, ScrapeConfig
 from .relabel import relabel
 from .translate import GAUGE, Point, ResourceKey, Scrape, add_sample, resource_attributes, split_labels
+
+if TYPE_CHECKING:
+    import aiohttp
+    from prometheus_client import parser as text_parser
+    from prometheus_client.openmetrics import parser as openmetrics_parser
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    aiohttp = lazy("aiohttp")
+    openmetrics_parser, text_parser = lazy("prometheus_client.openmetrics.parser"), lazy("prometheus_client.parser")
 
 DEFAULT_BODY_LIMIT = 64 * 2**20
 _PROTOCOL_HEADERS_COUNT = len(SCRAPE_PROTOCOLS)
@@ -189,6 +194,7 @@ def parse(body: bytes, content_type: str, fallback: str) -> list[Any]:
     """prometheus_client's families of a body, by its Content-Type (Prometheus 3: an unknown or missing
     one needs fallback_scrape_protocol)."""
     media = content_type.split(";", 1)[0].strip().lower()
+    parse_openmetrics, parse_text = openmetrics_parser.text_string_to_metric_families, text_parser.text_string_to_metric_families
     if media == "application/openmetrics-text":
         parser = parse_openmetrics
     elif media == "text/plain":

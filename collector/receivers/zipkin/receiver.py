@@ -14,23 +14,29 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from ...admission import Admission, Hold, Refused, host_admission
 from ...client import client_metadata, metadata_from_pairs
 from ...component import ConsumeError, Consumer, Host, Receiver, Settings, Signal
 from ...config import ByteSize, Duration, Endpoint, Invalid, option
 from ...envelope import Envelope
-from ...httpserver import ServerLimits, serve
+from ...lazyimport import lazy
 from ...registry import register
-from ..bodies import BodyRefused, HTTPProblem, decompress, expected_size, read_body
+from ...serverlimits import ServerLimits
 from ..cors import CORS, CORSConfig
 from ..security import TLSConfig
 from .model import ZipkinError, spans_from_json, spans_from_proto
 from .translate import Translation, to_request
 from .v1 import to_request_v1
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from ... import httpserver
+    from .. import bodies
+else:  # imported by start(), not by `validate` (collector/lazyimport.py)
+    web, httpserver, bodies = lazy("aiohttp.web"), lazy("collector.httpserver"), lazy("collector.receivers.bodies")
 
 PROTOBUF = "application/x-protobuf"
 # otelcol's transport names (receiverTransportV2JSON, ...), the `transport` label of the receiver's counters.
@@ -145,10 +151,10 @@ class ZipkinReceiver(Receiver):
         self._admission = host_admission(host) or Admission()
         cfg = self.config.http()
         counters = {t: self.telemetry.receiver_counters(self.id, t, Signal.TRACES) for t in TRANSPORTS}
-        middlewares = [CORS(cfg.cors).middleware] if cfg.cors is not None and cfg.cors.allowed_origins else []
+        middlewares = [CORS(cfg.cors).middleware()] if cfg.cors is not None and cfg.cors.allowed_origins else []
         app = web.Application(client_max_size=int(cfg.max_request_body_size) + 1, middlewares=middlewares)
         app.router.add_route("*", "/{path:.*}", _Handler(self, cfg, counters, self._admission).handle)
-        self._runner = await serve(
+        self._runner = await httpserver.serve(
             app,
             cfg.endpoint,
             limits=cfg.connection_limits(),
@@ -196,18 +202,18 @@ class _Handler:
         try:
             try:
                 if hold is not None:
-                    hold.grow_to(expected_size(request.content_length or 0, request.headers.get("Content-Encoding", ""), self.limit))
-                body = await read_body(request, self.limit, hold)
-                body = decompress(body, request.headers.get("Content-Encoding", ""), self.limit)
+                    hold.grow_to(bodies.expected_size(request.content_length or 0, request.headers.get("Content-Encoding", ""), self.limit))
+                body = await bodies.read_body(request, self.limit, hold)
+                body = bodies.decompress(body, request.headers.get("Content-Encoding", ""), self.limit)
                 if hold is not None:
                     hold.resize(len(body))
-            except (Refused, BodyRefused) as exc:
+            except (Refused, bodies.BodyRefused) as exc:
                 # A memory_limiter refusal is transient: otelcol's receiver answers those 500.
                 self.log.warning("request refused before decoding", reason=str(exc), rate_limit=True)
                 response = _text(500, INTERNAL_ERROR)
                 response.force_close()  # the body is left unread
                 return response
-            except HTTPProblem as problem:
+            except bodies.HTTPProblem as problem:
                 response = _text(problem.status, problem.message)
                 if problem.status == 408:
                     response.force_close()
