@@ -1,6 +1,6 @@
 """The shipped dashboard and rules against real data: a real Prometheus (Debian's package) with rules.yaml
 loaded scrapes a real daemon every second while the load generator feeds it (plus a few LLM calls that
-read the provider's prompt cache, which the load generator's profile never does); then every PromQL query of
+read the provider's prompt cache and are traced twice, which the load generator's profile never does); then every PromQL query of
 deploy/grafana/llm-collector.json, its template variables substituted, returns data through Prometheus's
 HTTP API, every template variable's label_values() finds values, every recording rule records series and
 every rule evaluates without error."""
@@ -76,17 +76,27 @@ def api(port: int, path: str, **params: Any) -> Any:
     return body["data"]
 
 
-def cached_calls(count: int) -> bytes:
-    """LLM chat spans whose usage includes prompt-cache reads (gen_ai.usage.cache_read.input_tokens)."""
+def cached_calls(count: int, round_: int) -> bytes:
+    """LLM chat spans whose usage includes prompt-cache reads (gen_ai.usage.cache_read.input_tokens), each call
+    traced twice, as an SDK's own tracing beside an instrumentation does: a child span with the same response
+    id, which the cost processor prices once (llm_duplicate_spans_total; the load generator's calls are all
+    distinct)."""
     now = time.time_ns()
     spans = []
     for i in range(count):
-        span = Span(trace_id=(1000 + i).to_bytes(16, "big"), span_id=(i + 1).to_bytes(8, "big"), name="chat claude-sonnet-4",
-                    kind=Span.SPAN_KIND_CLIENT, start_time_unix_nano=now - 900_000_000, end_time_unix_nano=now)
-        span.attributes.extend([kv("gen_ai.operation.name", "chat"), kv("gen_ai.provider.name", "anthropic"),
-                                kv("gen_ai.request.model", "claude-sonnet-4-20250514"), kv("gen_ai.usage.input_tokens", 2000),
-                                kv("gen_ai.usage.output_tokens", 150), kv("gen_ai.usage.cache_read.input_tokens", 1500)])
-        spans.append(span)
+        call = [kv("gen_ai.operation.name", "chat"), kv("gen_ai.provider.name", "anthropic"),
+                kv("gen_ai.request.model", "claude-sonnet-4-20250514"), kv("gen_ai.response.id", f"msg_{round_}_{i}"),
+                kv("gen_ai.usage.input_tokens", 2000), kv("gen_ai.usage.output_tokens", 150),
+                kv("gen_ai.usage.cache_read.input_tokens", 1500)]
+        trace_id = (1000 * round_ + i).to_bytes(16, "big")
+        parent = Span(trace_id=trace_id, span_id=(2 * i + 1).to_bytes(8, "big"), name="chat claude-sonnet-4",
+                      kind=Span.SPAN_KIND_CLIENT, start_time_unix_nano=now - 900_000_000, end_time_unix_nano=now)
+        child = Span(trace_id=trace_id, span_id=(2 * i + 2).to_bytes(8, "big"), parent_span_id=parent.span_id,
+                     name="anthropic.messages.create", kind=Span.SPAN_KIND_CLIENT,
+                     start_time_unix_nano=now - 890_000_000, end_time_unix_nano=now - 10_000_000)
+        parent.attributes.extend(call)
+        child.attributes.extend(call)
+        spans += [parent, child]
     return traces_request(*spans, resource={"service.name": "cached-agent"}).SerializeToString()
 
 
@@ -141,8 +151,8 @@ def test_every_dashboard_query_returns_data(prometheus: Any) -> None:
     loadgen = [sys.executable, "-m", "collector.cli", "loadgen", "--endpoint", daemon.grpc_endpoint, "--rate", "300",
                "--duration", "12s", "--usage", "mixed", "--pii-share", "0.3", "--seed", "20", "--quiet", "--json"]
     feeding = subprocess.Popen(loadgen, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    for _ in range(3):
-        request = urllib.request.Request(f"{daemon.http_url}/v1/traces", data=cached_calls(5), headers={"Content-Type": "application/x-protobuf"})
+    for round_ in range(1, 4):
+        request = urllib.request.Request(f"{daemon.http_url}/v1/traces", data=cached_calls(5, round_), headers={"Content-Type": "application/x-protobuf"})
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
         time.sleep(3)
