@@ -312,7 +312,7 @@ class LLMMetricsConnector(Connector):
                     if acc is None:
                         acc = _Resource(rs.resource)
                         resources.append(acc)
-                        resource_dims = self._resource_dimensions(rs.resource)
+                        resource_dims = dimensions.of_resource(self.dimensions, rs.resource)
                     self._call(span, view, values, found, resource_dims, acc)
         if not resources:
             return None
@@ -326,12 +326,6 @@ class LLMMetricsConnector(Connector):
             sm.scope.name = SCOPE
             acc.append_to(sm.metrics, start, now)
         return await self.next.consume(Envelope(Signal.METRICS, out))
-
-    def _resource_dimensions(self, resource: Any) -> dict[str, str]:
-        if not self.dimensions:
-            return {}
-        names = self.dimensions
-        return {kv.key: _text(*_member(kv.value)) for kv in resource.attributes if kv.key in names}
 
     def _call(self, span: Any, view: GenAIView, values: dict[str, Any] | None, found: dict[str, tuple[int, Any]], resource_dims: dict[str, str],
               acc: _Resource) -> None:
